@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/zone"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// IO is the command's streams, fake in tests.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+	OutTTY   bool // stdout is a terminal
+	ErrTTY   bool // stderr is a terminal
+	Env      func(string) string
+}
+
+func newStdIO() *IO {
+	return &IO{
+		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		Env:    os.Getenv,
+	}
+}
+
+// App holds the global flags and builds what commands share: the resolver
+// and the renderers. Commands get it from their constructor.
+type App struct {
+	IO *IO
+
+	Resolvers []string
+	Zones     []string
+	Offline   bool
+	Trace     bool
+	Timeout   time.Duration // per DNS packet
+	Deadline  time.Duration // per target
+	Format    string
+	FailOn    string
+	NoColor   bool
+	Verbose   bool
+
+	once   sync.Once
+	client *dnsx.Client
+	err    error
+	// zoneStore is exposed for commands that want to know the origins.
+	zoneStore *zone.Store
+}
+
+// commands is the registry of subcommand constructors: each command's file
+// adds itself in init, so adding a command never edits a shared file.
+var commands []func(*App) *cobra.Command
+
+func addCommand(f func(*App) *cobra.Command) { commands = append(commands, f) }
+
+// exitError carries an exit code without a message (findings were already
+// rendered).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// usageError is bad input: exit 2 with a one-line message.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
+
+func run(args []string, stdio *IO) int {
+	if stdio.Env == nil {
+		stdio.Env = func(string) string { return "" }
+	}
+	app := &App{IO: stdio}
+	root := newRootCmd(app)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ue *usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(err.Error()))
+		return 2
+	}
+	fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(err.Error()))
+	return 3
+}
+
+func isCobraUsage(err error) bool {
+	m := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag", "if any flags in the group"} {
+		if strings.Contains(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func newRootCmd(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deliverdoctor",
+		Short: "Will my mail be accepted? Checks a sending domain or IP and explains bounces",
+		Long: `deliverdoctor checks a sending domain or IP the way receiving mail servers do
+(MX, SPF, DKIM, DMARC and alignment, blocklists, open relay) and ties every
+failure to the bounce codes it causes. Given a bounce, it explains it and points
+back at the checks.`,
+		Example: `  deliverdoctor check example.com
+  deliverdoctor check example.com --format json
+  deliverdoctor check example.com --zone example.com.zone --offline   # before publishing
+  deliverdoctor check 192.0.2.25                                      # a sending IP`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildVersion(),
+	}
+	root.SetVersionTemplate("deliverdoctor {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringArrayVar(&app.Resolvers, "resolver", nil, "DNS resolver `HOST[:PORT]` to ask (repeatable; default: /etc/resolv.conf)")
+	pf.StringArrayVar(&app.Zones, "zone", nil, "answer from this RFC 1035 zone `FILE` first (repeatable): check records before publishing them")
+	pf.BoolVar(&app.Offline, "offline", false, "send no network traffic: names outside --zone files are NXDOMAIN and checks needing them are skipped")
+	pf.BoolVar(&app.Trace, "trace", false, "print every DNS question to stderr: server, name, type, rcode, answers, ms")
+	pf.DurationVar(&app.Timeout, "timeout", 2*time.Second, "wait for one DNS reply (retried twice, then the answer is 'error')")
+	pf.DurationVar(&app.Deadline, "deadline", 60*time.Second, "overall time limit per target")
+	pf.StringVarP(&app.Format, "format", "o", "text", "output `format`: "+strings.Join(report.Formats(), ", "))
+	pf.StringVar(&app.FailOn, "fail-on", "fail", "exit 1 when a check is at or above this `level`: warn or fail")
+	pf.BoolVar(&app.NoColor, "no-color", false, "no colour in text output (also: NO_COLOR environment variable)")
+	pf.BoolVarP(&app.Verbose, "verbose", "v", false, "show informational findings too")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if app.FailOn != "warn" && app.FailOn != "fail" {
+			return usageErrorf("--fail-on %q: want warn or fail", app.FailOn)
+		}
+		if !contains(report.Formats(), app.Format) {
+			return usageErrorf("--format %q: want one of %s", app.Format, strings.Join(report.Formats(), ", "))
+		}
+		if app.Timeout <= 0 || app.Deadline <= 0 {
+			return usageErrorf("--timeout and --deadline must be positive")
+		}
+		return nil
+	}
+	for _, c := range commands {
+		root.AddCommand(c(app))
+	}
+	return root
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Resolver returns the run's resolver (one per process, so one cache).
+func (a *App) Resolver() (*dnsx.Client, error) {
+	a.once.Do(func() {
+		cfg := dnsx.Config{Servers: a.Resolvers, Offline: a.Offline, Timeout: a.Timeout}
+		if len(a.Zones) > 0 {
+			st := zone.NewStore(false)
+			for _, f := range a.Zones {
+				if err := st.LoadFile(f); err != nil {
+					a.err = &usageError{fmt.Errorf("--zone %s: %s", f, oneLine(err.Error()))}
+					return
+				}
+			}
+			cfg.Zones = st
+			a.zoneStore = st
+		}
+		if a.Trace {
+			cfg.Trace = a.IO.Err
+		}
+		c, err := dnsx.New(cfg)
+		if err != nil {
+			a.err = &usageError{err}
+			return
+		}
+		a.client = c
+	})
+	return a.client, a.err
+}
+
+// Color reports whether text output may use ANSI colour.
+func (a *App) Color() bool {
+	return a.IO.OutTTY && !a.NoColor && a.IO.Env("NO_COLOR") == "" && a.IO.Env("TERM") != "dumb"
+}
+
+// RenderOptions for the global flags.
+func (a *App) RenderOptions() report.Options {
+	return report.Options{Color: a.Color(), Verbose: a.Verbose}
+}
+
+// FailOnStatus is --fail-on as a status.
+func (a *App) FailOnStatus() report.Status { return report.Status(a.FailOn) }
+
+// Finish renders reports and turns them into the exit code.
+func (a *App) Finish(reports []*report.Report) error {
+	if err := report.Render(a.IO.Out, a.Format, reports, a.RenderOptions()); err != nil {
+		return err
+	}
+	if code := report.ExitCode(reports, a.FailOnStatus()); code != 0 {
+		return &exitError{code}
+	}
+	return nil
+}
+
+// StatusExit maps a single status to the DESIGN.md exit code, for commands
+// whose output is not a Report (spf --ip, relay, ...).
+func (a *App) StatusExit(st report.Status) error {
+	switch {
+	case st == report.StatusError:
+		return &exitError{3}
+	case st.Rank() >= a.FailOnStatus().Rank() && st.Rank() > report.StatusPass.Rank():
+		return &exitError{1}
+	}
+	return nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() { addCommand(newCheckCmd) }
+
+type checkFlags struct {
+	ip           string
+	checks       []string
+	probeTimeout time.Duration
+	opts         check.Options
+}
+
+func newCheckCmd(app *App) *cobra.Command {
+	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check TARGET...",
+		Short: "Check a sending domain, IP or address: will its mail be accepted?",
+		Long: `Check a sending domain or IP the way receivers do and report, for every problem,
+the bounce codes it causes and what to change.
+
+TARGET is a domain (IDNs are fine), an IPv4/IPv6 address (checks PTR and
+blocklists), or an e-mail address (its domain is checked).
+
+Status per check: pass, warn, fail, error (could not be determined, e.g. a DNS
+timeout: never reported as "no record"), skip.
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+2 usage or input error, 3 a check could not run and nothing failed.`,
+		Example: `  deliverdoctor check example.com
+  deliverdoctor check bob@example.com --format json
+  deliverdoctor check example.com --ip 192.0.2.25 --mail-from bounce@example.com
+  deliverdoctor check example.com --selector s1 --selector s2
+  deliverdoctor check example.com --checks spf,dmarc --fail-on warn
+  deliverdoctor check example.com --zone example.com.zone --offline`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd, app, &f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.ip, "ip", "", "evaluate SPF and DMARC for mail sent from this `IP`")
+	fl.StringVar(&f.opts.MailFrom, "mail-from", "", "envelope sender `ADDRESS` for SPF evaluation with --ip (default postmaster@DOMAIN)")
+	fl.StringVar(&f.opts.HELO, "helo", "", "HELO/EHLO `NAME` for SPF evaluation with --ip")
+	fl.StringArrayVar(&f.opts.Selectors, "selector", nil, "DKIM `SELECTOR` to check (repeatable; default: a built-in list of common ones)")
+	fl.StringArrayVar(&f.opts.DKIMDomains, "dkim-domain", nil, "a DKIM d= `DOMAIN` that signs the mail, for DMARC alignment (repeatable)")
+	fl.BoolVar(&f.opts.SMTP, "smtp", false, "also connect to each MX on port 25: banner, EHLO, STARTTLS, certificate (never sends DATA)")
+	fl.BoolVar(&f.opts.Relay, "relay", false, "also probe each MX for open relay (never sends DATA)")
+	fl.StringVar(&f.opts.External, "external", "", "foreign `DOMAIN` the relay probe tries to relay to (default: an RFC 2606 reserved name)")
+	fl.StringArrayVar(&f.opts.DNSBL, "dnsbl", nil, "blocklist `ZONE` to query (repeatable; replaces the built-in lists)")
+	fl.StringVar(&f.opts.Lists, "lists", "major", "which built-in blocklists: major or all")
+	fl.StringVar(&f.opts.Profile, "profile", "", "judge against a receiver's bulk-sender rules: gmail, yahoo, microsoft or bulk")
+	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (comma-separated): "+strings.Join(check.Names(), ", "))
+	fl.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout for each step of SMTP and HTTPS probes")
+	return cmd
+}
+
+// resolveCheckOptions validates flags into check.Options.
+func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
+	o := f.opts
+	if f.ip != "" {
+		ip, err := netip.ParseAddr(strings.Trim(f.ip, "[]"))
+		if err != nil {
+			return o, usageErrorf("--ip %q is not an IP address", f.ip)
+		}
+		o.SenderIP = ip.Unmap()
+	}
+	if o.Lists != "major" && o.Lists != "all" {
+		return o, usageErrorf("--lists %q: want major or all", o.Lists)
+	}
+	if o.Profile != "" && !contains([]string{"gmail", "yahoo", "microsoft", "bulk"}, o.Profile) {
+		return o, usageErrorf("--profile %q: want gmail, yahoo, microsoft or bulk", o.Profile)
+	}
+	known := check.Names()
+	for _, c := range f.checks {
+		if !contains(known, c) {
+			return o, usageErrorf("--checks: unknown check %q (known: %s)", c, strings.Join(known, ", "))
+		}
+	}
+	o.Only = f.checks
+	o.ProbeTimeout = f.probeTimeout
+	o.Offline = app.Offline
+	return o, nil
+}
+
+func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error {
+	var targets []target.Target
+	for _, a := range args {
+		t, err := target.Parse(a)
+		if err != nil {
+			return &usageError{err}
+		}
+		targets = append(targets, t)
+	}
+	opts, err := resolveCheckOptions(app, f)
+	if err != nil {
+		return err
+	}
+	res, err := app.Resolver()
+	if err != nil {
+		return err
+	}
+	runner := &check.Runner{Resolver: res, Options: opts, Deadline: app.Deadline, Stats: res.Stats}
+	reports := make([]*report.Report, len(targets))
+	for i, t := range targets {
+		reports[i] = runner.Run(cmd.Context(), t)
+	}
+	if len(reports) == 0 {
+		return fmt.Errorf("no targets")
+	}
+	return app.Finish(reports)
+}

@@ -1,0 +1,216 @@
+// Package check runs the checks registered for a target concurrently, each
+// with the shared resolver, and assembles the report. Each check lives in
+// its own package (internal/spf, internal/mx, ...); the files of this
+// package adapt them to the Checker shape and register them.
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+// Order is the order of checks in reports (DESIGN.md names).
+var Order = []string{"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay", "mta-sts", "tls-rpt", "dnssec", "dane", "bimi", "profile"}
+
+// Options are the knobs of all checks; each check reads the ones it needs.
+type Options struct {
+	Selectors    []string      // DKIM selectors (--selector); empty: the built-in list
+	SenderIP     netip.Addr    // --ip: evaluate SPF/DMARC for mail sent from this address
+	MailFrom     string        // --mail-from: envelope sender for SPF evaluation
+	HELO         string        // --helo: HELO/EHLO name for SPF evaluation
+	DKIMDomains  []string      // --dkim-domain: d= domains that signed, for DMARC alignment
+	SMTP         bool          // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
+	Relay        bool          // --relay: run the open-relay probe on each MX
+	External     string        // --external: the foreign domain used by the relay probe
+	SMTPPort     int           // port for SMTP and relay probes (default 25; tests use others)
+	DNSBL        []string      // --dnsbl: blocklist zones replacing the defaults
+	Lists        string        // --lists: major or all
+	Profile      string        // --profile: gmail, yahoo, microsoft, bulk
+	MTASTSURL    string        // override for the MTA-STS policy URL (tests)
+	ProbeTimeout time.Duration // per network operation of SMTP/HTTPS probes
+	Offline      bool          // no network: checks that need outside answers skip
+	Only         []string      // --checks: run only these
+}
+
+// Env is what a check gets besides its target.
+type Env struct {
+	Resolver dnsx.Resolver
+	Options  *Options
+}
+
+// Checker is one registered check.
+type Checker struct {
+	Name string
+	// Applies reports whether the check runs for t with o (e.g. relay only
+	// when asked, ptr only for IP targets and MX hosts).
+	Applies func(t target.Target, o *Options) bool
+	// Run performs the check. It must not print, and it returns a result
+	// even on failure (status error with a finding saying why).
+	Run func(ctx context.Context, t target.Target, env *Env) report.CheckResult
+}
+
+var (
+	regMu    sync.Mutex
+	registry = map[string]Checker{}
+)
+
+// Register adds a check; called from init in this package's files.
+func Register(c Checker) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[c.Name]; dup {
+		panic("check: duplicate registration of " + c.Name)
+	}
+	registry[c.Name] = c
+}
+
+// Checkers returns the registered checks in report order.
+func Checkers() []Checker {
+	regMu.Lock()
+	defer regMu.Unlock()
+	var cs []Checker
+	for _, c := range registry {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		return orderIndex(cs[i].Name) < orderIndex(cs[j].Name) || (orderIndex(cs[i].Name) == orderIndex(cs[j].Name) && cs[i].Name < cs[j].Name)
+	})
+	return cs
+}
+
+// Names lists the registered check names in report order.
+func Names() []string {
+	var ns []string
+	for _, c := range Checkers() {
+		ns = append(ns, c.Name)
+	}
+	return ns
+}
+
+func orderIndex(name string) int {
+	if i := slices.Index(Order, name); i >= 0 {
+		return i
+	}
+	return len(Order)
+}
+
+// Runner runs checks for targets. One Runner (and one resolver, so one
+// cache) serves a whole run, batches included.
+type Runner struct {
+	Resolver dnsx.Resolver
+	Options  Options
+	// Deadline bounds the work for one target (default 60s).
+	Deadline time.Duration
+	// Stats, when set, is read after each target for the report's dns field.
+	Stats func() dnsx.Stats
+}
+
+// Run checks one target.
+func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
+	start := time.Now()
+	deadline := r.Deadline
+	if deadline <= 0 {
+		deadline = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	env := &Env{Resolver: r.Resolver, Options: &r.Options}
+	rep := &report.Report{Target: t.Name, Kind: string(t.Kind), Input: t.Input, Notes: t.Notes()}
+	if t.Input == t.Name {
+		rep.Input = ""
+	}
+	var cs []Checker
+	for _, c := range Checkers() {
+		if len(r.Options.Only) > 0 && !slices.Contains(r.Options.Only, c.Name) {
+			continue
+		}
+		if c.Applies == nil || c.Applies(t, &r.Options) {
+			cs = append(cs, c)
+		}
+	}
+	results := make([]report.CheckResult, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runOne(ctx, c, t, env)
+		}()
+	}
+	wg.Wait()
+	rep.Checks = results
+	if r.Options.Offline {
+		rep.Notes = append(rep.Notes, "offline: names outside the --zone files were not asked; checks that need them are skipped")
+	}
+	rep.Finalize(Order)
+	rep.DurationMS = time.Since(start).Milliseconds()
+	if r.Stats != nil {
+		st := r.Stats()
+		rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
+	}
+	return rep
+}
+
+// runOne runs a check, turning a panic into an error result: a bug in one
+// check must not take the whole report down.
+func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res report.CheckResult) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			res = report.CheckResult{Name: c.Name, Status: report.StatusError,
+				Summary: "internal error", Data: map[string]any{},
+				Findings: []report.Finding{{ID: c.Name + ".internal-error", Check: c.Name, Severity: report.SeverityError,
+					Title: fmt.Sprintf("the %s check crashed; please report this", c.Name), Detail: fmt.Sprint(p),
+					Evidence: []string{string(debug.Stack())}}}}
+		}
+		res.Name = c.Name
+		res.DurationMS = time.Since(start).Milliseconds()
+		if res.Data == nil {
+			res.Data = map[string]any{}
+		}
+		for i := range res.Findings {
+			res.Findings[i].Check = c.Name
+		}
+	}()
+	return c.Run(ctx, t, env)
+}
+
+// DNSErrorFinding turns a lookup failure into a finding of severity error:
+// the answer could not be determined, which is not the same as "no record".
+func DNSErrorFinding(check, what string, err error) report.Finding {
+	f := report.Finding{
+		ID: check + ".dns-error", Check: check, Severity: report.SeverityError,
+		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
+		Detail: err.Error(),
+		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
+	}
+	if errors.Is(err, dnsx.ErrInvalidName) {
+		f.ID = check + ".invalid-name"
+		f.Title = fmt.Sprintf("%s is not a valid DNS name", what)
+		f.Severity = report.SeverityFail
+		f.Fix = ""
+	}
+	return f
+}
+
+// ErrorResult is a result for a check that could not run at all.
+func ErrorResult(check, summary string, err error, what string) report.CheckResult {
+	f := DNSErrorFinding(check, what, err)
+	return report.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []report.Finding{f}}
+}
+
+// SkipResult is a result for a check that did not apply or could not ask.
+func SkipResult(check, why string) report.CheckResult {
+	return report.CheckResult{Name: check, Status: report.StatusSkip, Summary: why}
+}

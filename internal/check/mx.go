@@ -1,0 +1,19 @@
+package check
+
+import (
+	"context"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/mx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() {
+	Register(Checker{
+		Name:    "mx",
+		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			return mx.Analyze(ctx, env.Resolver, t.Name).CheckResult()
+		},
+	})
+}

@@ -1,0 +1,299 @@
+// Package dnstest is an in-process DNS server for tests and benchmarks. It
+// serves zone text over real UDP and TCP on 127.0.0.1 (a random port) and
+// plays a recursive resolver for "the whole DNS": names it holds are
+// answered (CNAME chains followed), every other name is NXDOMAIN.
+//
+// Per-name knobs make it misbehave the ways real DNS does: added latency,
+// SERVFAIL, REFUSED, no answer at all (a timeout), truncation over UDP, an
+// oversized TXT record, the AD bit. It logs every query, so tests can assert
+// how many were sent.
+package dnstest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/zone"
+)
+
+// Behavior changes how the server answers questions for one name.
+type Behavior struct {
+	Delay    time.Duration // added before answering
+	Rcode    int           // answer with this RCODE (dns.RcodeServerFailure, dns.RcodeRefused) and no records
+	Drop     bool          // never answer: the client times out
+	Truncate bool          // over UDP, answer with TC=1 and no records (forces TCP)
+	BigTXT   int           // answer TXT questions with one record of this many bytes
+	AD       bool          // set the AD bit (as a validating resolver would)
+	// Types limits the behaviour to these query types (empty: all types).
+	Types []uint16
+}
+
+// Query is one question the server received.
+type Query struct {
+	Name  string // lower-case FQDN
+	Type  uint16
+	Proto string // "udp" or "tcp"
+	At    time.Time
+}
+
+// Server is a running test DNS server.
+type Server struct {
+	store    *zone.Store
+	udp, tcp *dns.Server
+	addr     string
+
+	mu       sync.Mutex
+	behavior map[string]Behavior
+	latency  time.Duration
+	jitter   time.Duration
+	rng      *rand.Rand
+	queries  []Query
+}
+
+// New starts a server for zone text. Relative names are relative to the
+// root, so "example.com TXT ..." needs no trailing dot.
+func New(zoneText string) (*Server, error) {
+	store := zone.NewStore(true)
+	if strings.TrimSpace(zoneText) != "" {
+		if err := store.Load(strings.NewReader(zoneText), ".", "dnstest zone"); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{store: store, behavior: map[string]Behavior{}, rng: rand.New(rand.NewPCG(1, 2))}
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			pc.Close()
+			lastErr = err
+			continue
+		}
+		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: 65535}
+		s.tcp = &dns.Server{Listener: l, Handler: s}
+		started := make(chan struct{}, 2)
+		s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
+		s.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
+		go s.udp.ActivateAndServe() //nolint:errcheck // ends on Close
+		go s.tcp.ActivateAndServe() //nolint:errcheck
+		<-started
+		<-started
+		return s, nil
+	}
+	return nil, fmt.Errorf("dnstest: no free port: %w", lastErr)
+}
+
+// Start is New for tests: it fails the test on error and closes the server
+// when the test ends.
+func Start(tb testing.TB, zoneText string) *Server {
+	tb.Helper()
+	s, err := New(zoneText)
+	if err != nil {
+		tb.Fatalf("dnstest: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Addr is the server's "127.0.0.1:port", for --resolver.
+func (s *Server) Addr() string { return s.addr }
+
+// Close stops the server.
+func (s *Server) Close() {
+	_ = s.udp.Shutdown()
+	_ = s.tcp.Shutdown()
+}
+
+// Client returns a dnsx client that asks only this server, with short
+// timeouts suited to tests.
+func (s *Server) Client(tb testing.TB) *dnsx.Client {
+	tb.Helper()
+	c, err := dnsx.New(dnsx.Config{Servers: []string{s.addr}, Timeout: 300 * time.Millisecond, Retries: 1})
+	if err != nil {
+		tb.Fatalf("dnstest: %v", err)
+	}
+	return c
+}
+
+// Set changes how name (any case, with or without trailing dot) is
+// answered. A zero Behavior restores normal answers.
+func (s *Server) Set(name string, b Behavior) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behavior[strings.ToLower(dns.Fqdn(name))] = b
+}
+
+// SetLatency delays every answer by fixed plus a uniformly random extra in
+// [0, jitter). The random sequence is seeded: runs are repeatable.
+func (s *Server) SetLatency(fixed, jitter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency, s.jitter = fixed, jitter
+}
+
+// Add adds records given as zone text lines (absolute or root-relative names).
+func (s *Server) Add(zoneText string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	zp := dns.NewZoneParser(strings.NewReader(zoneText), ".", "dnstest add")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		s.store.Add(rr)
+	}
+	return zp.Err()
+}
+
+// Queries returns every question received so far.
+func (s *Server) Queries() []Query {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Query(nil), s.queries...)
+}
+
+// Count returns how many times name/qtype was asked (qtype 0: any type).
+func (s *Server) Count(name string, qtype uint16) int {
+	name = strings.ToLower(dns.Fqdn(name))
+	n := 0
+	for _, q := range s.Queries() {
+		if q.Name == name && (qtype == 0 || q.Type == qtype) {
+			n++
+		}
+	}
+	return n
+}
+
+// Total returns the number of questions received.
+func (s *Server) Total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queries)
+}
+
+// ResetLog forgets the questions received so far.
+func (s *Server) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries = nil
+}
+
+// ServeDNS implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if len(req.Question) != 1 {
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeFormatError)
+		_ = w.WriteMsg(m)
+		return
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	proto := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	s.mu.Lock()
+	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Proto: proto, At: time.Now()})
+	b, hasB := s.behavior[name]
+	if hasB && len(b.Types) > 0 && !containsType(b.Types, q.Qtype) {
+		b, hasB = Behavior{}, false
+	}
+	delay := s.latency
+	if s.jitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(s.jitter)))
+	}
+	s.mu.Unlock()
+	if hasB {
+		delay += b.Delay
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	if b.Drop {
+		return
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.RecursionAvailable = true
+	m.AuthenticatedData = b.AD
+	switch {
+	case b.Rcode != 0:
+		m.Rcode = b.Rcode
+	case b.Truncate && proto == "udp":
+		m.Truncated = true
+	case b.BigTXT > 0 && q.Qtype == dns.TypeTXT:
+		m.Answer = []dns.RR{bigTXT(q.Name, b.BigTXT)}
+	default:
+		s.answer(m, name, q.Qtype)
+	}
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = int(opt.UDPSize())
+		m.SetEdns0(opt.UDPSize(), false)
+	}
+	if proto == "udp" {
+		m.Truncate(size)
+	} else {
+		m.Truncate(dns.MaxMsgSize)
+	}
+	_ = w.WriteMsg(m)
+}
+
+// answer fills m like a recursive resolver: CNAME chains are followed.
+func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for hop := 0; hop < 12; hop++ {
+		outcome, rrs := s.store.Lookup(name, qtype)
+		switch outcome {
+		case zone.NXDomain:
+			m.Rcode = dns.RcodeNameError
+			return
+		case zone.NoData, zone.NotAuthoritative:
+			return
+		}
+		m.Answer = append(m.Answer, rrs...)
+		cn, ok := rrs[0].(*dns.CNAME)
+		if !ok || qtype == dns.TypeCNAME {
+			return
+		}
+		name = strings.ToLower(cn.Target)
+		if seen[name] {
+			m.Rcode = dns.RcodeServerFailure // a loop: what resolvers answer
+			m.Answer = nil
+			return
+		}
+		seen[name] = true
+	}
+}
+
+func bigTXT(owner string, n int) dns.RR {
+	t := &dns.TXT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}}
+	chunk := strings.Repeat("x", 255)
+	for n > 0 {
+		k := min(n, 255)
+		t.Txt = append(t.Txt, chunk[:k])
+		n -= k
+	}
+	return t
+}
+
+func containsType(ts []uint16, t uint16) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,288 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+)
+
+// Options tune rendering.
+type Options struct {
+	Color   bool // ANSI colour (text only)
+	Verbose bool // text: show info findings and check data
+	Command string
+}
+
+// Renderer writes reports in one format.
+type Renderer func(w io.Writer, reports []*Report, opts Options) error
+
+var (
+	renderersMu sync.RWMutex
+	renderers   = map[string]Renderer{}
+)
+
+// Register adds a format (called from init of the file that implements it).
+func Register(format string, r Renderer) {
+	renderersMu.Lock()
+	defer renderersMu.Unlock()
+	renderers[format] = r
+}
+
+// Formats lists the registered formats, sorted.
+func Formats() []string {
+	renderersMu.RLock()
+	defer renderersMu.RUnlock()
+	var fs []string
+	for f := range renderers {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	return fs
+}
+
+// Render writes reports in format.
+func Render(w io.Writer, format string, reports []*Report, opts Options) error {
+	renderersMu.RLock()
+	r, ok := renderers[format]
+	renderersMu.RUnlock()
+	if !ok {
+		return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+	}
+	return r(w, reports, opts)
+}
+
+func init() {
+	Register("json", renderJSON)
+	Register("jsonl", renderJSONL)
+	Register("text", renderText)
+}
+
+// WriteJSON writes v as indented JSON followed by a newline. Control
+// characters in strings are escaped by encoding/json, so JSON output is
+// inert in a terminal without further sanitising.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// WriteJSONLine writes v as one line of JSON.
+func WriteJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func renderJSON(w io.Writer, reports []*Report, _ Options) error {
+	if len(reports) == 1 {
+		return WriteJSON(w, reports[0])
+	}
+	if reports == nil {
+		reports = []*Report{}
+	}
+	return WriteJSON(w, reports)
+}
+
+func renderJSONL(w io.Writer, reports []*Report, _ Options) error {
+	for _, r := range reports {
+		if err := WriteJSONLine(w, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Paint colours s for a status when colour is on.
+func Paint(on bool, st Status, s string) string {
+	if !on {
+		return s
+	}
+	code := ""
+	switch st {
+	case StatusPass:
+		code = "32"
+	case StatusWarn:
+		code = "33"
+	case StatusFail:
+		code = "31;1"
+	case StatusError:
+		code = "35"
+	case StatusSkip:
+		code = "2"
+	}
+	if code == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// Table writes rows under headers as an aligned, borderless table. Every
+// cell is sanitized: tables often show strings that came off the network.
+func Table(w io.Writer, headers []string, rows [][]string) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	h := make([]any, len(headers))
+	for i, s := range headers {
+		h[i] = s
+	}
+	t.Header(h...)
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = sanitize.Line(c)
+		}
+		if err := t.Append(cells); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+func renderText(w io.Writer, reports []*Report, opts Options) error {
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := TextReport(w, r, opts); err != nil {
+			return err
+		}
+	}
+	if len(reports) > 1 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, Summarize(reports).String())
+	}
+	return nil
+}
+
+// TextReport writes one report for a person at a terminal: a headline, a
+// table of checks, then findings grouped by severity with fix and bounce
+// codes.
+func TextReport(w io.Writer, r *Report, opts Options) error {
+	c := opts.Color
+	fmt.Fprintf(w, "%s (%s)  %s  · %d checks · %d ms\n", sanitize.Line(r.Target), r.Kind,
+		Paint(c, r.Status, strings.ToUpper(string(r.Status))), len(r.Checks), r.DurationMS)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", sanitize.Line(n))
+	}
+	fmt.Fprintln(w)
+	rows := make([][]string, 0, len(r.Checks))
+	for _, ch := range r.Checks {
+		rows = append(rows, []string{ch.Name, strings.ToUpper(string(ch.Status)), ch.Summary})
+	}
+	var tb strings.Builder
+	if err := Table(&tb, []string{"CHECK", "STATUS", "SUMMARY"}, rows); err != nil {
+		return err
+	}
+	out := tb.String()
+	if c { // colour the status column after layout, so widths stay right
+		for _, st := range []Status{StatusFail, StatusError, StatusWarn, StatusPass, StatusSkip} {
+			up := " " + strings.ToUpper(string(st)) + " "
+			out = strings.ReplaceAll(out, up, " "+Paint(true, st, strings.ToUpper(string(st)))+" ")
+		}
+	}
+	fmt.Fprint(w, out)
+	groups := []struct {
+		sev   Severity
+		title string
+	}{
+		{SeverityFail, "Failures"}, {SeverityError, "Could not be determined"}, {SeverityWarn, "Warnings"}, {SeverityInfo, "Notes"},
+	}
+	for _, g := range groups {
+		if g.sev == SeverityInfo && !opts.Verbose {
+			continue
+		}
+		var fs []Finding
+		for _, f := range r.Findings {
+			if f.Severity == g.sev {
+				fs = append(fs, f)
+			}
+		}
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", Paint(c, g.sev.Status(), g.title))
+		for _, f := range fs {
+			WriteFindingText(w, f, c)
+		}
+	}
+	return nil
+}
+
+// WriteFindingText writes one finding as an indented block.
+func WriteFindingText(w io.Writer, f Finding, color bool) {
+	mark := map[Severity]string{SeverityFail: "✗", SeverityError: "?", SeverityWarn: "!", SeverityInfo: "·"}[f.Severity]
+	fmt.Fprintf(w, "  %s %s  %s\n", Paint(color, f.Severity.Status(), mark), sanitize.Line(f.Title), dim(color, "["+f.ID+"]"))
+	if f.Detail != "" {
+		fmt.Fprintf(w, "      %s\n", sanitize.Line(f.Detail))
+	}
+	for _, e := range f.Evidence {
+		fmt.Fprintf(w, "      evidence: %s\n", sanitize.Line(e))
+	}
+	if f.Fix != "" {
+		fmt.Fprintf(w, "      fix: %s\n", sanitize.Line(f.Fix))
+	}
+	var tail []string
+	if len(f.BounceCodes) > 0 {
+		tail = append(tail, "bounces: "+strings.Join(f.BounceCodes, ", "))
+	}
+	if len(f.Refs) > 0 {
+		tail = append(tail, "see: "+strings.Join(f.Refs, "; "))
+	}
+	if len(tail) > 0 {
+		fmt.Fprintf(w, "      %s\n", sanitize.Line(strings.Join(tail, " · ")))
+	}
+}
+
+func dim(on bool, s string) string {
+	if !on {
+		return s
+	}
+	return "\x1b[2m" + s + "\x1b[0m"
+}
+
+// Summary counts reports by status.
+type Summary struct {
+	Total    int            `json:"total"`
+	ByStatus map[Status]int `json:"by_status"`
+}
+
+// Summarize counts reports by status.
+func Summarize(reports []*Report) Summary {
+	s := Summary{Total: len(reports), ByStatus: map[Status]int{}}
+	for _, r := range reports {
+		s.ByStatus[r.Status]++
+	}
+	return s
+}
+
+func (s Summary) String() string {
+	parts := []string{fmt.Sprintf("%d targets", s.Total)}
+	for _, st := range []Status{StatusFail, StatusError, StatusWarn, StatusPass, StatusSkip} {
+		if n := s.ByStatus[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
