@@ -129,7 +129,8 @@ func Paint(on bool, st Status, s string) string {
 // Table writes rows under headers as an aligned, borderless table. Every
 // cell is sanitized: tables often show strings that came off the network.
 func Table(w io.Writer, headers []string, rows [][]string) error {
-	t := tablewriter.NewTable(w,
+	var buf strings.Builder
+	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders: tw.BorderNone,
 			Settings: tw.Settings{
@@ -157,7 +158,20 @@ func Table(w io.Writer, headers []string, rows [][]string) error {
 			return err
 		}
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	// Padding after the last column is noise in terminals and diffs.
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		_, err := io.WriteString(w, strings.TrimRight(line, " ")+"\n")
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func renderText(w io.Writer, reports []*Report, opts Options) error {
@@ -203,27 +217,9 @@ func TextReport(w io.Writer, r *Report, opts Options) error {
 		}
 	}
 	fmt.Fprint(w, out)
-	groups := []struct {
-		sev   Severity
-		title string
-	}{
-		{SeverityFail, "Failures"}, {SeverityError, "Could not be determined"}, {SeverityWarn, "Warnings"}, {SeverityInfo, "Notes"},
-	}
-	for _, g := range groups {
-		if g.sev == SeverityInfo && !opts.Verbose {
-			continue
-		}
-		var fs []Finding
-		for _, f := range r.Findings {
-			if f.Severity == g.sev {
-				fs = append(fs, f)
-			}
-		}
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", Paint(c, g.sev.Status(), g.title))
-		for _, f := range fs {
+	for _, g := range findingGroups(r, opts.Verbose) {
+		fmt.Fprintf(w, "\n%s\n", Paint(c, g.Sev.Status(), g.Title))
+		for _, f := range g.Findings {
 			WriteFindingText(w, f, c)
 		}
 	}

@@ -1,0 +1,61 @@
+package report
+
+import (
+	"embed"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+)
+
+func init() { Register("html", renderHTML) }
+
+//go:embed templates/report.html.tmpl
+var templatesFS embed.FS
+
+// The template uses tables and inline styles only: Gmail and Outlook drop
+// most <style> rules and all external CSS. html/template escapes every value;
+// clean() also makes control characters visible before that.
+var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"clean": sanitize.Line,
+	"upper": func(s Status) string { return strings.ToUpper(string(s)) },
+	"color": func(s Status) string {
+		switch s {
+		case StatusPass:
+			return "#1a7f37"
+		case StatusWarn:
+			return "#9a6700"
+		case StatusFail:
+			return "#cf222e"
+		case StatusError:
+			return "#8250df"
+		default:
+			return "#6e7781"
+		}
+	},
+	"sevstatus": func(s Severity) Status { return s.Status() },
+	"groups":    findingGroups,
+	"join":      strings.Join,
+	"summary":   func(rs []*Report) string { return Summarize(rs).String() },
+}).ParseFS(templatesFS, "templates/report.html.tmpl"))
+
+type htmlData struct {
+	Reports []*Report
+	Verbose bool
+	Title   string
+}
+
+func renderHTML(w io.Writer, reports []*Report, opts Options) error {
+	return HTML(w, reports, opts)
+}
+
+// HTML writes a self-contained HTML document, suitable as the HTML part of a
+// report mail.
+func HTML(w io.Writer, reports []*Report, opts Options) error {
+	title := "deliverdoctor report"
+	if len(reports) == 1 {
+		title = "deliverdoctor: " + reports[0].Target + " — " + strings.ToUpper(string(reports[0].Status))
+	}
+	return htmlTmpl.Execute(w, htmlData{Reports: reports, Verbose: opts.Verbose, Title: title})
+}

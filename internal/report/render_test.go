@@ -1,0 +1,180 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// sample is a report with hostile network-derived strings in every field a
+// renderer prints.
+func sample() *Report {
+	r := &Report{
+		Target: "example.com", Kind: "domain", DurationMS: 312,
+		Notes: []string{"checked the domain of bob@example.com"},
+		Checks: []CheckResult{
+			{Name: "spf", Status: StatusFail, Summary: "SPF needs 14 lookups", Data: map[string]any{"record": "v=spf1 include:a include:b -all"},
+				Findings: []Finding{{ID: "spf.too-many-lookups", Check: "spf", Severity: SeverityFail,
+					Title:       "SPF needs 14 DNS lookups; the limit is 10",
+					Detail:      "Receivers stop at 10 and return permerror.",
+					Evidence:    []string{"v=spf1 include:_spf.a.example include:_spf.b.example -all (example.com TXT)"},
+					BounceCodes: []string{"5.7.23", "5.7.26", "5.7.509"},
+					Fix:         "Remove or flatten includes.", Refs: []string{"RFC 7208 4.6.4"}}}},
+			{Name: "mx", Status: StatusPass, Summary: "2 MX host(s), 2 resolve", Data: map[string]any{}},
+			{Name: "dmarc", Status: StatusWarn, Summary: "p=none | <b>bold</b>", Data: map[string]any{},
+				Findings: []Finding{{ID: "dmarc.policy-none", Check: "dmarc", Severity: SeverityWarn,
+					Title:    "DMARC policy is p=none",
+					Evidence: []string{"v=DMARC1; p=none; rua=mailto:x@example.com <script>alert(1)</script> \x1b[31m`tick`|pipe"},
+					Fix:      "Move to p=quarantine, then p=reject."}, {ID: "dmarc.legacy-tag", Check: "dmarc", Severity: SeverityInfo, Title: "pct= is ignored by RFC 9989 receivers"}}},
+			{Name: "rbl", Status: StatusError, Summary: "2 lists did not answer", Data: map[string]any{},
+				Findings: []Finding{{ID: "rbl.dns-error", Check: "rbl", Severity: SeverityError, Title: "=cmd|' /C calc'!A0 did not answer"}}},
+		},
+	}
+	r.Finalize([]string{"mx", "spf", "dkim", "dmarc", "rbl"})
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	for _, format := range Formats() {
+		for _, verbose := range []bool{false, true} {
+			name := format
+			if verbose {
+				name += "-verbose"
+			}
+			t.Run(name, func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := Render(&buf, format, []*Report{sample()}, Options{Verbose: verbose}); err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", "golden", name+".golden")
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/report -update)", err)
+				}
+				if !bytes.Equal(buf.Bytes(), want) {
+					t.Errorf("%s output differs from %s:\n%s", format, golden, buf.String())
+				}
+				if format != "json" && format != "jsonl" && bytes.ContainsAny(buf.Bytes(), "\x1b") {
+					t.Errorf("%s output holds a raw ESC", format)
+				}
+			})
+		}
+	}
+}
+
+func TestOrderAndStatus(t *testing.T) {
+	r := sample()
+	var names []string
+	for _, c := range r.Checks {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "mx,spf,dmarc,rbl" {
+		t.Errorf("order %v", names)
+	}
+	if r.Status != StatusFail {
+		t.Errorf("status %s: fail outranks error", r.Status)
+	}
+	if r.Findings[0].Severity != SeverityFail {
+		t.Errorf("findings not worst first: %v", r.Findings[0])
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	mk := func(sts ...Status) *Report {
+		r := &Report{}
+		for _, s := range sts {
+			r.Checks = append(r.Checks, CheckResult{Name: "x", Status: s})
+		}
+		r.Finalize(nil)
+		return r
+	}
+	tests := []struct {
+		r      *Report
+		failOn Status
+		want   int
+	}{
+		{mk(StatusPass, StatusSkip), StatusFail, 0},
+		{mk(StatusPass, StatusWarn), StatusFail, 0},
+		{mk(StatusPass, StatusWarn), StatusWarn, 1},
+		{mk(StatusFail), StatusFail, 1},
+		{mk(StatusError, StatusPass), StatusFail, 3},
+		{mk(StatusError, StatusWarn), StatusWarn, 1},
+		{mk(StatusError, StatusFail), StatusFail, 1},
+	}
+	for i, tt := range tests {
+		if got := ExitCode([]*Report{tt.r}, tt.failOn); got != tt.want {
+			t.Errorf("%d: exit %d, want %d", i, got, tt.want)
+		}
+	}
+}
+
+func TestHTMLEscapes(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "html", []*Report{sample()}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "<script>") || strings.Contains(out, "<b>bold") {
+		t.Error("network-derived markup reached the HTML unescaped")
+	}
+	if !strings.Contains(out, "&lt;script&gt;") {
+		t.Error("escaped script tag not shown")
+	}
+}
+
+func TestCSVInjection(t *testing.T) {
+	var buf bytes.Buffer
+	r := sample()
+	r.Target = "=HYPERLINK(\"http://x\")"
+	if err := Render(&buf, "csv", []*Report{r}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.HasPrefix(rows[1][0], "'=") {
+		t.Errorf("rows %q", rows)
+	}
+	if got := strings.Join(rows[0], ","); got != "target,kind,status,fails,warnings,errors,duration_ms,mx,spf,dmarc,rbl,findings" {
+		t.Errorf("header %s", got)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "json", []*Report{sample()}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Schema != Schema || len(back.Findings) != 4 || back.Findings[0].BounceCodes[0] != "5.7.23" {
+		t.Errorf("round trip lost data: %+v", back)
+	}
+}
+
+func TestMarkdownEscape(t *testing.T) {
+	if got := MarkdownEscape("a|b*c<d>\x1b"); got != `a\|b\*c\<d\>\\x1b` {
+		t.Errorf("got %q", got)
+	}
+	if got := mdCode("has `tick`"); got != "``has `tick```" && got != "`` has `tick` ``" {
+		t.Errorf("mdCode %q", got)
+	}
+}
