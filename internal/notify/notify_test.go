@@ -1,0 +1,205 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/state"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
+)
+
+// sink is an in-process SMTP server that records what it receives.
+type sink struct {
+	mu       sync.Mutex
+	from     string
+	to       []string
+	data     []byte
+	authUser string
+	tls      bool
+}
+
+type session struct {
+	s    *sink
+	conn *smtp.Conn
+}
+
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if user != "cron" || pass != "s3cret" {
+			return errors.New("bad credentials")
+		}
+		s.s.mu.Lock()
+		s.s.authUser = user
+		s.s.mu.Unlock()
+		return nil
+	}), nil
+}
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	s.s.from = from
+	_, s.s.tls = s.conn.TLSConnectionState()
+	return nil
+}
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	s.s.to = append(s.s.to, to)
+	return nil
+}
+func (s *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.s.mu.Lock()
+	defer s.s.mu.Unlock()
+	s.s.data = b
+	return err
+}
+func (s *session) Reset()        {}
+func (s *session) Logout() error { return nil }
+
+func startSink(t *testing.T, tlsConfig *tls.Config) (*sink, string) {
+	t.Helper()
+	sk := &sink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: sk, conn: c}, nil }))
+	srv.Domain = "localhost"
+	srv.TLSConfig = tlsConfig
+	srv.ReadTimeout = 5 * time.Second
+	srv.WriteTimeout = 5 * time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l) //nolint:errcheck
+	t.Cleanup(func() { srv.Close() })
+	return sk, l.Addr().String()
+}
+
+func sampleReports() []*report.Report {
+	r := &report.Report{Target: "example.com", Kind: "domain", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail, Summary: "14 lookups",
+		Findings: []report.Finding{{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: "SPF needs 14 DNS lookups <b>"},
+			{ID: "spf.x", Severity: report.SeverityFail, Title: "second"}}}}}
+	r.Finalize(nil)
+	return []*report.Report{r}
+}
+
+func TestSendStartTLSAuth(t *testing.T) {
+	ca := testpki.NewCA(t)
+	sk, addr := startSink(t, testpki.ServerConfig(ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})))
+	host, _, _ := net.SplitHostPort(addr)
+	cfg := &Config{Server: addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"admin@example.com", "ops@example.com"}, RootCAs: ca.Pool()}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	reports := sampleReports()
+	subject := Subject(reports, nil)
+	if subject != "deliverdoctor: 2 failures on example.com" {
+		t.Errorf("subject %q", subject)
+	}
+	msg, err := Compose(cfg, subject, reports, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Send(context.Background(), cfg, msg); err != nil {
+		t.Fatalf("send to %s: %v", host, err)
+	}
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if !sk.tls || sk.authUser != "cron" || sk.from != "dd@example.com" || len(sk.to) != 2 {
+		t.Fatalf("sink saw tls=%v auth=%q from=%q to=%v", sk.tls, sk.authUser, sk.from, sk.to)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(sk.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("Subject"); got != subject {
+		t.Errorf("Subject header %q", got)
+	}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q %v", mt, err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, ct)
+		body, _ := io.ReadAll(p) // multipart decodes quoted-printable
+		if ct == "text/html" && (!strings.Contains(string(body), "&lt;b&gt;") || strings.Contains(string(body), "14 DNS lookups <b>")) {
+			t.Error("HTML part does not escape finding text")
+		}
+		if ct == "text/plain" && !strings.Contains(string(body), "spf.too-many-lookups") {
+			t.Error("text part lacks the finding")
+		}
+	}
+	if strings.Join(types, ",") != "text/plain,text/html" {
+		t.Errorf("parts %v", types)
+	}
+}
+
+func TestRefusesWithoutSTARTTLS(t *testing.T) {
+	sk, addr := startSink(t, nil)
+	cfg := &Config{Server: addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"a@example.com"}}
+	err := Send(context.Background(), cfg, []byte("Subject: x\r\n\r\nx\r\n"))
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Fatalf("err = %v", err)
+	}
+	if sk.data != nil || sk.authUser != "" {
+		t.Error("credentials or mail sent over a plain connection")
+	}
+	cfg.TLS, cfg.User, cfg.Password = TLSNone, "", ""
+	if err := Send(context.Background(), cfg, []byte("Subject: x\r\n\r\nx\r\n")); err != nil {
+		t.Fatalf("--smtp-tls none to a local relay: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, cfg := range []Config{
+		{Server: "nohost", From: "a@b.c", To: []string{"x@y.z"}},
+		{Server: "h:25", From: "a@b.c"},
+		{Server: "h:25", From: "not an address", To: []string{"x@y.z"}},
+		{Server: "h:25", From: "a@b.c", To: []string{"x@y.z"}, User: "u"},
+		{Server: "h:25", From: "a@b.c", To: []string{"x@y.z"}, TLS: "ssl3"},
+	} {
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	ch := []state.Change{{Target: "example.com", Appeared: []state.Item{{ID: "a"}}}}
+	if got := Subject(sampleReports(), ch); got != "deliverdoctor: example.com changed: 1 new, 0 resolved" {
+		t.Errorf("%q", got)
+	}
+	pass := &report.Report{Target: "ok.example", Checks: []report.CheckResult{{Name: "mx", Status: report.StatusPass}}}
+	pass.Finalize(nil)
+	if got := Subject([]*report.Report{pass}, nil); got != "deliverdoctor: ok.example passes" {
+		t.Errorf("%q", got)
+	}
+	if got := Subject(append(sampleReports(), pass), nil); got != "deliverdoctor: 1 of 2 targets failing" {
+		t.Errorf("%q", got)
+	}
+}
