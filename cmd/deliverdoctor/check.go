@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 func init() { addCommand(newCheckCmd) }
@@ -20,12 +18,17 @@ type checkFlags struct {
 	checks       []string
 	probeTimeout time.Duration
 	opts         check.Options
+
+	input string
+	jobs  int
+	shard string
+	mail  mailFlags
 }
 
 func newCheckCmd(app *App) *cobra.Command {
 	var f checkFlags
 	cmd := &cobra.Command{
-		Use:   "check TARGET...",
+		Use:   "check [TARGET...]",
 		Short: "Check a sending domain, IP or address: will its mail be accepted?",
 		Long: `Check a sending domain or IP the way receivers do and report, for every problem,
 the bounce codes it causes and what to change.
@@ -35,15 +38,24 @@ blocklists), or an e-mail address (its domain is checked).
 
 Status per check: pass, warn, fail, error (could not be determined, e.g. a DNS
 timeout: never reported as "no record"), skip.
+Many targets (arguments and/or --input FILE|-, one a line, # comments) are
+checked -j at a time; jsonl, csv and text stream reports as they finish, and a
+summary line ends the run (on stderr for jsonl/csv/json). --shard I/N splits a
+big list deterministically across machines.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
-2 usage or input error, 3 a check could not run and nothing failed.`,
+2 usage or input error (also: an --input line was not a valid target and
+nothing failed), 3 a check could not run and nothing failed.`,
 		Example: `  deliverdoctor check example.com
   deliverdoctor check bob@example.com --format json
   deliverdoctor check example.com --ip 192.0.2.25 --mail-from bounce@example.com
   deliverdoctor check example.com --selector s1 --selector s2
   deliverdoctor check example.com --checks spf,dmarc --fail-on warn
-  deliverdoctor check example.com --zone example.com.zone --offline`,
-		Args: cobra.MinimumNArgs(1),
+  deliverdoctor check example.com --zone example.com.zone --offline
+  deliverdoctor check --input domains.txt -j 64 --format jsonl > results.jsonl
+  deliverdoctor check --input domains.txt --shard "$JOB_COMPLETION_INDEX/8" --format jsonl
+  deliverdoctor check example.com --state /var/lib/deliverdoctor/state.json --only-on-change \
+      --mail-to admin@example.com --smtp-server smtp.example.com:587 --smtp-user reports`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCheck(cmd, app, &f, args)
 		},
@@ -62,6 +74,10 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	fl.StringVar(&f.opts.Profile, "profile", "", "judge against a receiver's bulk-sender rules: gmail, yahoo, microsoft or bulk")
 	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (comma-separated): "+strings.Join(check.Names(), ", "))
 	fl.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout for each step of SMTP and HTTPS probes")
+	fl.StringVar(&f.input, "input", "", "read targets from `FILE` (one a line, # comments; - for stdin)")
+	fl.IntVarP(&f.jobs, "jobs", "j", 32, "check this many targets at once")
+	fl.StringVar(&f.shard, "shard", "", "check only shard `I/N` of the targets (0 <= I < N), split by a hash of the name")
+	addMailFlags(fl, &f.mail)
 	return cmd
 }
 
@@ -94,15 +110,25 @@ func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 }
 
 func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error {
-	var targets []target.Target
-	for _, a := range args {
-		t, err := target.Parse(a)
-		if err != nil {
-			return &usageError{err}
-		}
-		targets = append(targets, t)
+	if len(args) == 0 && f.input == "" {
+		return usageErrorf("give a target (domain, IP or e-mail address) or --input FILE")
+	}
+	if f.jobs < 1 {
+		return usageErrorf("-j %d: want at least 1", f.jobs)
+	}
+	sh, err := parseShard(f.shard)
+	if err != nil {
+		return err
 	}
 	opts, err := resolveCheckOptions(app, f)
+	if err != nil {
+		return err
+	}
+	notifier, err := newNotifier(app, &f.mail)
+	if err != nil {
+		return err
+	}
+	targets, bad, err := collectTargets(app, args, f.input, sh)
 	if err != nil {
 		return err
 	}
@@ -111,12 +137,23 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 		return err
 	}
 	runner := &check.Runner{Resolver: res, Options: opts, Deadline: app.Deadline, Stats: res.Stats}
-	reports := make([]*report.Report, len(targets))
-	for i, t := range targets {
-		reports[i] = runner.Run(cmd.Context(), t)
+	if notifier.quiet() {
+		// --only-on-change: stay silent unless something changed.
+		return notifier.run(cmd.Context(), runner, targets, f.jobs, bad)
 	}
-	if len(reports) == 0 {
-		return fmt.Errorf("no targets")
+	reports, err := runBatch(cmd.Context(), app, runner, targets, f.jobs, false)
+	if err != nil {
+		return err
 	}
-	return app.Finish(reports)
+	if err := notifier.afterRun(cmd.Context(), reports); err != nil {
+		return err
+	}
+	code := report.ExitCode(reports, app.FailOnStatus())
+	if bad > 0 && code != 1 {
+		code = 2
+	}
+	if code != 0 {
+		return &exitError{code}
+	}
+	return nil
 }

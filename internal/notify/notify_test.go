@@ -3,92 +3,19 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
-
-// sink is an in-process SMTP server that records what it receives.
-type sink struct {
-	mu       sync.Mutex
-	from     string
-	to       []string
-	data     []byte
-	authUser string
-	tls      bool
-}
-
-type session struct {
-	s    *sink
-	conn *smtp.Conn
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != "cron" || pass != "s3cret" {
-			return errors.New("bad credentials")
-		}
-		s.s.mu.Lock()
-		s.s.authUser = user
-		s.s.mu.Unlock()
-		return nil
-	}), nil
-}
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.s.mu.Lock()
-	defer s.s.mu.Unlock()
-	s.s.from = from
-	_, s.s.tls = s.conn.TLSConnectionState()
-	return nil
-}
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.s.mu.Lock()
-	defer s.s.mu.Unlock()
-	s.s.to = append(s.s.to, to)
-	return nil
-}
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.s.mu.Lock()
-	defer s.s.mu.Unlock()
-	s.s.data = b
-	return err
-}
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-func startSink(t *testing.T, tlsConfig *tls.Config) (*sink, string) {
-	t.Helper()
-	sk := &sink{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: sk, conn: c}, nil }))
-	srv.Domain = "localhost"
-	srv.TLSConfig = tlsConfig
-	srv.ReadTimeout = 5 * time.Second
-	srv.WriteTimeout = 5 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l) //nolint:errcheck
-	t.Cleanup(func() { srv.Close() })
-	return sk, l.Addr().String()
-}
 
 func sampleReports() []*report.Report {
 	r := &report.Report{Target: "example.com", Kind: "domain", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail, Summary: "14 lookups",
@@ -100,9 +27,8 @@ func sampleReports() []*report.Report {
 
 func TestSendStartTLSAuth(t *testing.T) {
 	ca := testpki.NewCA(t)
-	sk, addr := startSink(t, testpki.ServerConfig(ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})))
-	host, _, _ := net.SplitHostPort(addr)
-	cfg := &Config{Server: addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"admin@example.com", "ops@example.com"}, RootCAs: ca.Pool()}
+	sk := smtptest.Start(t, testpki.ServerConfig(ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})), map[string]string{"cron": "s3cret"})
+	cfg := &Config{Server: sk.Addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"admin@example.com", "ops@example.com"}, RootCAs: ca.Pool()}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,14 +42,16 @@ func TestSendStartTLSAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := Send(context.Background(), cfg, msg); err != nil {
-		t.Fatalf("send to %s: %v", host, err)
+		t.Fatalf("send: %v", err)
 	}
-	sk.mu.Lock()
-	defer sk.mu.Unlock()
-	if !sk.tls || sk.authUser != "cron" || sk.from != "dd@example.com" || len(sk.to) != 2 {
-		t.Fatalf("sink saw tls=%v auth=%q from=%q to=%v", sk.tls, sk.authUser, sk.from, sk.to)
+	got := sk.Messages()
+	if len(got) != 1 {
+		t.Fatalf("%d messages", len(got))
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(sk.data))
+	if m := got[0]; !m.TLS || m.AuthUser != "cron" || m.From != "dd@example.com" || len(m.To) != 2 {
+		t.Fatalf("server saw %+v", m)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(got[0].Data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,13 +88,13 @@ func TestSendStartTLSAuth(t *testing.T) {
 }
 
 func TestRefusesWithoutSTARTTLS(t *testing.T) {
-	sk, addr := startSink(t, nil)
-	cfg := &Config{Server: addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"a@example.com"}}
+	sk := smtptest.Start(t, nil, nil)
+	cfg := &Config{Server: sk.Addr, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"a@example.com"}}
 	err := Send(context.Background(), cfg, []byte("Subject: x\r\n\r\nx\r\n"))
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("err = %v", err)
 	}
-	if sk.data != nil || sk.authUser != "" {
+	if len(sk.Messages()) != 0 || len(sk.Commands()) != 0 {
 		t.Error("credentials or mail sent over a plain connection")
 	}
 	cfg.TLS, cfg.User, cfg.Password = TLSNone, "", ""

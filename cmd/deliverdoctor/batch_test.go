@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
+)
+
+// batchZone makes n domains: most with an MX, every 10th with a null MX.
+func batchZone(n int) (zone string, names []string) {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		d := fmt.Sprintf("d%04d.example", i)
+		names = append(names, d)
+		if i%10 == 0 {
+			fmt.Fprintf(&b, "%s 300 IN MX 0 .\n", d)
+			continue
+		}
+		fmt.Fprintf(&b, "%s 300 IN MX 10 mx.%s\nmx.%s 300 IN A 203.0.114.%d\n", d, d, d, i%250+1)
+	}
+	return b.String(), names
+}
+
+func runCLIIn(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &IO{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	return out.String(), errb.String(), code
+}
+
+func jsonlTargets(t *testing.T, out string) []string {
+	t.Helper()
+	var targets []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r report.Report
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line is not a report: %v: %s", err, sc.Text())
+		}
+		targets = append(targets, r.Target)
+	}
+	sort.Strings(targets)
+	return targets
+}
+
+func TestBatch1000(t *testing.T) {
+	zone, names := batchZone(1000)
+	srv := dnstest.Start(t, zone)
+	input := "# customers\n" + strings.Join(names, "\n") + "\nd0001.example # duplicate\n\nnot a domain\n"
+	out, stderr, code := runCLIIn(t, input, "check", "--input", "-", "--resolver", srv.Addr(), "--checks", "mx", "--format", "jsonl", "-j", "64")
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (failures outrank the invalid input line)", code)
+	}
+	if !strings.Contains(stderr, "line 1004") || !strings.Contains(stderr, "summary: 1000 targets, 100 fail, 900 pass") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	got := jsonlTargets(t, out)
+	if len(got) != 1000 {
+		t.Fatalf("%d reports, want 1000", len(got))
+	}
+	for i, n := range names {
+		if got[i] != n {
+			t.Fatalf("report %d is %s, want %s", i, got[i], n)
+		}
+	}
+	// Every (name, type) was sent once: MX for each domain, A+AAAA for each MX host.
+	if want := 1000 + 900*2; srv.Total() != want {
+		t.Errorf("server saw %d queries, want %d", srv.Total(), want)
+	}
+}
+
+func TestShardsSplitDeterministically(t *testing.T) {
+	zone, names := batchZone(200)
+	srv := dnstest.Start(t, zone)
+	input := strings.Join(names, "\n")
+	var all []string
+	for i := 0; i < 3; i++ {
+		out, stderr, _ := runCLIIn(t, input, "check", "--input", "-", "--resolver", srv.Addr(), "--checks", "mx", "--format", "jsonl", "--shard", fmt.Sprintf("%d/3", i))
+		if stderr == "" {
+			t.Error("no summary")
+		}
+		part := jsonlTargets(t, out)
+		if len(part) < 40 || len(part) > 95 {
+			t.Errorf("shard %d has %d targets: badly balanced", i, len(part))
+		}
+		// The same shard of a reordered list is the same set.
+		rev := append([]string(nil), names...)
+		sort.Sort(sort.Reverse(sort.StringSlice(rev)))
+		out2, _, _ := runCLIIn(t, strings.Join(rev, "\n"), "check", "--input", "-", "--resolver", srv.Addr(), "--checks", "mx", "--format", "jsonl", "--shard", fmt.Sprintf("%d/3", i))
+		if strings.Join(jsonlTargets(t, out2), ",") != strings.Join(part, ",") {
+			t.Errorf("shard %d depends on input order", i)
+		}
+		all = append(all, part...)
+	}
+	sort.Strings(all)
+	if strings.Join(all, ",") != strings.Join(names, ",") {
+		t.Errorf("shards do not cover the list exactly once (%d targets)", len(all))
+	}
+	for _, bad := range []string{"3/3", "x/2", "1", "-1/2", "0/0"} {
+		if _, _, code := runCLIIn(t, "", "check", "a.example", "--shard", bad); code != 2 {
+			t.Errorf("--shard %s: exit %d", bad, code)
+		}
+	}
+}
+
+func TestOnlyOnChange(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 10 mx.a.example\nmx.a.example 300 IN A 203.0.114.1\n")
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--state", statePath, "--only-on-change"}
+	out, stderr, code := runCLI(t, args...)
+	if code != 0 || out != "" {
+		t.Fatalf("first clean run: exit %d out=%q err=%q", code, out, stderr)
+	}
+	// The domain breaks: its MX host disappears.
+	srv2 := dnstest.Start(t, "a.example 300 IN MX 10 mx.a.example\n")
+	args[3] = srv2.Addr()
+	out, _, code = runCLI(t, args...)
+	if code != 1 || !strings.Contains(out, "a.example changed: 1 new, 0 resolved") || !strings.Contains(out, "mx.target-unresolvable") {
+		t.Fatalf("change not reported: exit %d out=%s", code, out)
+	}
+	out, _, code = runCLI(t, args...)
+	if code != 0 || out != "" {
+		t.Fatalf("unchanged run not silent: exit %d out=%q", code, out)
+	}
+	args[3] = srv.Addr()
+	out, _, code = runCLI(t, args...)
+	if code != 1 || !strings.Contains(out, "0 new, 1 resolved") {
+		t.Fatalf("fix not reported: exit %d out=%s", code, out)
+	}
+	b, _ := os.ReadFile(statePath)
+	if !json.Valid(b) {
+		t.Error("state file is not JSON")
+	}
+	if _, _, code := runCLI(t, "check", "a.example", "--only-on-change"); code != 2 {
+		t.Error("--only-on-change without --state accepted")
+	}
+	if _, _, code := runCLI(t, "check", "a.example", "--mail-to", "x@example.com"); code != 2 {
+		t.Error("--mail-to without --smtp-server accepted")
+	}
+}
+
+func TestFormatsForBatch(t *testing.T) {
+	zone, names := batchZone(5)
+	srv := dnstest.Start(t, zone)
+	for _, format := range []string{"json", "csv", "markdown", "html", "text"} {
+		out, _, _ := runCLI(t, append([]string{"check", "--resolver", srv.Addr(), "--checks", "mx", "--format", format}, names...)...)
+		for _, n := range names {
+			if !strings.Contains(out, n) {
+				t.Errorf("%s output lacks %s", format, n)
+			}
+		}
+		if format == "json" {
+			var reps []report.Report
+			if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 5 {
+				t.Errorf("json batch: %v (%d)", err, len(reps))
+			}
+		}
+	}
+}
+
+func TestMailReport(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	sink := smtptest.Start(t, nil, nil)
+	_, stderr, code := runCLI(t, "check", "a.example", "--resolver", srv.Addr(), "--checks", "mx",
+		"--mail-to", "admin@example.com,ops@example.com", "--smtp-server", sink.Addr, "--smtp-tls", "none", "--report-from", "dd@example.com")
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 2 {
+		t.Fatalf("messages: %+v", msgs)
+	}
+	if !bytes.Contains(msgs[0].Data, []byte("Subject: deliverdoctor: 1 failure on a.example")) || !bytes.Contains(msgs[0].Data, []byte("multipart/alternative")) {
+		t.Errorf("message:\n%s", msgs[0].Data)
+	}
+	// The password never comes from a flag.
+	if _, _, code := runCLI(t, "check", "a.example", "--smtp-password", "x"); code != 2 {
+		t.Error("--smtp-password flag exists")
+	}
+}
