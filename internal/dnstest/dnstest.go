@@ -297,3 +297,11 @@ func containsType(ts []uint16, t uint16) bool {
 	}
 	return false
 }
+
+// Answer returns the answer section the server gives for name/qtype
+// (ignoring Behaviors), for analyses of a query log.
+func (s *Server) Answer(name string, qtype uint16) []dns.RR {
+	m := new(dns.Msg)
+	s.answer(m, strings.ToLower(dns.Fqdn(name)), qtype)
+	return m.Answer
+}

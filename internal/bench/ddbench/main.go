@@ -1,0 +1,169 @@
+// Command ddbench measures deliverdoctor against the physical limit of DNS.
+// It builds the deliverdoctor binary, serves a deterministic reference zone
+// set from an in-process DNS server on 127.0.0.1 with injected latency, runs
+// the binary against it, and prints one table:
+//
+//   - single check: wall time / critical-path lower bound (the longest chain
+//     of data-dependent questions × latency), total and duplicate questions,
+//     for SPF include trees of growing depth;
+//   - batches: domains per second and peak RSS for growing batch sizes and -j.
+//
+// Run it as scripts/bench (see README). No timing is asserted: machines are
+// noisy; the numbers are for reading.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/bench"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+)
+
+func main() {
+	short := flag.Bool("short", false, "a quick run (CI): small batches, one repetition")
+	latency := flag.Duration("latency", 50*time.Millisecond, "DNS latency for the single-check rows")
+	batchLatency := flag.Duration("batch-latency", 20*time.Millisecond, "DNS latency for the batch rows")
+	jitter := flag.Duration("jitter", 0, "extra uniformly random latency (0 keeps the lower bound exact)")
+	sizes := flag.String("domains", "1000,10000", "batch sizes")
+	jobs := flag.String("jobs", "50,200,1000", "-j values for batches")
+	depths := flag.String("depths", "1,2,3,4", "SPF include depths for single checks")
+	reps := flag.Int("reps", 3, "repetitions of each single check (median reported)")
+	checks := flag.String("checks", "", "pass --checks to deliverdoctor (default: all checks that run offline of SMTP)")
+	flag.Parse()
+	if *short {
+		*sizes, *jobs, *depths, *reps = "200", "50,200", "1,3", 1
+	}
+	dir, err := os.MkdirTemp("", "ddbench")
+	must(err)
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "deliverdoctor")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	must(build.Run())
+
+	extra := []string{}
+	if *checks != "" {
+		extra = append(extra, "--checks", *checks)
+	}
+	// Process start-up is not DNS work: measure it so the ratio can be read
+	// with and without it.
+	var starts []time.Duration
+	for r := 0; r < 5; r++ {
+		start := time.Now()
+		must(exec.Command(bin, "--version").Run())
+		starts = append(starts, time.Since(start))
+	}
+	startup := median(starts)
+	fmt.Printf("deliverdoctor benchmark — %s, %d CPUs, process start-up %v\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), startup.Round(time.Millisecond))
+	fmt.Printf("Single check (latency %v per DNS question, median of %d)\n\n", *latency, *reps)
+	fmt.Println("| include depth | wall | lower bound (depth × latency) | ratio | ratio without start-up | questions | duplicates | critical path |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, d := range ints(*depths) {
+		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: 1, IncludeDepth: d}))
+		must(err)
+		srv.SetLatency(*latency, *jitter)
+		var walls []time.Duration
+		var path bench.Path
+		for r := 0; r < *reps; r++ {
+			srv.ResetLog()
+			start := time.Now()
+			out, err := exec.Command(bin, append([]string{"check", bench.DomainName(0), "--resolver", srv.Addr(), "--format", "json", "--timeout", "5s"}, extra...)...).Output()
+			walls = append(walls, time.Since(start))
+			if err != nil && len(out) == 0 {
+				fail("single check: %v", err)
+			}
+			path = bench.CriticalPath(queriesOf(srv), *latency)
+		}
+		srv.Close()
+		wall := median(walls)
+		bound := time.Duration(path.Depth) * *latency
+		fmt.Printf("| %d | %v | %v (%d) | %.2f | %.2f | %d | %d | %s |\n", d, wall.Round(time.Millisecond), bound, path.Depth,
+			float64(wall)/float64(bound), float64(wall-startup)/float64(bound), path.Total, path.Duplicates, strings.Join(path.Chain, " → "))
+	}
+
+	fmt.Printf("\nBatches (latency %v per DNS question)\n\n", *batchLatency)
+	fmt.Println("| domains | -j | wall | domains/s | peak RSS | questions | unique | duplicates |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, n := range ints(*sizes) {
+		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2}))
+		must(err)
+		srv.SetLatency(*batchLatency, *jitter)
+		input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
+		var list bytes.Buffer
+		for i := 0; i < n; i++ {
+			fmt.Fprintln(&list, bench.DomainName(i))
+		}
+		must(os.WriteFile(input, list.Bytes(), 0o644))
+		for _, j := range ints(*jobs) {
+			srv.ResetLog()
+			cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = nil, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			wall := time.Since(start)
+			if err != nil && cmd.ProcessState == nil {
+				fail("batch: %v: %s", err, stderr.String())
+			}
+			rss := int64(0)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss = ru.Maxrss // KiB on Linux
+			}
+			qs := srv.Queries()
+			uniq := map[string]bool{}
+			for _, q := range qs {
+				uniq[q.Name+"/"+strconv.Itoa(int(q.Type))] = true
+			}
+			fmt.Printf("| %d | %d | %v | %.0f | %.0f MiB | %d | %d | %d |\n", n, j, wall.Round(time.Millisecond),
+				float64(n)/wall.Seconds(), float64(rss)/1024, len(qs), len(uniq), len(qs)-len(uniq))
+		}
+		srv.Close()
+	}
+}
+
+func queriesOf(srv *dnstest.Server) []bench.Query {
+	var out []bench.Query
+	for _, q := range srv.Queries() {
+		out = append(out, bench.Query{Name: q.Name, Type: q.Type, At: q.At, Answer: srv.Answer(q.Name, q.Type)})
+	}
+	return out
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			fail("bad number %q", f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func must(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "ddbench: "+format+"\n", a...)
+	os.Exit(1)
+}

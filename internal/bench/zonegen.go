@@ -1,0 +1,88 @@
+// Package bench measures deliverdoctor against the physical limit of DNS: a
+// deterministic reference zone set of realistic sending domains, and the
+// critical-path lower bound of a run computed from the data dependencies of
+// the questions it asked.
+package bench
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ZoneOptions shape the reference zone set.
+type ZoneOptions struct {
+	Domains      int // sending domains c00000.example ...
+	IncludeDepth int // depth of the ESP include chain below _spf.espN.example (>= 1)
+}
+
+// dkimKey is a real 2048-bit RSA public key, so DKIM checks parse it.
+const dkimKey = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArcJVlh3fu1ofCgU87H8rTQe78XfTPd0OnYk8hF4SVg8jyRW14YOxnXP3REdata2EMb5N9W/vxziGQ//sxzE5S2QQA8w6QCMi9lWB/2rbGKuONZNOjySlwsdJVK9ebz1Z9tLRkofFI36sr6xYpy/jE4pyVqTMyeU+L042WYERWgui2EAd13gmVIyaB9+ldgwBMXwTfaDbap9cdUprEtKlSblLNPjV8sNsrI+1EaOQmHK1uq9+2HLo33ywev0IHUSJnjHGmcuMu4zpsxnvrSTpGU+RqTvk8dfBiL2B9XXWn2fY4v7ApdqSdWtpu/6Hb2pcz4FHCXM/NBhfnFN9nBDzsQIDAQAB"
+
+// DomainName is the name of reference domain i.
+func DomainName(i int) string { return fmt.Sprintf("c%05d.example", i) }
+
+// ipFor gives host h (1..3) of domain i an address in 198.18.0.0/15, the
+// RFC 2544 benchmarking range.
+func ipFor(i, h int) string {
+	n := i*4 + h
+	return fmt.Sprintf("198.%d.%d.%d", 18+(n>>16)&1, (n>>8)&255, n&255)
+}
+
+// ReferenceZone returns zone text (root-relative names) for opts: per domain
+// 3 MX hosts with forward-confirmed PTRs, an SPF record with an ESP include
+// tree and a per-domain include, DMARC with an external rua and its
+// authorisation record, three DKIM selectors (one CNAME-delegated to the
+// ESP), MTA-STS and TLS-RPT records.
+func ReferenceZone(opts ZoneOptions) string {
+	if opts.IncludeDepth < 1 {
+		opts.IncludeDepth = 1
+	}
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	// Three ESPs with include chains of the requested depth, two branches each.
+	for e := 0; e < 3; e++ {
+		esp := fmt.Sprintf("esp%d.example", e)
+		w("_spf.%s 300 IN TXT \"v=spf1 include:_nb1.%s include:_nb2.%s ~all\"", esp, esp, esp)
+		for br := 1; br <= 2; br++ {
+			for d := 1; d <= opts.IncludeDepth; d++ {
+				name := fmt.Sprintf("_nb%d%s.%s", br, strings.Repeat("x", d-1), esp)
+				next := fmt.Sprintf("_nb%d%s.%s", br, strings.Repeat("x", d), esp)
+				rec := fmt.Sprintf("v=spf1 ip4:198.19.%d.0/24", e*16+br)
+				if d < opts.IncludeDepth {
+					rec += " include:" + next
+				}
+				w("%s 300 IN TXT \"%s ~all\"", name, rec)
+			}
+		}
+		w("dkim.%s 300 IN TXT \"v=DKIM1; k=rsa; p=%s\"", esp, dkimKey)
+	}
+	w("reports.example 300 IN MX 10 mx.reports.example")
+	w("mx.reports.example 300 IN A 198.18.255.254")
+	for i := 0; i < opts.Domains; i++ {
+		d := DomainName(i)
+		for h := 1; h <= 3; h++ {
+			w("%s 300 IN MX %d mx%d.%s", d, h*10, h, d)
+			ip := ipFor(i, h)
+			w("mx%d.%s 300 IN A %s", h, d, ip)
+			p := strings.Split(ip, ".")
+			w("%s.%s.%s.%s.in-addr.arpa 300 IN PTR mx%d.%s", p[3], p[2], p[1], p[0], h, d)
+		}
+		w("mx1.%s 300 IN AAAA 2001:2:%x::1", d, i)
+		w("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.%s.2.0.0.0.1.0.0.2.ip6.arpa 300 IN PTR mx1.%s", nibbles16(i), d)
+		w("%s 300 IN TXT \"v=spf1 mx include:_spf.esp%d.example include:spf.%s ip4:%s ~all\"", d, i%3, d, ipFor(i, 1))
+		w("spf.%s 300 IN TXT \"v=spf1 ip4:%s/30 -all\"", d, ipFor(i, 0))
+		w("_dmarc.%s 300 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@reports.example\"", d)
+		w("%s._report._dmarc.reports.example 300 IN TXT \"v=DMARC1\"", d)
+		w("s1._domainkey.%s 300 IN TXT \"v=DKIM1; k=rsa; p=%s\"", d, dkimKey)
+		w("google._domainkey.%s 300 IN TXT \"v=DKIM1; k=rsa; p=%s\"", d, dkimKey)
+		w("selector1._domainkey.%s 300 IN CNAME dkim.esp%d.example", d, i%3)
+		w("_mta-sts.%s 300 IN TXT \"v=STSv1; id=2026112301\"", d)
+		w("_smtp._tls.%s 300 IN TXT \"v=TLSRPTv1; rua=mailto:tls@reports.example\"", d)
+	}
+	return b.String()
+}
+
+// nibbles16 writes the low 16 bits of i as reversed nibble labels.
+func nibbles16(i int) string {
+	return fmt.Sprintf("%x.%x.%x.%x", i&15, (i>>4)&15, (i>>8)&15, (i>>12)&15)
+}
