@@ -60,10 +60,26 @@ type Checker struct {
 	Run func(ctx context.Context, t target.Target, env *Env) report.CheckResult
 }
 
+// PostChecker is a check computed from the other checks' results (the
+// --profile view), run after them.
+type PostChecker struct {
+	Name    string
+	Applies func(t target.Target, o *Options) bool
+	Run     func(ctx context.Context, t target.Target, env *Env, results []report.CheckResult) report.CheckResult
+}
+
 var (
 	regMu    sync.Mutex
 	registry = map[string]Checker{}
+	posts    []PostChecker
 )
+
+// RegisterPost adds a post-check; called from init in this package's files.
+func RegisterPost(p PostChecker) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	posts = append(posts, p)
+}
 
 // Register adds a check; called from init in this package's files.
 func Register(c Checker) {
@@ -89,11 +105,17 @@ func Checkers() []Checker {
 	return cs
 }
 
-// Names lists the registered check names in report order.
+// Names lists the registered check names in report order (post-checks
+// last).
 func Names() []string {
 	var ns []string
 	for _, c := range Checkers() {
 		ns = append(ns, c.Name)
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	for _, p := range posts {
+		ns = append(ns, p.Name)
 	}
 	return ns
 }
@@ -149,6 +171,20 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		}()
 	}
 	wg.Wait()
+	regMu.Lock()
+	ps := append([]PostChecker(nil), posts...)
+	regMu.Unlock()
+	for _, p := range ps {
+		if len(r.Options.Only) > 0 && !slices.Contains(r.Options.Only, p.Name) {
+			continue
+		}
+		if p.Applies == nil || p.Applies(t, &r.Options) {
+			done := results
+			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+				return p.Run(ctx, t, env, done)
+			}}, t, env))
+		}
+	}
 	rep.Checks = results
 	if r.Options.Offline {
 		rep.Notes = append(rep.Notes, "offline: names outside the --zone files were not asked; checks that need them are skipped")
