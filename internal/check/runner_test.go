@@ -1,0 +1,87 @@
+package check
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() {
+	// Checks that exist only in this test binary, selected with Only.
+	Register(Checker{Name: "zz-panic", Applies: onlyWhenAsked("zz-panic"), Run: func(context.Context, target.Target, *Env) report.CheckResult {
+		var m map[string]int
+		m["boom"]++ // a nil map write: a bug in a check
+		return report.CheckResult{}
+	}})
+	Register(Checker{Name: "zz-slow", Applies: onlyWhenAsked("zz-slow"), Run: func(ctx context.Context, _ target.Target, _ *Env) report.CheckResult {
+		<-ctx.Done()
+		return report.CheckResult{Status: report.StatusError, Summary: "deadline"}
+	}})
+}
+
+func onlyWhenAsked(name string) func(target.Target, *Options) bool {
+	return func(_ target.Target, o *Options) bool {
+		for _, n := range o.Only {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func TestPanicBecomesError(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 10 mx.a.example\nmx.a.example 300 IN A 203.0.114.1\n")
+	r := &Runner{Resolver: srv.Client(t), Options: Options{Only: []string{"mx", "zz-panic"}}}
+	tg, _ := target.Parse("a.example")
+	rep := r.Run(context.Background(), tg)
+	if len(rep.Checks) != 2 {
+		t.Fatalf("checks %+v", rep.Checks)
+	}
+	var pan report.CheckResult
+	for _, c := range rep.Checks {
+		if c.Name == "zz-panic" {
+			pan = c
+		}
+	}
+	if pan.Status != report.StatusError || rep.Findings[0].ID != "zz-panic.internal-error" {
+		t.Errorf("panic result %+v", pan)
+	}
+	if rep.Status != report.StatusError {
+		t.Errorf("status %s", rep.Status)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	r := &Runner{Resolver: dnstest.Start(t, "").Client(t), Options: Options{Only: []string{"zz-slow"}}, Deadline: 100 * time.Millisecond}
+	tg, _ := target.Parse("a.example")
+	start := time.Now()
+	rep := r.Run(context.Background(), tg)
+	if time.Since(start) > 2*time.Second || rep.Status != report.StatusError {
+		t.Errorf("deadline not applied: %v %s", time.Since(start), rep.Status)
+	}
+}
+
+func TestOnlyAndOrder(t *testing.T) {
+	names := strings.Join(Names(), ",")
+	if !strings.HasPrefix(names, "mx,") || !strings.HasSuffix(names, ",profile") {
+		t.Errorf("names %s", names)
+	}
+	srv := dnstest.Start(t, "")
+	r := &Runner{Resolver: srv.Client(t), Options: Options{Only: []string{"mx"}, Profile: "gmail"}}
+	tg, _ := target.Parse("missing.example")
+	rep := r.Run(context.Background(), tg)
+	if len(rep.Checks) != 1 || rep.Checks[0].Name != "mx" {
+		t.Errorf("--checks mx ran %+v", rep.Checks)
+	}
+	r.Options.Only = []string{"mx", "profile"}
+	rep = r.Run(context.Background(), tg)
+	if len(rep.Checks) != 2 || rep.Checks[1].Name != "profile" {
+		t.Fatalf("profile not run after mx: %+v", rep.Checks)
+	}
+}
