@@ -37,8 +37,8 @@ func TestLookup(t *testing.T) {
 		{"nope.example.com", dns.TypeA, NXDomain, 0},
 		{"alias.example.com", dns.TypeA, Answer, 1}, // the CNAME, for the caller to chase
 		{"alias.example.com", dns.TypeCNAME, Answer, 1},
-		{"q.w.example.com", dns.TypeTXT, Answer, 1},  // wildcard
-		{"x.w.example.com", dns.TypeTXT, NoData, 0},  // existing name blocks the wildcard
+		{"q.w.example.com", dns.TypeTXT, Answer, 1},   // wildcard
+		{"x.w.example.com", dns.TypeTXT, NoData, 0},   // existing name blocks the wildcard
 		{"a.q.w.example.com", dns.TypeTXT, Answer, 1}, // RFC 4592: closest encloser w.example.com
 		{"example.org", dns.TypeA, NotAuthoritative, 0},
 	}
