@@ -1,0 +1,306 @@
+// Package dnssec reports whether a domain's mail records are DNSSEC-validated,
+// as seen through the AD (Authenticated Data) bit the resolver sets.
+//
+// The AD bit is only as trustworthy as the resolver and the path to it
+// (RFC 4035 3.2.3, RFC 6840 5.7): a validating resolver sets it when every
+// record in the answer was validated from the root trust anchor down. A
+// non-validating resolver never sets it; a hostile or misconfigured one can
+// set it on anything. So a result here means "the resolver you asked says
+// so": point --resolver at a validating resolver you trust (a local unbound,
+// or one on a trusted network path) for a meaningful answer. Answers from
+// --zone files are never validated.
+//
+// DNSSEC matters for mail because DANE (RFC 7672) only works when the MX
+// records and the MX hosts' TLSA records validate, and because broken
+// DNSSEC makes validating receivers see SERVFAIL for the sender's domain,
+// so they cannot check SPF, DKIM or DMARC and defer the mail.
+package dnssec
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+)
+
+const check = "dnssec"
+
+// Answer is what the resolver said about one question.
+type Answer struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Status  string `json:"status"` // ok, nxdomain, nodata, error, offline
+	AD      bool   `json:"ad"`
+	Records int    `json:"records"`
+	Source  string `json:"source,omitempty"` // "zone", "offline" or the server
+	Error   string `json:"error,omitempty"`
+}
+
+// fromZone reports whether the answer came from a --zone file.
+func (a Answer) fromZone() bool { return a.Source == "zone" }
+
+// Result is the DNSSEC view of a domain.
+type Result struct {
+	Domain string `json:"domain"`
+	// Validated: the domain's MX answer carried the AD bit.
+	Validated bool `json:"validated"`
+	// Signed: the domain publishes DNSKEY records (it may still not
+	// validate, e.g. without a DS record at the parent).
+	Signed bool `json:"signed"`
+	// DS: the parent zone has a DS record for the domain.
+	DS bool `json:"ds"`
+	// ResolverValidates: some answer carried the AD bit, so the resolver
+	// does validate. False means unknown, not "does not".
+	ResolverValidates bool `json:"resolver_validates"`
+	// Answers are the questions asked, domain first, then the MX hosts.
+	Answers []Answer `json:"answers"`
+	// Hosts are the MX hosts and whether their addresses validated.
+	Hosts    []HostAnswer     `json:"mx_hosts,omitempty"`
+	Findings []report.Finding `json:"-"`
+
+	skip string // why nothing can be said, when nothing can
+}
+
+// HostAnswer is one MX host's validation state.
+type HostAnswer struct {
+	Name      string `json:"name"`
+	Validated bool   `json:"validated"`
+	Status    string `json:"status"`
+}
+
+// adNote is said wherever a conclusion rests on the AD bit.
+const adNote = "This rests on the AD bit of the resolver's answers, which means something only when the resolver validates DNSSEC and the path to it is trusted (RFC 6840 5.7); use --resolver with a validating resolver you trust."
+
+// Check asks for the domain's MX, DNSKEY and DS records and each MX host's
+// addresses, concurrently, and judges the AD bits.
+func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	res := &Result{Domain: domain}
+	type q struct {
+		qtype uint16
+		ans   Answer
+		mx    []*dns.MX
+		err   error
+	}
+	qs := []*q{{qtype: dns.TypeMX}, {qtype: dns.TypeDNSKEY}, {qtype: dns.TypeDS}}
+	var wg sync.WaitGroup
+	for _, x := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x.ans, x.mx, x.err = ask(ctx, r, domain, x.qtype)
+		}()
+	}
+	wg.Wait()
+	mx, key, ds := qs[0], qs[1], qs[2]
+	res.Answers = []Answer{mx.ans, key.ans, ds.ans}
+
+	if mx.err != nil {
+		res.Findings = append(res.Findings, servfailFinding(domain, mx.err))
+		return res
+	}
+	if mx.ans.Status == "offline" {
+		res.skip = "not checked: --offline and " + domain + " is in no --zone file"
+		return res
+	}
+	if mx.ans.fromZone() {
+		res.skip = "not checked: " + domain + " was answered from a --zone file, which is never DNSSEC-validated"
+		return res
+	}
+	res.Validated = mx.ans.AD
+	res.Signed = key.err == nil && key.ans.Records > 0
+	res.DS = ds.err == nil && ds.ans.Records > 0
+
+	// The MX hosts' addresses: DANE needs them validated as well.
+	hosts := make([]HostAnswer, 0, len(mx.mx))
+	seen := map[string]bool{}
+	for _, m := range mx.mx {
+		h := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
+		if h == "" || seen[h] {
+			continue // null MX, duplicate
+		}
+		seen[h] = true
+		hosts = append(hosts, HostAnswer{Name: h})
+	}
+	hostAns := make([]Answer, len(hosts))
+	hostErr := make([]error, len(hosts))
+	for i := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hostAns[i], _, hostErr[i] = ask(ctx, r, hosts[i].Name, dns.TypeA)
+		}()
+	}
+	wg.Wait()
+	for i := range hosts {
+		hosts[i].Validated = hostAns[i].AD
+		hosts[i].Status = hostAns[i].Status
+		res.Answers = append(res.Answers, hostAns[i])
+	}
+	res.Hosts = hosts
+	for _, a := range res.Answers {
+		if a.AD {
+			res.ResolverValidates = true
+		}
+	}
+	for i, err := range hostErr {
+		if err != nil {
+			res.Findings = append(res.Findings, servfailFinding(hosts[i].Name, err))
+		}
+	}
+	res.judge()
+	return res
+}
+
+func (res *Result) judge() {
+	d := res.Domain
+	ev := func() []string {
+		var out []string
+		for _, a := range res.Answers {
+			s := fmt.Sprintf("%s %s: %s, %d records", a.Name, a.Type, a.Status, a.Records)
+			if a.AD {
+				s += ", AD"
+			} else {
+				s += ", no AD"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	switch {
+	case res.Validated:
+		var unsigned []string
+		for _, h := range res.Hosts {
+			if !h.Validated && h.Status != "error" {
+				unsigned = append(unsigned, h.Name)
+			}
+		}
+		if len(unsigned) > 0 {
+			res.Findings = append(res.Findings, report.Finding{
+				ID: "dnssec.mx-host-unsigned", Severity: report.SeverityInfo,
+				Title:    fmt.Sprintf("%s validates, but its MX hosts %s do not", d, strings.Join(unsigned, ", ")),
+				Detail:   "DANE for SMTP needs the MX host names (and their TLSA records) in DNSSEC-signed zones too (RFC 7672 2.2.2); hosted mail services often are not. " + adNote,
+				Evidence: ev(),
+				Fix:      "Nothing is broken. For DANE, the mail host's operator must sign its zone and publish TLSA records.",
+				Refs:     []string{"RFC 7672 2.2", "RFC 4035 3.2.3"},
+			})
+		}
+	case res.Signed && !res.DS && res.ResolverValidates:
+		res.Findings = append(res.Findings, report.Finding{
+			ID: "dnssec.no-ds", Severity: report.SeverityWarn,
+			Title:    fmt.Sprintf("%s publishes DNSKEY records but its parent has no DS record: nobody can validate it", d),
+			Detail:   "A signed zone is only validated when the parent zone holds a DS record for it (the chain of trust, RFC 4035 5). Without it the signatures are ignored, so DANE and other DNSSEC-based protection do not work. " + adNote,
+			Evidence: ev(),
+			Fix:      "Publish the DS record (from your DNS provider's DNSSEC settings) at your registrar.",
+			Refs:     []string{"RFC 4035 5", "RFC 4509"},
+		})
+	case (res.Signed || res.DS) && res.ResolverValidates:
+		res.Findings = append(res.Findings, report.Finding{
+			ID: "dnssec.insecure", Severity: report.SeverityWarn,
+			Title:    fmt.Sprintf("%s has DNSSEC records but its answers are not validated, while other answers are", d),
+			Detail:   "The resolver validates (it set the AD bit on other answers in this run) yet treats this domain as insecure: typically the DS record uses an algorithm or digest the resolver does not support, or the MX answer passes through an unsigned zone (a CNAME). DANE does not work for an insecure domain. " + adNote,
+			Evidence: ev(),
+			Fix:      "Check the zone with a DNSSEC analyzer (e.g. DNSViz); use algorithm 13 (ECDSA P-256) or 8 (RSA/SHA-256) and a SHA-256 DS digest.",
+			Refs:     []string{"RFC 4035 4.3", "RFC 8624"},
+		})
+	case res.Signed || res.DS:
+		res.Findings = append(res.Findings, report.Finding{
+			ID: "dnssec.not-validated", Severity: report.SeverityWarn,
+			Title:    fmt.Sprintf("%s is signed (DNSKEY/DS found) but the resolver did not mark its answers as validated", d),
+			Detail:   "Either the resolver does not validate DNSSEC (no answer in this run carried the AD bit), or it strips the bit. A validating resolver that found the signatures broken would have answered SERVFAIL instead. " + adNote,
+			Evidence: ev(),
+			Fix:      "Re-run with --resolver pointing at a validating resolver (a local unbound, or 1.1.1.1 / 9.9.9.9 over a trusted path).",
+			Refs:     []string{"RFC 6840 5.7", "RFC 4035 3.2.3"},
+		})
+	case res.ResolverValidates:
+		res.Findings = append(res.Findings, report.Finding{
+			ID: "dnssec.unsigned", Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("%s is not DNSSEC-signed", d),
+			Detail:   "Most domains are not, and mail is accepted without DNSSEC. It is needed for DANE (RFC 7672), which lets senders authenticate the MX hosts' TLS certificates, and RFC 8689 REQUIRETLS accepts a DNSSEC-validated MX as an alternative to MTA-STS. " + adNote,
+			Evidence: ev(),
+			Fix:      "Optional: enable DNSSEC at your DNS provider and publish the DS record at your registrar.",
+			Refs:     []string{"RFC 4033", "RFC 7672 2.2"},
+		})
+	default:
+		res.Findings = append(res.Findings, report.Finding{
+			ID: "dnssec.unknown", Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("%s shows no sign of DNSSEC, and the resolver set the AD bit on no answer", d),
+			Detail:   "No DNSKEY or DS record was found, so the domain is most likely unsigned; but since no answer in this run was validated, the resolver may simply not validate. " + adNote,
+			Evidence: ev(),
+			Fix:      "For a definite answer, re-run with --resolver pointing at a validating resolver.",
+			Refs:     []string{"RFC 6840 5.7"},
+		})
+	}
+}
+
+// ask asks one question and records the answer.
+func ask(ctx context.Context, r dnsx.Resolver, name string, qtype uint16) (Answer, []*dns.MX, error) {
+	a := Answer{Name: name, Type: dnsx.TypeString(qtype)}
+	res, err := r.Lookup(ctx, name, qtype)
+	if err != nil {
+		a.Status, a.Error = "error", err.Error()
+		return a, nil, err
+	}
+	a.Status = string(res.Status)
+	if res.Offline {
+		a.Status = "offline"
+	}
+	a.AD = res.AD
+	a.Records = len(res.Records)
+	a.Source = res.Source
+	return a, res.MX(), nil
+}
+
+// servfailFinding: a validating resolver answers SERVFAIL for data whose
+// signatures do not verify, so a DNS failure is the typical symptom of
+// broken DNSSEC; it is still only "could not be determined".
+func servfailFinding(name string, err error) report.Finding {
+	return report.Finding{
+		ID: "dnssec.dns-error", Severity: report.SeverityError,
+		Title:       fmt.Sprintf("could not look up %s: the DNS did not answer", name),
+		Detail:      err.Error() + ". When a validating resolver answers SERVFAIL but a non-validating one answers normally, the domain's DNSSEC is broken (expired signatures, a DS record that matches no key): validating receivers then cannot look up the sender's SPF, DKIM or DMARC records and defer its mail.",
+		BounceCodes: []string{"4.4.3", "4.7.0", "4.1.8"},
+		Fix:         "Compare with another resolver (--resolver); if only validating resolvers fail, check the zone with a DNSSEC analyzer and fix the signatures or the DS record at the registrar.",
+		Refs:        []string{"RFC 4035 5.5", "RFC 4033 3"},
+	}
+}
+
+// CheckResult turns the analysis into the dnssec check's result.
+func (res *Result) CheckResult() report.CheckResult {
+	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+	if res.skip != "" {
+		cr.Status = report.StatusSkip
+		cr.Summary = res.skip
+		return cr
+	}
+	cr.Status = report.StatusFromFindings(res.Findings)
+	switch {
+	case cr.Status == report.StatusError:
+		cr.Summary = "could not be determined: DNS lookups failed"
+	case res.Validated:
+		n := 0
+		for _, h := range res.Hosts {
+			if h.Validated {
+				n++
+			}
+		}
+		cr.Summary = fmt.Sprintf("validated (AD); %d/%d MX hosts validated", n, len(res.Hosts))
+	case res.Signed && !res.DS && res.ResolverValidates:
+		cr.Summary = "signed, but no DS at the parent: not validated"
+	case (res.Signed || res.DS) && res.ResolverValidates:
+		cr.Summary = "DNSSEC records present, but the domain is insecure"
+	case res.Signed || res.DS:
+		cr.Summary = "signed, but the resolver did not validate it"
+	case res.ResolverValidates:
+		cr.Summary = "not signed"
+	default:
+		cr.Summary = "no DNSSEC seen; the resolver set AD on no answer"
+		cr.Status = report.StatusSkip
+	}
+	return cr
+}
