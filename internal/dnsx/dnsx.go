@@ -216,6 +216,13 @@ func CanonicalName(name string) (string, error) {
 		return "", &Error{Name: name, Reason: "empty name", Err: ErrInvalidName}
 	}
 	for i := 0; i < len(name); i++ {
+		if name[i] == '\\' && i+1 < len(name) && name[i+1] >= ' ' && name[i+1] < 0x7f {
+			// A presentation-format escape (\X or \DDD, RFC 1035 5.1), the
+			// way miekg/dns writes a label holding a space or another odd
+			// byte: SPF macro expansion can make such names (RFC 7208 7.3).
+			i++
+			continue
+		}
 		if c := name[i]; c <= ' ' || c >= 0x7f || c == '\\' {
 			return "", &Error{Name: name, Reason: fmt.Sprintf("character %q is not allowed in a host name", rune(c)), Err: ErrInvalidName}
 		}
