@@ -1,0 +1,157 @@
+package dmarc
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+)
+
+const lintZone = `
+good.test.                 300 IN TXT "v=spf1 -all"
+_dmarc.good.test.          300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test,mailto:agg@vendor.test; ruf=mailto:f@reports.good.test"
+*._report._dmarc.vendor.test. 300 IN TXT "v=DMARC1"
+
+none.test.                 300 IN TXT "v=spf1 mx -all"
+_dmarc.none.test.          300 IN TXT "v=DMARC1; p=none"
+
+norecord.test.             300 IN MX 10 mx.norecord.test.
+norecord.test.             300 IN TXT "v=DMARC1; p=reject"
+_dmarc.norecord.test.norecord.test. 300 IN TXT "v=DMARC1; p=reject"
+
+multi.test.                300 IN A 192.0.2.1
+_dmarc.multi.test.         300 IN TXT "v=DMARC1; p=reject"
+_dmarc.multi.test.         300 IN TXT "v=DMARC1; p=none"
+
+badv.test.                 300 IN A 192.0.2.1
+_dmarc.badv.test.          300 IN TXT "v=DMARC1 p=reject"
+
+badp.test.                 300 IN A 192.0.2.1
+_dmarc.badp.test.          300 IN TXT "v=DMARC1; p=rejected; sp=none"
+
+badpua.test.               300 IN A 192.0.2.1
+_dmarc.badpua.test.        300 IN TXT "v=DMARC1; p=rejected; rua=mailto:d@badpua.test"
+
+ext.test.                  300 IN TXT "v=spf1 -all"
+_dmarc.ext.test.           300 IN TXT "v=DMARC1; p=quarantine; t=y; sp=none; np=none; rua=mailto:d@other.test, dmarc@ext.test, https://r.ext.test/x; ruf=mailto:f@other.test; pct=20; ri=3600; rf=afrf; foo=bar; aspff=s"
+
+servfail.test.             300 IN A 192.0.2.1
+`
+
+func analyze(t *testing.T, srv *dnstest.Server, domain string) *Analysis {
+	t.Helper()
+	return Analyze(context.Background(), srv.Client(t), domain)
+}
+
+func ids(fs []report.Finding) map[string]report.Severity {
+	m := map[string]report.Severity{}
+	for _, f := range fs {
+		if prev, ok := m[f.ID]; !ok || f.Severity.Status().Rank() > prev.Status().Rank() {
+			m[f.ID] = f.Severity
+		}
+	}
+	return m
+}
+
+func TestAnalyzeFindings(t *testing.T) {
+	srv := dnstest.Start(t, lintZone)
+	srv.Set("_dmarc.servfail.test", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	tests := []struct {
+		domain string
+		status report.Status
+		want   map[string]report.Severity
+		absent []string
+	}{
+		{"good.test", report.StatusPass, map[string]report.Severity{}, []string{"dmarc.rua-not-authorized", "dmarc.ruf-not-authorized", "dmarc.cannot-align", "dmarc.no-rua"}},
+		{"none.test", report.StatusWarn, map[string]report.Severity{"dmarc.policy-none": report.SeverityWarn, "dmarc.no-rua": report.SeverityWarn}, nil},
+		{"norecord.test", report.StatusFail, map[string]report.Severity{"dmarc.no-record": report.SeverityFail, "dmarc.wrong-name": report.SeverityWarn}, nil},
+		{"multi.test", report.StatusFail, map[string]report.Severity{"dmarc.multiple-records": report.SeverityFail}, []string{"dmarc.no-record"}},
+		{"badv.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail, "dmarc.no-record": report.SeverityFail}, nil},
+		{"badp.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail}, []string{"dmarc.policy-none"}},
+		{"badpua.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail, "dmarc.policy-none": report.SeverityWarn}, nil},
+		{"ext.test", report.StatusWarn, map[string]report.Severity{
+			"dmarc.rua-not-authorized": report.SeverityWarn, "dmarc.ruf-not-authorized": report.SeverityWarn,
+			"dmarc.bad-uri": report.SeverityWarn, "dmarc.testing": report.SeverityWarn, "dmarc.weak-subdomain-policy": report.SeverityWarn,
+			"dmarc.legacy-tag": report.SeverityWarn, "dmarc.unknown-tag": report.SeverityWarn, "dmarc.rfc7489-differs": report.SeverityInfo,
+		}, nil},
+		{"servfail.test", report.StatusError, map[string]report.Severity{"dmarc.dns-error": report.SeverityError}, []string{"dmarc.no-record"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			a := analyze(t, srv, tt.domain)
+			cr := a.CheckResult()
+			got := ids(a.Findings)
+			for id, sev := range tt.want {
+				s, ok := got[id]
+				if !ok {
+					t.Errorf("missing %s; got %v", id, got)
+				} else if sev != "" && s != sev {
+					t.Errorf("%s severity %s, want %s", id, s, sev)
+				}
+			}
+			for _, id := range tt.absent {
+				if _, ok := got[id]; ok {
+					t.Errorf("unexpected %s", id)
+				}
+			}
+			if cr.Status != tt.status {
+				t.Errorf("status %s, want %s; findings %v", cr.Status, tt.status, got)
+			}
+			for _, f := range a.Findings {
+				if f.Title == "" || !strings.HasPrefix(f.ID, "dmarc.") || len(f.Refs) == 0 && f.ID != "dmarc.legacy-tag" {
+					t.Errorf("incomplete finding %+v", f)
+				}
+			}
+			if _, err := json.Marshal(cr.Data); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestAnalyzeReportAuthorisation(t *testing.T) {
+	srv := dnstest.Start(t, lintZone)
+	a := analyze(t, srv, "good.test")
+	want := map[string]string{"vendor.test": "yes", "good.test": "", "reports.good.test": ""}
+	for _, d := range a.Reports {
+		if d.Authorized != want[d.Host] {
+			t.Errorf("%s: authorized %q, want %q (%+v)", d.Host, d.Authorized, want[d.Host], d)
+		}
+	}
+	if n := srv.Count("good.test._report._dmarc.vendor.test", dns.TypeTXT); n != 1 {
+		t.Errorf("authorisation asked %d times", n)
+	}
+	a = analyze(t, srv, "ext.test")
+	for _, f := range a.Findings {
+		if f.ID == "dmarc.rua-not-authorized" && !strings.Contains(f.Fix, "ext.test._report._dmarc.other.test") {
+			t.Errorf("fix %q does not name the record", f.Fix)
+		}
+	}
+}
+
+func TestAnalyzeRFC7489View(t *testing.T) {
+	srv := dnstest.Start(t, lintZone)
+	a := analyze(t, srv, "ext.test")
+	if a.RFC7489 == nil || a.RFC7489.Pct != 20 || a.RFC7489.Policy != PolicyQuarantine {
+		t.Fatalf("rfc7489 %+v", a.RFC7489)
+	}
+	joined := strings.Join(a.RFC7489.Differences, "\n")
+	for _, want := range []string{"pct=20", "t=y"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("differences lack %q: %s", want, joined)
+		}
+	}
+}
+
+func TestPSLOrganizationalDomain(t *testing.T) {
+	for in, want := range map[string]string{"a.b.example.com": "example.com", "example.co.uk": "example.co.uk", "x.example.co.uk": "example.co.uk", "com": "com"} {
+		if got := PSLOrganizationalDomain(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
