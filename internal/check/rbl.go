@@ -1,0 +1,47 @@
+package check
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() {
+	Register(Checker{
+		Name: "rbl",
+		// An IP target is checked on the IP lists; a domain on the domain
+		// lists, and its MX and SPF addresses on the IP lists.
+		Applies: func(target.Target, *Options) bool { return true },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			lists, err := RBLLists(env.Options)
+			if err != nil {
+				return report.CheckResult{Name: "rbl", Status: report.StatusError, Summary: "no blocklists to ask",
+					Findings: []report.Finding{{ID: "rbl.invalid-list", Check: "rbl", Severity: report.SeverityError,
+						Title: err.Error(), Fix: "Give --dnsbl a DNS zone such as zen.spamhaus.org, and --lists major or all."}}}
+			}
+			opts := rbl.Options{Lists: lists}
+			if t.Kind == target.KindIP {
+				return rbl.CheckIP(ctx, env.Resolver, t.IP, opts).CheckResult()
+			}
+			return rbl.CheckDomain(ctx, env.Resolver, t.Name, opts).CheckResult()
+		},
+	})
+}
+
+// RBLLists returns the blocklists the options select: the --dnsbl zones
+// when given (they replace the defaults), else the catalogue's major or
+// all lists (--lists).
+func RBLLists(o *Options) ([]rbl.List, error) {
+	cat := rbl.Default()
+	if len(o.DNSBL) > 0 {
+		return cat.Resolve(o.DNSBL)
+	}
+	ls, err := cat.Select(o.Lists)
+	if err == nil && len(ls) == 0 {
+		err = fmt.Errorf("no blocklists selected")
+	}
+	return ls, err
+}
