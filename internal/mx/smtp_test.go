@@ -1,0 +1,156 @@
+package mx
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+)
+
+const smtpZone = `
+test.example.       300 IN MX 10 mx.test.example.
+mx.test.example.    300 IN A 127.0.0.1
+two.example.        300 IN MX 10 mx.test.example.
+two.example.        300 IN MX 20 down.test.example.
+down.test.example.  300 IN A 127.0.0.2
+down.example.       300 IN MX 10 down.test.example.
+nullmx.example.     300 IN MX 0 .
+`
+
+func probeDomain(t *testing.T, domain string, port int, roots *smtptest.CA) *SMTPResult {
+	t.Helper()
+	srv := dnstest.Start(t, smtpZone)
+	c := srv.Client(t)
+	an := Analyze(context.Background(), c, domain)
+	opts := SMTPOptions{Port: port, Probe: smtpprobe.Options{Timeout: 2 * time.Second, HELO: "probe.deliverdoctor.test"}}
+	if roots != nil {
+		opts.Probe.Roots = roots.Pool
+	}
+	return ProbeMX(context.Background(), an, opts)
+}
+
+func TestProbeMX(t *testing.T) {
+	ca := smtptest.NewCA(t)
+	now := time.Now()
+	withCert := func(cert tls.Certificate) func(t *testing.T) int {
+		return func(t *testing.T) int { return int(smtptest.Start(t, &cert, nil).Addr.Port()) }
+	}
+	scripted := func(h func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog)) func(t *testing.T) int {
+		return func(t *testing.T) int { return int(smtptest.StartScripted(t, h).Addr.Port()) }
+	}
+	tests := []struct {
+		name   string
+		domain string
+		server func(t *testing.T) int
+		status report.Status
+		ids    []string
+		sev    report.Severity // of the first finding, when set
+	}{
+		{"valid TLS", "test.example", withCert(ca.Valid(t, 60, "mx.test.example")), report.StatusPass, nil, ""},
+		{"no STARTTLS", "test.example", func(t *testing.T) int { return int(smtptest.Start(t, nil, nil).Addr.Port()) },
+			report.StatusWarn, []string{"smtp.no-starttls"}, report.SeverityWarn},
+		{"expired", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(-100*24*time.Hour), now.Add(-24*time.Hour))),
+			report.StatusFail, []string{"smtp.cert-expired"}, report.SeverityFail},
+		{"expiring", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(-80*24*time.Hour), now.Add(3*24*time.Hour))),
+			report.StatusWarn, []string{"smtp.cert-expiring"}, report.SeverityWarn},
+		{"not yet valid", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(48*time.Hour), now.Add(90*24*time.Hour))),
+			report.StatusFail, []string{"smtp.cert-not-yet-valid"}, report.SeverityFail},
+		{"wrong name", "test.example", withCert(ca.Valid(t, 60, "other.example")),
+			report.StatusWarn, []string{"smtp.cert-name-mismatch"}, report.SeverityWarn},
+		{"self-signed", "test.example", withCert(smtptest.SelfSigned(t, "mx.test.example")),
+			report.StatusWarn, []string{"smtp.cert-untrusted"}, report.SeverityWarn},
+		{"one of two down", "two.example", withCert(ca.Valid(t, 60, "mx.test.example")),
+			report.StatusWarn, []string{"smtp.host-unreachable"}, report.SeverityWarn},
+		{"all down", "down.example", withCert(ca.Valid(t, 60, "mx.test.example")),
+			report.StatusError, []string{"smtp.unreachable"}, report.SeverityError},
+		{"554 greeting", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
+			io.WriteString(c, "554 5.7.1 mx.test.example no service for you\r\n")
+			smtptest.ServeCommands(c, r, lg, nil)
+		}), report.StatusFail, []string{"smtp.greeting-refused"}, report.SeverityFail},
+		{"421 greeting", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
+			io.WriteString(c, "421 4.3.2 too busy\r\n")
+		}), report.StatusWarn, []string{"smtp.greeting-refused"}, report.SeverityWarn},
+		{"hostile banner", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
+			io.WriteString(c, "220 "+strings.Repeat("\x1b[5m", 3000)+"\r\n")
+		}), report.StatusFail, []string{"smtp.protocol-error"}, report.SeverityFail},
+		{"slow banner", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
+			time.Sleep(3 * time.Second)
+		}), report.StatusError, []string{"smtp.unreachable"}, report.SeverityError},
+		{"broken STARTTLS", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
+			io.WriteString(c, "220 mx.test.example ESMTP\r\n")
+			smtptest.ReadCommand(r, lg)
+			io.WriteString(c, "250-mx.test.example\r\n250 STARTTLS\r\n")
+			smtptest.ReadCommand(r, lg)
+			io.WriteString(c, "220 2.0.0 go ahead\r\n")
+			buf := make([]byte, 1024)
+			c.Read(buf)
+			io.WriteString(c, "garbage, not TLS\r\n")
+		}), report.StatusFail, []string{"smtp.starttls-failed"}, report.SeverityFail},
+		{"EHLO refused, HELO works", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
+			io.WriteString(c, "220 old SMTP\r\n")
+			smtptest.ServeCommands(c, r, lg, map[string]string{"EHLO": "500 5.5.1 unknown command\r\n", "HELO": "250 old\r\n"})
+		}), report.StatusWarn, []string{"smtp.no-esmtp"}, report.SeverityWarn},
+		{"EHLO and HELO refused", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
+			io.WriteString(c, "220 picky SMTP\r\n")
+			smtptest.ServeCommands(c, r, lg, map[string]string{"EHLO": "550 5.7.1 no\r\n", "HELO": "550 5.7.1 no\r\n"})
+		}), report.StatusFail, []string{"smtp.hello-refused"}, report.SeverityFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := tt.server(t)
+			res := probeDomain(t, tt.domain, port, ca)
+			cr := res.CheckResult()
+			if got := ids(res.Findings); !slices.Equal(got, tt.ids) {
+				for _, f := range res.Findings {
+					t.Logf("%s: %s %q", f.ID, f.Title, f.Evidence)
+				}
+				t.Fatalf("findings %q, want %q", got, tt.ids)
+			}
+			if cr.Status != tt.status {
+				t.Errorf("status %s, want %s (%s)", cr.Status, tt.status, cr.Summary)
+			}
+			if tt.sev != "" && res.Findings[0].Severity != tt.sev {
+				t.Errorf("severity %s, want %s", res.Findings[0].Severity, tt.sev)
+			}
+			for _, f := range res.Findings {
+				if f.Check != "smtp" || f.Title == "" || (f.Severity != report.SeverityInfo && len(f.BounceCodes) == 0) {
+					t.Errorf("finding %+v", f)
+				}
+				if strings.ContainsAny(f.Title+strings.Join(f.Evidence, ""), "\x1b\x00") {
+					t.Errorf("unsanitized: %q", f.Title)
+				}
+			}
+		})
+	}
+}
+
+func TestProbeMXSummaryAndSkips(t *testing.T) {
+	ca := smtptest.NewCA(t)
+	cert := ca.Valid(t, 60, "mx.test.example")
+	s := smtptest.Start(t, &cert, nil)
+	res := probeDomain(t, "test.example", int(s.Addr.Port()), ca)
+	cr := res.CheckResult()
+	if cr.Summary != "1 of 1 MX host(s) answered on port "+strconv.Itoa(int(s.Addr.Port()))+", STARTTLS on 1 (TLS 1.3)" {
+		t.Errorf("summary %q", cr.Summary)
+	}
+	if p := res.Hosts[0].Probe(); p == nil || p.TLS == nil || len(p.PeerCertificates) != 1 {
+		t.Errorf("probe %+v", p)
+	}
+	s.Log.AssertNoData(t)
+	for _, d := range []string{"nullmx.example", "missing.example"} {
+		if cr := probeDomain(t, d, 1, nil).CheckResult(); cr.Status != report.StatusSkip {
+			t.Errorf("%s: status %s", d, cr.Status)
+		}
+	}
+}
