@@ -48,9 +48,9 @@ func TestGenericPTR(t *testing.T) {
 		{"a8-12.smtp-out.amazonses.com", "54.240.8.12", false},
 		{"mail-bn1on0065.outbound.protection.outlook.com", "157.56.110.65", false},
 		{"o1.email.sendgrid.example", "203.0.114.9", false},
-		{"mail1234.example.com", "1.2.3.4", false}, // 1234 is not 1.2.3.4 written out
-		{"a11-2-3-4x.example.com", "1.2.3.4", false}, // digit boundaries
-		{"mx11-2-3-4.example.com", "1.2.3.4", true},    // mostly a dashed number
+		{"mail1234.example.com", "1.2.3.4", false},       // 1234 is not 1.2.3.4 written out
+		{"a11-2-3-4x.example.com", "1.2.3.4", false},     // digit boundaries
+		{"mx11-2-3-4.example.com", "1.2.3.4", true},      // mostly a dashed number
 		{"smtp1.pool.example.com", "203.0.114.9", false}, // a mail-server name
 		{"pool.example.com", "203.0.114.9", true},
 	}
