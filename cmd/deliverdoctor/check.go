@@ -68,6 +68,7 @@ nothing failed), 3 a check could not run and nothing failed.`,
 	fl.StringArrayVar(&f.opts.DKIMDomains, "dkim-domain", nil, "a DKIM d= `DOMAIN` that signs the mail, for DMARC alignment (repeatable)")
 	fl.BoolVar(&f.opts.SMTP, "smtp", false, "also connect to each MX on port 25: banner, EHLO, STARTTLS, certificate (never sends DATA)")
 	fl.BoolVar(&f.opts.Relay, "relay", false, "also probe each MX for open relay (never sends DATA)")
+	fl.IntVar(&f.opts.SMTPPort, "smtp-port", 25, "TCP `PORT` the --smtp and --relay probes connect to")
 	fl.StringVar(&f.opts.External, "external", "", "foreign `DOMAIN` the relay probe tries to relay to (default: an RFC 2606 reserved name)")
 	fl.StringArrayVar(&f.opts.DNSBL, "dnsbl", nil, "blocklist `ZONE` to query (repeatable; replaces the built-in lists)")
 	fl.StringVar(&f.opts.Lists, "lists", "major", "which built-in blocklists: major or all")
@@ -102,6 +103,12 @@ func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 		if !contains(known, c) {
 			return o, usageErrorf("--checks: unknown check %q (known: %s)", c, strings.Join(known, ", "))
 		}
+	}
+	if o.SMTPPort == 0 {
+		o.SMTPPort = 25
+	}
+	if o.SMTPPort < 1 || o.SMTPPort > 65535 {
+		return o, usageErrorf("--smtp-port %d: want 1-65535", o.SMTPPort)
 	}
 	o.Only = f.checks
 	o.ProbeTimeout = f.probeTimeout
