@@ -62,7 +62,8 @@ type Evaluation struct {
 	Trace []string `json:"trace,omitempty"`
 }
 
-// Error is Err as text ("" when nil), for JSON.
+// Error is Err as text ("" when nil), for JSON. (An *Evaluation is not
+// meant to be used as an error value.)
 func (e *Evaluation) Error() string {
 	if e.Err == nil {
 		return ""
@@ -326,7 +327,9 @@ func (e *evaluator) mechanism(ctx context.Context, t *Term, env *MacroEnv, depth
 		// RFC 7208 5.6: only addresses of the client's family match.
 		p := t.Prefix()
 		ok := p.Addr().Is4() == e.ip.Is4() && p.Contains(e.ip)
-		e.tracef(depth, "%s: %s", t.Text, matchWord(ok))
+		if !ok {
+			e.tracef(depth, "%s: no match", t.Text)
+		}
 		return ok, outcome{}
 
 	case "include":
@@ -405,13 +408,6 @@ func (e *evaluator) mechanism(ctx context.Context, t *Term, env *MacroEnv, depth
 		return true, outcome{}
 	}
 	return false, outcome{result: ResultPermerror, err: fmt.Errorf("unknown mechanism %q", t.Name)}
-}
-
-func matchWord(ok bool) string {
-	if ok {
-		return "match"
-	}
-	return "no match"
 }
 
 // cidrMatch compares the client with an address under the a/mx mechanism's

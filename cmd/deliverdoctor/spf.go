@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+	"github.com/deliverdoctor/deliverdoctor/internal/spf"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() { addCommand(newSPFCmd) }
+
+type spfFlags struct {
+	ip, mailFrom, helo string
+}
+
+func newSPFCmd(app *App) *cobra.Command {
+	var f spfFlags
+	cmd := &cobra.Command{
+		Use:   "spf DOMAIN",
+		Short: "Lint a domain's SPF record and its include tree, or evaluate it for a sending IP",
+		Long: `Without --ip: look up the SPF record of DOMAIN, follow every include and
+redirect (each level's lookups concurrently), and show the tree with the DNS
+lookups each part costs. Report what makes receivers reject mail: no record,
+several records, syntax errors, more than 10 DNS lookups or 2 void lookups
+(RFC 7208 4.6.4), include loops and missing includes, +all/?all, ptr, the
+obsolete SPF record type, records too long for UDP or split mid-term, huge
+ip4/ip6 ranges, duplicate and shadowed terms, a redirect next to "all".
+
+With --ip: run check_host() exactly as RFC 7208 describes, for mail from that
+address (envelope sender --mail-from, default postmaster@DOMAIN; HELO --helo,
+default DOMAIN), and print the result (pass, fail, softfail, neutral, none,
+temperror, permerror), the mechanism that decided it and the exp= explanation.
+-v shows every step.
+
+Exit codes: 0 pass (or nothing at or above --fail-on), 1 fail, softfail or
+permerror (or findings at or above --fail-on), 2 usage error, 3 temperror or
+the DNS did not answer.`,
+		Example: `  deliverdoctor spf example.com
+  deliverdoctor spf example.com --format json
+  deliverdoctor spf example.com --zone example.com.zone --offline     # before publishing
+  deliverdoctor spf example.com --ip 192.0.2.25
+  deliverdoctor spf example.com --ip 2001:db8::25 --mail-from bounce@example.com --helo mx1.example.com -v
+  deliverdoctor spf example.com --ip 192.0.2.25 --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSPF(cmd.Context(), app, args[0], &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.ip, "ip", "", "evaluate the policy for mail sent from this `IP` (check_host())")
+	fl.StringVar(&f.mailFrom, "mail-from", "", "envelope sender `ADDRESS` for --ip (default postmaster@DOMAIN)")
+	fl.StringVar(&f.helo, "helo", "", "HELO/EHLO `NAME` for --ip (default DOMAIN)")
+	return cmd
+}
+
+func runSPF(ctx context.Context, app *App, arg string, f *spfFlags) error {
+	domain, err := target.Domain(arg)
+	if err != nil {
+		return &usageError{err}
+	}
+	var opts check.Options
+	if f.ip == "" {
+		if f.mailFrom != "" || f.helo != "" {
+			return usageErrorf("--mail-from and --helo need --ip")
+		}
+	} else {
+		ip, err := netip.ParseAddr(strings.Trim(f.ip, "[]"))
+		if err != nil || ip.Zone() != "" {
+			return usageErrorf("--ip %q is not an IP address", f.ip)
+		}
+		opts.SenderIP = ip.Unmap()
+		opts.MailFrom, opts.HELO = f.mailFrom, f.helo
+		if opts.MailFrom != "" && !strings.Contains(opts.MailFrom, "@") {
+			return usageErrorf("--mail-from %q is not an address (local-part@domain)", f.mailFrom)
+		}
+	}
+	res, err := app.Resolver()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
+	defer cancel()
+	if opts.SenderIP.IsValid() {
+		ev := spf.CheckHost(ctx, res, check.SPFArgs(domain, &opts))
+		return spfEvalOutput(app, ev, opts)
+	}
+	lr := spf.Lint(ctx, res, domain)
+	return spfLintOutput(app, lr)
+}
+
+// spfEvalJSON is DESIGN.md's contract for spf --ip --format json; the first
+// seven fields are fixed, the others are additions.
+type spfEvalJSON struct {
+	Domain      string   `json:"domain"`
+	IP          string   `json:"ip"`
+	Result      string   `json:"result"`
+	Mechanism   string   `json:"mechanism"`
+	Explanation string   `json:"explanation"`
+	Lookups     int      `json:"lookups"`
+	VoidLookups int      `json:"void_lookups"`
+	MatchDomain string   `json:"match_domain,omitempty"`
+	Sender      string   `json:"sender"`
+	HELO        string   `json:"helo"`
+	Record      string   `json:"record,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Trace       []string `json:"trace,omitempty"`
+}
+
+// spfResultStatus maps a check_host() result to the status that decides
+// the exit code: pass 0; fail, softfail and permerror 1; neutral and none
+// are warnings; temperror 3.
+func spfResultStatus(ev *spf.Evaluation) report.Status {
+	if errors.Is(ev.Err, spf.ErrOffline) {
+		return report.StatusSkip
+	}
+	switch ev.Result {
+	case spf.ResultPass:
+		return report.StatusPass
+	case spf.ResultFail, spf.ResultSoftfail, spf.ResultPermerror:
+		return report.StatusFail
+	case spf.ResultTemperror:
+		return report.StatusError
+	default:
+		return report.StatusWarn
+	}
+}
+
+func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
+	args := check.SPFArgs(ev.Domain, &opts)
+	out := spfEvalJSON{
+		Domain: ev.Domain, IP: opts.SenderIP.String(), Result: string(ev.Result), Mechanism: ev.Mechanism,
+		Explanation: ev.Explanation, Lookups: ev.Lookups, VoidLookups: ev.VoidLookups, MatchDomain: ev.MatchDomain,
+		Sender: ev.Sender, HELO: args.HELO, Record: ev.Record, Error: ev.Error(),
+	}
+	if app.Verbose {
+		out.Trace = ev.Trace
+	}
+	st := spfResultStatus(ev)
+	switch app.Format {
+	case "json":
+		if err := report.WriteJSON(app.IO.Out, out); err != nil {
+			return err
+		}
+	case "jsonl":
+		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+			return err
+		}
+	default:
+		writeSPFEval(app.IO.Out, &out, st, app.Color())
+	}
+	return app.StatusExit(st)
+}
+
+func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
+	fmt.Fprintf(w, "SPF %s: %s for mail from %s\n", sanitize.Line(o.Domain), report.Paint(color, st, strings.ToUpper(o.Result)), o.IP)
+	rows := [][]string{
+		{"sender", o.Sender},
+		{"helo", o.HELO},
+	}
+	if o.Mechanism != "" {
+		m := o.Mechanism
+		if o.MatchDomain != "" && !strings.EqualFold(o.MatchDomain, o.Domain) {
+			m += "  (in the record of " + o.MatchDomain + ", reached by redirect)"
+		}
+		rows = append(rows, []string{"mechanism", m})
+	} else if o.Result == string(spf.ResultNeutral) && o.Error == "" {
+		rows = append(rows, []string{"mechanism", "(none matched: the default result is neutral)"})
+	}
+	if o.Record != "" {
+		rows = append(rows, []string{"record", o.Record})
+	}
+	rows = append(rows, []string{"lookups", fmt.Sprintf("%d/10, void %d/2", o.Lookups, o.VoidLookups)})
+	if o.Explanation != "" {
+		rows = append(rows, []string{"explanation", o.Explanation})
+	}
+	if o.Error != "" {
+		rows = append(rows, []string{"why", o.Error})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-12s %s\n", r[0], sanitize.Line(r[1]))
+	}
+	if len(o.Trace) > 0 {
+		fmt.Fprintln(w, "\nEvaluation:")
+		for _, l := range o.Trace {
+			fmt.Fprintf(w, "  %s\n", sanitize.Line(l))
+		}
+	}
+}
+
+// spfLintJSON is spf DOMAIN --format json.
+type spfLintJSON struct {
+	*spf.LintResult
+	Status   report.Status    `json:"status"`
+	Summary  string           `json:"summary"`
+	Findings []report.Finding `json:"findings"`
+}
+
+func spfLintOutput(app *App, lr *spf.LintResult) error {
+	cr := spf.CheckResult(lr, nil, "")
+	out := spfLintJSON{LintResult: lr, Status: cr.Status, Summary: cr.Summary, Findings: cr.Findings}
+	if out.Findings == nil {
+		out.Findings = []report.Finding{}
+	}
+	switch app.Format {
+	case "json":
+		if err := report.WriteJSON(app.IO.Out, out); err != nil {
+			return err
+		}
+	case "jsonl":
+		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+			return err
+		}
+	case "text":
+		writeSPFLint(app.IO.Out, &out, app.Color(), app.Verbose)
+	default:
+		// markdown, html, csv: the shared report renderers.
+		rep := &report.Report{Target: lr.Domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{cr}}
+		rep.Finalize(check.Order)
+		if err := report.Render(app.IO.Out, app.Format, []*report.Report{rep}, app.RenderOptions()); err != nil {
+			return err
+		}
+	}
+	return app.StatusExit(cr.Status)
+}
+
+func writeSPFLint(w io.Writer, o *spfLintJSON, color, verbose bool) {
+	fmt.Fprintf(w, "SPF %s  %s  · %s\n", sanitize.Line(o.Domain), report.Paint(color, o.Status, strings.ToUpper(string(o.Status))), sanitize.Line(o.Summary))
+	if o.Tree != nil && !o.Offline {
+		fmt.Fprintln(w)
+		spf.WriteTree(w, o.Tree)
+	}
+	for _, g := range []struct {
+		sev   report.Severity
+		title string
+	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}} {
+		if g.sev == report.SeverityInfo && !verbose {
+			continue
+		}
+		var fs []report.Finding
+		for _, f := range o.Findings {
+			if f.Severity == g.sev {
+				fs = append(fs, f)
+			}
+		}
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
+		for _, f := range fs {
+			report.WriteFindingText(w, f, color)
+		}
+	}
+}
