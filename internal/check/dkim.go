@@ -1,0 +1,19 @@
+package check
+
+import (
+	"context"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() {
+	Register(Checker{
+		Name:    "dkim",
+		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			return dkim.Discover(ctx, env.Resolver, t.Name, env.Options.Selectors).CheckResult()
+		},
+	})
+}

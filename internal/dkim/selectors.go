@@ -1,0 +1,54 @@
+package dkim
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+)
+
+//go:embed selectors.tsv
+var selectorsTSV string
+
+// KnownSelector is one entry of the built-in selector list.
+type KnownSelector struct {
+	Selector string `json:"selector"`
+	UsedBy   string `json:"used_by"`
+	Source   string `json:"source"`
+}
+
+// knownSelectors is parsed once from the embedded file.
+var knownSelectors = mustParseSelectors(selectorsTSV)
+
+// KnownSelectors returns the built-in list of common selectors, in the
+// order of the data file (most used first).
+func KnownSelectors() []KnownSelector { return append([]KnownSelector(nil), knownSelectors...) }
+
+func mustParseSelectors(data string) []KnownSelector {
+	var out []KnownSelector
+	seen := map[string]bool{}
+	for i, line := range strings.Split(data, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 3 || f[0] == "" || f[2] == "" {
+			panic(fmt.Sprintf("dkim: selectors.tsv line %d: want selector<TAB>used by<TAB>source", i+1))
+		}
+		if seen[f[0]] {
+			panic(fmt.Sprintf("dkim: selectors.tsv line %d: %s listed twice", i+1, f[0]))
+		}
+		seen[f[0]] = true
+		out = append(out, KnownSelector{Selector: f[0], UsedBy: f[1], Source: f[2]})
+	}
+	return out
+}
+
+func knownSelector(s string) (KnownSelector, bool) {
+	for _, k := range knownSelectors {
+		if k.Selector == s {
+			return k, true
+		}
+	}
+	return KnownSelector{}, false
+}
