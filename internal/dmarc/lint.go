@@ -63,6 +63,8 @@ type Analysis struct {
 	Reports           []ReportDestination `json:"report_destinations"`
 	Alignability      *Alignability       `json:"alignability,omitempty"`
 	RFC7489           *LegacyView         `json:"rfc7489,omitempty"`
+	// Sender is the evaluation of a message from an IP (--ip), if asked.
+	Sender *SenderEvaluation `json:"sender,omitempty"`
 
 	// Discovery is the underlying discovery.
 	Discovery *Discovery `json:"-"`
@@ -821,6 +823,13 @@ func CheckAlignability(ctx context.Context, r dnsx.Resolver, d *Discovery) *Alig
 		al.Error = err.Error()
 	}
 	return al
+}
+
+// AddSender attaches a sender evaluation and its findings.
+func (res *Analysis) AddSender(se *SenderEvaluation) {
+	res.Sender = se
+	res.Findings = append(res.Findings, se.Findings...)
+	sortFindings(res.Findings)
 }
 
 // CheckResult turns the analysis into the dmarc check's result.

@@ -1,0 +1,39 @@
+package check
+
+import (
+	"context"
+	"sync"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() {
+	Register(Checker{
+		Name:    "dmarc",
+		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			o := env.Options
+			var se *dmarc.SenderEvaluation
+			var wg sync.WaitGroup
+			if o.SenderIP.IsValid() {
+				// With --ip: would a message from that address pass DMARC?
+				// Runs beside the lint; both share the resolver's cache.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					se = dmarc.EvaluateSender(ctx, env.Resolver, dmarc.SenderArgs{
+						From: t.Name, IP: o.SenderIP, MailFrom: o.MailFrom, HELO: o.HELO, DKIMDomains: o.DKIMDomains,
+					})
+				}()
+			}
+			a := dmarc.Analyze(ctx, env.Resolver, t.Name)
+			wg.Wait()
+			if se != nil && !a.Offline {
+				a.AddSender(se)
+			}
+			return a.CheckResult()
+		},
+	})
+}
