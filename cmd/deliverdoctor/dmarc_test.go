@@ -20,6 +20,11 @@ nodmarc.example.         300 IN TXT "v=spf1 -all"
 evil.example.            300 IN A 192.0.2.1
 _dmarc.evil.example.     300 IN TXT "v=DMARC1; p=none; rua=mailto:a@evil.example; x=\027[2J\027]0;pwned\007"
 servfail.example.        300 IN A 192.0.2.1
+nospf.example.           300 IN A 192.0.2.1
+_dmarc.nospf.example.    300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@nospf.example"
+s1._domainkey.keyed.example. 300 IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArcJVlh3fu1ofCgU87H8rTQe78XfTPd0OnYk8hF4SVg8jyRW14YOxnXP3REdata2EMb5N9W/vxziGQ//sxzE5S2QQA8w6QCMi9lWB/2rbGKuONZNOjySlwsdJVK9ebz1Z9tLRkofFI36sr6xYpy/jE4pyVqTMyeU+L042WYERWgui2EAd13gmVIyaB9+ldgwBMXwTfaDbap9cdUprEtKlSblLNPjV8sNsrI+1EaOQmHK1uq9+2HLo33ywev0IHUSJnjHGmcuMu4zpsxnvrSTpGU+RqTvk8dfBiL2B9XXWn2fY4v7ApdqSdWtpu/6Hb2pcz4FHCXM/NBhfnFN9nBDzsQIDAQAB"
+_dmarc.keyed.example.    300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@keyed.example"
+keyed.example.           300 IN A 192.0.2.1
 `
 
 func TestDMARCOfflineExampleZone(t *testing.T) {
@@ -191,5 +196,38 @@ func TestCheckIncludesDMARC(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no dmarc.not-aligned with reject codes: %+v", rep.Findings)
+	}
+}
+
+// TestCheckDMARCCanAlign: the check combines SPF records and the dkim
+// package's selector discovery to say whether mail can pass at all.
+func TestCheckDMARCCanAlign(t *testing.T) {
+	srv := dnstest.Start(t, dmarcCLIZone)
+	for _, tt := range []struct {
+		domain string
+		args   []string
+		want   bool
+	}{
+		{"nospf.example", nil, true},
+		{"keyed.example", []string{"--selector", "s1"}, false},
+		{"strict.example", nil, false},
+	} {
+		out, _, _ := runCLI(t, append([]string{"check", tt.domain, "--resolver", srv.Addr(), "--checks", "dmarc", "--format", "json"}, tt.args...)...)
+		var rep report.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, f := range rep.Findings {
+			if f.ID == "dmarc.cannot-align" {
+				got = true
+				if !strings.Contains(f.Title, "no DKIM key") {
+					t.Errorf("%s: title %q does not report the DKIM lookup", tt.domain, f.Title)
+				}
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: cannot-align %v, want %v", tt.domain, got, tt.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -28,8 +29,25 @@ func init() {
 					})
 				}()
 			}
+			// Whether DKIM can align: the dkim check's selector discovery,
+			// answered from the resolver's cache when that check runs too.
+			var keys *dkim.Discovery
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keys = dkim.Discover(ctx, env.Resolver, t.Name, o.Selectors)
+			}()
 			a := dmarc.Analyze(ctx, env.Resolver, t.Name)
 			wg.Wait()
+			if keys != nil && !keys.Offline {
+				var ok []string
+				for _, k := range keys.Keys {
+					if k.Status == dkim.KeyStatusOK {
+						ok = append(ok, k.Selector)
+					}
+				}
+				a.AddDKIMKeys(ok, keys.Checked)
+			}
 			if se != nil && !a.Offline {
 				a.AddSender(se)
 			}

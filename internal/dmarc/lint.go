@@ -38,6 +38,11 @@ type Alignability struct {
 	// Checked are the domains looked at.
 	Checked []string `json:"checked"`
 	Error   string   `json:"error,omitempty"`
+	// DKIMSelectors are the selectors with a usable DKIM key at the domain,
+	// when the caller looked (AddDKIMKeys); DKIMChecked counts the
+	// selectors tried (0: DKIM not looked at).
+	DKIMSelectors []string `json:"dkim_selectors,omitempty"`
+	DKIMChecked   int      `json:"dkim_selectors_checked,omitempty"`
 }
 
 // Analysis is the DMARC analysis of a domain: the discovery, the lint
@@ -149,16 +154,7 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Analysis {
 	}
 	add(recordFindings(d)...)
 	wg.Wait()
-	if res.Alignability != nil && res.Alignability.Error == "" && len(res.Alignability.SPFDomains) == 0 && d.Record != nil {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dmarc.cannot-align", Severity: report.SeverityWarn,
-			Title:    fmt.Sprintf("no SPF record at %s: only DKIM can make mail from it pass DMARC", strings.Join(res.Alignability.Checked, " or ")),
-			Detail:   "DMARC passes when SPF or DKIM passes for a domain aligned with the From: domain. Without an SPF record in the organization, SPF cannot align unless the MAIL FROM uses another subdomain with its own SPF record; everything rests on DKIM signatures with d=" + d.OrgDomain + " or a subdomain (see the dkim check).",
-			Evidence: []string{fmt.Sprintf("TXT %s: no v=spf1 record", strings.Join(res.Alignability.Checked, ", "))},
-			Fix:      fmt.Sprintf("Publish an SPF record listing your sending servers, e.g. \"v=spf1 mx -all\" at %s, and sign with DKIM as %s.", d.Domain, d.Domain),
-			Refs:     []string{"RFC 9989 4.4", "RFC 9989 5.1.1", "RFC 7208"},
-		})
-	}
+	res.alignabilityFindings()
 	sortFindings(res.Findings)
 	return res
 }
@@ -823,6 +819,55 @@ func CheckAlignability(ctx context.Context, r dnsx.Resolver, d *Discovery) *Alig
 		al.Error = err.Error()
 	}
 	return al
+}
+
+// alignabilityFindings (re)computes dmarc.cannot-align from what is known
+// about SPF records and DKIM keys.
+func (res *Analysis) alignabilityFindings() {
+	kept := res.Findings[:0]
+	for _, f := range res.Findings {
+		if f.ID != "dmarc.cannot-align" {
+			kept = append(kept, f)
+		}
+	}
+	res.Findings = kept
+	al, d := res.Alignability, res.Discovery
+	if al == nil || al.Error != "" || len(al.SPFDomains) > 0 || d == nil || d.Record == nil || len(al.DKIMSelectors) > 0 {
+		return
+	}
+	f := report.Finding{
+		ID: "dmarc.cannot-align", Severity: report.SeverityWarn,
+		Title:    fmt.Sprintf("no SPF record at %s: only DKIM can make mail from it pass DMARC", strings.Join(al.Checked, " or ")),
+		Detail:   "DMARC passes when SPF or DKIM passes for a domain aligned with the From: domain. Without an SPF record in the organization, SPF cannot align unless the MAIL FROM uses another subdomain with its own SPF record; everything rests on DKIM signatures with d=" + d.OrgDomain + " or a subdomain (see the dkim check).",
+		Evidence: []string{fmt.Sprintf("TXT %s: no v=spf1 record", strings.Join(al.Checked, ", "))},
+		Fix:      fmt.Sprintf("Publish an SPF record listing your sending servers, e.g. \"v=spf1 mx -all\" at %s, and sign with DKIM as %s.", d.Domain, d.Domain),
+		Refs:     []string{"RFC 9989 4.4", "RFC 9989 5.1.1", "RFC 9989 5.1.2", "RFC 7208"},
+	}
+	if al.DKIMChecked > 0 {
+		f.Title = fmt.Sprintf("mail from %s cannot pass DMARC as published: no SPF record at %s and no DKIM key among %d selectors", d.Domain, strings.Join(al.Checked, " or "), al.DKIMChecked)
+		f.Detail = "DMARC needs SPF or DKIM to pass for a domain aligned with the From: domain. There is no SPF record in the organization and no DKIM key at the selectors tried, so unless you sign with a selector not tried here, every message fails DMARC."
+		f.Evidence = append(f.Evidence, fmt.Sprintf("DKIM: no key at %d selector(s) of %s (see the dkim check; give yours with --selector)", al.DKIMChecked, d.Domain))
+		if p := d.Policy; d.Applies && p != PolicyNone {
+			f.Detail += fmt.Sprintf(" With %s=%s that means: %s.", d.PolicyTag, p, map[Policy]string{PolicyReject: "bounces (" + strings.Join(RejectCodes(), ", ") + ")", PolicyQuarantine: "the spam folder"}[p])
+			if p == PolicyReject {
+				f.BounceCodes = RejectCodes()
+			}
+		}
+	}
+	res.Findings = append(res.Findings, f)
+	sortFindings(res.Findings)
+}
+
+// AddDKIMKeys records which DKIM selectors of the domain hold a usable key
+// (from the dkim check's discovery), so dmarc.cannot-align can say whether
+// DKIM can align when SPF cannot. checked is the number of selectors tried.
+func (res *Analysis) AddDKIMKeys(selectors []string, checked int) {
+	if res.Alignability == nil || res.Offline {
+		return
+	}
+	res.Alignability.DKIMSelectors = selectors
+	res.Alignability.DKIMChecked = checked
+	res.alignabilityFindings()
 }
 
 // AddSender attaches a sender evaluation and its findings.

@@ -41,6 +41,9 @@ ext.test.                  300 IN TXT "v=spf1 -all"
 _dmarc.ext.test.           300 IN TXT "v=DMARC1; p=quarantine; t=y; sp=none; np=none; rua=mailto:d@other.test, dmarc@ext.test, https://r.ext.test/x; ruf=mailto:f@other.test; pct=20; ri=3600; rf=afrf; foo=bar; aspff=s"
 
 servfail.test.             300 IN A 192.0.2.1
+
+nospf.test.                300 IN A 192.0.2.1
+_dmarc.nospf.test.         300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@nospf.test"
 `
 
 func analyze(t *testing.T, srv *dnstest.Server, domain string) *Analysis {
@@ -154,4 +157,46 @@ func TestPSLOrganizationalDomain(t *testing.T) {
 			t.Errorf("%s: %s, want %s", in, got, want)
 		}
 	}
+}
+
+func TestAnalyzeCannotAlign(t *testing.T) {
+	srv := dnstest.Start(t, lintZone)
+	a := analyze(t, srv, "nospf.test")
+	if got := ids(a.Findings)["dmarc.cannot-align"]; got != report.SeverityWarn {
+		t.Fatalf("cannot-align %q; findings %v", got, ids(a.Findings))
+	}
+	if a.Alignability == nil || len(a.Alignability.SPFDomains) != 0 || a.Alignability.Checked[0] != "nospf.test" {
+		t.Errorf("alignability %+v", a.Alignability)
+	}
+	// No DKIM key either: every message fails; p=reject names the bounces.
+	a.AddDKIMKeys(nil, 25)
+	var f report.Finding
+	for _, x := range a.Findings {
+		if x.ID == "dmarc.cannot-align" {
+			f = x
+		}
+	}
+	if !strings.Contains(f.Title, "no DKIM key among 25 selectors") || strings.Join(f.BounceCodes, ",") != "5.7.509,5.7.26,5.7.9" {
+		t.Errorf("finding %+v", f)
+	}
+	if strings.Count(strings.Join(idList(a.Findings), " "), "cannot-align") != 1 {
+		t.Errorf("duplicate cannot-align: %v", idList(a.Findings))
+	}
+	// A DKIM key: DKIM can align, no finding.
+	a.AddDKIMKeys([]string{"s1"}, 25)
+	if _, ok := ids(a.Findings)["dmarc.cannot-align"]; ok {
+		t.Error("cannot-align despite a DKIM key")
+	}
+	// An SPF record at the domain: no finding.
+	if _, ok := ids(analyze(t, srv, "good.test").Findings)["dmarc.cannot-align"]; ok {
+		t.Error("cannot-align despite SPF")
+	}
+}
+
+func idList(fs []report.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.ID)
+	}
+	return out
 }
