@@ -4,14 +4,19 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
@@ -154,5 +159,62 @@ func TestCheckOffline(t *testing.T) {
 	}
 	if cr := Check(context.Background(), c, "example.org", Options{}).CheckResult(); cr.Status != report.StatusSkip || len(cr.Findings) != 0 {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
+	}
+}
+
+// The whole path with --smtp: a real SMTP server on 127.0.0.1 with
+// STARTTLS, probed by the mx package's probe, compared with TLSA records.
+func TestCheckSMTPProbe(t *testing.T) {
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"mx.real.example"}})
+	withTLS := smtptest.Start(t, testpki.ServerConfig(cert), nil)
+	plain := smtptest.Start(t, nil, nil)
+	zone := `
+real.example.      300 IN MX 10 mx.real.example.
+mx.real.example.   300 IN A 127.0.0.1
+_25._tcp.mx.real.example. 300 IN TLSA ` + RecordFor(cert.Leaf, 3, 1, 1).String() + `
+`
+	srv := dnstest.Start(t, zone)
+	srv.Set("real.example", dnstest.Behavior{AD: true})
+	srv.Set("_25._tcp.mx.real.example", dnstest.Behavior{AD: true})
+	c := srv.Client(t)
+	port := func(addr string) int {
+		_, p, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := port(closed.Addr().String())
+	closed.Close()
+
+	for _, tc := range []struct {
+		name   string
+		port   int
+		status report.Status
+		ids    string
+	}{
+		{"match", port(withTLS.Addr), report.StatusPass, ""},
+		{"no starttls", port(plain.Addr), report.StatusFail, "dane.no-starttls"},
+		{"refused", closedPort, report.StatusError, "dane.probe-error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probe := SMTPProbe(c, tc.port, smtpprobe.Options{Timeout: 5 * time.Second, HELO: "probe.example"})
+			cr := Check(context.Background(), c, "real.example", Options{Probe: probe}).CheckResult()
+			var ids []string
+			for _, f := range cr.Findings {
+				ids = append(ids, f.ID)
+			}
+			if cr.Status != tc.status || strings.Join(ids, ",") != tc.ids {
+				t.Fatalf("got %s %v %q\n%+v", cr.Status, ids, cr.Summary, cr.Findings)
+			}
+		})
+	}
+	for _, cmd := range append(withTLS.Commands(), plain.Commands()...) {
+		if strings.HasPrefix(strings.ToUpper(cmd), "DATA") || strings.HasPrefix(strings.ToUpper(cmd), "MAIL") {
+			t.Errorf("the probe sent %q", cmd)
+		}
 	}
 }
