@@ -95,6 +95,9 @@ func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 	if o.Lists != "major" && o.Lists != "all" {
 		return o, usageErrorf("--lists %q: want major or all", o.Lists)
 	}
+	if _, err := check.RBLLists(&o); err != nil { // a bad --dnsbl zone is a usage error
+		return o, &usageError{err}
+	}
 	if o.Profile != "" && !contains([]string{"gmail", "yahoo", "microsoft", "bulk"}, o.Profile) {
 		return o, usageErrorf("--profile %q: want gmail, yahoo, microsoft or bulk", o.Profile)
 	}
