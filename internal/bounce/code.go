@@ -1,0 +1,59 @@
+package bounce
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Code is an RFC 3463 enhanced status code, class.subject.detail.
+type Code struct {
+	Class, Subject, Detail int
+}
+
+// String formats the code as "5.7.26".
+func (c Code) String() string {
+	if c.Class == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d.%d", c.Class, c.Subject, c.Detail)
+}
+
+// IsZero reports whether c is the zero value (no code).
+func (c Code) IsZero() bool { return c.Class == 0 }
+
+// Permanent reports a 5.x.x code (RFC 3463 3.1: permanent failure).
+func (c Code) Permanent() bool { return c.Class == 5 }
+
+// Transient reports a 4.x.x code (RFC 3463 3.1: persistent transient failure).
+func (c Code) Transient() bool { return c.Class == 4 }
+
+// Generic reports a code that carries only its class and subject (X.Y.0) or
+// only its class (X.0.0): the detail says nothing more specific.
+func (c Code) Generic() bool { return c.Detail == 0 }
+
+// ParseCode parses an enhanced status code. RFC 3463 2: class is 2, 4 or 5;
+// subject and detail are 1 to 3 digits without leading zeros ("0" alone is
+// fine). Leading zeros are tolerated on input and normalised away.
+func ParseCode(s string) (Code, error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) != 3 {
+		return Code{}, fmt.Errorf("%q is not an enhanced status code (want class.subject.detail, like 5.7.26)", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || strings.TrimLeft(p, "0123456789") != "" {
+			return Code{}, fmt.Errorf("%q is not an enhanced status code (want class.subject.detail, like 5.7.26)", s)
+		}
+		n[i], _ = strconv.Atoi(p)
+	}
+	if len(parts[0]) != 1 || (n[0] != 2 && n[0] != 4 && n[0] != 5) {
+		return Code{}, fmt.Errorf("%q: the class must be 2, 4 or 5 (RFC 3463 3.1)", s)
+	}
+	return Code{n[0], n[1], n[2]}, nil
+}
+
+// madeUp reports codes that some tools invent when a bounce has none:
+// Sisimai's x.0.9xx ("5.0.911" for user unknown, ...). RFC 3463 defines no
+// detail above 0 for subject 0, so treat them as "no code".
+func (c Code) madeUp() bool { return c.Subject == 0 && c.Detail >= 900 }

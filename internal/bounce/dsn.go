@@ -1,0 +1,192 @@
+package bounce
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+)
+
+// DSN is the machine-readable part of a delivery status notification:
+// the body of a message/delivery-status part (RFC 3464 2.1) or of a
+// message/global-delivery-status part (RFC 6533 6.2, the same fields in
+// UTF-8).
+type DSN struct {
+	// Per-message fields (RFC 3464 2.2).
+	ReportingMTA       string `json:"reporting_mta,omitempty"`
+	ReceivedFromMTA    string `json:"received_from_mta,omitempty"`
+	ArrivalDate        string `json:"arrival_date,omitempty"`
+	OriginalEnvelopeID string `json:"original_envelope_id,omitempty"`
+	// Recipients holds one entry per per-recipient block (RFC 3464 2.3).
+	Recipients []DSNRecipient `json:"recipients"`
+}
+
+// DSNRecipient is one per-recipient block (RFC 3464 2.3).
+type DSNRecipient struct {
+	FinalRecipient    string `json:"final_recipient"`              // 2.3.2, the address part
+	OriginalRecipient string `json:"original_recipient,omitempty"` // 2.3.1
+	Action            string `json:"action"`                       // 2.3.3: failed, delayed, delivered, relayed, expanded
+	Status            string `json:"status"`                       // 2.3.4: the enhanced status code, comments removed
+	RemoteMTA         string `json:"remote_mta,omitempty"`         // 2.3.5
+	DiagnosticType    string `json:"diagnostic_type,omitempty"`    // 2.3.6: "smtp", "x-unix", ...
+	DiagnosticCode    string `json:"diagnostic_code,omitempty"`    // 2.3.6: the text after the type
+	LastAttemptDate   string `json:"last_attempt_date,omitempty"`  // 2.3.7
+	WillRetryUntil    string `json:"will_retry_until,omitempty"`   // 2.3.9
+}
+
+// Limits for hostile input.
+const (
+	maxDSNSize       = 1 << 20
+	maxDSNRecipients = 1000
+	maxFieldLen      = 8192
+)
+
+// ParseDSN parses a delivery-status body. It is lenient the way real
+// bounces need it to be: blocks may lack the blank lines between them, a
+// block may mix per-message and per-recipient fields, field names are
+// case-insensitive, unknown fields are ignored. It never fails; a body
+// without recipients gives a DSN with none.
+func ParseDSN(body []byte) *DSN {
+	if len(body) > maxDSNSize {
+		body = body[:maxDSNSize]
+	}
+	d := &DSN{}
+	var cur *DSNRecipient
+	flush := func() {
+		if cur != nil && (cur.FinalRecipient != "" || cur.OriginalRecipient != "") && len(d.Recipients) < maxDSNRecipients {
+			d.Recipients = append(d.Recipients, *cur)
+		}
+		cur = nil
+	}
+	for _, f := range dsnFields(body) {
+		if f.name == "" { // a blank line ends a block (RFC 3464 2.1)
+			flush()
+			continue
+		}
+		v := f.value
+		switch f.name {
+		case "reporting-mta":
+			d.ReportingMTA = mtaName(v)
+			continue
+		case "received-from-mta":
+			d.ReceivedFromMTA = mtaName(v)
+			continue
+		case "arrival-date":
+			d.ArrivalDate = v
+			continue
+		case "original-envelope-id":
+			d.OriginalEnvelopeID = v
+			continue
+		}
+		if cur == nil {
+			cur = &DSNRecipient{}
+		}
+		switch f.name {
+		case "final-recipient":
+			if cur.FinalRecipient != "" {
+				flush()
+				cur = &DSNRecipient{}
+			}
+			cur.FinalRecipient = addressValue(v)
+		case "original-recipient":
+			if cur.OriginalRecipient != "" {
+				flush()
+				cur = &DSNRecipient{}
+			}
+			cur.OriginalRecipient = addressValue(v)
+		case "action":
+			cur.Action = strings.ToLower(firstWord(v))
+		case "status":
+			cur.Status = firstWord(v)
+		case "remote-mta":
+			cur.RemoteMTA = mtaName(v)
+		case "diagnostic-code":
+			t, rest := typedValue(v)
+			cur.DiagnosticType, cur.DiagnosticCode = strings.ToLower(t), rest
+		case "last-attempt-date":
+			cur.LastAttemptDate = v
+		case "will-retry-until":
+			cur.WillRetryUntil = v
+		}
+	}
+	flush()
+	return d
+}
+
+type dsnField struct{ name, value string }
+
+// dsnFields splits a body into unfolded header fields (RFC 5322 2.2.3
+// folding) with an empty field for each blank line.
+func dsnFields(body []byte) []dsnField {
+	var out []dsnField
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 4096), maxDSNSize)
+	last := -1
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			if last >= 0 && out[last].name != "" {
+				out = append(out, dsnField{})
+				last = len(out) - 1
+			}
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last >= 0 && out[last].name != "" {
+			if len(out[last].value) < maxFieldLen {
+				out[last].value += " " + strings.TrimSpace(line)
+			}
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !isToken(strings.TrimSpace(name)) {
+			continue
+		}
+		out = append(out, dsnField{strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)})
+		last = len(out) - 1
+	}
+	return out
+}
+
+// typedValue splits "rfc822; bob@example.com" (RFC 3464 2.1.2's
+// address-type ";" generic-address) into its type and value.
+func typedValue(v string) (string, string) {
+	if t, rest, ok := strings.Cut(v, ";"); ok && isToken(strings.TrimSpace(t)) {
+		return strings.TrimSpace(t), strings.TrimSpace(rest)
+	}
+	return "", strings.TrimSpace(v)
+}
+
+// addressValue returns the address of a recipient field: the typed value
+// without angle brackets; when the value is not an address (Exim puts a
+// pipe command there) the first address inside it.
+func addressValue(v string) string {
+	_, a := typedValue(v)
+	a = strings.Trim(a, "<> \t\"")
+	if a == "" {
+		return ""
+	}
+	if strings.ContainsAny(a, " \t|/") {
+		if m := addrRe.FindString(a); m != "" {
+			return m
+		}
+	}
+	return a
+}
+
+// mtaName is the host of an MTA field ("dns; mx.example.com [192.0.2.1]"
+// -> "mx.example.com").
+func mtaName(v string) string {
+	_, n := typedValue(v)
+	n = strings.Trim(n, "[]<> ")
+	if i := strings.IndexAny(n, " \t("); i > 0 {
+		n = strings.TrimRight(n[:i], "[]<> ")
+	}
+	return n
+}
+
+func firstWord(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t("); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,325 @@
+package bounce
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode ISO-2022-JP, ISO-8859-x, ... in bounce texts
+	"github.com/emersion/go-message/textproto"
+)
+
+// Limits that keep hostile MIME from costing more than a bounce should.
+const (
+	maxDepth      = 12      // nesting of multiparts
+	maxParts      = 200     // parts walked per message
+	maxPartRead   = 1 << 20 // bytes read from one text part
+	maxHeaderRead = 256 << 10
+	maxNotice     = 256 << 10 // total notice text kept
+)
+
+// Parse reads one bounce - a message (RFC 3464 DSN or a non-standard
+// bounce), an Amazon SES JSON notification, or a pasted SMTP reply - and
+// classifies every recipient it reports on. Input over DefaultMaxSize is
+// refused with ErrTooLarge.
+func Parse(r io.Reader) (*Bounce, error) { return ParseLimit(r, DefaultMaxSize) }
+
+// ParseLimit is Parse with a size limit in bytes.
+func ParseLimit(r io.Reader, max int64) (*Bounce, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
+	}
+	return ParseBytes(raw), nil
+}
+
+// ParseBytes is Parse for a message already in memory.
+func ParseBytes(raw []byte) *Bounce {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return &Bounce{Kind: KindUnknown, Notes: []string{"empty input"}, Failures: []Failure{}}
+	}
+	if t[0] == '{' {
+		if b := parseSESJSON(t); b != nil {
+			return b
+		}
+	}
+	if looksLikeReply(t) {
+		if b := ParseReplyBounce(string(t)); b != nil {
+			return b
+		}
+	}
+	return parseMessage(raw)
+}
+
+// looksLikeReply reports input that starts with an SMTP reply rather than a
+// header field.
+func looksLikeReply(t []byte) bool {
+	line := t
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	s := strings.TrimSpace(string(line))
+	if _, err := ParseReply(s); err != nil {
+		return false
+	}
+	name, _, ok := strings.Cut(s, ":")
+	return !ok || !isToken(name)
+}
+
+// ParseReplyBounce makes a bounce of a pasted SMTP reply (one line or the
+// multi-line form). The failure is an SMTP reject by definition: the
+// client that pasted it got the reply in its session.
+func ParseReplyBounce(s string) *Bounce {
+	r, err := ParseReply(s)
+	if err != nil {
+		return nil
+	}
+	b := &Bounce{Kind: KindReply}
+	f := Failure{DSNAction: "failed", ReplyCode: r.Code, Diagnostic: r.Text}
+	if !r.Enhanced.IsZero() {
+		f.Status = r.Enhanced.String()
+	}
+	if r.Code/100 == 4 || r.Enhanced.Transient() {
+		f.DSNAction = "delayed"
+	}
+	if m := addrRe.FindString(r.Text); m != "" {
+		f.Recipient = m
+	}
+	f.context = strings.TrimSpace(s)
+	b.SenderIP = findSenderIP(s)
+	b.Failures = []Failure{f}
+	classifyAll(b)
+	for i := range b.Failures {
+		b.Failures[i].Origin = OriginSMTPReject
+	}
+	return b
+}
+
+// walkState collects what the MIME walk finds.
+type walkState struct {
+	parts    int
+	texts    []string
+	htmls    []string
+	dsns     []*DSN
+	orig     textproto.Header
+	hasOrig  bool
+	feedback bool
+	jsons    [][]byte
+	notes    []string
+	noticeN  int
+}
+
+func parseMessage(raw []byte) *Bounce {
+	b := &Bounce{Failures: []Failure{}}
+	// An mbox "From " separator line before the header.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
+	st := &walkState{}
+	ent, err := message.ReadWithOptions(bytes.NewReader(raw), &message.ReadOptions{MaxHeaderBytes: maxHeaderRead})
+	var top textproto.Header
+	if ent == nil {
+		// Not parseable as MIME (a header line go-message refuses): read
+		// the header leniently and the rest as text.
+		h, body := lenientSplit(raw)
+		top = h
+		st.addText(string(body))
+		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
+	} else {
+		top = ent.Header.Header
+		st.walk(ent, 0)
+	}
+	hdr := message.Header{Header: top}
+	b.Subject = headerText(hdr, "Subject")
+	b.Date = hdr.Get("Date")
+	mt, params, _ := hdr.ContentType()
+	if strings.EqualFold(params["report-type"], "feedback-report") {
+		st.feedback = true
+	}
+	b.Notes = append(b.Notes, st.notes...)
+	buildBounce(b, hdr, mt, st)
+	if b.Kind == KindUnknown && ent != nil {
+		// The MIME structure hid the text (a broken part header, a missing
+		// closing boundary): read the whole body as text.
+		_, body := lenientSplit(raw)
+		st2 := &walkState{orig: st.orig, hasOrig: st.hasOrig, dsns: st.dsns}
+		st2.addText(string(body))
+		b2 := &Bounce{Subject: b.Subject, Date: b.Date, Failures: []Failure{}}
+		buildBounce(b2, hdr, mt, st2)
+		if b2.Kind != KindUnknown {
+			b2.note("the MIME structure is broken; the body was read as plain text")
+			*b = *b2
+		}
+	}
+	return b
+}
+
+func (st *walkState) addText(s string) {
+	if st.noticeN+len(s) > maxNotice {
+		s = s[:max(0, maxNotice-st.noticeN)]
+	}
+	st.noticeN += len(s)
+	st.texts = append(st.texts, s)
+}
+
+func (st *walkState) walk(e *message.Entity, depth int) {
+	st.parts++
+	if st.parts > maxParts {
+		if st.parts == maxParts+1 {
+			st.notes = append(st.notes, fmt.Sprintf("more than %d MIME parts; the rest was not read", maxParts))
+		}
+		return
+	}
+	if depth > maxDepth {
+		st.notes = append(st.notes, fmt.Sprintf("MIME nesting deeper than %d; not read further", maxDepth))
+		return
+	}
+	mt, params, _ := e.Header.ContentType()
+	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
+		if strings.EqualFold(params["report-type"], "feedback-report") {
+			st.feedback = true
+		}
+		mr := e.MultipartReader()
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if p == nil {
+				if err != nil && !strings.Contains(err.Error(), "EOF") {
+					st.notes = append(st.notes, "a MIME part could not be read: "+oneLine(err))
+				}
+				break
+			}
+			st.walk(p, depth+1)
+			if st.parts > maxParts {
+				break
+			}
+		}
+		return
+	}
+	switch mt {
+	case "message/delivery-status", "message/global-delivery-status":
+		st.dsns = append(st.dsns, ParseDSN(readLimited(e.Body, maxDSNSize)))
+	case "message/feedback-report":
+		st.feedback = true
+	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+		if !st.hasOrig {
+			h, _ := lenientSplit(readLimited(e.Body, maxHeaderRead))
+			st.orig, st.hasOrig = h, true
+		}
+	case "text/html":
+		st.htmls = append(st.htmls, htmlToText(string(readLimited(e.Body, maxPartRead))))
+	case "application/json":
+		st.jsons = append(st.jsons, readLimited(e.Body, maxPartRead))
+	default:
+		if mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") {
+			st.addText(string(readLimited(e.Body, maxPartRead)))
+		}
+	}
+}
+
+func readLimited(r io.Reader, n int64) []byte {
+	b, _ := io.ReadAll(io.LimitReader(r, n))
+	return b
+}
+
+// lenientSplit reads a header block the way bounces need: folded lines,
+// lines that are not fields skipped, stopping at the first blank line.
+func lenientSplit(raw []byte) (textproto.Header, []byte) {
+	var h textproto.Header
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	consumed := 0
+	var name, value string
+	flush := func() {
+		if name != "" {
+			h.Add(name, strings.TrimSpace(value))
+		}
+		name, value = "", ""
+	}
+	started := false
+	for sc.Scan() {
+		line := sc.Text()
+		consumed += len(line) + 1
+		l := strings.TrimRight(line, "\r")
+		if strings.TrimSpace(l) == "" {
+			if started {
+				break
+			}
+			continue
+		}
+		if (l[0] == ' ' || l[0] == '\t') && name != "" {
+			value += " " + strings.TrimSpace(l)
+			continue
+		}
+		n, v, ok := strings.Cut(l, ":")
+		if ok && isToken(strings.TrimSpace(n)) {
+			flush()
+			name, value, started = strings.TrimSpace(n), v, true
+			continue
+		}
+		if strings.HasPrefix(l, "From ") && !started {
+			continue // mbox separator
+		}
+		if started {
+			break
+		}
+	}
+	flush()
+	if consumed > len(raw) {
+		consumed = len(raw)
+	}
+	return h, raw[consumed:]
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
+
+func headerText(h message.Header, key string) string {
+	v := h.Get(key)
+	if d, err := wordDecoder.DecodeHeader(v); err == nil {
+		return d
+	}
+	return v
+}
+
+// headerAddrs returns the addresses in an address header, decoded; it
+// falls back to a pattern match for headers net/mail refuses.
+func headerAddrs(h textproto.Header, key string) []string {
+	var out []string
+	for _, v := range h.Values(key) {
+		if l, err := mail.ParseAddressList(v); err == nil {
+			for _, a := range l {
+				out = append(out, a.Address)
+			}
+			continue
+		}
+		out = append(out, addrRe.FindAllString(v, 8)...)
+	}
+	return out
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

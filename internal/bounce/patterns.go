@@ -1,0 +1,130 @@
+package bounce
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// pattern is one entry of data/patterns.yaml.
+type pattern struct {
+	Category    string   `yaml:"category"`
+	Code        string   `yaml:"code"`
+	Meaning     string   `yaml:"meaning"`
+	Strength    string   `yaml:"strength"`
+	Disposition string   `yaml:"disposition"`
+	Checks      []string `yaml:"checks"`
+	CheckDomain string   `yaml:"check_domain"`
+	Re          string   `yaml:"re"`
+	Why         string   `yaml:"why"`
+
+	re     *regexp.Regexp
+	strong bool
+}
+
+// replyRule maps a basic reply code to a category (data/patterns.yaml
+// "replies").
+type replyRule struct {
+	Reply    int    `yaml:"reply"`
+	Category string `yaml:"category"`
+	Code     string `yaml:"code"`
+	Why      string `yaml:"why"`
+}
+
+func (k *knowledge) loadPatterns() error {
+	b, err := dataFS.ReadFile("data/patterns.yaml")
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Patterns []*pattern   `yaml:"patterns"`
+		Replies  []*replyRule `yaml:"replies"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("patterns.yaml: %w", err)
+	}
+	for i, p := range doc.Patterns {
+		if k.catBySlug[p.Category] == nil {
+			return fmt.Errorf("patterns.yaml: pattern %d: unknown category %q", i, p.Category)
+		}
+		if p.Strength != "strong" && p.Strength != "weak" {
+			return fmt.Errorf("patterns.yaml: pattern %d: strength %q", i, p.Strength)
+		}
+		p.strong = p.Strength == "strong"
+		if p.Code != "" && !k.known(p.Code) {
+			return fmt.Errorf("patterns.yaml: pattern %d: code %s is not in codes.yaml", i, p.Code)
+		}
+		if p.Code == "" && p.Meaning == "" {
+			return fmt.Errorf("patterns.yaml: pattern %d: needs a code or a meaning", i)
+		}
+		if p.Disposition != "" && !validDisposition(p.Disposition) {
+			return fmt.Errorf("patterns.yaml: pattern %d: disposition %q", i, p.Disposition)
+		}
+		for _, c := range p.Checks {
+			if !slices.Contains(CheckNames, c) {
+				return fmt.Errorf("patterns.yaml: pattern %d: unknown check %q", i, c)
+			}
+		}
+		if p.CheckDomain == "" {
+			p.CheckDomain = "sender"
+		}
+		re, err := regexp.Compile("(?i)" + p.Re)
+		if err != nil {
+			return fmt.Errorf("patterns.yaml: pattern %d: %w", i, err)
+		}
+		p.re = re
+	}
+	k.patterns = doc.Patterns
+	k.replies = map[int]*replyRule{}
+	for _, r := range doc.Replies {
+		if k.catBySlug[r.Category] == nil || !k.known(r.Code) {
+			return fmt.Errorf("patterns.yaml: reply %d: bad category or code", r.Reply)
+		}
+		k.replies[r.Reply] = r
+	}
+	return nil
+}
+
+// known is Known for the loader (before kb() is ready).
+func (k *knowledge) known(code string) bool {
+	if len(code) > 2 && code[:2] == "X." {
+		c, err := ParseCode("5" + code[1:])
+		return err == nil && k.generic[[2]int{c.Subject, c.Detail}] != nil
+	}
+	return k.exact[code] != nil
+}
+
+// maxMatchText bounds the text the patterns look at.
+const maxMatchText = 8192
+
+// matchText returns the first pattern that matches text, preferring strong
+// ones: the first strong match, else the first weak one.
+func matchText(text string) *pattern {
+	if len(text) > maxMatchText {
+		text = text[:maxMatchText]
+	}
+	var weak *pattern
+	for _, p := range kb().patterns {
+		if !p.strong && weak != nil {
+			continue
+		}
+		if p.re.MatchString(text) {
+			if p.strong {
+				return p
+			}
+			weak = p
+		}
+	}
+	return weak
+}
+
+// ClassifyText classifies a diagnostic text without a code: the category
+// its words point to, or "" when no pattern matches.
+func ClassifyText(text string) string {
+	if p := matchText(text); p != nil {
+		return p.Category
+	}
+	return ""
+}
