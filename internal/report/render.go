@@ -166,7 +166,7 @@ func Table(w io.Writer, headers []string, rows [][]string) error {
 		if line == "" {
 			continue
 		}
-		_, err := io.WriteString(w, strings.TrimRight(line, " ")+"\n")
+		_, err := io.WriteString(w, strings.TrimRight(strings.TrimSuffix(line, "\n"), " ")+"\n")
 		if err != nil {
 			return err
 		}
