@@ -1,6 +1,9 @@
 package profile
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,6 +124,37 @@ func TestRulesAreWellFormed(t *testing.T) {
 		}
 		if r.Fix == "" {
 			t.Errorf("%s: no fix", r.ID)
+		}
+	}
+}
+
+// TestBlockingIDsExist keeps the rules honest: every finding ID a rule
+// reads must be one that some check can emit (as the full quoted ID, or as
+// its name inside the check's finding helper).
+func TestBlockingIDsExist(t *testing.T) {
+	rules, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || strings.Contains(path, "profile") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		src.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := src.String()
+	for _, r := range rules.Requirements {
+		for _, id := range append(append([]string{}, r.Blocking...), r.UnknownIf...) {
+			_, name, _ := strings.Cut(id, ".")
+			if !strings.Contains(all, `"`+id+`"`) && !strings.Contains(all, `finding("`+name+`"`) {
+				t.Errorf("rule %s reads finding %s, which no check emits", r.ID, id)
+			}
 		}
 	}
 }
