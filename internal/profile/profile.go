@@ -57,7 +57,8 @@ type Provider struct {
 
 // Rules is the whole rule set.
 type Rules struct {
-	Sources      map[string]string `json:"sources"`
+	Sources      map[string]string `json:"sources"`      // provider -> short reference
+	SourceNotes  map[string]string `json:"source_notes"` // provider -> what the source says, for reviewers
 	Providers    []Provider        `json:"providers"`
 	Requirements []Requirement     `json:"requirements"`
 	Manual       []Manual          `json:"manual"`
@@ -185,10 +186,15 @@ func Evaluate(rules *Rules, profile string, results []report.CheckResult) (*Resu
 			f.Title = fmt.Sprintf("%s recommend(s): %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title))
 			f.BounceCodes = a.codes
 		default:
-			f.Severity = report.SeverityWarn
+			// Unknown: a warning where a provider requires it, a note where
+			// it only recommends it.
+			f.Severity = report.SeverityInfo
+			if a.required {
+				f.Severity = report.SeverityWarn
+			}
 			f.Title = fmt.Sprintf("cannot confirm for %s: %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title))
 		}
-		f.Detail = a.why
+		f.Detail = sentence(a.why)
 		if a.req.Note != "" {
 			f.Detail = strings.TrimSpace(f.Detail + " " + a.req.Note)
 		}
@@ -257,6 +263,13 @@ func appendNew(ss []string, add ...string) []string {
 		}
 	}
 	return ss
+}
+
+func sentence(s string) string {
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
 
 func lowerFirst(s string) string {

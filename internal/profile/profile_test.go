@@ -102,7 +102,7 @@ func TestRulesAreWellFormed(t *testing.T) {
 	providers := map[string]bool{}
 	for _, p := range rules.Providers {
 		providers[p.Name] = true
-		if rules.Sources[p.Name] == "" {
+		if rules.Sources[p.Name] == "" || rules.SourceNotes[p.Name] == "" {
 			t.Errorf("provider %s has no source", p.Name)
 		}
 	}
