@@ -1,0 +1,26 @@
+package check
+
+import (
+	"context"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/bimi"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+// The bimi check for every domain: the default._bimi record and the DMARC
+// enforcement it depends on always (DNS only, answered from the shared
+// cache where the dmarc check asked the same); the logo and the mark
+// certificate over HTTPS unless --offline.
+func init() {
+	Register(Checker{
+		Name:    "bimi",
+		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
+				Offline: env.Options.Offline,
+				Timeout: env.Options.ProbeTimeout,
+			}).CheckResult()
+		},
+	})
+}

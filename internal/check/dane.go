@@ -1,0 +1,29 @@
+package check
+
+import (
+	"context"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dane"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+// The dane check (RFC 7672) for every domain: TLSA records at
+// _25._tcp.MXHOST. With --smtp, each MX host that publishes TLSA records
+// is probed on Options.SMTPPort (EHLO, STARTTLS, QUIT; never MAIL or DATA)
+// and its certificate compared with them. Like the smtp check, --offline
+// does not stop a probe the user asked for.
+func init() {
+	Register(Checker{
+		Name:    "dane",
+		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			var o dane.Options
+			if env.Options.SMTP {
+				o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout})
+			}
+			return dane.Check(ctx, env.Resolver, t.Name, o).CheckResult()
+		},
+	})
+}
