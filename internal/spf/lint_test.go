@@ -1,0 +1,351 @@
+package spf
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/zone"
+)
+
+// zoneOf writes "name TXT ..." lines as zone text with TTL and class.
+func zoneOf(lines ...string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		name, rest, _ := strings.Cut(l, " ")
+		fmt.Fprintf(&b, "%s. 300 IN %s\n", name, rest)
+	}
+	return b.String()
+}
+
+func ids(fs []report.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.ID)
+	}
+	return out
+}
+
+func TestLintFindings(t *testing.T) {
+	tests := []struct {
+		name   string
+		zone   []string
+		want   []string // finding IDs that must be present
+		absent []string // and must not
+		status report.Status
+	}{
+		{name: "good", zone: []string{
+			`good.example TXT "v=spf1 mx include:_spf.good.example -all"`,
+			`good.example MX 10 mx.good.example.`, `mx.good.example A 192.0.2.1`,
+			`_spf.good.example TXT "v=spf1 ip4:192.0.2.0/24 ~all"`,
+		}, status: report.StatusPass, absent: []string{"spf.no-all", "spf.void-lookup"}},
+		{name: "no record", zone: []string{`norec.example TXT "google-site-verification=x"`},
+			want: []string{"spf.no-record"}, status: report.StatusFail},
+		{name: "joined without space", zone: []string{`joined.example TXT "v=spf1" "mx -all"`},
+			want: []string{"spf.no-record"}, status: report.StatusFail},
+		{name: "only type 99", zone: []string{`old.example SPF "v=spf1 -all"`, `old.example A 192.0.2.1`},
+			want: []string{"spf.no-record"}, status: report.StatusFail},
+		{name: "type 99 too", zone: []string{`both.example SPF "v=spf1 -all"`, `both.example TXT "v=spf1 -all"`},
+			want: []string{"spf.deprecated-spf-rr"}, status: report.StatusWarn},
+		{name: "two records", zone: []string{`two.example TXT "v=spf1 mx -all"`, `two.example TXT "v=spf1 include:x.example ~all"`},
+			want: []string{"spf.multiple-records"}, status: report.StatusFail},
+		{name: "syntax", zone: []string{`syn.example TXT "v=spf1 ip4:192.0.2.300 -all"`},
+			want: []string{"spf.syntax"}, status: report.StatusFail},
+		{name: "split mid-term breaks it", zone: []string{`split.example TXT "v=spf1 ip4:192.0.2.1" "include:x.example -all"`},
+			want: []string{"spf.syntax"}, status: report.StatusFail},
+		{name: "split mid-term works", zone: []string{`split2.example TXT "v=spf1 ip4:192.0" ".2.1 -all"`},
+			want: []string{"spf.string-split"}, status: report.StatusPass},
+		{name: "too many lookups", zone: []string{
+			`many.example TXT "v=spf1 include:a.many.example include:b.many.example include:c.many.example -all"`,
+			`a.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example a:h3.many.example -all"`,
+			`b.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example a:h3.many.example -all"`,
+			`c.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example ~all"`,
+			`h1.many.example A 192.0.2.1`, `h2.many.example A 192.0.2.2`, `h3.many.example AAAA 2001:db8::3`,
+		}, want: []string{"spf.too-many-lookups"}, status: report.StatusFail},
+		{name: "near the limit", zone: []string{
+			`near.example TXT "v=spf1 a mx a:h.near.example mx:h.near.example include:i.near.example -all"`,
+			`near.example A 192.0.2.1`, `near.example MX 1 h.near.example.`, `h.near.example A 192.0.2.2`, `h.near.example MX 1 h.near.example.`,
+			`i.near.example TXT "v=spf1 a mx a:h.near.example mx:h.near.example -all"`, `i.near.example A 192.0.2.3`, `i.near.example MX 1 h.near.example.`,
+		}, want: []string{"spf.near-lookup-limit"}, absent: []string{"spf.too-many-lookups"}, status: report.StatusWarn},
+		{name: "void lookups", zone: []string{`void.example TXT "v=spf1 a:gone1.void.example mx:gone2.void.example a:gone3.void.example -all"`},
+			want: []string{"spf.too-many-void-lookups"}, status: report.StatusFail},
+		{name: "one void lookup", zone: []string{`void1.example TXT "v=spf1 a:gone.void1.example -all"`},
+			want: []string{"spf.void-lookup"}, status: report.StatusWarn},
+		{name: "include loop", zone: []string{`loop.example TXT "v=spf1 include:l2.loop.example -all"`, `l2.loop.example TXT "v=spf1 include:loop.example -all"`},
+			want: []string{"spf.include-loop"}, status: report.StatusFail},
+		{name: "include missing", zone: []string{`miss.example TXT "v=spf1 include:nothere.example -all"`},
+			want: []string{"spf.include-missing"}, status: report.StatusFail},
+		{name: "redirect missing", zone: []string{`rmiss.example TXT "v=spf1 redirect=nothere.example"`},
+			want: []string{"spf.redirect-missing"}, status: report.StatusFail},
+		{name: "+all", zone: []string{`pall.example TXT "v=spf1 +all"`}, want: []string{"spf.pass-all"}, status: report.StatusFail},
+		{name: "+all through redirect", zone: []string{`rpall.example TXT "v=spf1 ip4:192.0.2.1 redirect=t.rpall.example"`, `t.rpall.example TXT "v=spf1 all"`},
+			want: []string{"spf.pass-all"}, status: report.StatusFail},
+		{name: "+all in an include", zone: []string{`ipall.example TXT "v=spf1 include:t.ipall.example -all"`, `t.ipall.example TXT "v=spf1 +all"`},
+			want: []string{"spf.pass-all"}, status: report.StatusFail},
+		{name: "?all", zone: []string{`nall.example TXT "v=spf1 ip4:192.0.2.1 ?all"`}, want: []string{"spf.neutral-all"}, status: report.StatusFail},
+		{name: "no all", zone: []string{`noall.example TXT "v=spf1 ip4:192.0.2.1"`}, want: []string{"spf.no-all"}, status: report.StatusWarn},
+		{name: "ptr", zone: []string{`ptr.example TXT "v=spf1 ptr -all"`}, want: []string{"spf.ptr-mechanism"}, status: report.StatusWarn},
+		{name: "wide /8", zone: []string{`wide.example TXT "v=spf1 ip4:10.0.0.0/8 -all"`}, want: []string{"spf.wide-range"}, status: report.StatusFail},
+		{name: "wide /12 warns", zone: []string{`wide2.example TXT "v=spf1 ip4:172.16.0.0/12 -all"`}, want: []string{"spf.wide-range"}, status: report.StatusWarn},
+		{name: "deny range is fine", zone: []string{`wide3.example TXT "v=spf1 -ip4:10.0.0.0/8 ip4:192.0.2.1 -all"`}, absent: []string{"spf.wide-range"}, status: report.StatusPass},
+		{name: "duplicate", zone: []string{`dup.example TXT "v=spf1 ip4:192.0.2.1 ip4:192.0.2.1 -all"`}, want: []string{"spf.duplicate-mechanism"}, status: report.StatusWarn},
+		{name: "duplicate include across records", zone: []string{
+			`dupi.example TXT "v=spf1 include:a.dupi.example include:s.dupi.example -all"`,
+			`a.dupi.example TXT "v=spf1 include:s.dupi.example -all"`, `s.dupi.example TXT "v=spf1 ip4:192.0.2.1 -all"`,
+		}, want: []string{"spf.duplicate-mechanism"}, status: report.StatusWarn},
+		{name: "shadowed by range", zone: []string{`shad.example TXT "v=spf1 ip4:192.0.2.0/24 -ip4:192.0.2.7 -all"`}, want: []string{"spf.shadowed-mechanism"}, status: report.StatusWarn},
+		{name: "after all", zone: []string{`after.example TXT "v=spf1 -all ip4:192.0.2.1"`}, want: []string{"spf.shadowed-mechanism"}, status: report.StatusWarn},
+		{name: "redirect with all", zone: []string{`rwa.example TXT "v=spf1 ip4:192.0.2.1 ~all redirect=x.rwa.example"`}, want: []string{"spf.redirect-with-all"}, status: report.StatusWarn},
+		{name: "too long", zone: []string{`long.example TXT "v=spf1 ` + strings.Repeat("ip4:192.0.2.1 ", 20) + `" "-all"`, `long.example TXT "` + strings.Repeat("x", 200) + `"`},
+			want: []string{"spf.record-too-long", "spf.duplicate-mechanism"}, status: report.StatusWarn},
+		{name: "too many mx", zone: append([]string{`tmx.example TXT "v=spf1 mx -all"`}, func() []string {
+			var z []string
+			for i := range 11 {
+				z = append(z, fmt.Sprintf("tmx.example MX %d m%d.tmx.example.", i, i), fmt.Sprintf("m%d.tmx.example A 192.0.2.%d", i, i+1))
+			}
+			return z
+		}()...), want: []string{"spf.too-many-mx"}, status: report.StatusFail},
+	}
+	var zoneText strings.Builder
+	for _, tt := range tests {
+		zoneText.WriteString(zoneOf(tt.zone...))
+	}
+	srv := dnstest.Start(t, zoneText.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			domain, _, _ := strings.Cut(tt.zone[0], " ")
+			lr := Lint(context.Background(), srv.Client(t), domain)
+			got := ids(lr.Findings)
+			for _, w := range tt.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("missing %s; got %v", w, got)
+				}
+			}
+			for _, a := range tt.absent {
+				if slices.Contains(got, a) {
+					t.Errorf("unexpected %s", a)
+				}
+			}
+			cr := CheckResult(lr, nil, "")
+			if cr.Status != tt.status {
+				t.Errorf("status %s, want %s (findings %v)", cr.Status, tt.status, got)
+			}
+			for _, f := range lr.Findings {
+				if f.Title == "" || f.Check != "spf" || !strings.HasPrefix(f.ID, "spf.") || strings.Contains(f.Title, "\n") {
+					t.Errorf("malformed finding %+v", f)
+				}
+				if f.Severity == report.SeverityFail && f.Fix == "" {
+					t.Errorf("%s: a failure without a fix", f.ID)
+				}
+			}
+			if _, err := json.Marshal(cr.Data); err != nil {
+				t.Errorf("data does not marshal: %v", err)
+			}
+		})
+	}
+}
+
+func TestLintTooManyLookupsContract(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(
+		`big.example TXT "v=spf1 a a a a a a a a a a a -all"`, `big.example A 192.0.2.1`,
+	))
+	lr := Lint(context.Background(), srv.Client(t), "big.example")
+	if lr.Lookups != 11 {
+		t.Fatalf("lookups %d, want 11", lr.Lookups)
+	}
+	for _, f := range lr.Findings {
+		if f.ID == "spf.too-many-lookups" {
+			if f.Title != "SPF needs 11 DNS lookups; the limit is 10" {
+				t.Errorf("title %q", f.Title)
+			}
+			if !slices.Equal(f.BounceCodes, []string{"5.7.23", "5.7.26", "5.7.509"}) {
+				t.Errorf("bounce codes %v", f.BounceCodes)
+			}
+			return
+		}
+	}
+	t.Fatal("no spf.too-many-lookups finding")
+}
+
+func TestLintDNSErrors(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(
+		`inc.example TXT "v=spf1 include:broken.example -all"`,
+		`broken.example TXT "v=spf1 -all"`,
+	))
+	srv.Set("servfail.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	srv.Set("broken.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	srv.Set("slow.example", dnstest.Behavior{Drop: true})
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 100 * time.Millisecond, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"servfail.example", "slow.example", "inc.example"} {
+		lr := Lint(context.Background(), c, d)
+		cr := CheckResult(lr, nil, "")
+		got := ids(lr.Findings)
+		if cr.Status != report.StatusError || !slices.Contains(got, "spf.dns-error") {
+			t.Errorf("%s: status %s, findings %v: a DNS failure must be error", d, cr.Status, got)
+		}
+		if slices.Contains(got, "spf.no-record") || slices.Contains(got, "spf.include-missing") {
+			t.Errorf("%s: DNS failure reported as a missing record: %v", d, got)
+		}
+	}
+}
+
+func TestLintOffline(t *testing.T) {
+	st := zone.NewStore(false)
+	if err := st.LoadString(`$ORIGIN example.com.
+@ 300 IN SOA ns hostmaster 1 2 3 4 5
+@ 300 IN TXT "v=spf1 include:_spf.example.com include:_spf.provider.example -all"
+_spf 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+`, "example.com."); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dnsx.New(dnsx.Config{Zones: st, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := Lint(context.Background(), c, "example.com")
+	got := ids(lr.Findings)
+	if slices.Contains(got, "spf.include-missing") {
+		t.Errorf("an include outside the zones was reported missing: %v", got)
+	}
+	if !slices.Contains(got, "spf.not-checked") || lr.Complete {
+		t.Errorf("want spf.not-checked and an incomplete count: %v complete=%v", got, lr.Complete)
+	}
+	if cr := CheckResult(lr, nil, ""); cr.Status != report.StatusPass {
+		t.Errorf("status %s", cr.Status)
+	}
+	// A domain outside every zone: skip, not "no record".
+	lr = Lint(context.Background(), c, "other.example")
+	if cr := CheckResult(lr, nil, ""); cr.Status != report.StatusSkip || len(lr.Findings) != 0 {
+		t.Errorf("outside the zones: status %s findings %v", cr.Status, ids(lr.Findings))
+	}
+	// CheckHost needing such a name: temperror with ErrOffline.
+	ev := CheckHost(context.Background(), c, Args{IP: mustAddr("198.51.100.1"), Domain: "example.com", Sender: "a@example.com"})
+	if ev.Result != ResultTemperror || !errorsIs(ev.Err, ErrOffline) {
+		t.Errorf("offline include: %s %v", ev.Result, ev.Err)
+	}
+	f, _ := EvaluationFinding(ev, "198.51.100.1")
+	if f.ID != "spf.not-checked" {
+		t.Errorf("finding %s", f.ID)
+	}
+}
+
+// TestLintSendsEachQuestionOnce shows the resolver's cache at work: a tree
+// whose records share includes and hosts asks each (name, type) once, and
+// exactly the questions the tree needs.
+func TestLintSendsEachQuestionOnce(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(
+		`shared.example TXT "v=spf1 include:p1.shared.example include:p2.shared.example include:common.shared.example mx -all"`,
+		`shared.example MX 10 mx.shared.example.`, `mx.shared.example A 192.0.2.1`,
+		`p1.shared.example TXT "v=spf1 include:common.shared.example a:mx.shared.example -all"`,
+		`p2.shared.example TXT "v=spf1 include:common.shared.example a:mx.shared.example ~all"`,
+		`common.shared.example TXT "v=spf1 ip4:192.0.2.0/24 a:mx.shared.example -all"`,
+	))
+	c := srv.Client(t)
+	lr := Lint(context.Background(), c, "shared.example")
+	seen := map[string]int{}
+	for _, q := range srv.Queries() {
+		seen[fmt.Sprintf("%s/%s", q.Name, dns.TypeToString[q.Type])]++
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("%s asked %d times", k, n)
+		}
+	}
+	// TXT and SPF(99) of the root, TXT of p1, p2, common, MX of the root,
+	// A and AAAA of mx.shared.example (asked by a: in three records).
+	want := []string{
+		"shared.example./TXT", "shared.example./SPF", "shared.example./MX",
+		"p1.shared.example./TXT", "p2.shared.example./TXT", "common.shared.example./TXT",
+		"mx.shared.example./A", "mx.shared.example./AAAA",
+	}
+	if srv.Total() != len(want) || len(seen) != len(want) {
+		t.Errorf("%d questions (%d distinct), want %d: %v", srv.Total(), len(seen), len(want), seen)
+	}
+	for _, w := range want {
+		if seen[w] != 1 {
+			t.Errorf("%s: asked %d times", w, seen[w])
+		}
+	}
+	// Yet common is evaluated, and counted, three times: 4 terms at the
+	// root, 2+1 under p1, 2+1 under p2, 1 for the root's own include.
+	if lr.Lookups != 11 {
+		t.Errorf("lookups %d, want 11", lr.Lookups)
+	}
+	if st := c.Stats(); st.Sent != int64(len(want)) {
+		t.Errorf("client sent %d packets", st.Sent)
+	}
+	t.Logf("lint of a tree with shared includes: %d questions for %d distinct (name, type); %d lookups counted", srv.Total(), len(seen), lr.Lookups)
+}
+
+// TestLintLevelsConcurrent: the includes of one level are fetched together,
+// so the time is about one answer per level, not one per record.
+func TestLintLevelsConcurrent(t *testing.T) {
+	lines := []string{`wide.example TXT "v=spf1 ` + strings.Repeat("include:%d.wide.example ", 0)}
+	var incs []string
+	for i := range 8 {
+		incs = append(incs, fmt.Sprintf("include:i%d.wide.example", i))
+		lines = append(lines, fmt.Sprintf(`i%d.wide.example TXT "v=spf1 ip4:192.0.2.%d -all"`, i, i))
+	}
+	lines[0] = `wide.example TXT "v=spf1 ` + strings.Join(incs, " ") + ` -all"`
+	srv := dnstest.Start(t, zoneOf(lines...))
+	const latency = 150 * time.Millisecond
+	srv.SetLatency(latency, 0)
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	lr := Lint(context.Background(), c, "wide.example")
+	took := time.Since(start)
+	if lr.Lookups != 8 || len(lr.Tree.Children) != 8 {
+		t.Fatalf("lookups %d children %d", lr.Lookups, len(lr.Tree.Children))
+	}
+	// Two levels: about 2 x latency; one at a time would be 9 x latency.
+	if took > 5*latency {
+		t.Errorf("lint took %v for 2 levels at %v per answer: the includes were not fetched concurrently", took, latency)
+	}
+	t.Logf("9 records in 2 levels at %v per answer: %v", latency, took.Round(time.Millisecond))
+}
+
+func TestWriteTree(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(
+		`tree.example TXT "v=spf1 mx include:_spf.tree.example a:gone.tree.example ~all"`,
+		`tree.example MX 10 mx.tree.example.`, `mx.tree.example A 192.0.2.1`,
+		`_spf.tree.example TXT "v=spf1 ip4:192.0.2.0/24 -all"`,
+	))
+	lr := Lint(context.Background(), srv.Client(t), "tree.example")
+	var b strings.Builder
+	WriteTree(&b, lr.Tree)
+	want := `tree.example  [3 lookups, 1 void]
+│   v=spf1 mx include:_spf.tree.example a:gone.tree.example ~all
+├── mx  → 1 MX host(s): mx.tree.example
+├── include:_spf.tree.example  [0 lookups]
+│       v=spf1 ip4:192.0.2.0/24 -all
+└── a:gone.tree.example  → gone.tree.example has no A or AAAA records (NXDOMAIN)  (void)
+`
+	if b.String() != want {
+		t.Errorf("tree:\n%s\nwant:\n%s", b.String(), want)
+	}
+	js, err := json.Marshal(lr)
+	if err != nil || !strings.Contains(string(js), `"total_lookups":3`) || !strings.Contains(string(js), `"via":"include"`) {
+		t.Errorf("JSON tree: %v %s", err, js)
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
