@@ -100,6 +100,10 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Dial replaces the TCP dialer of the fetch (tests).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Policy, when set, is judged instead of fetching one: a policy file
+	// about to be published. PolicySource names it in evidence.
+	Policy       string
+	PolicySource string
 }
 
 // MXMatch tells whether one MX host is covered by the policy.
@@ -120,10 +124,12 @@ type Result struct {
 	Fetched bool                 `json:"fetched"`
 	HTTP    *httpsfetch.Response `json:"http,omitempty"`
 	// PolicyText is the body as served (at most MaxPolicySize bytes).
-	PolicyText string    `json:"policy_text,omitempty"`
-	Policy     *Policy   `json:"policy,omitempty"`
-	MXHosts    []string  `json:"mx_hosts,omitempty"`
-	MX         []MXMatch `json:"mx,omitempty"`
+	PolicyText string `json:"policy_text,omitempty"`
+	// PolicySource names a policy given instead of fetched (a file).
+	PolicySource string    `json:"policy_source,omitempty"`
+	Policy       *Policy   `json:"policy,omitempty"`
+	MXHosts      []string  `json:"mx_hosts,omitempty"`
+	MX           []MXMatch `json:"mx,omitempty"`
 	// Findings go to the report, not into Data.
 	Findings []report.Finding `json:"-"`
 
@@ -166,13 +172,17 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		res.Findings = append(res.Findings, dnsErrFinding("the MTA-STS record "+RecordName(domain), err))
 		return res
 	case errors.Is(err, ErrNoRecord):
-		<-mxc
-		if txtRes != nil && txtRes.Offline {
+		if txtRes != nil && txtRes.Offline && o.Policy == "" {
+			<-mxc
 			res.offline = true
 			return res
 		}
 		res.Findings = append(res.Findings, noneFinding(domain, txtRes))
-		return res
+		if o.Policy == "" {
+			<-mxc
+			return res
+		}
+		// A policy given to judge before publishing: go on without a record.
 	case errors.Is(err, ErrMultipleRecords):
 		res.Findings = append(res.Findings, report.Finding{
 			ID: "mta-sts.multiple-records", Severity: report.SeverityWarn,
@@ -216,15 +226,23 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		res.MXHosts = mx.hosts
 	}
 
-	res.PolicyURL = PolicyURL(domain)
-	if o.URL != "" {
-		res.PolicyURL = o.URL
+	if o.Policy != "" {
+		res.PolicySource = o.PolicySource
+		if res.PolicySource == "" {
+			res.PolicySource = "the policy given"
+		}
+		res.usePolicy(o.Policy, []string{"policy from " + res.PolicySource})
+	} else {
+		res.PolicyURL = PolicyURL(domain)
+		if o.URL != "" {
+			res.PolicyURL = o.URL
+		}
+		if o.Offline {
+			res.notFetch = "not fetched: --offline"
+			return res
+		}
+		res.fetchPolicy(ctx, r, o)
 	}
-	if o.Offline {
-		res.notFetch = "not fetched: --offline"
-		return res
-	}
-	res.fetchPolicy(ctx, r, o)
 	if res.Policy != nil && mx.err == nil && mx.res != nil && !mx.res.Offline {
 		res.matchMX()
 	}
@@ -331,7 +349,12 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 			Refs:     []string{"RFC 8461 3.2"},
 		})
 	}
-	res.PolicyText = string(resp.Body)
+	res.usePolicy(string(resp.Body), ev)
+}
+
+// usePolicy parses and judges a policy's text (fetched, or given).
+func (res *Result) usePolicy(text string, ev []string) {
+	res.PolicyText = text
 	p, err := ParsePolicy(res.PolicyText)
 	if err != nil {
 		res.Findings = append(res.Findings, report.Finding{
@@ -491,6 +514,13 @@ func (res *Result) CheckResult() report.CheckResult {
 	switch {
 	case res.errored:
 		cr.Summary = "could not be determined: DNS lookup failed"
+	case res.PolicySource != "" && res.Policy == nil:
+		cr.Summary = "the policy from " + res.PolicySource + " is not usable"
+	case res.PolicySource != "":
+		cr.Summary = "policy from " + res.PolicySource + ": " + res.policySummary()
+		if len(res.TXT) == 0 {
+			cr.Summary += "; no _mta-sts record published yet"
+		}
 	case len(res.TXT) == 0:
 		cr.Summary = "no MTA-STS policy (optional; protects mail to the domain)"
 	case res.Record == nil:
@@ -504,18 +534,23 @@ func (res *Result) CheckResult() report.CheckResult {
 	case res.Policy == nil:
 		cr.Summary = "record ok; policy not usable"
 	default:
-		match := 0
-		for _, m := range res.MX {
-			if m.Matches {
-				match++
-			}
-		}
-		cr.Summary = fmt.Sprintf("mode %s, max_age %d", res.Policy.Mode, res.Policy.MaxAge)
-		if len(res.MX) > 0 {
-			cr.Summary += fmt.Sprintf(", %d/%d MX hosts match", match, len(res.MX))
-		}
+		cr.Summary = res.policySummary()
 	}
 	return cr
+}
+
+func (res *Result) policySummary() string {
+	match := 0
+	for _, m := range res.MX {
+		if m.Matches {
+			match++
+		}
+	}
+	s := fmt.Sprintf("mode %s, max_age %d", res.Policy.Mode, res.Policy.MaxAge)
+	if len(res.MX) > 0 {
+		s += fmt.Sprintf(", %d/%d MX hosts match", match, len(res.MX))
+	}
+	return s
 }
 
 func noneFinding(domain string, res *dnsx.Result) report.Finding {

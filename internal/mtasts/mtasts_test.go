@@ -281,3 +281,23 @@ func TestCheckOffline(t *testing.T) {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
 	}
 }
+
+// A policy file judged before it is published: no fetch, the real MX set.
+func TestCheckGivenPolicy(t *testing.T) {
+	c := dnstest.Start(t, zone).Client(t)
+	for _, tc := range []struct {
+		domain, policy string
+		status         report.Status
+		ids            string
+	}{
+		{"good.example", "version: STSv1\nmode: enforce\nmx: mx1.good.example\nmx: mx2.good.example\nmax_age: 604800\n", report.StatusPass, ""},
+		{"plain.example", "version: STSv1\nmode: enforce\nmx: mx.other.example\nmax_age: 604800\n", report.StatusFail, "mta-sts.none,mta-sts.mx-mismatch"},
+		{"plain.example", "version: STSv1\nmode: enforced\n", report.StatusWarn, "mta-sts.none,mta-sts.policy-syntax"},
+	} {
+		r := mtasts.Check(context.Background(), c, tc.domain, mtasts.Options{Policy: tc.policy, PolicySource: "mta-sts.txt", Offline: true})
+		cr := r.CheckResult()
+		if got := strings.Join(ids(r.Findings), ","); got != tc.ids || cr.Status != tc.status || r.Fetched || r.PolicySource != "mta-sts.txt" {
+			t.Errorf("%s: %s %s %q fetched=%v", tc.domain, cr.Status, got, cr.Summary, r.Fetched)
+		}
+	}
+}
