@@ -23,6 +23,10 @@ var (
 	codesNotAuthorDom = []string{"5.7.22", "5.7.26", "5.7.509"}
 )
 
+// NoPassCodes are the bounce codes of mail without a passing DKIM
+// signature, most specific first.
+func NoPassCodes() []string { return slices.Clone(codesNoPass) }
+
 func finding(id string, sev report.Severity, title string) report.Finding {
 	return report.Finding{ID: "dkim." + id, Check: check, Severity: sev, Title: title}
 }
