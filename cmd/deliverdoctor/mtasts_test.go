@@ -69,3 +69,53 @@ _smtp._tls.sts.example. 300 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sts.example"
 		}
 	}
 }
+
+// The transport and brand checks run in `check` for a domain, with the
+// statuses their records call for, and never reach beyond the test DNS.
+func TestCheckTransportChecks(t *testing.T) {
+	srv := dnstest.Start(t, `
+tp.example.             300 IN MX 10 mx.tp.example.
+mx.tp.example.          300 IN A 192.0.2.10
+_mta-sts.tp.example.    300 IN TXT "v=STSv1; id=1"
+_25._tcp.mx.tp.example. 300 IN TLSA 3 1 1 `+strings.Repeat("ab", 32)+`
+_dmarc.tp.example.      300 IN TXT "v=DMARC1; p=reject"
+default._bimi.tp.example. 300 IN TXT "v=BIMI1; l=; a=;"
+`)
+	for _, n := range []string{"tp.example", "mx.tp.example", "_25._tcp.mx.tp.example"} {
+		srv.Set(n, dnstest.Behavior{AD: true})
+	}
+	r := "--resolver=" + srv.Addr()
+	want := map[string]string{
+		"mta-sts": "warn", // the record exists, mta-sts.tp.example does not
+		"tls-rpt": "warn", // MTA-STS and DANE without reports
+		"dnssec":  "pass",
+		"dane":    "pass",
+		"bimi":    "pass", // declined
+	}
+	out, _, _ := runCLI(t, "check", "tp.example", r, "--checks", "mta-sts,tls-rpt,dnssec,dane,bimi", "--format", "json")
+	var rep struct {
+		Checks   []struct{ Name, Status string } `json:"checks"`
+		Findings []struct{ ID string }           `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, c := range rep.Checks {
+		got[c.Name] = c.Status
+	}
+	for name, st := range want {
+		if got[name] != st {
+			t.Errorf("%s = %q, want %q\n%s", name, got[name], st, out)
+		}
+	}
+	ids := map[string]bool{}
+	for _, f := range rep.Findings {
+		ids[f.ID] = true
+	}
+	for _, id := range []string{"mta-sts.policy-host-missing", "tls-rpt.none", "bimi.declined"} {
+		if !ids[id] {
+			t.Errorf("missing finding %s", id)
+		}
+	}
+}
