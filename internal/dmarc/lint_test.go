@@ -48,7 +48,7 @@ _dmarc.nospf.test.         300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@nospf.te
 
 func analyze(t *testing.T, srv *dnstest.Server, domain string) *Analysis {
 	t.Helper()
-	return Analyze(context.Background(), srv.Client(t), domain)
+	return Analyze(context.Background(), patientClient(t, srv), domain)
 }
 
 func ids(fs []report.Finding) map[string]report.Severity {
