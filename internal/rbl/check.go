@@ -251,11 +251,12 @@ func summary(rep *Report) string {
 	switch {
 	case len(listedOn) > 0:
 		s = fmt.Sprintf("%s: listed on %s", what, strings.Join(listedOn, ", "))
+	case c.Clean == 0:
+		s = fmt.Sprintf("%s: could not be checked", what)
+	case c.Error > 0 || rep.incomplete > 0:
+		s = fmt.Sprintf("%s: not listed on the lists that answered", what)
 	default:
 		s = fmt.Sprintf("%s: not listed on any of %d %s", what, len(rep.Lists), plural(len(rep.Lists), "list", "lists"))
-		if c.Error > 0 || rep.incomplete > 0 {
-			s = fmt.Sprintf("%s: not listed on the lists that answered", what)
-		}
 	}
 	if c.Error > 0 {
 		s += fmt.Sprintf("; %d %s could not be determined", c.Error, plural(c.Error, "answer", "answers"))
