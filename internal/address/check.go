@@ -306,7 +306,7 @@ func (res *Result) finish() {
 	case res.MX.Status == report.StatusSkip:
 		res.Summary = "valid syntax; " + res.MX.Summary
 	default:
-		res.Summary = "valid syntax and the domain receives mail (" + res.MX.Summary + "); use --smtp to ask its server about the mailbox"
+		res.Summary = "valid syntax and the domain receives mail; use --smtp to ask its server about the mailbox"
 	}
 	res.Summary = strings.Join(strings.Fields(res.Summary), " ")
 }

@@ -588,7 +588,7 @@ func dnsErr(what string, err error) report.Finding {
 
 type offlineError struct{}
 
-func (offlineError) Error() string { return "not asked: --offline and the domain is in no --zone file" }
+func (offlineError) Error() string { return "--offline and the domain is in no --zone file" }
 
 var errOffline error = offlineError{}
 
