@@ -83,7 +83,10 @@ func classify(f *Failure) {
 	specific := entry != nil && entry.Exact && (f.ProviderCode != "" || !status.Generic())
 
 	p := matchText(f.Diagnostic)
-	if p == nil && f.context != "" && f.context != f.Diagnostic {
+	if f.ProviderCode != "" {
+		p = nil // a provider's own code ("[TSS04]") says more than its words
+	}
+	if p == nil && f.ProviderCode == "" && f.context != "" && f.context != f.Diagnostic {
 		if q := matchText(f.context); q != nil && !specific {
 			p = q
 		}

@@ -190,3 +190,45 @@ func firstWord(s string) string {
 	}
 	return s
 }
+
+// String prints the DSN back as a delivery-status body (RFC 3464 2.1):
+// the per-message fields, then one block per recipient.
+func (d *DSN) String() string {
+	var b strings.Builder
+	field := func(name, v string) {
+		if v != "" {
+			b.WriteString(name + ": " + oneLineValue(v) + "\r\n")
+		}
+	}
+	typed := func(name, typ, v string) {
+		if v != "" {
+			field(name, typ+"; "+v)
+		}
+	}
+	typed("Reporting-MTA", "dns", d.ReportingMTA)
+	typed("Received-From-MTA", "dns", d.ReceivedFromMTA)
+	field("Arrival-Date", d.ArrivalDate)
+	field("Original-Envelope-Id", d.OriginalEnvelopeID)
+	for _, r := range d.Recipients {
+		b.WriteString("\r\n")
+		typed("Original-Recipient", "rfc822", r.OriginalRecipient)
+		typed("Final-Recipient", "rfc822", r.FinalRecipient)
+		field("Action", r.Action)
+		field("Status", r.Status)
+		typed("Remote-MTA", "dns", r.RemoteMTA)
+		if r.DiagnosticCode != "" {
+			t := r.DiagnosticType
+			if t == "" {
+				t = "x-unknown"
+			}
+			typed("Diagnostic-Code", t, r.DiagnosticCode)
+		}
+		field("Last-Attempt-Date", r.LastAttemptDate)
+		field("Will-Retry-Until", r.WillRetryUntil)
+	}
+	return b.String()
+}
+
+func oneLineValue(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -541,6 +540,7 @@ func Entries() []*Entry {
 			if !slices.Contains(e.Classes, 5) {
 				c.Class = e.Classes[0]
 			}
+			code = c.String()
 		default:
 			lo, _, _ := strings.Cut(e.Code, "-")
 			if pc, err := ParseCode(lo); err == nil {
@@ -553,9 +553,4 @@ func Entries() []*Entry {
 		out = append(out, en)
 	}
 	return out
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

@@ -20,7 +20,7 @@ const (
 	maxParts      = 200     // parts walked per message
 	maxPartRead   = 1 << 20 // bytes read from one text part
 	maxHeaderRead = 256 << 10
-	maxNotice     = 256 << 10 // total notice text kept
+	maxNotice     = 128 << 10 // total notice text kept: bounce notices are short
 )
 
 // Parse reads one bounce - a message (RFC 3464 DSN or a non-standard

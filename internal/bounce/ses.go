@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -53,11 +54,13 @@ func parseSESJSON(raw []byte) *Bounce {
 		Type    string `json:"Type"`
 		Message string `json:"Message"`
 	}
-	if err := json.Unmarshal(raw, &env); err == nil && env.Type == "Notification" && strings.HasPrefix(strings.TrimSpace(env.Message), "{") {
+	// Decode the first JSON value only: SNS mail adds an unsubscribe
+	// footer after it.
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&env); err == nil && env.Type == "Notification" && strings.HasPrefix(strings.TrimSpace(env.Message), "{") {
 		raw = []byte(env.Message)
 	}
 	var ev sesEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&ev); err != nil {
 		return nil
 	}
 	typ := ev.NotificationType

@@ -1,0 +1,104 @@
+package bounce
+
+import (
+	"strings"
+	"testing"
+)
+
+// rfc3464Example is the delivery-status body of RFC 3464 section 10.1's
+// example ("Simple DSN"), and the multi-recipient one of 10.2.
+const rfc3464Simple = `Reporting-MTA: dns; cs.utk.edu
+
+Original-Recipient: rfc822;louisl@larry.slip.umd.edu
+Final-Recipient: rfc822;louisl@larry.slip.umd.edu
+Action: failed
+Status: 4.0.0
+Diagnostic-Code: smtp; 426 connection timed out
+Last-Attempt-Date: Thu, 7 Jul 1994 17:15:49 -0400
+`
+
+const rfc3464Multi = `Reporting-MTA: dns; mx.example.net
+Arrival-Date: Thu, 7 Jul 1994 17:15:49 -0400
+
+Final-Recipient: rfc822; Kevin.Kalish@gmail.com
+Action: failed
+Status: 5.0.0 (permanent failure)
+Remote-MTA: dns; gmail-smtp-in.l.google.com [64.233.188.26]
+Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does
+  not exist. Please try double-checking the recipient's email address
+  for typos. - gsmtp
+
+Original-Recipient: rfc822;postmaster@example.org
+Final-Recipient: RFC822; postmaster@example.org
+Action: delayed
+Status: 4.4.1
+Will-Retry-Until: Fri, 8 Jul 1994 17:15:49 -0400
+`
+
+func TestParseDSN(t *testing.T) {
+	d := ParseDSN([]byte(rfc3464Simple))
+	if d.ReportingMTA != "cs.utk.edu" || len(d.Recipients) != 1 {
+		t.Fatalf("%+v", d)
+	}
+	r := d.Recipients[0]
+	if r.FinalRecipient != "louisl@larry.slip.umd.edu" || r.OriginalRecipient != "louisl@larry.slip.umd.edu" ||
+		r.Action != "failed" || r.Status != "4.0.0" || r.DiagnosticType != "smtp" || r.DiagnosticCode != "426 connection timed out" {
+		t.Errorf("%+v", r)
+	}
+
+	d = ParseDSN([]byte(rfc3464Multi))
+	if len(d.Recipients) != 2 || d.ArrivalDate == "" {
+		t.Fatalf("%+v", d)
+	}
+	a, b := d.Recipients[0], d.Recipients[1]
+	if a.Status != "5.0.0" || a.RemoteMTA != "gmail-smtp-in.l.google.com" || !strings.Contains(a.DiagnosticCode, "does not exist. Please") {
+		t.Errorf("first: %+v", a)
+	}
+	if b.Action != "delayed" || b.Status != "4.4.1" || b.WillRetryUntil == "" || b.FinalRecipient != "postmaster@example.org" {
+		t.Errorf("second: %+v", b)
+	}
+	// Blocks without blank lines between them, per-message fields mixed in.
+	d = ParseDSN([]byte("Reporting-MTA: dsn; a.example\nAction: failed\nFinal-Recipient: rfc822; x@example.com\nStatus: 5.1.1\nFinal-Recipient: rfc822; y@example.com\nStatus: 5.2.2\n"))
+	if len(d.Recipients) != 2 || d.Recipients[0].Status != "5.1.1" || d.Recipients[1].Status != "5.2.2" || d.ReportingMTA != "a.example" {
+		t.Errorf("run-together blocks: %+v", d)
+	}
+	// Exim puts a pipe command in Final-Recipient.
+	d = ParseDSN([]byte("Final-Recipient: rfc822;|/usr/bin/x kijitora@example.com /home/x\nAction: failed\nStatus: 5.0.0\n"))
+	if len(d.Recipients) != 1 || d.Recipients[0].FinalRecipient != "kijitora@example.com" {
+		t.Errorf("pipe recipient: %+v", d.Recipients)
+	}
+	// Print back and parse again.
+	d = ParseDSN([]byte(rfc3464Multi))
+	if d2 := ParseDSN([]byte(d.String())); d2.String() != d.String() {
+		t.Errorf("round trip:\n%s\n%s", d, d2)
+	}
+	if d := ParseDSN(nil); len(d.Recipients) != 0 {
+		t.Errorf("empty: %+v", d)
+	}
+}
+
+func FuzzParseDSN(f *testing.F) {
+	f.Add([]byte(rfc3464Simple))
+	f.Add([]byte(rfc3464Multi))
+	f.Add([]byte("Final-Recipient: rfc822; a@b\n Status: 5.1.1\n\n\n:\n\t\n"))
+	f.Add([]byte("Final-Recipient: utf-8; \xf0\x9f\x90\x88@example.org\r\nAction: failed\r\nStatus: 5.1.1 (x)\r\n"))
+	f.Add([]byte(strings.Repeat("Final-Recipient: rfc822; a@b\n", 50)))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d := ParseDSN(body)
+		if len(d.Recipients) > maxDSNRecipients {
+			t.Fatalf("%d recipients", len(d.Recipients))
+		}
+		// What was parsed prints back and parses to the same thing.
+		s := d.String()
+		d2 := ParseDSN([]byte(s))
+		if len(d2.Recipients) != len(d.Recipients) {
+			t.Fatalf("round trip lost recipients: %q -> %q", body, s)
+		}
+		for i := range d.Recipients {
+			a, b := d.Recipients[i], d2.Recipients[i]
+			if a.FinalRecipient != b.FinalRecipient || a.Action != b.Action || a.Status != b.Status {
+				t.Fatalf("round trip changed %+v to %+v", a, b)
+			}
+		}
+	})
+}

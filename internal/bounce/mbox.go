@@ -1,0 +1,187 @@
+package bounce
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Input is one message read from a path: a file, one message of an mbox,
+// or a Maildir entry.
+type Input struct {
+	Name string // "bounces.mbox#3", "Maildir/cur/1700000000.x:2,S", "a.eml", "-"
+	Data []byte
+	Err  error // the message could not be read (too large, I/O error)
+}
+
+// ReadPaths reads messages from each path: "-" is stdin (one message, or an
+// mbox); a directory is a Maildir (its cur/ and new/) or else every regular
+// file below it; a file is an mbox when it starts with a "From " line, else
+// one message. Messages over max bytes are reported with ErrTooLarge and
+// skipped. fn is called for every message in order; an error from fn stops
+// the walk.
+func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error) error {
+	for _, p := range paths {
+		if p == "-" {
+			if err := readStream("-", stdin, max, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			if err := readFile(p, max, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		files, err := dirFiles(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if err := readFile(f, max, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dirFiles lists a Maildir's messages (cur/ and new/, RFC-less but
+// universal layout) or every regular, non-hidden file below dir.
+func dirFiles(dir string) ([]string, error) {
+	var out []string
+	isMaildir := false
+	for _, sub := range []string{"cur", "new"} {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			isMaildir = true
+		}
+	}
+	if isMaildir {
+		for _, sub := range []string{"cur", "new"} {
+			ents, err := os.ReadDir(filepath.Join(dir, sub))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			for _, e := range ents {
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+					out = append(out, filepath.Join(dir, sub, e.Name()))
+				}
+			}
+		}
+		return out, nil
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && path != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			out = append(out, path)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+func readFile(path string, max int64, fn func(Input) error) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return fn(Input{Name: path, Err: err})
+	}
+	defer fh.Close()
+	return readStream(path, fh, max, fn)
+}
+
+// readStream reads one message, or every message of an mbox (a stream that
+// starts with a "From " line; mboxrd quoting ">From " is undone).
+func readStream(name string, r io.Reader, max int64, fn func(Input) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(5)
+	if string(head) != "From " {
+		data, err := io.ReadAll(io.LimitReader(br, max+1))
+		switch {
+		case err != nil:
+			return fn(Input{Name: name, Err: err})
+		case int64(len(data)) > max:
+			return fn(Input{Name: name, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)})
+		}
+		return fn(Input{Name: name, Data: data})
+	}
+	n := 0
+	var buf bytes.Buffer
+	tooBig := false
+	prevBlank := true
+	emit := func() error {
+		if n == 0 {
+			return nil
+		}
+		in := Input{Name: fmt.Sprintf("%s#%d", name, n)}
+		if tooBig {
+			in.Err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
+		} else {
+			in.Data = bytes.Clone(buf.Bytes())
+		}
+		buf.Reset()
+		tooBig = false
+		return fn(in)
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: keep reading it.
+			full := bytes.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				if !tooBig && int64(len(full)) <= max {
+					full = append(full, line...)
+				}
+			}
+			line = full
+		}
+		if len(line) > 0 {
+			if prevBlank && bytes.HasPrefix(line, []byte("From ")) {
+				if e := emit(); e != nil {
+					return e
+				}
+				n++
+			} else if n > 0 && !tooBig {
+				// mboxrd: ">From " and ">>From " lose one ">".
+				if l := bytes.TrimLeft(line, ">"); len(l) < len(line) && bytes.HasPrefix(l, []byte("From ")) {
+					line = line[1:]
+				}
+				if int64(buf.Len()+len(line)) > max {
+					tooBig = true
+					buf.Reset()
+				} else {
+					buf.Write(line)
+				}
+			}
+			prevBlank = len(bytes.TrimRight(line, "\r\n")) == 0
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fn(Input{Name: fmt.Sprintf("%s#%d", name, n+1), Err: err})
+		}
+	}
+	return emit()
+}

@@ -1,0 +1,99 @@
+package bounce
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func collect(t *testing.T, paths []string, stdin string, max int64) []Input {
+	t.Helper()
+	var got []Input
+	err := ReadPaths(paths, strings.NewReader(stdin), max, func(in Input) error {
+		got = append(got, in)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestReadPaths(t *testing.T) {
+	dir := t.TempDir()
+	msg := func(n string) string {
+		return "From: MAILER-DAEMON@x.example\nSubject: failure " + n + "\n\n<u" + n + "@example.org>: 550 5.1.1 User unknown\n"
+	}
+	mbox := "From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n" + msg("1") + "\n" +
+		"From MAILER-DAEMON Thu Jan  1 00:00:01 2025\n" + msg("2") + ">From the quoted line\n\n" +
+		"From MAILER-DAEMON Thu Jan  1 00:00:02 2025\n" + msg("3")
+	os.WriteFile(filepath.Join(dir, "box.mbox"), []byte(mbox), 0o600)
+	os.WriteFile(filepath.Join(dir, "one.eml"), []byte(msg("4")), 0o600)
+	md := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(filepath.Join(md, "cur", "1700000000.a:2,S"), []byte(msg("5")), 0o600)
+	os.WriteFile(filepath.Join(md, "new", "1700000001.b"), []byte(msg("6")), 0o600)
+	os.WriteFile(filepath.Join(md, "tmp", "1700000002.c"), []byte(msg("7")), 0o600) // not delivered yet: skipped
+
+	got := collect(t, []string{filepath.Join(dir, "box.mbox"), filepath.Join(dir, "one.eml"), md, "-"}, msg("8"), 1<<20)
+	var names []string
+	for _, in := range got {
+		if in.Err != nil {
+			t.Errorf("%s: %v", in.Name, in.Err)
+		}
+		names = append(names, filepath.Base(in.Name))
+		b := ParseBytes(in.Data)
+		if len(b.Failures) != 1 || !strings.HasPrefix(b.Failures[0].Recipient, "u") {
+			t.Errorf("%s: %+v", in.Name, b.Failures)
+		}
+	}
+	want := []string{"box.mbox#1", "box.mbox#2", "box.mbox#3", "one.eml", "1700000000.a:2,S", "1700000001.b", "-"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v, want %v", names, want)
+	}
+	if !strings.Contains(string(got[1].Data), "\nFrom the quoted line") {
+		t.Errorf("mboxrd quoting not undone: %q", got[1].Data)
+	}
+
+	// A message over the limit is reported, not read.
+	got = collect(t, []string{filepath.Join(dir, "box.mbox")}, "", 40)
+	for _, in := range got {
+		if !errors.Is(in.Err, ErrTooLarge) {
+			t.Errorf("%s: err %v", in.Name, in.Err)
+		}
+	}
+	// A plain directory: every file in it.
+	got = collect(t, []string{filepath.Join(corpusDir, "eml")}, "", DefaultMaxSize)
+	if len(got) < 130 {
+		t.Errorf("corpus directory: %d messages", len(got))
+	}
+	if err := ReadPaths([]string{filepath.Join(dir, "missing")}, nil, 10, func(Input) error { return nil }); err == nil {
+		t.Error("missing path: no error")
+	}
+}
+
+// BenchmarkCorpus parses every corpus message; msgs/s is per core (run
+// with -cpu 1).
+func BenchmarkCorpus(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
+	var data [][]byte
+	for _, f := range files {
+		d, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(data, d)
+	}
+	kb()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, d := range data {
+			ParseBytes(d)
+		}
+	}
+	b.ReportMetric(float64(len(data)*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
