@@ -255,8 +255,10 @@ func summary(rep *Report) string {
 		s = fmt.Sprintf("%s: could not be checked", what)
 	case c.Error > 0 || rep.incomplete > 0:
 		s = fmt.Sprintf("%s: not listed on the lists that answered", what)
+	case len(rep.Lists) == 1:
+		s = fmt.Sprintf("%s: not listed on %s", what, rep.Lists[0].Name)
 	default:
-		s = fmt.Sprintf("%s: not listed on any of %d %s", what, len(rep.Lists), plural(len(rep.Lists), "list", "lists"))
+		s = fmt.Sprintf("%s: not listed on any of %d lists", what, len(rep.Lists))
 	}
 	if c.Error > 0 {
 		s += fmt.Sprintf("; %d %s could not be determined", c.Error, plural(c.Error, "answer", "answers"))
