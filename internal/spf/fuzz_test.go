@@ -13,7 +13,7 @@ func suiteStrings(tb testing.TB) []string {
 	var out []string
 	for _, file := range []string{"testdata/rfc7208-tests.yml", "testdata/rfc4408-tests.yml"} {
 		for _, sc := range loadSuite(tb, file) {
-			for _, entries := range sc.zone {
+			for _, entries := range sc.Zone {
 				for _, e := range entries {
 					if e.Type == "TXT" || e.Type == "SPF" {
 						out = append(out, strings.Join(e.Strings, ""))

@@ -2,11 +2,8 @@ package spf
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,231 +12,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-	"gopkg.in/yaml.v3"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/spf/spfsuite"
 )
 
-// The openspf test suites (testdata/README.md): each YAML document is a
-// scenario with zone data and test cases.
-
-type suiteScenario struct {
-	Description string                 `yaml:"description"`
-	Tests       map[string]suiteCase   `yaml:"tests"`
-	ZoneData    map[string][]yaml.Node `yaml:"zonedata"`
-	order       []string               // test names, sorted
-	zone        map[string][]zoneEntry // lower-case name -> entries
-}
-
-type suiteCase struct {
-	Description string    `yaml:"description"`
-	Spec        yaml.Node `yaml:"spec"`
-	Helo        string    `yaml:"helo"`
-	Host        string    `yaml:"host"`
-	MailFrom    string    `yaml:"mailfrom"`
-	Result      yaml.Node `yaml:"result"`
-	Explanation string    `yaml:"explanation"`
-}
-
-// zoneEntry is one line of a scenario's zone data.
-type zoneEntry struct {
-	Type    string   // A, AAAA, MX, PTR, CNAME, TXT, SPF, or TIMEOUT
-	Strings []string // TXT/SPF character-strings
-	Value   string   // A/AAAA/PTR/CNAME data
-	Pref    int      // MX
-	None    bool     // "TXT: NONE": no TXT records (and none generated from SPF)
-}
-
-func loadSuite(t testing.TB, file string) []*suiteScenario {
-	t.Helper()
-	f, err := os.Open(file)
+// loadSuite reads a suite file (testdata/README.md).
+func loadSuite(tb testing.TB, file string) []*spfsuite.Scenario {
+	tb.Helper()
+	scs, err := spfsuite.Load(file)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	var out []*suiteScenario
-	for {
-		var sc suiteScenario
-		if err := dec.Decode(&sc); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for name := range sc.Tests {
-			sc.order = append(sc.order, name)
-		}
-		sort.Strings(sc.order)
-		sc.zone = map[string][]zoneEntry{}
-		for name, nodes := range sc.ZoneData {
-			key := strings.ToLower(strings.TrimSuffix(name, "."))
-			for _, n := range nodes {
-				e, err := parseZoneEntry(&n)
-				if err != nil {
-					t.Fatalf("%s: zone %s: %v", sc.Description, name, err)
-				}
-				sc.zone[key] = append(sc.zone[key], e)
-			}
-		}
-		out = append(out, &sc)
-	}
-	return out
+	return scs
 }
 
-func parseZoneEntry(n *yaml.Node) (zoneEntry, error) {
-	if n.Kind == yaml.ScalarNode {
-		if n.Value != "TIMEOUT" {
-			return zoneEntry{}, fmt.Errorf("unknown entry %q", n.Value)
-		}
-		return zoneEntry{Type: "TIMEOUT"}, nil
+// startScenario serves a scenario from a dnstest server.
+func startScenario(tb testing.TB, sc *spfsuite.Scenario) *dnstest.Server {
+	tb.Helper()
+	srv, err := sc.Serve()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		return zoneEntry{}, fmt.Errorf("unexpected node at line %d", n.Line)
-	}
-	e := zoneEntry{Type: n.Content[0].Value}
-	v := n.Content[1]
-	switch e.Type {
-	case "TXT", "SPF":
-		if v.Kind == yaml.SequenceNode {
-			for _, s := range v.Content {
-				e.Strings = append(e.Strings, s.Value)
-			}
-		} else if v.Value == "NONE" {
-			e.None = true
-		} else {
-			e.Strings = []string{v.Value}
-		}
-	case "MX":
-		if v.Kind != yaml.SequenceNode || len(v.Content) != 2 {
-			return e, fmt.Errorf("MX at line %d: want [pref, host]", v.Line)
-		}
-		fmt.Sscan(v.Content[0].Value, &e.Pref)
-		e.Value = v.Content[1].Value
-	case "A", "AAAA", "PTR", "CNAME":
-		e.Value = v.Value
-	default:
-		return e, fmt.Errorf("unknown type %q", e.Type)
-	}
-	return e, nil
-}
-
-// zoneText renders a scenario as zone text for dnstest, the way the
-// suite's reference driver (pyspf's testspf.py) reads it: SPF entries are
-// served as type 99 and, when the name has no TXT entry at all ("TXT: NONE"
-// counts), also as TXT, placed after the other entries. "TIMEOUT" makes
-// every type without an answer before it time out; the returned map holds
-// those names and the types they still answer.
-func (sc *suiteScenario) zoneText() (string, map[string][]uint16) {
-	var b strings.Builder
-	timeouts := map[string][]uint16{}
-	names := make([]string, 0, len(sc.zone))
-	for n := range sc.zone {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		entries := slices.Clone(sc.zone[name])
-		hasTXT := false
-		for _, e := range entries {
-			if e.Type == "TXT" {
-				hasTXT = true
-			}
-		}
-		if !hasTXT {
-			for _, e := range sc.zone[name] {
-				if e.Type == "SPF" {
-					entries = append(entries, zoneEntry{Type: "TXT", Strings: e.Strings})
-				}
-			}
-		}
-		owner := escapeName(name) + "."
-		timedOut := false
-		var answered []uint16
-		for _, e := range entries {
-			if e.Type == "TIMEOUT" {
-				timedOut = true
-				continue
-			}
-			if e.None {
-				continue
-			}
-			rr := e.rr()
-			if !timedOut {
-				answered = append(answered, dns.StringToType[e.Type])
-			}
-			fmt.Fprintf(&b, "%s 300 IN %s %s\n", owner, e.Type, rr)
-		}
-		if timedOut {
-			timeouts[name] = answered
-		}
-	}
-	return b.String(), timeouts
-}
-
-func (e zoneEntry) rr() string {
-	switch e.Type {
-	case "TXT", "SPF":
-		if len(e.Strings) == 0 {
-			return `\# 0` // a TXT record without any string (RFC 7208 3.3 test)
-		}
-		var parts []string
-		for _, s := range e.Strings {
-			for len(s) > 255 {
-				parts = append(parts, quoteTXT(s[:255]))
-				s = s[255:]
-			}
-			parts = append(parts, quoteTXT(s))
-		}
-		return strings.Join(parts, " ")
-	case "MX":
-		host := e.Value
-		if host == "" {
-			host = "."
-		}
-		return fmt.Sprintf("%d %s", e.Pref, escapeName(strings.TrimSuffix(host, "."))+".")
-	case "PTR", "CNAME":
-		return escapeName(strings.TrimSuffix(e.Value, ".")) + "."
-	default:
-		return e.Value
-	}
-}
-
-// quoteTXT quotes a character-string for zone text, escaping every byte
-// that is not printable ASCII as \DDD.
-func quoteTXT(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			fmt.Fprintf(&b, "\\%03d", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// queriedTypes are the types check_host() may ask; TIMEOUT drops the others.
-var queriedTypes = []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeSPF, dns.TypePTR, dns.TypeCNAME}
-
-// start serves the scenario from a dnstest server.
-func (sc *suiteScenario) start(t testing.TB) *dnstest.Server {
-	t.Helper()
-	text, timeouts := sc.zoneText()
-	srv := dnstest.Start(t, text)
-	for name, answered := range timeouts {
-		var drop []uint16
-		for _, q := range queriedTypes {
-			if !slices.Contains(answered, q) {
-				drop = append(drop, q)
-			}
-		}
-		srv.Set(escapeName(name), dnstest.Behavior{Drop: true, Types: drop})
-	}
+	tb.Cleanup(srv.Close)
 	return srv
 }
 
@@ -254,26 +49,15 @@ func suiteClient(t testing.TB, srv *dnstest.Server) *dnsx.Client {
 	return c
 }
 
-func (c *suiteCase) results() []Result {
-	if c.Result.Kind == yaml.SequenceNode {
-		var out []Result
-		for _, n := range c.Result.Content {
-			out = append(out, Result(strings.TrimSpace(n.Value)))
-		}
-		return out
-	}
-	return []Result{Result(c.Result.Value)}
-}
-
 // run evaluates one case; it returns "" when the result is acceptable.
-func (c *suiteCase) run(ctx context.Context, r dnsx.Resolver) (string, *Evaluation) {
+func runCase(ctx context.Context, r dnsx.Resolver, c *spfsuite.Case) (string, *Evaluation) {
 	ip, err := netip.ParseAddr(c.Host)
 	if err != nil {
 		return fmt.Sprintf("bad host %q", c.Host), nil
 	}
 	ev := CheckHost(ctx, r, Args{IP: ip, Sender: c.MailFrom, HELO: c.Helo, ReceivingHost: "receiver.example.net"})
-	want := c.results()
-	if !slices.Contains(want, ev.Result) {
+	want := c.Results
+	if !slices.Contains(want, string(ev.Result)) {
 		return fmt.Sprintf("result %s (%v), want %v", ev.Result, ev.Err, want), ev
 	}
 	if c.Explanation != "" && ev.Result == ResultFail {
@@ -299,12 +83,12 @@ func suiteRun(t *testing.T, file string, skip map[string]string) {
 		for _, sc := range scenarios {
 			t.Run(strings.ReplaceAll(sc.Description, " ", "_"), func(t *testing.T) {
 				t.Parallel()
-				srv := sc.start(t)
-				for _, name := range sc.order {
-					c := sc.Tests[name]
+				srv := startScenario(t, sc)
+				for _, c := range sc.Cases {
+					name := c.Name
 					total.Add(1)
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					msg, ev := c.run(ctx, suiteClient(t, srv))
+					msg, ev := runCase(ctx, suiteClient(t, srv), c)
 					cancel()
 					if msg == "" {
 						passed.Add(1)
@@ -325,7 +109,7 @@ func suiteRun(t *testing.T, file string, skip map[string]string) {
 					if ev != nil {
 						trace = "\n\t" + strings.Join(ev.Trace, "\n\t")
 					}
-					t.Errorf("%s (spec %s): %s%s", name, c.Spec.Value, msg, trace)
+					t.Errorf("%s (spec %s): %s%s", name, c.Spec, msg, trace)
 				}
 			})
 		}
