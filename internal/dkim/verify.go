@@ -25,7 +25,6 @@ const (
 	ResultPass       Result = "pass"      // the signature verifies
 	ResultFail       Result = "fail"      // it does not (body or headers changed, other key)
 	ResultPolicy     Result = "policy"    // verifiable in principle, refused by policy (rsa-sha1, l=, short key)
-	ResultNeutral    Result = "neutral"   // not used for signatures we could parse
 	ResultTempError  Result = "temperror" // the key lookup failed temporarily
 	ResultPermError  Result = "permerror" // unusable signature or key (syntax, missing, revoked, expired)
 	ResultNotChecked Result = "not-checked"
