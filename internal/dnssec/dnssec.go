@@ -49,10 +49,13 @@ type Result struct {
 	Domain string `json:"domain"`
 	// Validated: the domain's MX answer carried the AD bit.
 	Validated bool `json:"validated"`
-	// Signed: the domain publishes DNSKEY records (it may still not
+	// Zone is the zone the domain lives in (the closest name with an SOA
+	// record): where DNSKEY and DS are looked for.
+	Zone string `json:"zone"`
+	// Signed: the zone publishes DNSKEY records (it may still not
 	// validate, e.g. without a DS record at the parent).
 	Signed bool `json:"signed"`
-	// DS: the parent zone has a DS record for the domain.
+	// DS: the parent zone has a DS record for the zone.
 	DS bool `json:"ds"`
 	// ResolverValidates: some answer carried the AD bit, so the resolver
 	// does validate. False means unknown, not "does not".
@@ -76,50 +79,63 @@ type HostAnswer struct {
 // adNote is said wherever a conclusion rests on the AD bit.
 const adNote = "This rests on the AD bit of the resolver's answers, which means something only when the resolver validates DNSSEC and the path to it is trusted (RFC 6840 5.7); use --resolver with a validating resolver you trust."
 
-// Check asks for the domain's MX, DNSKEY and DS records and each MX host's
-// addresses, concurrently, and judges the AD bits.
+// Check asks for the domain's MX records and, to find the zone it lives in,
+// the SOA of the domain and each parent; then the DNSKEY and DS records of
+// that zone and each MX host's addresses. Questions in each round run
+// concurrently; the shared resolver asks each once.
 func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	res := &Result{Domain: domain}
-	type q struct {
-		qtype uint16
-		ans   Answer
-		mx    []*dns.MX
-		err   error
-	}
-	qs := []*q{{qtype: dns.TypeMX}, {qtype: dns.TypeDNSKEY}, {qtype: dns.TypeDS}}
+	res := &Result{Domain: domain, Zone: domain}
+
+	// Round 1: MX, and SOA at the domain and its parents. The closest name
+	// with an SOA record is the zone apex, where DNSKEY and DS live.
+	names := ancestors(domain)
+	soa := make([]*dnsx.Result, len(names))
+	var mx Answer
+	var mxs []*dns.MX
+	var mxErr error
 	var wg sync.WaitGroup
-	for _, x := range qs {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mx, mxs, mxErr = ask(ctx, r, domain, dns.TypeMX)
+	}()
+	for i, n := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			x.ans, x.mx, x.err = ask(ctx, r, domain, x.qtype)
+			if a, err := r.Lookup(ctx, n, dns.TypeSOA); err == nil {
+				soa[i] = a
+			}
 		}()
 	}
 	wg.Wait()
-	mx, key, ds := qs[0], qs[1], qs[2]
-	res.Answers = []Answer{mx.ans, key.ans, ds.ans}
-
-	if mx.err != nil {
-		res.Findings = append(res.Findings, servfailFinding(domain, mx.err))
+	res.Answers = []Answer{mx}
+	if mxErr != nil {
+		res.Findings = append(res.Findings, servfailFinding(domain, mxErr))
 		return res
 	}
-	if mx.ans.Status == "offline" {
+	if mx.Status == "offline" {
 		res.skip = "not checked: --offline and " + domain + " is in no --zone file"
 		return res
 	}
-	if mx.ans.fromZone() {
+	if mx.fromZone() {
 		res.skip = "not checked: " + domain + " was answered from a --zone file, which is never DNSSEC-validated"
 		return res
 	}
-	res.Validated = mx.ans.AD
-	res.Signed = key.err == nil && key.ans.Records > 0
-	res.DS = ds.err == nil && ds.ans.Records > 0
+	for i, a := range soa {
+		if a != nil && a.Exists() && !a.Offline {
+			res.Zone = names[i]
+			break
+		}
+	}
+	res.Validated = mx.AD
 
-	// The MX hosts' addresses: DANE needs them validated as well.
-	hosts := make([]HostAnswer, 0, len(mx.mx))
+	// Round 2: the zone's DNSKEY and DS, the MX hosts' addresses (DANE
+	// needs them validated as well).
+	var hosts []HostAnswer
 	seen := map[string]bool{}
-	for _, m := range mx.mx {
+	for _, m := range mxs {
 		h := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
 		if h == "" || seen[h] {
 			continue // null MX, duplicate
@@ -127,8 +143,19 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		seen[h] = true
 		hosts = append(hosts, HostAnswer{Name: h})
 	}
+	var key, ds Answer
+	var keyErr, dsErr error
 	hostAns := make([]Answer, len(hosts))
 	hostErr := make([]error, len(hosts))
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		key, _, keyErr = ask(ctx, r, res.Zone, dns.TypeDNSKEY)
+	}()
+	go func() {
+		defer wg.Done()
+		ds, _, dsErr = ask(ctx, r, res.Zone, dns.TypeDS)
+	}()
 	for i := range hosts {
 		wg.Add(1)
 		go func() {
@@ -137,6 +164,9 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		}()
 	}
 	wg.Wait()
+	res.Answers = append(res.Answers, key, ds)
+	res.Signed = keyErr == nil && key.Records > 0
+	res.DS = dsErr == nil && ds.Records > 0
 	for i := range hosts {
 		hosts[i].Validated = hostAns[i].AD
 		hosts[i].Status = hostAns[i].Status
@@ -155,6 +185,21 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 	}
 	res.judge()
 	return res
+}
+
+// ancestors lists domain and its parents, closest first, down to the
+// top-level domain (not the root).
+func ancestors(domain string) []string {
+	var out []string
+	for d := domain; d != ""; {
+		out = append(out, d)
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
+	}
+	return out
 }
 
 func (res *Result) judge() {
@@ -193,7 +238,7 @@ func (res *Result) judge() {
 	case res.Signed && !res.DS && res.ResolverValidates:
 		res.Findings = append(res.Findings, report.Finding{
 			ID: "dnssec.no-ds", Severity: report.SeverityWarn,
-			Title:    fmt.Sprintf("%s publishes DNSKEY records but its parent has no DS record: nobody can validate it", d),
+			Title:    fmt.Sprintf("zone %s publishes DNSKEY records but its parent has no DS record: nobody can validate %s", res.Zone, d),
 			Detail:   "A signed zone is only validated when the parent zone holds a DS record for it (the chain of trust, RFC 4035 5). Without it the signatures are ignored, so DANE and other DNSSEC-based protection do not work. " + adNote,
 			Evidence: ev(),
 			Fix:      "Publish the DS record (from your DNS provider's DNSSEC settings) at your registrar.",
@@ -202,7 +247,7 @@ func (res *Result) judge() {
 	case (res.Signed || res.DS) && res.ResolverValidates:
 		res.Findings = append(res.Findings, report.Finding{
 			ID: "dnssec.insecure", Severity: report.SeverityWarn,
-			Title:    fmt.Sprintf("%s has DNSSEC records but its answers are not validated, while other answers are", d),
+			Title:    fmt.Sprintf("zone %s has DNSSEC records but the answers for %s are not validated, while other answers are", res.Zone, d),
 			Detail:   "The resolver validates (it set the AD bit on other answers in this run) yet treats this domain as insecure: typically the DS record uses an algorithm or digest the resolver does not support, or the MX answer passes through an unsigned zone (a CNAME). DANE does not work for an insecure domain. " + adNote,
 			Evidence: ev(),
 			Fix:      "Check the zone with a DNSSEC analyzer (e.g. DNSViz); use algorithm 13 (ECDSA P-256) or 8 (RSA/SHA-256) and a SHA-256 DS digest.",
@@ -211,7 +256,7 @@ func (res *Result) judge() {
 	case res.Signed || res.DS:
 		res.Findings = append(res.Findings, report.Finding{
 			ID: "dnssec.not-validated", Severity: report.SeverityWarn,
-			Title:    fmt.Sprintf("%s is signed (DNSKEY/DS found) but the resolver did not mark its answers as validated", d),
+			Title:    fmt.Sprintf("%s is signed (DNSKEY/DS of zone %s found) but the resolver did not mark its answers as validated", d, res.Zone),
 			Detail:   "Either the resolver does not validate DNSSEC (no answer in this run carried the AD bit), or it strips the bit. A validating resolver that found the signatures broken would have answered SERVFAIL instead. " + adNote,
 			Evidence: ev(),
 			Fix:      "Re-run with --resolver pointing at a validating resolver (a local unbound, or 1.1.1.1 / 9.9.9.9 over a trusted path).",

@@ -48,6 +48,17 @@ unknown.example.        300 IN MX 10 mx.unknown.example.
 mx.unknown.example.     300 IN A 192.0.2.17
 
 hostfail.example.       300 IN MX 10 mx.hostfail.example.
+
+zoned.example.          300 IN SOA ns.zoned.example. h.zoned.example. 1 3600 600 86400 300
+zoned.example.          300 IN DNSKEY 257 3 13 ` + key + `
+sub.zoned.example.      300 IN MX 10 mx.zoned.example.
+mx.zoned.example.       300 IN A 192.0.2.18
+
+signedparent.example.   300 IN SOA ns.signedparent.example. h.signedparent.example. 1 3600 600 86400 300
+signedparent.example.   300 IN DNSKEY 257 3 13 ` + key + `
+child.signedparent.example. 300 IN SOA ns.signedparent.example. h.signedparent.example. 1 3600 600 86400 300
+child.signedparent.example. 300 IN MX 10 mx.child.signedparent.example.
+mx.child.signedparent.example. 300 IN A 192.0.2.19
 `
 
 func TestCheck(t *testing.T) {
@@ -59,6 +70,7 @@ func TestCheck(t *testing.T) {
 	}
 	srv.Set("nods.example", dnstest.Behavior{AD: true, Types: []uint16{dns.TypeDS}})
 	srv.Set("unsigned.example", dnstest.Behavior{AD: true, Types: []uint16{dns.TypeDS}})
+	srv.Set("child.signedparent.example", dnstest.Behavior{AD: true, Types: []uint16{dns.TypeDS}})
 	srv.Set("servfail.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
 	srv.Set("mx.hostfail.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
 	c := srv.Client(t)
@@ -94,6 +106,21 @@ func TestCheck(t *testing.T) {
 				}
 			}},
 		{domain: "hostfail.example", status: report.StatusError, ids: "dnssec.dns-error,dnssec.unknown"},
+		// A name inside a signed zone: the zone's DNSKEY counts.
+		{domain: "sub.zoned.example", status: report.StatusWarn, ids: "dnssec.not-validated",
+			check: func(t *testing.T, r *Result) {
+				if r.Zone != "zoned.example" || !r.Signed {
+					t.Errorf("zone %q signed %v", r.Zone, r.Signed)
+				}
+			}},
+		// An unsigned zone below a signed parent: the parent's DNSKEY does
+		// not make it signed.
+		{domain: "child.signedparent.example", status: report.StatusPass, ids: "dnssec.unsigned",
+			check: func(t *testing.T, r *Result) {
+				if r.Zone != "child.signedparent.example" || r.Signed {
+					t.Errorf("zone %q signed %v", r.Zone, r.Signed)
+				}
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
