@@ -71,8 +71,12 @@ func (a *Address) Valid() bool {
 
 // String is the address with the minimal quoting RFC 5321 4.1.2 asks
 // senders to use ("SHOULD transmit the form that uses the minimum quoting
-// possible") and the ASCII form of the domain.
+// possible") and the ASCII form of the domain; "" when the address is not
+// valid.
 func (a *Address) String() string {
+	if !a.Valid() {
+		return ""
+	}
 	return QuoteLocal(a.Local) + "@" + a.Domain
 }
 
