@@ -187,7 +187,8 @@ func rcptProbe(ctx context.Context, res *Result, opts Options) *SMTPSummary {
 	probeOpts.MailFrom = opts.MailFrom
 	random := randomLocal(opts.Rand) + "@" + a.Domain
 	probeOpts.Recipients = []string{a.String(), random}
-	var last *smtpprobe.Result
+	var last, busy *smtpprobe.Result
+	busyHost := ""
 	var errs []string
 	for _, h := range hosts {
 		for _, ip := range h.Addrs {
@@ -198,6 +199,14 @@ func rcptProbe(ctx context.Context, res *Result, opts Options) *SMTPSummary {
 				if ctx.Err() != nil {
 					break
 				}
+				continue
+			}
+			// RFC 5321 5.1: a 4xx greeting sends the client to the next MX.
+			if p.Greeting.Transient() {
+				if busy == nil {
+					busy, busyHost = p, h.Name
+				}
+				errs = append(errs, fmt.Sprintf("%s [%s]: %s", h.Name, ip, p.Greeting))
 				continue
 			}
 			// A TLS failure ends the session; try once more in plaintext,
@@ -214,6 +223,11 @@ func rcptProbe(ctx context.Context, res *Result, opts Options) *SMTPSummary {
 			res.Probe = p
 			return sum
 		}
+	}
+	if busy != nil {
+		fillSummary(sum, busyHost, busy)
+		res.Probe = busy
+		return sum
 	}
 	if last != nil {
 		sum.Transcript = last.Steps

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -213,3 +214,25 @@ func TestCheckInvalidNoProbe(t *testing.T) {
 }
 
 func ptr(b bool) *bool { return &b }
+
+// A 421 greeting sends the probe to the next MX (RFC 5321 5.1).
+func TestCheckRCPTNextMXAfter421(t *testing.T) {
+	busy := smtptest.StartScripted(t, func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
+		io.WriteString(c, "421 4.3.2 busy, try another MX\r\n")
+	})
+	port := int(busy.Addr.Port())
+	backup := smtptest.StartOn(t, "127.0.0.2:"+strconv.Itoa(port), nil, nil)
+	srv := dnstest.Start(t, `
+two.example.     300 IN MX 10 mx.test.example.
+two.example.     300 IN MX 20 backup.test.example.
+mx.test.example. 300 IN A 127.0.0.1
+backup.test.example. 300 IN A 127.0.0.2
+`)
+	r := Check(context.Background(), srv.Client(t), "alice@two.example", Options{
+		SMTP: true, Port: port, Probe: smtpprobe.Options{Timeout: 2 * time.Second, HELO: "probe.deliverdoctor.test"},
+	})
+	if r.SMTP == nil || r.SMTP.Host != "backup.test.example" || r.SMTP.Code != 550 {
+		t.Fatalf("smtp %+v", r.SMTP)
+	}
+	backup.Log.AssertNoData(t)
+}

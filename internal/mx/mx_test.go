@@ -203,6 +203,17 @@ func TestAnalyze(t *testing.T) {
 	}
 }
 
+func TestAnalyzeInvalidDomain(t *testing.T) {
+	srv := dnstest.Start(t, mxZone)
+	r := Analyze(context.Background(), srv.Client(t), "exa mple.com")
+	if got := ids(r.Findings); !slices.Equal(got, []string{"mx.invalid-name"}) || r.CheckResult().Status != report.StatusFail {
+		t.Errorf("findings %q", got)
+	}
+	if srv.Total() != 0 {
+		t.Errorf("an invalid name was sent to the DNS")
+	}
+}
+
 func TestAnalyzeTooManyHosts(t *testing.T) {
 	var b strings.Builder
 	for i := 0; i < 40; i++ {

@@ -353,7 +353,7 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 			Refs:        []string{"RFC 8461 4.2", "RFC 6125"},
 		})
 	}
-	if !ti.NameMatch && h.Name != "" {
+	if !ti.NameMatch && p.Host != "" { // an IP-literal MX has no name to match (and fails in the mx check)
 		names := ""
 		if len(ti.Chain) > 0 {
 			names = strings.Join(ti.Chain[0].DNSNames, ", ")
