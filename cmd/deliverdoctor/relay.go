@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/relay"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func init() { addCommand(newRelayCmd) }
+
+type relayFlags struct {
+	external     string
+	domain       string
+	helo         string
+	allVariants  bool
+	probeTimeout time.Duration
+}
+
+func newRelayCmd(app *App) *cobra.Command {
+	var f relayFlags
+	cmd := &cobra.Command{
+		Use:   "relay HOST[:PORT]",
+		Short: "Probe a mail server for open relaying (never sends DATA)",
+		Long: `Connect to HOST (a name or an IP address; port 25 unless given) and find out
+whether it relays mail for strangers: after EHLO (HELO as fallback) it tries
+MAIL FROM / RCPT TO pairs with a recipient at a foreign domain: the null
+sender, a foreign sender, a sender in the server's own domain and at its
+address literal, source routes, and the address tricks that have opened
+relays before (user%foreign@server, foreign!user, quoted local parts, two @
+signs, recipients at the server's [IP] literal). RSET between attempts, QUIT
+at the end. The probe never sends DATA: no message is ever transferred.
+
+Verdicts: open (a foreign recipient was accepted without authentication),
+closed (every attempt refused), unknown (unreachable, a 421/554 greeting,
+timeouts, everything greylisted with 4xx). When an address trick is accepted,
+a nonexistent local part at the same domain is tried as a control: refused
+means the trick is routed (open), accepted means the server takes any
+recipient (a warning, not a verdict).
+
+It stops at the first relayed variant unless --all-variants, uses one
+connection, and sends at most about 80 commands.
+
+Exit codes: 0 closed, 1 open relay, 2 usage error, 3 could not tell.`,
+		Example: `  deliverdoctor relay mx.example.com
+  deliverdoctor relay 192.0.2.25:2525 --format json
+  deliverdoctor relay mx.example.com --external my-other-domain.example --all-variants
+  deliverdoctor relay [2001:db8::25]:25 --helo probe.example.org --probe-timeout 60s
+  deliverdoctor check example.com --relay          # every MX of a domain`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRelay(cmd.Context(), app, args[0], &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.external, "external", "", "the foreign `DOMAIN` to try relaying to (default "+relay.DefaultExternal+", reserved by RFC 2606)")
+	fl.StringVar(&f.domain, "domain", "", "a `DOMAIN` the server receives mail for, used in the address tricks (default: the name in its greeting)")
+	fl.StringVar(&f.helo, "helo", "", "EHLO/HELO `NAME` (default: this host's FQDN, else our address literal)")
+	fl.BoolVar(&f.allVariants, "all-variants", false, "keep trying after the first relayed variant (shows every hole)")
+	fl.DurationVar(&f.probeTimeout, "probe-timeout", relay.DefaultTimeout, "timeout for the connection and for each reply")
+	return cmd
+}
+
+// splitHostPort accepts HOST, HOST:PORT, IPv6, [IPv6] and [IPv6]:PORT.
+func splitHostPort(s string) (string, int, error) {
+	s = strings.TrimSpace(s)
+	if ip, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		if ip.Zone() != "" {
+			return "", 0, fmt.Errorf("%q: IPv6 zones are not supported", s)
+		}
+		return ip.Unmap().String(), relay.DefaultPort, nil
+	}
+	host, port := s, relay.DefaultPort
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, perr := strconv.Atoi(p)
+		if perr != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, p)
+		}
+		host, port = h, n
+	} else if strings.Count(s, ":") > 0 {
+		return "", 0, fmt.Errorf("%q is not HOST or HOST:PORT", s)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().String(), port, nil
+	}
+	d, err := target.Domain(host)
+	if err != nil {
+		return "", 0, err
+	}
+	return d, port, nil
+}
+
+func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
+	host, port, err := splitHostPort(arg)
+	if err != nil {
+		return &usageError{err}
+	}
+	if app.Offline {
+		return usageErrorf("relay talks to the server over the network; it cannot run with --offline")
+	}
+	if f.probeTimeout <= 0 {
+		return usageErrorf("--probe-timeout must be positive")
+	}
+	o := relay.Options{Host: host, Port: port, HELO: f.helo, AllVariants: f.allVariants, Timeout: f.probeTimeout}
+	if f.helo != "" {
+		if err := relay.ValidHELO(f.helo); err != nil {
+			return usageErrorf("--helo: %v", err)
+		}
+	}
+	if f.domain != "" {
+		if o.LocalDomain, err = target.Domain(f.domain); err != nil {
+			return usageErrorf("--domain: %v", err)
+		}
+	}
+	if f.external != "" {
+		ext, err := target.Domain(f.external)
+		if err != nil {
+			return usageErrorf("--external: %v", err)
+		}
+		if _, err := relay.ChooseExternal(ext, o.LocalDomain); err != nil {
+			return usageErrorf("--external: %v", err)
+		}
+		o.External = ext
+	}
+	if app.Trace {
+		o.Trace = func(dir, line string) {
+			fmt.Fprintf(app.IO.Err, "smtp %s %s\n", dir, sanitize.Line(line))
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
+	defer cancel()
+
+	var res *relay.Result
+	if ip, err := netip.ParseAddr(host); err == nil {
+		o.Addrs = []netip.Addr{ip}
+		res = relay.Probe(ctx, o)
+	} else {
+		r, err := app.Resolver()
+		if err != nil {
+			return err
+		}
+		addrs, lerr := dnsx.LookupIP(ctx, r, host)
+		var as []netip.Addr
+		if addrs != nil {
+			as = addrs.Addrs
+		}
+		switch {
+		case len(as) > 0:
+			o.Addrs = relayPreferIPv4(as)
+			res = relay.Probe(ctx, o)
+		case lerr != nil:
+			// The DNS did not answer: "could not tell", not "no such host".
+			res = &relay.Result{Host: host, Port: port, Verdict: relay.VerdictUnknown, Attempts: []relay.Attempt{},
+				Failure: "unreachable", Reason: "could not resolve " + host + ": " + lerr.Error()}
+		default:
+			msg := fmt.Sprintf("%s has no A or AAAA record", host)
+			if mxs, _, err := dnsx.LookupMX(ctx, r, host); err == nil && len(mxs) > 0 {
+				msg += fmt.Sprintf("; it is a mail domain: probe its MX hosts with: deliverdoctor check %s --relay", host)
+			}
+			return usageErrorf("%s", msg)
+		}
+	}
+	return relayOutput(app, res)
+}
+
+func relayPreferIPv4(as []netip.Addr) []netip.Addr {
+	var v4, v6 []netip.Addr
+	for _, a := range as {
+		if a.Unmap().Is4() {
+			v4 = append(v4, a.Unmap())
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	return append(v4, v6...)
+}
+
+// relayJSON is DESIGN.md's relay contract ({"host","verdict","attempts"}
+// and the attempts' fields come from relay.Result) plus status and
+// findings.
+type relayJSON struct {
+	*relay.Result
+	Status   report.Status    `json:"status"`
+	Findings []report.Finding `json:"findings"`
+}
+
+func relayOutput(app *App, res *relay.Result) error {
+	cr := relay.CheckResult([]*relay.Result{res}, nil)
+	out := relayJSON{Result: res, Status: cr.Status, Findings: cr.Findings}
+	if out.Findings == nil {
+		out.Findings = []report.Finding{}
+	}
+	switch app.Format {
+	case "json":
+		if err := report.WriteJSON(app.IO.Out, out); err != nil {
+			return err
+		}
+	case "jsonl":
+		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+			return err
+		}
+	case "text":
+		writeRelayText(app.IO.Out, &out, app.Color(), app.Verbose)
+	default:
+		// markdown, html, csv: the shared report renderers.
+		kind := target.KindDomain
+		if _, err := netip.ParseAddr(res.Host); err == nil {
+			kind = target.KindIP
+		}
+		rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []report.CheckResult{cr}}
+		rep.Finalize(check.Order)
+		rep.DurationMS = res.DurationMS
+		if err := report.Render(app.IO.Out, app.Format, []*report.Report{rep}, app.RenderOptions()); err != nil {
+			return err
+		}
+	}
+	return app.StatusExit(cr.Status)
+}
+
+func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {
+	r := o.Result
+	verdict := strings.ToUpper(string(r.Verdict))
+	if r.Verdict == relay.VerdictOpen {
+		verdict = "OPEN RELAY"
+	}
+	n := 0
+	for _, a := range r.Attempts {
+		if a.Kind != relay.KindControl {
+			n++
+		}
+	}
+	fmt.Fprintf(w, "relay %s  %s  · %d attempts · %d ms\n", sanitize.Line(r.Where()), report.Paint(color, o.Status, verdict), n, r.DurationMS)
+	if r.Banner != "" {
+		fmt.Fprintf(w, "  greeting  %s\n", sanitize.Line(r.Banner))
+	}
+	if r.Greeting != "" {
+		ext := ""
+		if len(r.Extensions) > 0 {
+			ext = " (" + strings.Join(r.Extensions, " ") + ")"
+		}
+		fmt.Fprintf(w, "  %-8s  %s accepted%s\n", strings.ToLower(r.Greeting), sanitize.Line(r.HELOName), sanitize.Line(ext))
+	}
+	if r.External != "" {
+		fmt.Fprintf(w, "  foreign   %s · local domain %s\n", sanitize.Line(r.External), sanitize.Line(r.LocalDomain))
+	}
+	if len(r.Attempts) > 0 {
+		fmt.Fprintln(w)
+		rows := make([][]string, 0, len(r.Attempts))
+		for _, a := range r.Attempts {
+			id := a.Variant
+			if a.Kind == relay.KindControl {
+				id = "  control"
+			}
+			rcpt := a.RcptTo
+			if rcpt == "" {
+				rcpt = "(not sent)"
+			}
+			reply := a.Reply()
+			if len(reply) > 70 && !verbose {
+				reply = reply[:70] + "…"
+			}
+			rows = append(rows, []string{id, a.MailFrom, rcpt, reply, string(a.Outcome)})
+		}
+		var tb strings.Builder
+		if err := report.Table(&tb, []string{"VARIANT", "MAIL FROM", "RCPT TO", "REPLY", "RESULT"}, rows); err == nil {
+			fmt.Fprint(w, tb.String())
+		}
+	}
+	if len(r.Untested) > 0 {
+		why := "the session ended early"
+		if r.Verdict == relay.VerdictOpen {
+			why = "stopped at the first relayed variant; --all-variants tries them all"
+		}
+		fmt.Fprintf(w, "  (%d variants not tried: %s)\n", len(r.Untested), why)
+	}
+	for _, g := range []struct {
+		sev   report.Severity
+		title string
+	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}} {
+		if g.sev == report.SeverityInfo && !verbose {
+			continue
+		}
+		var fs []report.Finding
+		for _, f := range o.Findings {
+			if f.Severity == g.sev {
+				fs = append(fs, f)
+			}
+		}
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
+		for _, f := range fs {
+			report.WriteFindingText(w, f, color)
+		}
+	}
+}

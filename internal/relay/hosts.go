@@ -1,0 +1,168 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+)
+
+// Host is a mail server to probe: a name and its addresses.
+type Host struct {
+	Name  string
+	Addrs []netip.Addr
+}
+
+// MailHosts finds the servers that receive mail for domain: its MX hosts
+// in preference order, or the domain itself when it has no MX (RFC 5321
+// 5.1 implicit MX). skip is set when there is nothing to probe (NXDOMAIN,
+// null MX, --offline); findings report DNS failures (never as "no host").
+func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Host, skip string, findings []report.Finding) {
+	mxs, res, err := dnsx.LookupMX(ctx, r, domain)
+	if err != nil {
+		return nil, "", []report.Finding{dnsFinding("the MX records of "+domain, err)}
+	}
+	if res.Offline {
+		return nil, "not probed: --offline and " + domain + " is in no --zone file", nil
+	}
+	if res.Status == dnsx.StatusNXDomain {
+		return nil, domain + " does not exist (NXDOMAIN): no mail server to probe", nil
+	}
+	var names []string
+	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Preference < mxs[j].Preference })
+	for _, m := range mxs {
+		if m.Mx == "." {
+			// RFC 7505: a null MX says the domain receives no mail.
+			return nil, domain + " has a null MX: it receives no mail, nothing to probe", nil
+		}
+		n := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
+		if !contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		names = []string{domain}
+	}
+	hosts = make([]Host, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		hosts[i].Name = n
+		if ip, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
+			hosts[i].Addrs = []netip.Addr{ip.Unmap()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := dnsx.LookupIP(ctx, r, n)
+			if a != nil {
+				hosts[i].Addrs = preferIPv4(a.Addrs)
+			}
+			if len(hosts[i].Addrs) == 0 {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	var out []Host
+	for i, h := range hosts {
+		switch {
+		case len(h.Addrs) > 0:
+			out = append(out, h)
+		case errs[i] != nil:
+			findings = append(findings, dnsFinding("the address of "+h.Name, errs[i]))
+		}
+		// A name without addresses is the mx check's finding; nothing to probe.
+	}
+	if len(out) == 0 && len(findings) == 0 {
+		skip = "no MX host of " + domain + " has an address: nothing to probe"
+	}
+	return out, skip, findings
+}
+
+// preferIPv4 orders IPv4 first: probing hosts without IPv6 connectivity
+// is common, and an MX's v4 and v6 addresses are normally the same MTA.
+func preferIPv4(as []netip.Addr) []netip.Addr {
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if a.Unmap().Is4() {
+			out = append(out, a.Unmap())
+		}
+	}
+	for _, a := range as {
+		if !a.Unmap().Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// maxParallel bounds how many different servers are probed at once.
+const maxParallel = 4
+
+// ProbeHosts probes every host with base's settings. Hosts that share an
+// address are probed once: one connection at a time per server, and the
+// result is reported under the first name with the others as aliases.
+// Different servers are probed concurrently (at most maxParallel).
+func ProbeHosts(ctx context.Context, hosts []Host, base Options) []*Result {
+	type group struct {
+		names []string
+		addrs []netip.Addr
+	}
+	var groups []*group
+	byAddr := map[netip.Addr]*group{}
+	for _, h := range hosts {
+		if len(h.Addrs) == 0 {
+			continue
+		}
+		if g, ok := byAddr[h.Addrs[0]]; ok {
+			g.names = append(g.names, h.Name)
+			continue
+		}
+		g := &group{names: []string{h.Name}, addrs: h.Addrs}
+		byAddr[h.Addrs[0]] = g
+		groups = append(groups, g)
+	}
+	results := make([]*Result, len(groups))
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			o := base
+			o.Host, o.Addrs = g.names[0], g.addrs
+			r := Probe(ctx, o)
+			r.Aliases = g.names[1:]
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func dnsFinding(what string, err error) report.Finding {
+	return report.Finding{
+		ID: "relay.dns-error", Check: checkName, Severity: report.SeverityError,
+		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
+		Detail: err.Error() + ". Without the mail servers' addresses the relay probe cannot run; this is not the same as having no mail server.",
+		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,689 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+)
+
+func probeAt(t *testing.T, ap netip.AddrPort, mod func(*Options)) *Result {
+	t.Helper()
+	o := Options{Host: "mx.test", Addrs: []netip.Addr{ap.Addr()}, Port: int(ap.Port()), HELO: "probe.example", Timeout: 2 * time.Second}
+	if mod != nil {
+		mod(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return Probe(ctx, o)
+}
+
+func findingIDs(r *Result) []string {
+	var ids []string
+	for _, f := range r.Findings() {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+func hasID(r *Result, id string) bool {
+	for _, x := range findingIDs(r) {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func localPolicy() *policy {
+	return &policy{local: []string{"mx.test", "[127.0.0.1]"}, users: map[string]bool{"postmaster": true}}
+}
+
+func TestOpenRelay(t *testing.T) {
+	p := &policy{open: true}
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictOpen {
+		t.Fatalf("verdict %s (%s), want open; attempts %+v", r.Verdict, r.Reason, r.Attempts)
+	}
+	// Stops at the first relayed variant: one attempt, no RSET, a QUIT.
+	if len(r.Attempts) != 1 || r.Attempts[0].Variant != "null-sender" || !r.Attempts[0].Accepted {
+		t.Errorf("attempts %+v: want just the accepted null-sender", r.Attempts)
+	}
+	a := r.Attempts[0]
+	if a.MailFrom != "<>" || a.RcptTo != "<relay-test@example.net>" || a.Code != 250 || a.Outcome != OutcomeRelayed || a.Stage != "rcpt" {
+		t.Errorf("attempt %+v", a)
+	}
+	if tp.count("RSET") != 0 || tp.count("QUIT") != 1 {
+		t.Errorf("wire: %q", tp.Lines())
+	}
+	if len(r.Untested) != len(Plan(Variants, Params{Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]", External: "example.net"}))-1 {
+		t.Errorf("untested %v", r.Untested)
+	}
+	if r.Status() != report.StatusFail || !hasID(r, "relay.open") {
+		t.Errorf("status %s findings %v", r.Status(), findingIDs(r))
+	}
+	f := r.Findings()[0]
+	for _, want := range []string{"5.7.1", "5.7.606"} {
+		if !strings.Contains(strings.Join(f.BounceCodes, ","), want) {
+			t.Errorf("bounce codes %v lack %s", f.BounceCodes, want)
+		}
+	}
+	for _, want := range []string{"smtpd_relay_restrictions", "mynetworks", "relay_from_hosts", "acl_smtp_rcpt", "ms-Exch-SMTP-Accept-Any-Recipient", "RemoteIPRanges"} {
+		if !strings.Contains(f.Fix, want) {
+			t.Errorf("fix lacks %s", want)
+		}
+	}
+	if r.ServerName != "mx.test" || r.Greeting != "EHLO" || r.HELOName != "probe.example" || r.IP != "127.0.0.1" {
+		t.Errorf("session facts: %+v", r)
+	}
+}
+
+func TestOpenRelayAllVariants(t *testing.T) {
+	ap, tp := startMTA(t, &policy{open: true})
+	r := probeAt(t, ap, func(o *Options) { o.AllVariants = true })
+	assertNoData(t, tp)
+	if r.Verdict != VerdictOpen {
+		t.Fatalf("verdict %s", r.Verdict)
+	}
+	steps := Plan(Variants, Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
+	tricks := 0
+	for _, s := range steps {
+		if s.Kind == KindTrick {
+			tricks++
+		}
+	}
+	// go-smtp answers 501 to the domain-less forms (bang path, quoted
+	// address without @domain); every other variant is accepted.
+	if len(r.Untested) != 0 || tp.count("MAIL") != len(steps) || tp.count("RSET") != len(steps)-1 {
+		t.Errorf("untested %v; MAIL %d RSET %d for %d steps", r.Untested, tp.count("MAIL"), tp.count("RSET"), len(steps))
+	}
+	if tp.count("RCPT") > len(steps)+tricks {
+		t.Errorf("more RCPTs than variants and controls: %d", tp.count("RCPT"))
+	}
+	if r.Commands > maxCommands {
+		t.Errorf("%d commands", r.Commands)
+	}
+	// Every RCPT argument went on the wire verbatim.
+	wire := strings.Join(tp.Lines(), "\n")
+	for _, s := range steps {
+		if !strings.Contains(wire, "RCPT TO:"+s.RcptTo+"\n") && !strings.HasSuffix(wire, "RCPT TO:"+s.RcptTo) {
+			t.Errorf("RCPT TO:%s not on the wire verbatim", s.RcptTo)
+		}
+	}
+}
+
+func TestClosedRelay(t *testing.T) {
+	p := localPolicy()
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictClosed {
+		t.Fatalf("verdict %s (%s %s)", r.Verdict, r.Failure, r.Reason)
+	}
+	steps := Plan(Variants, Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
+	if len(r.Attempts) != len(steps) {
+		t.Errorf("%d attempts for %d variants", len(r.Attempts), len(steps))
+	}
+	for _, a := range r.Attempts {
+		if a.Accepted || a.Outcome != OutcomeRefused || a.Code/100 != 5 {
+			t.Errorf("attempt %+v", a)
+		}
+	}
+	if a := r.Attempts[0]; a.Code != 554 || a.EnhancedCode != "5.7.1" || a.Text != "Relay access denied" {
+		t.Errorf("first attempt %+v", a)
+	}
+	if tp.count("RSET") != len(steps)-1 || tp.count("QUIT") != 1 {
+		t.Errorf("RSET %d QUIT %d", tp.count("RSET"), tp.count("QUIT"))
+	}
+	if r.Status() != report.StatusPass || !hasID(r, "relay.closed") {
+		t.Errorf("status %s %v", r.Status(), findingIDs(r))
+	}
+}
+
+// A server that takes any RCPT and refuses only at DATA is counted as open:
+// the probe never reaches DATA, and the RCPT reply is the relay decision.
+func TestAcceptThenRejectAtData(t *testing.T) {
+	p := &policy{open: true, dataReply: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied at end of data"}}
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, func(o *Options) { o.AllVariants = true })
+	assertNoData(t, tp)
+	if len(p.got["data"]) != 0 {
+		t.Fatal("backend saw DATA")
+	}
+	if r.Verdict != VerdictOpen {
+		t.Fatalf("verdict %s", r.Verdict)
+	}
+	f := r.Findings()[0]
+	if !strings.Contains(f.Detail, "refuse only at DATA") {
+		t.Errorf("detail does not explain accept-then-reject: %s", f.Detail)
+	}
+}
+
+func TestGreylisting(t *testing.T) {
+	ap, tp := startMTA(t, &policy{greylist: true})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "deferred" {
+		t.Fatalf("verdict %s failure %s reason %s", r.Verdict, r.Failure, r.Reason)
+	}
+	if r.Attempts[0].Outcome != OutcomeDeferred || r.Attempts[0].Code != 450 || r.Attempts[0].EnhancedCode != "4.2.0" {
+		t.Errorf("attempt %+v", r.Attempts[0])
+	}
+	if r.Status() != report.StatusError || !hasID(r, "relay.unknown") {
+		t.Errorf("status %s %v", r.Status(), findingIDs(r))
+	}
+	if f := r.Findings()[0]; !strings.Contains(f.Title, "greylisting") || !strings.Contains(f.Fix, "again") {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+// Greylisting on some variants only: the foreign ones decide.
+func TestGreylistedSenderKeepsUnknown(t *testing.T) {
+	p := localPolicy()
+	p.mailErr = map[string]error{"deliverdoctor-probe@mx.test": &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try later"}}
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "deferred" || !strings.Contains(r.Reason, "local-sender") {
+		t.Fatalf("verdict %s failure %s reason %s", r.Verdict, r.Failure, r.Reason)
+	}
+}
+
+func TestTarpit(t *testing.T) {
+	ap, tp := startMTA(t, &policy{open: true, rcptDelay: 5 * time.Second})
+	start := time.Now()
+	r := probeAt(t, ap, func(o *Options) { o.Timeout = 300 * time.Millisecond })
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("probe took %s despite a 300ms step timeout", d)
+	}
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "timeout" {
+		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+	if r.Attempts[0].Outcome != OutcomeFailed || !strings.Contains(r.Attempts[0].Error, "timeout") {
+		t.Errorf("attempt %+v", r.Attempts[0])
+	}
+	if len(r.Untested) == 0 {
+		t.Error("variants after the timeout should be untested")
+	}
+	if !strings.Contains(r.Findings()[0].Fix, "--probe-timeout") {
+		t.Errorf("fix %q", r.Findings()[0].Fix)
+	}
+}
+
+func TestPercentHackOnly(t *testing.T) {
+	p := localPolicy()
+	p.percentHack = true
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictOpen {
+		t.Fatalf("verdict %s (%s); attempts %+v", r.Verdict, r.Reason, r.Attempts)
+	}
+	var relayed, control *Attempt
+	for i, a := range r.Attempts {
+		if a.Outcome == OutcomeRelayed {
+			relayed = &r.Attempts[i]
+		}
+		if a.Kind == KindControl {
+			control = &r.Attempts[i]
+		}
+	}
+	if relayed == nil || relayed.Variant != "percent-hack-literal" || relayed.RcptTo != "<relay-test%example.net@[127.0.0.1]>" {
+		t.Fatalf("relayed %+v", relayed)
+	}
+	if control == nil || control.Outcome != OutcomeRefused || control.ControlFor != "percent-hack-literal" || !strings.HasPrefix(control.RcptTo, "<no-such-user-") || !strings.HasSuffix(control.RcptTo, "@[127.0.0.1]>") {
+		t.Fatalf("control %+v", control)
+	}
+	// Every foreign variant came first and was refused.
+	for _, a := range r.Attempts {
+		if a.Kind == KindForeign && a.Outcome != OutcomeRefused {
+			t.Errorf("foreign %+v", a)
+		}
+	}
+	f := r.Findings()[0]
+	if f.ID != "relay.open" || !strings.Contains(f.Detail, "percent hack") || !strings.Contains(strings.Join(f.Evidence, "\n"), "control:") {
+		t.Errorf("finding %+v", f)
+	}
+	// Stopped at the first relayed variant.
+	if tp.count("MAIL") != len(r.Attempts)-1 {
+		t.Errorf("MAIL %d, attempts %d", tp.count("MAIL"), len(r.Attempts))
+	}
+}
+
+// A catch-all takes any local part, so an accepted trick proves nothing:
+// closed, with a warning per trick family.
+func TestCatchAllTricksAreAmbiguous(t *testing.T) {
+	p := localPolicy()
+	p.catchAll = true
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictClosed {
+		t.Fatalf("verdict %s (%s)", r.Verdict, r.Reason)
+	}
+	for _, id := range []string{"relay.accepts-percent-hack", "relay.accepts-double-at", "relay.accepts-bang-path", "relay.accepts-quoted-local-part"} {
+		if !hasID(r, id) {
+			t.Errorf("missing %s in %v", id, findingIDs(r))
+		}
+	}
+	if r.Status() != report.StatusWarn {
+		t.Errorf("status %s", r.Status())
+	}
+	if !strings.Contains(r.Reason, "ambiguous") {
+		t.Errorf("reason %q", r.Reason)
+	}
+}
+
+func TestAuthRequired(t *testing.T) {
+	ap, tp := startMTA(t, &policy{authMail: true})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictClosed || !r.AuthSeen || !hasID(r, "relay.auth-required") {
+		t.Fatalf("verdict %s auth %v %v (%s)", r.Verdict, r.AuthSeen, findingIDs(r), r.Reason)
+	}
+	if tp.count("RCPT") != 0 {
+		t.Error("RCPT sent after MAIL was refused")
+	}
+}
+
+// A server that refuses every sender (e.g. our IP is on its blocklist) never
+// shows its relay decision.
+func TestEverySenderRefused(t *testing.T) {
+	p := localPolicy()
+	refuse := &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Client host blocked using zen.spamhaus.org"}
+	p.mailErr = map[string]error{}
+	for _, s := range []string{"", "deliverdoctor-probe@example.net", "deliverdoctor-probe@mx.test", "deliverdoctor-probe@[127.0.0.1]"} {
+		p.mailErr[s] = refuse
+	}
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "sender-refused" {
+		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+}
+
+// The external domain's own problems (null MX, NXDOMAIN) are not a relay
+// decision.
+func TestExternalDomainRefused(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			reply := "250 2.0.0 Ok"
+			switch strings.ToUpper(line[:4]) {
+			case "RCPT":
+				if strings.Contains(line, "@example.net>") {
+					reply = "556 5.1.10 <relay-test@example.net>: Recipient address rejected: Domain example.net does not accept mail (nullMX)"
+				} else {
+					reply = "554 5.7.1 Relay access denied"
+				}
+			case "QUIT":
+				_, _ = io.WriteString(c, "221 Bye\r\n")
+				return
+			}
+			_, _ = io.WriteString(c, reply+"\r\n")
+		}
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "external-refused" || !hasID(r, "relay.external-refused") {
+		t.Fatalf("verdict %s failure %s %v %+v", r.Verdict, r.Failure, findingIDs(r), r.Attempts)
+	}
+	if r.Attempts[0].Outcome != OutcomeDomain || r.Attempts[0].EnhancedCode != "5.1.10" {
+		t.Errorf("attempt %+v", r.Attempts[0])
+	}
+	if !strings.Contains(r.Findings()[0].Fix, "--external") {
+		t.Error("fix should suggest --external")
+	}
+}
+
+func TestGreeting421(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "421 4.3.2 mx.test Service not available, closing channel\r\n")
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictUnknown || r.Failure != "greeting" || len(r.Attempts) != 0 {
+		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+	if !strings.HasPrefix(r.Banner, "421 4.3.2") || r.Status() != report.StatusError {
+		t.Errorf("banner %q status %s", r.Banner, r.Status())
+	}
+	if tp.count("EHLO") != 0 {
+		t.Error("EHLO after a 421 greeting")
+	}
+}
+
+// RFC 5321 3.1: after a 554 greeting the client should send QUIT.
+func TestGreeting554WaitsForQuit(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "554 5.7.1 mx.test no SMTP service here\r\n")
+		closedDialogue(c, r)
+	})
+	r := probeAt(t, ap, nil)
+	if r.Verdict != VerdictUnknown || r.Failure != "greeting" {
+		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+	if l := tp.Lines(); len(l) != 1 || l[0] != "QUIT" {
+		t.Errorf("wire %q: want just QUIT", l)
+	}
+}
+
+func TestHostileBanners(t *testing.T) {
+	tests := []struct {
+		name    string
+		greet   func(c net.Conn)
+		failure string
+		verdict Verdict
+	}{
+		{"10MB line", func(c net.Conn) {
+			chunk := strings.Repeat("A", 64<<10)
+			_, _ = io.WriteString(c, "220 ")
+			for i := 0; i < 160; i++ {
+				if _, err := io.WriteString(c, chunk); err != nil {
+					return
+				}
+			}
+		}, "protocol", VerdictUnknown},
+		{"endless multi-line", func(c net.Conn) {
+			for i := 0; i < 100000; i++ {
+				if _, err := io.WriteString(c, "220-mx.test spam spam spam\r\n"); err != nil {
+					return
+				}
+			}
+		}, "protocol", VerdictUnknown},
+		{"control characters", func(c net.Conn) {
+			_, _ = io.WriteString(c, "220-mx.test \x1b[2J\x1b[31mowned\x07 \xff\xfe\r\n220 \x1b]0;title\x07 ESMTP\r\n")
+		}, "", VerdictClosed},
+		{"not SMTP", func(c net.Conn) {
+			_, _ = io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n")
+		}, "protocol", VerdictUnknown},
+		{"silent", func(c net.Conn) {}, "timeout", VerdictUnknown},
+		{"dribbling multi-line", func(c net.Conn) {
+			for i := 0; i < 50; i++ {
+				if _, err := io.WriteString(c, "220-wait\r\n"); err != nil {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}, "timeout", VerdictUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+				tt.greet(c)
+				closedDialogue(c, r)
+			})
+			start := time.Now()
+			r := probeAt(t, ap, func(o *Options) { o.Timeout = 500 * time.Millisecond })
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+			assertNoData(t, tp)
+			if r.Verdict != tt.verdict || r.Failure != tt.failure {
+				t.Fatalf("verdict %s failure %q reason %s", r.Verdict, r.Failure, r.Reason)
+			}
+			for _, s := range []string{r.Banner, r.Reason, fmt.Sprint(r.Findings())} {
+				if strings.ContainsAny(s, "\x1b\x07") || len(s) > 20000 {
+					t.Errorf("unsanitized or unbounded: %q", truncate(s, 200))
+				}
+			}
+		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort(l.Addr().String())
+	l.Close()
+	r := probeAt(t, ap, nil)
+	if r.Verdict != VerdictUnknown || r.Failure != "unreachable" || !hasID(r, "relay.unreachable") {
+		t.Fatalf("verdict %s failure %s %v", r.Verdict, r.Failure, findingIDs(r))
+	}
+	if r.Status() != report.StatusError {
+		t.Errorf("status %s", r.Status())
+	}
+}
+
+// The second address is used when the first refuses the connection (the
+// test MTA listens on 127.0.0.1 only; all of 127/8 is loopback on Linux).
+func TestDialFallsBackToNextAddress(t *testing.T) {
+	ap, _ := startMTA(t, localPolicy())
+	r := probeAt(t, ap, func(o *Options) { o.Addrs = []netip.Addr{netip.MustParseAddr("127.0.0.2"), ap.Addr()} })
+	if r.IP != "127.0.0.1" || r.Verdict != VerdictClosed {
+		t.Errorf("ip %s verdict %s (%s)", r.IP, r.Verdict, r.Reason)
+	}
+}
+
+func TestEHLORefusedFallsBackToHELO(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 old.mx.test SMTP\r\n")
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "EHLO ") {
+			return
+		}
+		_, _ = io.WriteString(c, "554 5.5.1 what is EHLO\r\n")
+		closedDialogue(c, r)
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Greeting != "HELO" || r.Verdict != VerdictClosed {
+		t.Fatalf("greeting %s verdict %s (%s)", r.Greeting, r.Verdict, r.Reason)
+	}
+	if l := tp.Lines(); len(l) < 2 || l[1] != "HELO probe.example" {
+		t.Errorf("wire %q", l)
+	}
+}
+
+func TestHELORefused(t *testing.T) {
+	ap, _ := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		for i := 0; i < 2; i++ {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "550 5.7.1 Helo command rejected: need fully-qualified hostname\r\n")
+		}
+		closedDialogue(c, r)
+	})
+	r := probeAt(t, ap, nil)
+	if r.Verdict != VerdictUnknown || r.Failure != "helo" || !strings.Contains(r.Findings()[0].Fix, "--helo") {
+		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+}
+
+// Two replies to one command: the stray one must not be read as the RCPT
+// reply (a false "open").
+func TestUnsolicitedReplyIsNotAnAnswer(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			reply := "250 2.0.0 Ok\r\n"
+			switch strings.ToUpper(line[:4]) {
+			case "MAIL":
+				reply = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n" // one write: both arrive together
+			case "RCPT":
+				reply = "554 5.7.1 Relay access denied\r\n"
+			case "QUIT":
+				_, _ = io.WriteString(c, "221 Bye\r\n")
+				return
+			}
+			_, _ = io.WriteString(c, reply)
+		}
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict == VerdictOpen {
+		t.Fatalf("a stray reply was taken as acceptance: %+v", r.Attempts)
+	}
+	if r.Verdict != VerdictUnknown || r.Failure != "protocol" {
+		t.Errorf("verdict %s failure %s", r.Verdict, r.Failure)
+	}
+}
+
+// A 421 in the middle ends the session; variants already decided stand.
+func TestServerClosesMidway(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		rcpts := 0
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			reply := "250 2.0.0 Ok"
+			switch strings.ToUpper(line[:4]) {
+			case "RCPT":
+				rcpts++
+				reply = "554 5.7.1 Relay access denied"
+				if rcpts == 9 {
+					_, _ = io.WriteString(c, "421 4.7.0 mx.test Error: too many errors\r\n")
+					return
+				}
+			case "QUIT":
+				_, _ = io.WriteString(c, "221 Bye\r\n")
+				return
+			}
+			_, _ = io.WriteString(c, reply+"\r\n")
+		}
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictClosed || len(r.Untested) == 0 || !strings.Contains(r.Reason, "not tried") {
+		t.Fatalf("verdict %s untested %v reason %q", r.Verdict, r.Untested, r.Reason)
+	}
+}
+
+func TestContextCancelStopsProbe(t *testing.T) {
+	ap, _ := startMTA(t, &policy{open: true, rcptDelay: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r := Probe(ctx, Options{Addrs: []netip.Addr{ap.Addr()}, Port: int(ap.Port()), Timeout: 10 * time.Second, HELO: "probe.example"})
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("cancel ignored: %s", time.Since(start))
+	}
+	if r.Verdict != VerdictUnknown {
+		t.Errorf("verdict %s", r.Verdict)
+	}
+}
+
+// The command writer refuses DATA and BDAT (and everything not on its
+// allowlist), and arguments that would smuggle a second line.
+func TestWriterRefusesDATA(t *testing.T) {
+	ap, tp := startMTA(t, &policy{open: true})
+	nc, err := net.Dial("tcp", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(nc, 2*time.Second)
+	defer nc.Close()
+	if _, err := c.readReply(); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][2]string{
+		{"EHLO", "probe.example"}, {"MAIL", "FROM:<>"}, {"RCPT", "TO:<a@example.net>"},
+	} {
+		if r, err := c.cmd(cmd[0], cmd[1]); err != nil || !r.Positive() {
+			t.Fatalf("%v: %v %v", cmd, r, err)
+		}
+	}
+	for _, cmd := range [][2]string{
+		{"DATA", ""}, {"BDAT", "10 LAST"}, {"data", ""}, {"Data", ""}, {"VRFY", "root"}, {"EXPN", "all"}, {"AUTH", "PLAIN"},
+		{"RCPT", "TO:<b@example.net>\r\nDATA"}, {"MAIL", "FROM:<>\nDATA"}, {"RSET", "\x00"},
+	} {
+		_, err := c.cmd(cmd[0], cmd[1])
+		if !errors.Is(err, ErrForbiddenCommand) {
+			t.Errorf("%q %q: err %v, want ErrForbiddenCommand", cmd[0], cmd[1], err)
+		}
+	}
+	c.quit(true)
+	assertNoData(t, tp)
+	if tp.count("VRFY")+tp.count("EXPN")+tp.count("AUTH") != 0 {
+		t.Errorf("wire: %q", tp.Lines())
+	}
+}
+
+// A hostile --external cannot inject commands either.
+func TestHostileExternalCannotInject(t *testing.T) {
+	ap, tp := startMTA(t, &policy{open: true})
+	r := probeAt(t, ap, func(o *Options) { o.External = "example.net>\r\nDATA\r\n" })
+	assertNoData(t, tp)
+	if r.Verdict == VerdictOpen {
+		t.Errorf("verdict %s", r.Verdict)
+	}
+}
+
+func TestCommandBudget(t *testing.T) {
+	nc1, nc2 := net.Pipe()
+	defer nc1.Close()
+	defer nc2.Close()
+	go func() { _, _ = io.Copy(io.Discard, nc2) }()
+	c := newConn(nc1, time.Second)
+	for i := 0; i < maxCommands; i++ {
+		if err := c.write("RSET", ""); err != nil {
+			t.Fatalf("command %d: %v", i, err)
+		}
+	}
+	if err := c.write("RSET", ""); !errors.Is(err, ErrForbiddenCommand) {
+		t.Errorf("command %d: %v", maxCommands+1, err)
+	}
+}
+
+func TestChooseExternal(t *testing.T) {
+	tests := []struct {
+		ext, local, want string
+		err              bool
+	}{
+		{"", "mx.example.com", "example.net", false},
+		{"", "example.net", "example.org", false},
+		{"", "mail.example.net", "example.org", false},
+		{"Example.COM.", "mx.test", "example.com", false},
+		{"example.com", "example.com", "", true},
+		{"mail.example.com", "example.com", "", true},
+		{"", "[127.0.0.1]", "example.net", false},
+	}
+	for _, tt := range tests {
+		got, err := ChooseExternal(tt.ext, tt.local)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ChooseExternal(%q, %q) = %q, %v; want %q", tt.ext, tt.local, got, err, tt.want)
+		}
+	}
+}
+
+func TestDefaultHELO(t *testing.T) {
+	h := DefaultHELO(&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 1})
+	if !isFQDN(h) && h != "[192.0.2.7]" {
+		t.Errorf("DefaultHELO = %q", h)
+	}
+	if got := AddressLiteral(netip.MustParseAddr("2001:db8::1")); got != "[IPv6:2001:db8::1]" {
+		t.Errorf("literal %s", got)
+	}
+	if got := AddressLiteral(netip.MustParseAddr("::ffff:192.0.2.1")); got != "[192.0.2.1]" {
+		t.Errorf("literal %s", got)
+	}
+}

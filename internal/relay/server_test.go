@@ -1,0 +1,281 @@
+package relay
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// tap wraps a listener and records every byte clients send, so a test can
+// assert what reached the server on the wire (no DATA, no BDAT).
+type tap struct {
+	net.Listener
+	mu  sync.Mutex
+	buf []byte
+}
+
+type tapConn struct {
+	net.Conn
+	t *tap
+}
+
+func (c tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.t.mu.Lock()
+		c.t.buf = append(c.t.buf, p[:n]...)
+		c.t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (t *tap) Accept() (net.Conn, error) {
+	c, err := t.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tapConn{c, t}, nil
+}
+
+// Lines are the command lines received so far.
+func (t *tap) Lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(string(t.buf), "\n") {
+		l = strings.TrimRight(l, "\r")
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// assertNoData fails the test if a DATA or BDAT command ever reached the
+// server.
+func assertNoData(t *testing.T, tp *tap) {
+	t.Helper()
+	for _, l := range tp.Lines() {
+		v := strings.ToUpper(strings.Fields(l + " x")[0])
+		if v == "DATA" || v == "BDAT" {
+			t.Fatalf("the server received %q", l)
+		}
+	}
+}
+
+func (t *tap) count(verb string) int {
+	n := 0
+	for _, l := range t.Lines() {
+		if strings.HasPrefix(strings.ToUpper(l), verb) {
+			n++
+		}
+	}
+	return n
+}
+
+// policy is a test MTA's relay behaviour.
+type policy struct {
+	local       []string            // domains it receives mail for (lower case; "[127.0.0.1]" for its literal)
+	users       map[string]bool     // existing local parts
+	open        bool                // relay for anyone
+	catchAll    bool                // accept any local part at local domains
+	percentHack bool                // route user%foreign@local (and only that)
+	greylist    bool                // 450 every RCPT
+	authMail    bool                // 530 every MAIL
+	mailErr     map[string]error    // MAIL FROM address -> reply
+	rcptDelay   time.Duration       // tarpit: delay every RCPT reply
+	dataReply   *smtp.SMTPError     // reply to DATA (never reached)
+	stop        chan struct{}       // closed at cleanup: ends tarpit sleeps
+	mu          sync.Mutex          // guards got
+	got         map[string][]string // commands the backend saw
+}
+
+type session struct{ p *policy }
+
+func (s *session) record(k, v string) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if s.p.got == nil {
+		s.p.got = map[string][]string{}
+	}
+	s.p.got[k] = append(s.p.got[k], v)
+}
+
+func (s *session) Reset()        {}
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.record("mail", from)
+	if s.p.authMail {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	if err, ok := s.p.mailErr[from]; ok {
+		return err
+	}
+	return nil
+}
+
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
+	errNoUser      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown in local recipient table"}
+	errGreylist    = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "Recipient address rejected: Greylisted, see https://postgrey.example/"}
+)
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.record("rcpt", to)
+	if s.p.rcptDelay > 0 {
+		select {
+		case <-time.After(s.p.rcptDelay):
+		case <-s.p.stop:
+		}
+	}
+	if s.p.greylist {
+		return errGreylist
+	}
+	if s.p.open {
+		return nil
+	}
+	at := strings.LastIndexByte(to, '@')
+	local, domain := to[:at], strings.ToLower(to[at+1:])
+	isLocal := false
+	for _, d := range s.p.local {
+		if domain == d {
+			isLocal = true
+		}
+	}
+	if !isLocal {
+		return errRelayDenied
+	}
+	if s.p.percentHack && strings.Contains(local, "%") {
+		return nil
+	}
+	if s.p.catchAll || s.p.users[local] {
+		return nil
+	}
+	return errNoUser
+}
+
+func (s *session) Data(r io.Reader) error {
+	s.record("data", "")
+	_, _ = io.Copy(io.Discard, r)
+	if s.p.dataReply != nil {
+		return s.p.dataReply
+	}
+	return nil
+}
+
+// startMTA runs a go-smtp server with policy p on 127.0.0.1 and returns
+// its address and the tap on its wire.
+func startMTA(t *testing.T, p *policy) (netip.AddrPort, *tap) {
+	t.Helper()
+	p.stop = make(chan struct{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{Listener: l}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{p: p}, nil }))
+	s.Domain = "mx.test"
+	s.ReadTimeout = 10 * time.Second
+	s.WriteTimeout = 10 * time.Second
+	s.ErrorLog = nopLogger{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Serve(tp)
+	}()
+	t.Cleanup(func() {
+		close(p.stop)
+		_ = s.Close()
+		_ = l.Close() // Serve may not have registered the listener yet
+		<-done
+	})
+	return netip.MustParseAddrPort(l.Addr().String()), tp
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...interface{}) {}
+func (nopLogger) Println(...interface{})        {}
+
+// rawServer runs handle for every connection on 127.0.0.1, for servers that
+// misbehave below what go-smtp can be told to do.
+func rawServer(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) (netip.AddrPort, *tap) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{Listener: l}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := tp.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return netip.MustParseAddrPort(l.Addr().String()), tp
+}
+
+// closedDialogue answers like a closed relay after whatever greeting the
+// caller sent.
+func closedDialogue(c net.Conn, r *bufio.Reader) {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.Fields(line + " x")[0])
+		reply := "250 2.0.0 Ok"
+		switch verb {
+		case "EHLO":
+			reply = "250-mx.test\r\n250 8BITMIME"
+		case "RCPT":
+			reply = "554 5.7.1 Relay access denied"
+		case "QUIT":
+			_, _ = io.WriteString(c, "221 2.0.0 Bye\r\n")
+			return
+		case "DATA", "BDAT":
+			reply = "503 5.5.1 never"
+		}
+		if _, err := io.WriteString(c, reply+"\r\n"); err != nil {
+			return
+		}
+	}
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}

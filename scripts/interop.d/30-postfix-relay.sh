@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Interop: deliverdoctor relay against two private Postfix instances on
+# 127.0.0.1, one configured as an open relay and one closed, each with its own
+# config, queue and data directories and its own port, independent of any
+# system Postfix and of other interop scripts.
+#
+# Asserts: the open instance gets verdict "open" (exit 1), the closed one
+# "closed" (exit 0), both through the JSON contract; and, from each instance's
+# log and queue, that no message was ever received (no DATA): no cleanup
+# "message-id=" line, no qmgr "from=" line, no queue file, an empty
+# `postqueue -p`.
+set -euo pipefail
+source scripts/interop-lib.sh
+
+if ! command -v postfix >/dev/null 2>&1; then
+  # Keep the package from asking or configuring a system instance.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  need_pkgs postfix
+fi
+# A package install may start the system instance; it is not ours to use and
+# would not matter (ours listen on their own ports), but stop it if it runs
+# from the default config so nothing answers on port 25 by accident.
+if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
+  postfix stop >/dev/null 2>&1 || true
+fi
+
+work=$(mktemp -d /tmp/dd-relay-postfix.XXXXXX)
+chmod 755 "$work"
+instances=()
+
+cleanup() {
+  for inst in "${instances[@]}"; do
+    timeout 20 postfix -c "$work/$inst/etc" stop >/dev/null 2>&1 ||
+      timeout 10 postfix -c "$work/$inst/etc" abort >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "30-postfix-relay: FAIL: $*" >&2; exit 1; }
+
+# start_instance NAME PORT MYNETWORKS
+start_instance() {
+  local name=$1 port=$2 nets=$3
+  local d="$work/$name"
+  mkdir -p "$d/etc" "$d/spool" "$d/data"
+  chown postfix:postfix "$d/data"
+  cat >"$d/etc/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $d/etc
+queue_directory = $d/spool
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $name.relay.test
+mydomain = relay.test
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = $nets
+mynetworks_style = host
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_banner = \$myhostname ESMTP deliverdoctor-interop
+alias_maps =
+alias_database =
+biff = no
+smtputf8_enable = no
+maillog_file = $d/maillog
+maillog_file_prefixes = $work
+# Nothing should ever be queued; if something were, it stays deferred
+# here (never sent anywhere) and the queue check below catches it.
+relayhost = [127.0.0.1]:9
+defer_transports = smtp, relay, local
+EOF
+  # A minimal master.cf: the smtpd listener on our port only, no chroot.
+  cat >"$d/etc/master.cf" <<EOF
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+  instances+=("$name")
+  timeout 30 postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" >&2; fail "postfix $name did not start"; }
+  # Wait (bounded) until smtpd answers.
+  local i
+  for i in $(seq 1 100); do
+    if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.settimeout(2)
+ok = s.recv(512).startswith(b"220")
+s.sendall(b"QUIT\r\n")
+s.close()
+sys.exit(0 if ok else 1)
+PY
+    sleep 0.1
+  done
+  cat "$d/maillog" >&2 || true
+  fail "postfix $name did not answer on 127.0.0.1:$port"
+}
+
+open_port=$(free_port)
+start_instance open "$open_port" "0.0.0.0/0"
+closed_port=$(free_port)
+# The probe connects from 127.0.0.1; only 127.0.0.2 is trusted, so the
+# probe is a stranger and Postfix's default relay restrictions apply.
+start_instance closed "$closed_port" "127.0.0.2/32"
+
+# probe NAME PORT WANT_VERDICT WANT_EXIT
+probe() {
+  local name=$1 port=$2 want=$3 want_exit=$4
+  local out="$work/$name.json" rc=0
+  timeout 120 "$DD" relay "127.0.0.1:$port" --format json --all-variants --probe-timeout 10s >"$out" 2>"$work/$name.err" || rc=$?
+  python3 - "$out" "$want" <<'PY' || { cat "$out" "$work/$name.err" >&2; fail "$name: JSON contract or verdict"; }
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for k in ("host", "verdict", "attempts"):
+    assert k in doc, "missing " + k
+assert doc["verdict"] == sys.argv[2], "verdict %s, want %s (%s)" % (doc["verdict"], sys.argv[2], doc.get("reason"))
+assert doc["attempts"], "no attempts"
+for a in doc["attempts"]:
+    for k in ("mail_from", "rcpt_to", "code", "enhanced_code", "text", "accepted"):
+        assert k in a, "attempt lacks " + k
+if sys.argv[2] == "open":
+    assert any(a["accepted"] and a["kind"] == "foreign" for a in doc["attempts"]), "no accepted foreign RCPT"
+    # Postfix trusts mynetworks with routing syntax too (allow_untrusted_routing
+    # only guards strangers), and refuses the nonexistent control recipient:
+    # the probe must call those tricks relayed, not ambiguous.
+    tricks = [a for a in doc["attempts"] if a["kind"] == "trick"]
+    assert tricks and all(a["outcome"] == "relayed" for a in tricks), "tricks not all relayed"
+    assert all(a["outcome"] == "refused" for a in doc["attempts"] if a["kind"] == "control"), "a control was accepted"
+else:
+    assert not any(a["accepted"] for a in doc["attempts"] if a["kind"] == "foreign"), "a foreign RCPT was accepted"
+    assert any(a["code"] == 554 and a["enhanced_code"] == "5.7.1" for a in doc["attempts"]), "no 554 5.7.1 Relay access denied"
+PY
+  [ "$rc" -eq "$want_exit" ] || { cat "$out" "$work/$name.err" >&2; fail "$name: exit $rc, want $want_exit"; }
+}
+
+probe open "$open_port" open 1
+probe closed "$closed_port" closed 0
+# Without --all-variants the probe stops at the first relayed variant.
+n=$(timeout 60 "$DD" relay "127.0.0.1:$open_port" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["attempts"]))' || true)
+[ "$n" = 1 ] || fail "open: $n attempts without --all-variants, want 1"
+
+# No DATA ever: nothing reached cleanup as a message, nothing was queued.
+for inst in open closed; do
+  d="$work/$inst"
+  for i in $(seq 1 20); do grep -q "disconnect from" "$d/maillog" 2>/dev/null && break; sleep 0.1; done
+  grep -q "connect from" "$d/maillog" || fail "$inst: the probe left no trace in the log"
+  if grep -E "message-id=|qmgr\[[0-9]+\]: [0-9A-F]+: from=" "$d/maillog"; then fail "$inst: a message was received"; fi
+  # smtpd's disconnect line counts every command: "ehlo=1 mail=18 rcpt=0/18 rset=17 quit=1".
+  grep -q "disconnect from .* rcpt=" "$d/maillog" || fail "$inst: no per-command counts in the log"
+  if grep -E "disconnect from .*( data=| bdat=)" "$d/maillog"; then fail "$inst: DATA/BDAT reached smtpd"; fi
+  files=$(find "$d/spool/incoming" "$d/spool/active" "$d/spool/deferred" "$d/spool/hold" "$d/spool/maildrop" -type f 2>/dev/null | wc -l)
+  [ "$files" -eq 0 ] || fail "$inst: $files queue file(s)"
+  q=$(timeout 10 postqueue -c "$d/etc" -p 2>&1 || true)
+  echo "$q" | grep -q "Mail queue is empty" || fail "$inst: postqueue -p: $q"
+done
+
+for inst in open closed; do
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  %s: %s" % (sys.argv[2], " ".join("%s=%s" % (a["variant"], a["outcome"]) for a in d["attempts"])))' "$work/$inst.json" "$inst"
+done
+opened=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for a in d["attempts"] if a["outcome"]=="relayed"))' "$work/open.json")
+refused=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for a in d["attempts"] if a["outcome"]=="refused"))' "$work/closed.json")
+echo "30-postfix-relay: ok: open instance relayed $opened variants (verdict open), closed instance refused $refused (verdict closed); no message queued"
