@@ -165,6 +165,9 @@ func lookupHost(ctx context.Context, r dnsx.Resolver, name string) Host {
 		if t, ok := rr.(*dns.TLSA); ok {
 			rec := FromRR(t)
 			ps := Lint(rec)
+			if ps == nil {
+				ps = []Problem{} // JSON: [] for a clean record, not null
+			}
 			h.TLSA = append(h.TLSA, rec)
 			h.Problems = append(h.Problems, ps)
 			if len(ps) == 0 {
