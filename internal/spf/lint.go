@@ -97,6 +97,10 @@ type TermInfo struct {
 // make the linter fetch without end. Real trees have a few dozen nodes.
 const maxNodes = 200
 
+// maxResolvedTerms bounds the DNS-querying terms of one record whose
+// targets are looked up.
+const maxResolvedTerms = 3 * MaxLookups
+
 // Lint resolves the SPF policy of domain and everything it includes or
 // redirects to, level by level; the lookups of one level go out
 // concurrently through the shared (caching, coalescing) resolver, so no
@@ -238,6 +242,12 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 		n.Lookups++
 		if t.DomainSpec != nil && t.DomainSpec.Uses('p') {
 			n.Lookups++ // RFC 7208 4.6.4: %{p} queries PTR records
+		}
+		if n.Lookups > maxResolvedTerms {
+			// Evaluation stops long before this (RFC 7208 4.6.4): a hostile
+			// record must not make the linter send thousands of queries.
+			ti.Note = "past the lookup limit: not resolved"
+			continue
 		}
 		target := n.Domain
 		if t.DomainSpec != nil {

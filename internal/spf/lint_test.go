@@ -349,3 +349,24 @@ func TestWriteTree(t *testing.T) {
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func TestLintHostileRecordIsBounded(t *testing.T) {
+	rec := "v=spf1" + strings.Repeat(" a:x.hostile.example", 400) + strings.Repeat(" include:hostile.example", 50) + " -all"
+	srv := dnstest.Start(t, fmt.Sprintf("hostile.example. 300 IN TXT %s\n", txtChunks(rec)))
+	lr := Lint(context.Background(), srv.Client(t), "hostile.example")
+	if srv.Total() > 10 {
+		t.Errorf("%d queries for one hostile record", srv.Total())
+	}
+	if !slices.Contains(ids(lr.Findings), "spf.too-many-lookups") || lr.Lookups < 450 {
+		t.Errorf("findings %v", ids(lr.Findings))
+	}
+}
+
+func txtChunks(s string) string {
+	var parts []string
+	for len(s) > 255 {
+		parts = append(parts, `"`+s[:255]+`"`)
+		s = s[255:]
+	}
+	return strings.Join(append(parts, `"`+s+`"`), " ")
+}
