@@ -86,6 +86,9 @@ func classify(f *Failure) {
 	if f.ProviderCode != "" {
 		p = nil // a provider's own code ("[TSS04]") says more than its words
 	}
+	if p != nil && specific && entry.firm && p.Category != entry.Category {
+		p = nil // "550 5.7.26 ... To best protect our users from spam": the code decides
+	}
 	if p == nil && f.ProviderCode == "" && f.context != "" && f.context != f.Diagnostic {
 		if q := matchText(f.context); q != nil && !specific {
 			p = q
@@ -247,6 +250,12 @@ func origin(b *Bounce, f *Failure) string {
 		return OriginSMTPReject
 	}
 	rd := f.Domain()
+	// The reporting MTA had an SMTP session with another organisation's
+	// server, which answered with this reply: a reject in that session.
+	if f.RemoteMTA != "" && f.ReplyCode != 0 && b.ReportingMTA != "" && !sameOrganization(f.RemoteMTA, b.ReportingMTA) &&
+		(f.DiagnosticType == "smtp" || f.DiagnosticType == "") {
+		return OriginSMTPReject
+	}
 	if b.ReportingMTA != "" && rd != "" && sameOrganization(b.ReportingMTA, rd) {
 		return OriginRemoteBounce
 	}

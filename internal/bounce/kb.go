@@ -69,6 +69,8 @@ type Entry struct {
 	Source      string `json:"source"`
 	// Also lists what other providers mean by the same code.
 	Also []ProviderMeaning `json:"also,omitempty"`
+
+	firm bool // the reply's text never overrides this code's category
 }
 
 // ProviderMeaning is another provider's meaning of a code.
@@ -92,6 +94,7 @@ type rawEntry struct {
 	CheckDomain string   `yaml:"check_domain"`
 	Classes     []int    `yaml:"classes"`
 	Source      string   `yaml:"source"`
+	Firm        bool     `yaml:"firm"`
 
 	generic bool // an X.s.d entry
 	subject int  // for X.s.d
@@ -358,7 +361,7 @@ func (k *knowledge) entry(code string, e *rawEntry, c Code, exact bool) *Entry {
 		Title: e.Title, Meaning: e.Meaning, Category: e.Category,
 		Causes: slices.Clone(e.Causes), Checks: slices.Clone(e.Checks),
 		CheckDomain: e.CheckDomain, Source: e.Source,
-		Action: cat.Action, Disposition: cat.Disposition,
+		Action: cat.Action, Disposition: cat.Disposition, firm: e.Firm,
 	}
 	if e.Action != "" {
 		out.Action = e.Action

@@ -107,7 +107,23 @@ func readFile(path string, max int64, fn func(Input) error) error {
 		return fn(Input{Name: path, Err: err})
 	}
 	defer fh.Close()
+	if strings.HasSuffix(strings.ToLower(path), ".eml") {
+		// One message per .eml, even if it starts with an mbox From_ line
+		// and quotes another one inside.
+		return readOne(path, fh, max, fn)
+	}
 	return readStream(path, fh, max, fn)
+}
+
+func readOne(name string, r io.Reader, max int64, fn func(Input) error) error {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	switch {
+	case err != nil:
+		return fn(Input{Name: name, Err: err})
+	case int64(len(data)) > max:
+		return fn(Input{Name: name, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)})
+	}
+	return fn(Input{Name: name, Data: data})
 }
 
 // readStream reads one message, or every message of an mbox (a stream that
@@ -116,14 +132,7 @@ func readStream(name string, r io.Reader, max int64, fn func(Input) error) error
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(5)
 	if string(head) != "From " {
-		data, err := io.ReadAll(io.LimitReader(br, max+1))
-		switch {
-		case err != nil:
-			return fn(Input{Name: name, Err: err})
-		case int64(len(data)) > max:
-			return fn(Input{Name: name, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)})
-		}
-		return fn(Input{Name: name, Data: data})
+		return readOne(name, br, max, fn)
 	}
 	n := 0
 	var buf bytes.Buffer

@@ -56,6 +56,21 @@ func TestPastedReply(t *testing.T) {
 		t.Errorf("TSS04: %+v, ip %s", f, b.SenderIP)
 	}
 
+	// A precise code keeps its meaning against boilerplate in the text;
+	// a loose one yields to a text that says more.
+	for in, want := range map[string]string{
+		"550 5.7.26 The MAIL FROM domain has an SPF record with a hard fail policy. To best protect our users from spam and phishing, the message has been blocked.": "policy-related",
+		"550 5.7.27 sender address has null MX":                   "policy-related",
+		"550 5.7.27 Host does not accept mail":                    "bad-domain", // Sendmail 8.16 for a recipient's null MX
+		"550 5.2.1 <x@example.com>... User Unknown":               "bad-mailbox",
+		"554 5.7.1 <x@example.com>: Relay access denied":          "relaying-issues",
+		"552 sorry, mailbox x@example.org is over quota (#5.1.1)": "quota-issues",
+	} {
+		if f := parseString(t, in).Failures[0]; f.Category != want {
+			t.Errorf("%q: %s, want %s", in, f.Category, want)
+		}
+	}
+
 	b = parseString(t, "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in virtual mailbox table")
 	f = b.Failures[0]
 	if f.Recipient != "bob@example.com" || !f.Hard || f.Disposition != DispositionSuppress || f.SESType != "Permanent" || f.Category != "bad-mailbox" {
