@@ -139,7 +139,7 @@ type explainOutput struct {
 
 // explainEvidence is what --check found.
 type explainEvidence struct {
-	Domain string `json:"domain"`
+	Domain string   `json:"domain"`
 	Ran    []string `json:"checks_run"`
 	// Confirmed are findings whose bounce codes include this code: the
 	// check explains the bounce.
