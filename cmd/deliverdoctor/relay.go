@@ -164,7 +164,7 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 		case lerr != nil:
 			// The DNS did not answer: "could not tell", not "no such host".
 			res = &relay.Result{Host: host, Port: port, Verdict: relay.VerdictUnknown, Attempts: []relay.Attempt{},
-				Failure: "unreachable", Reason: "could not resolve " + host + ": " + lerr.Error()}
+				Failure: "dns", Reason: "could not resolve " + host + ": " + lerr.Error()}
 		default:
 			msg := fmt.Sprintf("%s has no A or AAAA record", host)
 			if mxs, _, err := dnsx.LookupMX(ctx, r, host); err == nil && len(mxs) > 0 {

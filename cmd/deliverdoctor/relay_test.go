@@ -196,6 +196,14 @@ relay.example.      300 IN MX 10 mx.relay.example.
 	if code != 0 || res.Host != "mx.relay.example" || res.IP != "127.0.0.1" || res.Verdict != "closed" {
 		t.Fatalf("exit %d %+v %s", code, res, stderr)
 	}
+	// The DNS does not answer: "could not tell" (exit 3), not "no host".
+	dns.Set("slow.relay.example", dnstest.Behavior{Drop: true})
+	out, _, code = runCLI(t, "relay", "slow.relay.example", "--resolver", dns.Addr(), "--timeout", "200ms", "--format", "json")
+	var unk struct{ Verdict, Failure string }
+	_ = json.Unmarshal([]byte(out), &unk)
+	if code != 3 || unk.Verdict != "unknown" || unk.Failure != "dns" || !strings.Contains(out, "relay.dns-error") {
+		t.Errorf("exit %d %+v", code, unk)
+	}
 	// A mail domain without an address: a one-line hint at check --relay.
 	_, stderr, code = runCLI(t, "relay", "relay.example", "--resolver", dns.Addr())
 	if code != 2 || !strings.Contains(stderr, "check relay.example --relay") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {

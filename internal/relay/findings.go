@@ -157,6 +157,10 @@ func unknownFinding(r *Result, where string) report.Finding {
 		f.Title = fmt.Sprintf("could not connect to %s: %s", where, firstLine(r.Reason))
 		f.Fix = "Check that the server listens on this port and that no firewall drops the connection; many ISPs and cloud providers block outgoing port 25, so run the probe from a server that may send mail."
 		f.Detail = "Without a connection the relay question cannot be answered. " + f.Detail
+	case "dns":
+		f.ID = "relay.dns-error"
+		f.Title = fmt.Sprintf("could not look up the address of %s: the DNS did not answer", r.Host)
+		f.Fix = "Retry; if it persists, check the name's DNS servers or use another resolver with --resolver. This is not the same as the host having no address."
 	case "greeting":
 		f.Title = fmt.Sprintf("%s would not talk to us: %s", where, r.Banner)
 		f.Fix = "A 421 greeting means busy or temporarily refusing this client: try again later. A 554 greeting means the server refuses our address (often a blocklist or a geo/ISP policy): probe from a network it accepts."
@@ -205,22 +209,34 @@ func trickFindings(r *Result, where string) []report.Finding {
 	for _, fam := range order {
 		as := byFamily[fam]
 		var ev []string
+		controlAccepted := true
 		for _, a := range as {
 			ev = append(ev, attemptEvidence(a))
-			if c, ok := ctl[a.Variant]; ok {
+			c, ok := ctl[a.Variant]
+			if ok {
 				ev = append(ev, "control: "+attemptEvidence(c))
 			}
+			if !ok || c.Outcome != OutcomeAccepted {
+				controlAccepted = false
+			}
+		}
+		name := strings.SplitN(familyWords[fam], " (", 2)[0]
+		title := fmt.Sprintf("%s accepted %d recipient(s) written with %s, and a nonexistent control recipient too", where, len(as), name)
+		why := "It also accepted a plain local part that cannot exist at the same domain, so it probably takes every recipient at RCPT (a catch-all, or recipient checks after DATA) and this is local delivery to a mailbox that does not exist, followed by a bounce; or it really routes the hidden address, which is relaying. "
+		if !controlAccepted {
+			title = fmt.Sprintf("%s accepted %d recipient(s) written with %s; the control recipient could not settle whether it relays", where, len(as), name)
+			why = "The control recipient (a plain local part that cannot exist at the same domain) was deferred or got no answer, so it stays open whether the server routes the hidden address (relaying) or takes any local part and bounces later. "
 		}
 		fs = append(fs, report.Finding{
 			ID: "relay.accepts-" + fam, Severity: report.SeverityWarn,
-			Title: fmt.Sprintf("%s accepted %d recipient(s) written with %s, and a nonexistent control recipient too", where, len(as), strings.SplitN(familyWords[fam], " (", 2)[0]),
-			Detail: fmt.Sprintf("The server said 250 to RCPT TO:%s, which hides a foreign address in %s. "+
-				"It also accepted a plain local part that cannot exist at the same domain, so it probably takes every recipient at RCPT (a catch-all, or recipient checks after DATA) and this is local delivery to a mailbox that does not exist, "+
-				"followed by a bounce; or it really routes the hidden address, which is relaying. Without sending a message the two cannot be told apart. "+
-				"Either way it accepts mail it cannot deliver, which turns into backscatter: bounces to the forged senders of spam.", as[0].RcptTo, familyWords[fam]),
+			Title: title,
+			Detail: fmt.Sprintf("The server said 250 to RCPT TO:%s, which hides a foreign address in %s. ", as[0].RcptTo, familyWords[fam]) + why +
+				"Without sending a message the two cannot be told apart. Either way it accepts mail it may not be able to deliver, which turns into backscatter: bounces to the forged senders of spam.",
 			Evidence: ev,
-			Fix: "Refuse unknown recipients during the SMTP dialogue and do not honour routing syntax from strangers. Postfix: smtpd_reject_unlisted_recipient = yes with complete local_recipient_maps / virtual_mailbox_maps, allow_untrusted_routing = no (default), swap_bangpath and allow_percent_hack only for trusted clients. " +
-				"Exim: `verify = recipient` in acl_check_rcpt, and no percent_hack_domains. Exchange: enable Recipient Filtering with \"Block messages sent to recipients not listed in the Global Address List\".",
+			Fix: "Refuse unknown recipients during the SMTP dialogue and do not honour routing syntax from strangers. " +
+				"Postfix: keep smtpd_reject_unlisted_recipient = yes (the default) with complete local_recipient_maps / virtual_mailbox_maps / relay_recipient_maps (an empty local_recipient_maps accepts every local part) and allow_untrusted_routing = no (the default). " +
+				"Exim: `verify = recipient` in acl_check_rcpt, and leave percent_hack_domains empty. " +
+				"Exchange: enable Recipient Filtering with \"Block messages sent to recipients not listed in the Global Address List\".",
 			Refs: []string{"RFC 5321 4.1.1.3", "RFC 5321 6.1", "RFC 2505 2.1"},
 		})
 	}

@@ -13,8 +13,10 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -157,13 +159,16 @@ type Result struct {
 	LocalDomain string    `json:"local_domain,omitempty"`
 	// Reason says why the verdict is unknown, or what limited a closed one.
 	Reason string `json:"reason,omitempty"`
-	// Failure classifies an unknown verdict: unreachable, greeting, helo,
-	// timeout, protocol, deferred, untested, external-refused.
+	// Failure classifies an unknown verdict: dns, unreachable, greeting,
+	// helo, timeout, protocol, closed (connection lost or 421), deferred,
+	// external-refused, sender-refused, config, untested.
 	Failure    string   `json:"failure,omitempty"`
 	Untested   []string `json:"untested,omitempty"` // variants never tried (connection ended early)
 	Commands   int      `json:"commands"`           // SMTP commands sent, QUIT included
 	DurationMS int64    `json:"duration_ms"`
 	AuthSeen   bool     `json:"auth_required,omitempty"` // some reply demanded authentication (530, 5.7.0/5.7.1 "authentication required")
+	// TLS is set when the server demanded STARTTLS and the probe upgraded.
+	TLS bool `json:"tls,omitempty"`
 	// Aliases are other MX names with the same address, probed once.
 	Aliases []string `json:"aliases,omitempty"`
 }
@@ -454,6 +459,16 @@ func (p *prober) variants(steps []Step) {
 			a.MailFrom = goodSender
 		}
 		mr, err := p.c.cmd("MAIL", "FROM:"+a.MailFrom)
+		if err == nil && tlsRequired(mr) && !p.res.TLS && p.hasExtension("STARTTLS") {
+			// RFC 3207: the server wants TLS first (a submission port, or a
+			// misconfigured MX). Relaying is as bad over TLS, so upgrade once
+			// and ask again.
+			if !p.starttls() {
+				p.skip(s)
+				continue
+			}
+			mr, err = p.c.cmd("MAIL", "FROM:"+a.MailFrom)
+		}
 		if err != nil {
 			p.fail(classify(err), fmt.Errorf("MAIL FROM: %w", err))
 			a.Stage, a.Outcome, a.Error = "mail", OutcomeFailed, errText(err)
@@ -543,6 +558,67 @@ func (p *prober) control(s Step, mailFrom, path string) Attempt {
 	return a
 }
 
+// hasExtension reports whether the EHLO reply listed kw.
+func (p *prober) hasExtension(kw string) bool {
+	for _, e := range p.res.Extensions {
+		if e == kw {
+			return true
+		}
+	}
+	return false
+}
+
+// starttls upgrades the session (RFC 3207 4) and repeats EHLO (4.2: the
+// client must forget what it learnt before). The certificate is not
+// checked: this probe asks about relaying; certificates are the smtp
+// check's business.
+func (p *prober) starttls() bool {
+	r, err := p.c.cmd("STARTTLS", "")
+	if err != nil || r.Code != 220 {
+		if err == nil {
+			err = fmt.Errorf("STARTTLS answered %s", r.String())
+		}
+		p.fail(classify(err), fmt.Errorf("STARTTLS: %w", err))
+		return false
+	}
+	// Plaintext queued behind the 220 would be read as if it came over
+	// TLS (the STARTTLS command injection of CVE-2011-0411, reversed).
+	if n := p.c.br.Buffered(); n > 0 {
+		p.fail("protocol", fmt.Errorf("%w: %d bytes after the STARTTLS reply", errReplySyntax, n))
+		return false
+	}
+	serverName := ""
+	if p.res.ServerName != "" {
+		serverName = p.res.ServerName
+	}
+	tc := tls.Client(p.c.nc, &tls.Config{InsecureSkipVerify: true, ServerName: serverName, MinVersion: tls.VersionTLS10}) //nolint:gosec // see above
+	_ = tc.SetDeadline(time.Now().Add(p.c.timeout))
+	if err := tc.Handshake(); err != nil {
+		p.fail("protocol", fmt.Errorf("TLS handshake: %w", err))
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	p.c.nc = tc
+	p.c.br = bufio.NewReaderSize(tc, maxLineLen)
+	p.res.TLS = true
+	r, err = p.c.cmd("EHLO", p.res.HELOName)
+	if err != nil || !r.Positive() {
+		if err == nil {
+			err = fmt.Errorf("EHLO after STARTTLS answered %s", r.String())
+		}
+		p.fail(classify(err), err)
+		return false
+	}
+	p.res.Extensions = extensions(r)
+	return true
+}
+
+// tlsRequired recognises "530 5.7.0 Must issue a STARTTLS command first"
+// (RFC 3207 4).
+func tlsRequired(r Reply) bool {
+	return r.Class() == 5 && strings.Contains(strings.ToUpper(strings.Join(r.Lines, " ")), "STARTTLS")
+}
+
 // skip records a variant that was never tried.
 func (p *prober) skip(s Step) {
 	p.res.Untested = append(p.res.Untested, s.ID)
@@ -625,10 +701,13 @@ func authRequired(r Reply) bool {
 func (a Attempt) authRequired() bool { return isAuthReply(a.Code, a.EnhancedCode, a.Text) }
 
 func isAuthReply(code int, enhanced, text string) bool {
+	t := strings.ToLower(text)
+	if strings.Contains(t, "starttls") {
+		return false // TLS required, not authentication
+	}
 	if code == 530 {
 		return true
 	}
-	t := strings.ToLower(text)
 	return code/100 == 5 && strings.HasPrefix(enhanced, "5.7.") && (strings.Contains(t, "authenticat") || strings.Contains(t, "auth required"))
 }
 

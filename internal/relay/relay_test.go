@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
 func probeAt(t *testing.T, ap netip.AddrPort, mod func(*Options)) *Result {
@@ -159,7 +160,7 @@ func TestAcceptThenRejectAtData(t *testing.T) {
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, func(o *Options) { o.AllVariants = true })
 	assertNoData(t, tp)
-	if len(p.got["data"]) != 0 {
+	if len(p.seen("data")) != 0 {
 		t.Fatal("backend saw DATA")
 	}
 	if r.Verdict != VerdictOpen {
@@ -204,9 +205,9 @@ func TestGreylistedSenderKeepsUnknown(t *testing.T) {
 func TestTarpit(t *testing.T) {
 	ap, tp := startMTA(t, &policy{open: true, rcptDelay: 5 * time.Second})
 	start := time.Now()
-	r := probeAt(t, ap, func(o *Options) { o.Timeout = 300 * time.Millisecond })
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("probe took %s despite a 300ms step timeout", d)
+	r := probeAt(t, ap, func(o *Options) { o.Timeout = time.Second })
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("probe took %s despite a 1s step timeout and a 5s tarpit", d)
 	}
 	assertNoData(t, tp)
 	if r.Verdict != VerdictUnknown || r.Failure != "timeout" {
@@ -284,6 +285,72 @@ func TestCatchAllTricksAreAmbiguous(t *testing.T) {
 	}
 	if !strings.Contains(r.Reason, "ambiguous") {
 		t.Errorf("reason %q", r.Reason)
+	}
+}
+
+// A server that wants STARTTLS before MAIL is probed over TLS, not called
+// "closed, authentication required".
+func TestStartTLSRequired(t *testing.T) {
+	ca := testpki.NewCA(t)
+	p := localPolicy()
+	p.tlsConfig = testpki.ServerConfig(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test"}}))
+	ap, tp := startMTA(t, p)
+	r := probeAt(t, ap, nil)
+	if r.Verdict != VerdictClosed || !r.TLS || r.AuthSeen {
+		t.Fatalf("verdict %s tls %v auth %v (%s)", r.Verdict, r.TLS, r.AuthSeen, r.Reason)
+	}
+	if tp.count("STARTTLS") != 1 {
+		t.Errorf("wire: %q", tp.Lines())
+	}
+	if r.Attempts[0].Code != 554 || r.Attempts[0].Stage != "rcpt" {
+		t.Errorf("first attempt %+v", r.Attempts[0])
+	}
+
+	p = &policy{open: true}
+	p.tlsConfig = testpki.ServerConfig(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test"}}))
+	ap, _ = startMTA(t, p)
+	r = probeAt(t, ap, func(o *Options) { o.AllVariants = true })
+	if r.Verdict != VerdictOpen || !r.TLS || len(p.seen("data")) != 0 {
+		t.Fatalf("verdict %s tls %v data %v", r.Verdict, r.TLS, p.seen("data"))
+	}
+}
+
+// A trick accepted while the control is only deferred stays ambiguous.
+func TestTrickWithDeferredControl(t *testing.T) {
+	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			reply := "250 2.0.0 Ok"
+			switch strings.ToUpper(line[:4]) {
+			case "RCPT":
+				switch {
+				case strings.Contains(line, "no-such-user-"):
+					reply = "451 4.3.0 try again later"
+				case strings.Contains(line, "%"):
+					reply = "250 2.1.5 Ok"
+				default:
+					reply = "554 5.7.1 Relay access denied"
+				}
+			case "QUIT":
+				_, _ = io.WriteString(c, "221 Bye\r\n")
+				return
+			}
+			_, _ = io.WriteString(c, reply+"\r\n")
+		}
+	})
+	r := probeAt(t, ap, nil)
+	assertNoData(t, tp)
+	if r.Verdict != VerdictClosed || !hasID(r, "relay.accepts-percent-hack") {
+		t.Fatalf("verdict %s %v", r.Verdict, findingIDs(r))
+	}
+	for _, f := range r.Findings() {
+		if f.ID == "relay.accepts-percent-hack" && !strings.Contains(f.Title, "could not settle") {
+			t.Errorf("title %q", f.Title)
+		}
 	}
 }
 
@@ -432,8 +499,8 @@ func TestHostileBanners(t *testing.T) {
 				closedDialogue(c, r)
 			})
 			start := time.Now()
-			r := probeAt(t, ap, func(o *Options) { o.Timeout = 500 * time.Millisecond })
-			if d := time.Since(start); d > 5*time.Second {
+			r := probeAt(t, ap, func(o *Options) { o.Timeout = time.Second })
+			if d := time.Since(start); d > 6*time.Second {
 				t.Errorf("took %s", d)
 			}
 			assertNoData(t, tp)

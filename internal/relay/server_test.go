@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -92,13 +93,17 @@ type policy struct {
 	authMail    bool                // 530 every MAIL
 	mailErr     map[string]error    // MAIL FROM address -> reply
 	rcptDelay   time.Duration       // tarpit: delay every RCPT reply
+	tlsConfig   *tls.Config         // offer STARTTLS and require it before MAIL
 	dataReply   *smtp.SMTPError     // reply to DATA (never reached)
 	stop        chan struct{}       // closed at cleanup: ends tarpit sleeps
 	mu          sync.Mutex          // guards got
 	got         map[string][]string // commands the backend saw
 }
 
-type session struct{ p *policy }
+type session struct {
+	p *policy
+	c *smtp.Conn
+}
 
 func (s *session) record(k, v string) {
 	s.p.mu.Lock()
@@ -109,11 +114,21 @@ func (s *session) record(k, v string) {
 	s.p.got[k] = append(s.p.got[k], v)
 }
 
+// seen returns what the backend recorded under k.
+func (p *policy) seen(k string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.got[k]...)
+}
+
 func (s *session) Reset()        {}
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.record("mail", from)
+	if _, ok := s.c.TLSConnectionState(); s.p.tlsConfig != nil && !ok {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	}
 	if s.p.authMail {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
@@ -182,8 +197,9 @@ func startMTA(t *testing.T, p *policy) (netip.AddrPort, *tap) {
 		t.Fatal(err)
 	}
 	tp := &tap{Listener: l}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{p: p}, nil }))
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{p: p, c: c}, nil }))
 	s.Domain = "mx.test"
+	s.TLSConfig = p.tlsConfig
 	s.ReadTimeout = 10 * time.Second
 	s.WriteTimeout = 10 * time.Second
 	s.ErrorLog = nopLogger{}
