@@ -242,7 +242,11 @@ func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {
 			n++
 		}
 	}
-	fmt.Fprintf(w, "relay %s  %s  · %d attempts · %d ms\n", sanitize.Line(r.Where()), report.Paint(color, o.Status, verdict), n, r.DurationMS)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "relay %s  %s  · %d attempt%s · %d ms\n", sanitize.Line(r.Where()), report.Paint(color, o.Status, verdict), n, plural, r.DurationMS)
 	if r.Banner != "" {
 		fmt.Fprintf(w, "  greeting  %s\n", sanitize.Line(r.Banner))
 	}
@@ -269,8 +273,8 @@ func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {
 				rcpt = "(not sent)"
 			}
 			reply := a.Reply()
-			if len(reply) > 70 && !verbose {
-				reply = reply[:70] + "…"
+			if rs := []rune(reply); len(rs) > 70 && !verbose {
+				reply = string(rs[:70]) + "…"
 			}
 			rows = append(rows, []string{id, a.MailFrom, rcpt, reply, string(a.Outcome)})
 		}

@@ -423,7 +423,11 @@ func (p *prober) hello(name string) bool {
 		}
 		r = r2
 	}
-	p.fail("helo", fmt.Errorf("the server refused our EHLO/HELO %s: %s", name, r.String()))
+	kind := "helo"
+	if r.Class() != 5 {
+		kind = "closed" // 421 and other non-answers: not a verdict on our name
+	}
+	p.fail(kind, fmt.Errorf("the server refused our EHLO/HELO %s: %s", name, r.String()))
 	p.c.quit(r.Code != 421)
 	return false
 }

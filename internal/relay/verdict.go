@@ -127,13 +127,7 @@ func closedNote(res *Result, p *prober) string {
 	return "address-trick variants not refused: " + strings.Join(parts, ", ")
 }
 
-func shortReply(a Attempt) string {
-	s := a.Reply()
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return s
-}
+func shortReply(a Attempt) string { return truncate(a.Reply(), 80) }
 
 // allAuth reports whether every foreign attempt was refused at MAIL with
 // "authentication required".
