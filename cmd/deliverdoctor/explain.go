@@ -301,6 +301,16 @@ func fromBounce(f *explainFlags, b *bounce.Bounce, file string) (*explainOutput,
 			out.Exact = false
 		}
 	}
+	// The reply's words decided over its code ("5.2.1 ... User unknown"):
+	// title the code as what it is, and say why the verdict differs.
+	if primary.By == "text" && primary.Status != "" {
+		if ce, ok := bounce.Lookup(primary.Status, primary.Provider); ok {
+			out.Title, out.KBCode, out.Also = ce.Title, ce.KBCode, ce.Also
+			if ce.Category != primary.Category {
+				out.Notes = append(out.Notes, fmt.Sprintf("classified by the receiver's text, not the code: %s alone would mean %q (%s)", primary.Status, ce.Title, ce.Category))
+			}
+		}
+	}
 	return out, b, nil
 }
 

@@ -122,7 +122,8 @@ func dsnFields(body []byte) []dsnField {
 	sc.Buffer(make([]byte, 0, 4096), maxDSNSize)
 	last := -1
 	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
+		// A bare CR inside a line is white space, not a line break.
+		line := strings.ReplaceAll(strings.TrimRight(sc.Text(), "\r"), "\r", " ")
 		if strings.TrimSpace(line) == "" {
 			if last >= 0 && out[last].name != "" {
 				out = append(out, dsnField{})
@@ -160,11 +161,8 @@ func typedValue(v string) (string, string) {
 // pipe command there) the first address inside it.
 func addressValue(v string) string {
 	_, a := typedValue(v)
-	a = strings.Trim(a, "<> \t\"")
-	if a == "" {
-		return ""
-	}
-	if strings.ContainsAny(a, " \t|/") {
+	a = strings.Join(strings.Fields(strings.Trim(a, "<> \t\"")), " ")
+	if strings.ContainsAny(a, " |/") {
 		if m := addrRe.FindString(a); m != "" {
 			return m
 		}
@@ -184,11 +182,12 @@ func mtaName(v string) string {
 }
 
 func firstWord(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexAny(s, " \t("); i >= 0 {
-		s = s[:i]
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
 	}
-	return s
+	w, _, _ := strings.Cut(f[0], "(")
+	return w
 }
 
 // String prints the DSN back as a delivery-status body (RFC 3464 2.1):

@@ -248,3 +248,44 @@ func TestCorpusNotBounces(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalDSN: RFC 6533's message/global-delivery-status carries UTF-8
+// addresses (utf-8 address type).
+func TestGlobalDSN(t *testing.T) {
+	msg := "From: MAILER-DAEMON@mx.example\nTo: a@sender.example\nSubject: Undelivered\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/report; report-type=global-delivery-status; boundary=\"G\"\n\n--G\nContent-Type: text/plain; charset=utf-8\n\nDelivery failed.\n\n" +
+		"--G\nContent-Type: message/global-delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: utf-8; 用户@例子.example\n" +
+		"Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 unknown user\n\n--G--\n"
+	b := parseString(t, msg)
+	if b.Kind != KindDSN || len(b.Failures) != 1 || b.Failures[0].Recipient != "用户@例子.example" || !b.Failures[0].Hard {
+		t.Errorf("%+v", b.Failures)
+	}
+}
+
+// FuzzParseBytes: any input gives a Bounce without panicking, and every
+// failure is classified into one of the 16 categories.
+func FuzzParseBytes(f *testing.F) {
+	f.Add([]byte(dsnMessage))
+	f.Add([]byte("550-5.7.26 a\n550 5.7.26 b"))
+	f.Add([]byte(`{"notificationType":"Bounce","bounce":{"bouncedRecipients":[{"emailAddress":"a@b.example"}]}}`))
+	f.Add([]byte("From MAILER-DAEMON x\nSubject: failure\n\n<a@b.example>:\n550 5.1.1 unknown\n--- Below this line is a copy of the message.\n\nFrom: c@d.example\n"))
+	f.Add([]byte("Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@b.example\nStatus: 5.2.2\n--x--"))
+	cats := map[string]bool{}
+	for _, c := range Categories() {
+		cats[c.Slug] = true
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := ParseBytes(data)
+		if b == nil {
+			t.Fatal("nil")
+		}
+		for _, x := range b.Failures {
+			if !cats[x.Category] {
+				t.Fatalf("category %q", x.Category)
+			}
+			if x.Hard && (x.Disposition != DispositionSuppress || !x.Permanent) {
+				t.Fatalf("hard but %s, permanent %v", x.Disposition, x.Permanent)
+			}
+		}
+	})
+}
