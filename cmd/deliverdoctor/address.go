@@ -203,26 +203,11 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 	for _, n := range notes {
 		row("note", n)
 	}
-	groups := []struct {
-		sev   report.Severity
-		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}}
-	for _, g := range groups {
-		if g.sev == report.SeverityInfo && !verbose {
-			continue
-		}
-		var fs []report.Finding
-		for _, f := range r.Findings {
-			if f.Severity == g.sev && !syntaxIDs[f.ID] { // syntax problems are shown above
-				fs = append(fs, f)
-			}
-		}
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
-		for _, f := range fs {
-			report.WriteFindingText(w, f, color)
+	var rest []report.Finding
+	for _, f := range r.Findings {
+		if !syntaxIDs[f.ID] { // syntax problems are shown above
+			rest = append(rest, f)
 		}
 	}
+	report.WriteFindingsText(w, rest, color, verbose)
 }

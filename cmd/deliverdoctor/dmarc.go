@@ -307,28 +307,7 @@ func writeDMARCText(w io.Writer, o *dmarcJSON, color, verbose bool) error {
 		}
 		fmt.Fprintf(w, "  %s\n", s(o.Explanation))
 	}
-	groups := []struct {
-		sev   report.Severity
-		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}}
-	for _, g := range groups {
-		if g.sev == report.SeverityInfo && !verbose {
-			continue
-		}
-		var fs []report.Finding
-		for _, f := range o.Findings {
-			if f.Severity == g.sev {
-				fs = append(fs, f)
-			}
-		}
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
-		for _, f := range fs {
-			report.WriteFindingText(w, f, color)
-		}
-	}
+	report.WriteFindingsText(w, o.Findings, color, verbose)
 	return nil
 }
 

@@ -273,23 +273,7 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 			return err
 		}
 	}
-	groups := []struct {
-		sev   report.Severity
-		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}}
-	for _, g := range groups {
-		first := true
-		for _, f := range o.Findings {
-			if f.Severity != g.sev {
-				continue
-			}
-			if first {
-				fmt.Fprintf(w, "\n%s\n", report.Paint(c, g.sev.Status(), g.title))
-				first = false
-			}
-			report.WriteFindingText(w, f, c)
-		}
-	}
+	report.WriteFindingsText(w, o.Findings, c, false) // the table above already says what is clean
 	return nil
 }
 

@@ -290,25 +290,5 @@ func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {
 		}
 		fmt.Fprintf(w, "  (%d variants not tried: %s)\n", len(r.Untested), why)
 	}
-	for _, g := range []struct {
-		sev   report.Severity
-		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}} {
-		if g.sev == report.SeverityInfo && !verbose {
-			continue
-		}
-		var fs []report.Finding
-		for _, f := range o.Findings {
-			if f.Severity == g.sev {
-				fs = append(fs, f)
-			}
-		}
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
-		for _, f := range fs {
-			report.WriteFindingText(w, f, color)
-		}
-	}
+	report.WriteFindingsText(w, o.Findings, color, verbose)
 }

@@ -239,25 +239,5 @@ func writeSPFLint(w io.Writer, o *spfLintJSON, color, verbose bool) {
 		fmt.Fprintln(w)
 		spf.WriteTree(w, o.Tree)
 	}
-	for _, g := range []struct {
-		sev   report.Severity
-		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}} {
-		if g.sev == report.SeverityInfo && !verbose {
-			continue
-		}
-		var fs []report.Finding
-		for _, f := range o.Findings {
-			if f.Severity == g.sev {
-				fs = append(fs, f)
-			}
-		}
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", report.Paint(color, g.sev.Status(), g.title))
-		for _, f := range fs {
-			report.WriteFindingText(w, f, color)
-		}
-	}
+	report.WriteFindingsText(w, o.Findings, color, verbose)
 }

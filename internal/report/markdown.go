@@ -112,7 +112,11 @@ type findingGroup struct {
 
 // findingGroups splits a report's findings by severity, worst first; info
 // findings only when verbose.
-func findingGroups(r *Report, verbose bool) []findingGroup {
+func findingGroups(r *Report, verbose bool) []findingGroup { return groupFindings(r.Findings, verbose) }
+
+// groupFindings splits findings by severity, worst first; info findings
+// only when verbose.
+func groupFindings(findings []Finding, verbose bool) []findingGroup {
 	groups := []findingGroup{
 		{Sev: SeverityFail, Title: "Failures"}, {Sev: SeverityError, Title: "Could not be determined"},
 		{Sev: SeverityWarn, Title: "Warnings"}, {Sev: SeverityInfo, Title: "Notes"},
@@ -122,7 +126,7 @@ func findingGroups(r *Report, verbose bool) []findingGroup {
 		if g.Sev == SeverityInfo && !verbose {
 			continue
 		}
-		for _, f := range r.Findings {
+		for _, f := range findings {
 			if f.Severity == g.Sev {
 				g.Findings = append(g.Findings, f)
 			}

@@ -217,13 +217,20 @@ func TextReport(w io.Writer, r *Report, opts Options) error {
 		}
 	}
 	fmt.Fprint(w, out)
-	for _, g := range findingGroups(r, opts.Verbose) {
-		fmt.Fprintf(w, "\n%s\n", Paint(c, g.Sev.Status(), g.Title))
+	WriteFindingsText(w, r.Findings, c, opts.Verbose)
+	return nil
+}
+
+// WriteFindingsText writes findings grouped by severity, worst first, each
+// group under a heading ("Failures", "Warnings", ...); info findings only
+// when verbose. Commands with their own layout above use it for the rest.
+func WriteFindingsText(w io.Writer, findings []Finding, color, verbose bool) {
+	for _, g := range groupFindings(findings, verbose) {
+		fmt.Fprintf(w, "\n%s\n", Paint(color, g.Sev.Status(), g.Title))
 		for _, f := range g.Findings {
-			WriteFindingText(w, f, c)
+			WriteFindingText(w, f, color)
 		}
 	}
-	return nil
 }
 
 // WriteFindingText writes one finding as an indented block.
