@@ -26,6 +26,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
 const check = "bimi"
@@ -130,7 +131,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		d, err := dmarc.Lookup(ctx, r, domain)
 		dmc <- dm{d, err}
 	}()
-	txts, txtRes, err := lookup(ctx, r, RecordName(DefaultSelector, domain))
+	txts, txtRes, err := txtrecord.Lookup(ctx, r, RecordName(DefaultSelector, domain), IsBIMIRecord)
 	d := <-dmc
 	if d.d != nil {
 		res.OrgDomain = d.d.OrgDomain
@@ -145,7 +146,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	// Organizational Domain.
 	if len(txts) == 0 && res.OrgDomain != "" && res.OrgDomain != domain {
 		name := RecordName(DefaultSelector, res.OrgDomain)
-		t2, r2, err := lookup(ctx, r, name)
+		t2, r2, err := txtrecord.Lookup(ctx, r, name, IsBIMIRecord)
 		if err != nil {
 			res.errored = true
 			res.Findings = append(res.Findings, dnsErr(name, err))
@@ -169,7 +170,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		res.Findings = append(res.Findings, noneFinding(res, txtRes))
 		return res
 	}
-	ev := evidence(res.Name, txts)
+	ev := txtrecord.Evidence(res.Name, txts)
 	if len(txts) > 1 {
 		res.Findings = append(res.Findings, report.Finding{
 			ID: "bimi.multiple-records", Severity: report.SeverityWarn,
@@ -264,20 +265,6 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		res.fetchVMC(ctx, r, o)
 	}
 	return res
-}
-
-func lookup(ctx context.Context, r dnsx.Resolver, name string) ([]string, *dnsx.Result, error) {
-	all, res, err := dnsx.LookupTXT(ctx, r, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []string
-	for _, t := range all {
-		if IsBIMIRecord(t) {
-			out = append(out, t)
-		}
-	}
-	return out, res, nil
 }
 
 // dmarcStates judges the DMARC policy of the domain and, when different,
@@ -588,14 +575,6 @@ func dnsErr(name string, err error) report.Finding {
 		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
 		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
 	}
-}
-
-func evidence(name string, txts []string) []string {
-	var ev []string
-	for _, t := range txts {
-		ev = append(ev, fmt.Sprintf("%s TXT %q", name, t))
-	}
-	return ev
 }
 
 // CheckResult turns the analysis into the bimi check's result.

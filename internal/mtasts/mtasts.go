@@ -24,6 +24,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
 const check = "mta-sts"
@@ -45,6 +46,10 @@ var (
 	ErrMultipleRecords = errors.New("more than one MTA-STS record")
 )
 
+// recordKind is the _mta-sts TXT record's version and grammar (RFC 8461
+// 3.1), which TLS-RPT shares.
+var recordKind = txtrecord.Kind{Version: "STSv1", ErrNoRecord: ErrNoRecord, ErrMultipleRecords: ErrMultipleRecords}
+
 // RecordName is where the TXT record lives.
 func RecordName(domain string) string { return "_mta-sts." + strings.TrimSuffix(domain, ".") }
 
@@ -61,25 +66,12 @@ func PolicyURL(domain string) string {
 // a dnsx error (temporary), ErrNoRecord, ErrMultipleRecords, or an
 // ErrRecordSyntax error (with the record still returned in txts).
 func LookupRecord(ctx context.Context, r dnsx.Resolver, domain string) (*Record, []string, *dnsx.Result, error) {
-	all, res, err := dnsx.LookupTXT(ctx, r, RecordName(domain))
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	// RFC 8461 3.1: records that do not begin with "v=STSv1;" are
 	// discarded; if the number of remaining records is not one, the domain
 	// does not implement MTA-STS.
-	var txts []string
-	for _, t := range all {
-		if IsSTSRecord(t) {
-			txts = append(txts, t)
-		}
-	}
-	switch len(txts) {
-	case 0:
-		return nil, nil, res, ErrNoRecord
-	case 1:
-	default:
-		return nil, txts, res, ErrMultipleRecords
+	txts, res, err := recordKind.Lookup(ctx, r, RecordName(domain))
+	if err != nil {
+		return nil, txts, res, err
 	}
 	rec, err := ParseRecord(txts[0])
 	return rec, txts, res, err
@@ -188,7 +180,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			ID: "mta-sts.multiple-records", Severity: report.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d MTA-STS records; senders ignore MTA-STS unless there is exactly one", RecordName(domain), len(txts)),
 			Detail:   "RFC 8461 3.1: if the number of TXT records starting with v=STSv1 is not one, senders must treat the domain as not implementing MTA-STS, so the policy protects nothing.",
-			Evidence: evidenceTXT(domain, txts),
+			Evidence: txtrecord.Evidence(RecordName(domain), txts),
 			Fix:      fmt.Sprintf("Keep one record, e.g. %s. TXT \"v=STSv1; id=%s\".", RecordName(domain), time.Now().UTC().Format("20060102T150405")),
 			Refs:     []string{"RFC 8461 3.1"},
 		})
@@ -199,7 +191,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			ID: "mta-sts.record-syntax", Severity: report.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS record of %s is invalid: %s", domain, strings.TrimPrefix(err.Error(), ErrRecordSyntax.Error()+": ")),
 			Detail:   "Senders must ignore an invalid record (RFC 8461 3.1), so the domain's policy is never applied. The id must be 1 to 32 letters and digits; fields are separated by \";\".",
-			Evidence: evidenceTXT(domain, txts),
+			Evidence: txtrecord.Evidence(RecordName(domain), txts),
 			Fix:      fmt.Sprintf("Publish %s. TXT \"v=STSv1; id=%s\" (change the id whenever the policy changes).", RecordName(domain), time.Now().UTC().Format("20060102T150405")),
 			Refs:     []string{"RFC 8461 3.1"},
 		})
@@ -211,7 +203,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			res.Findings = append(res.Findings, report.Finding{
 				ID: "mta-sts.record-duplicate-field", Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("the MTA-STS record repeats %s; only the first is used", strings.Join(rec.Duplicates, ", ")),
-				Evidence: evidenceTXT(domain, txts),
+				Evidence: txtrecord.Evidence(RecordName(domain), txts),
 				Fix:      "Publish " + rec.String(),
 				Refs:     []string{"RFC 8461 3.1", "RFC 8461 3.2"},
 			})
@@ -575,14 +567,6 @@ func dnsErrFinding(what string, err error) report.Finding {
 		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
 		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC) or use another resolver with --resolver.",
 	}
-}
-
-func evidenceTXT(domain string, txts []string) []string {
-	var ev []string
-	for _, t := range txts {
-		ev = append(ev, fmt.Sprintf("%s TXT %q", RecordName(domain), t))
-	}
-	return ev
 }
 
 func certEvidence(certs []*x509.Certificate) []string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
 // ErrRecordSyntax marks a _mta-sts TXT record that does not follow RFC 8461 3.1.
@@ -44,13 +46,7 @@ func (r *Record) String() string {
 // RFC 8461 3.1 discards records that do not begin with "v=STSv1;" when
 // several TXT records exist. We also count "v=STSv1" followed by space or
 // the end, so that a broken record is reported as broken, not ignored.
-func IsSTSRecord(txt string) bool {
-	if !strings.HasPrefix(txt, "v=STSv1") {
-		return false
-	}
-	rest := txt[len("v=STSv1"):]
-	return rest == "" || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t'
-}
+func IsSTSRecord(txt string) bool { return recordKind.IsRecord(txt) }
 
 // ParseRecord parses a _mta-sts TXT record strictly (RFC 8461 3.1):
 //
@@ -62,35 +58,14 @@ func ParseRecord(txt string) (*Record, error) {
 	fail := func(format string, a ...any) (*Record, error) {
 		return nil, fmt.Errorf("%w: %s", ErrRecordSyntax, fmt.Sprintf(format, a...))
 	}
-	if !strings.HasPrefix(txt, "v=STSv1") {
-		return fail("must start with \"v=STSv1\"")
-	}
 	r := &Record{Version: "STSv1"}
-	rest := txt[len("v=STSv1"):]
 	seen := map[string]bool{}
 	fields := 0
-	for {
-		rest = trimWSP(rest)
-		if rest == "" {
-			break
+	for f, err := range recordKind.Fields(txt) {
+		if err != nil {
+			return fail("%v", err)
 		}
-		if rest[0] != ';' {
-			return fail("expected \";\" before %q", clip(rest))
-		}
-		rest = trimWSP(rest[1:])
-		if rest == "" {
-			break // trailing delimiter
-		}
-		end := strings.IndexByte(rest, ';')
-		if end < 0 {
-			end = len(rest)
-		}
-		field := strings.TrimRight(rest[:end], " \t")
-		rest = rest[end:]
-		k, v, ok := strings.Cut(field, "=")
-		if !ok {
-			return fail("field %q has no \"=\"", clip(field))
-		}
+		k, v := f.Name, f.Value
 		fields++
 		dup := seen[k]
 		seen[k] = true
@@ -107,9 +82,9 @@ func ParseRecord(txt string) (*Record, error) {
 			}
 		case k == "v":
 			return fail("v= must appear only once, first")
-		case !isExtName(k):
+		case !txtrecord.ValidName(k):
 			return fail("bad field name %q", clip(k))
-		case !isExtValue(v):
+		case !txtrecord.ValidValue(v):
 			return fail("bad value %q for %s (no spaces, \"=\" or \";\")", clip(v), k)
 		default:
 			r.Extensions = append(r.Extensions, Extension{k, v})
@@ -131,35 +106,6 @@ func isID(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if !isAlnum(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-// (RFC 8461 3.1 sts-ext-name, also used for policy keys in 3.2).
-func isExtName(s string) bool {
-	if len(s) == 0 || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// isExtValue: 1*(%x21-3A / %x3C / %x3E-7E) (RFC 8461 3.1 sts-ext-value).
-func isExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
 			return false
 		}
 	}
@@ -279,7 +225,7 @@ func ParsePolicy(text string) (*Policy, error) {
 		if !ok {
 			return fail(n, "%q is not a \"key: value\" field", clip(line))
 		}
-		if !isExtName(k) {
+		if !txtrecord.ValidName(k) {
 			return fail(n, "bad field name %q", clip(k))
 		}
 		// sts-policy-field-delim = ":" *WSP; trailing *WSP is allowed.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
 const check = "tls-rpt"
@@ -29,6 +30,10 @@ var (
 	// does not implement TLS-RPT.
 	ErrMultipleRecords = errors.New("more than one TLS-RPT record")
 )
+
+// recordKind is the record's version and grammar (RFC 8460 3), the same as
+// MTA-STS's.
+var recordKind = txtrecord.Kind{Version: "TLSRPTv1", ErrNoRecord: ErrNoRecord, ErrMultipleRecords: ErrMultipleRecords}
 
 // Extension is an unknown field kept so the record prints back.
 type Extension struct {
@@ -60,13 +65,7 @@ func RecordName(domain string) string { return "_smtp._tls." + strings.TrimSuffi
 // IsTLSRPTRecord reports whether a TXT string is meant as a TLS-RPT record
 // (RFC 8460 3 discards records that do not begin with "v=TLSRPTv1;"; we
 // also count a broken "v=TLSRPTv1 ..." so it is reported, not ignored).
-func IsTLSRPTRecord(txt string) bool {
-	if !strings.HasPrefix(txt, "v=TLSRPTv1") {
-		return false
-	}
-	rest := txt[len("v=TLSRPTv1"):]
-	return rest == "" || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t'
-}
+func IsTLSRPTRecord(txt string) bool { return recordKind.IsRecord(txt) }
 
 // ParseRecord parses a TLS-RPT record strictly (RFC 8460 3):
 //
@@ -80,35 +79,14 @@ func ParseRecord(txt string) (*Record, error) {
 	fail := func(format string, a ...any) (*Record, error) {
 		return nil, fmt.Errorf("%w: %s", ErrRecordSyntax, fmt.Sprintf(format, a...))
 	}
-	if !strings.HasPrefix(txt, "v=TLSRPTv1") {
-		return fail("must start with \"v=TLSRPTv1\"")
-	}
 	r := &Record{Version: "TLSRPTv1"}
-	rest := txt[len("v=TLSRPTv1"):]
 	fields := 0
 	seenRUA := false
-	for {
-		rest = strings.TrimLeft(rest, " \t")
-		if rest == "" {
-			break
+	for f, err := range recordKind.Fields(txt) {
+		if err != nil {
+			return fail("%v", err)
 		}
-		if rest[0] != ';' {
-			return fail("expected \";\" before %q", clip(rest))
-		}
-		rest = strings.TrimLeft(rest[1:], " \t")
-		if rest == "" {
-			break
-		}
-		end := strings.IndexByte(rest, ';')
-		if end < 0 {
-			end = len(rest)
-		}
-		field := strings.TrimRight(rest[:end], " \t")
-		rest = rest[end:]
-		k, v, ok := strings.Cut(field, "=")
-		if !ok {
-			return fail("field %q has no \"=\"", clip(field))
-		}
+		k, v := f.Name, f.Value
 		fields++
 		switch {
 		case k == "rua":
@@ -128,9 +106,9 @@ func ParseRecord(txt string) (*Record, error) {
 			}
 		case k == "v":
 			return fail("v= must appear only once, first")
-		case !isExtName(k):
+		case !txtrecord.ValidName(k):
 			return fail("bad field name %q", clip(k))
-		case !isExtValue(v):
+		case !txtrecord.ValidValue(v):
 			return fail("bad value %q for %s", clip(v), k)
 		default:
 			r.Extensions = append(r.Extensions, Extension{k, v})
@@ -183,22 +161,12 @@ func CheckURI(u string) error {
 // LookupRecord finds and parses the record. Errors: dnsx errors
 // (temporary), ErrNoRecord, ErrMultipleRecords, ErrRecordSyntax.
 func LookupRecord(ctx context.Context, r dnsx.Resolver, domain string) (*Record, []string, *dnsx.Result, error) {
-	all, res, err := dnsx.LookupTXT(ctx, r, RecordName(domain))
+	// RFC 8460 3: records that do not begin with "v=TLSRPTv1;" are
+	// discarded; if the number left is not one, senders assume the domain
+	// does not implement TLS-RPT.
+	txts, res, err := recordKind.Lookup(ctx, r, RecordName(domain))
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	var txts []string
-	for _, t := range all {
-		if IsTLSRPTRecord(t) {
-			txts = append(txts, t)
-		}
-	}
-	switch len(txts) {
-	case 0:
-		return nil, nil, res, ErrNoRecord
-	case 1:
-	default:
-		return nil, txts, res, ErrMultipleRecords
+		return nil, txts, res, err
 	}
 	rec, err := ParseRecord(txts[0])
 	return rec, txts, res, err
@@ -256,7 +224,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			ID: "tls-rpt.multiple-records", Severity: report.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d TLS-RPT records; senders use none of them", name, len(txts)),
 			Detail:   "RFC 8460 3: if the number of TXT records starting with v=TLSRPTv1 is not one, senders assume the domain does not implement TLS-RPT and send no reports.",
-			Evidence: evidence(name, txts),
+			Evidence: txtrecord.Evidence(name, txts),
 			Fix:      "Merge them into one record; several report URIs go in one rua=, separated by commas: " + example,
 			Refs:     []string{"RFC 8460 3"},
 		})
@@ -265,7 +233,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			ID: "tls-rpt.record-syntax", Severity: report.SeverityWarn,
 			Title:    fmt.Sprintf("the TLS-RPT record of %s is invalid: %s", domain, strings.TrimPrefix(err.Error(), ErrRecordSyntax.Error()+": ")),
 			Detail:   "Senders ignore a record they cannot parse, so no reports are sent.",
-			Evidence: evidence(name, txts),
+			Evidence: txtrecord.Evidence(name, txts),
 			Fix:      "Publish " + example,
 			Refs:     []string{"RFC 8460 3"},
 		})
@@ -294,7 +262,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			res.Findings = append(res.Findings, report.Finding{
 				ID: "tls-rpt.bad-uri", Severity: sev, Title: title,
 				Detail:   "RFC 8460 3 defines mailto: (reports as e-mail) and https: (reports POSTed) URIs; commas and semicolons inside a URI must be %-encoded.",
-				Evidence: append(evidence(name, txts), bad...),
+				Evidence: append(txtrecord.Evidence(name, txts), bad...),
 				Fix:      "Use rua=mailto:ADDRESS or rua=https://URL, e.g. " + example,
 				Refs:     []string{"RFC 8460 3"},
 			})
@@ -323,44 +291,6 @@ func (res *Result) CheckResult() report.CheckResult {
 		cr.Summary = "reports to " + strings.Join(res.Record.RUA, ", ")
 	}
 	return cr
-}
-
-func evidence(name string, txts []string) []string {
-	var ev []string
-	for _, t := range txts {
-		ev = append(ev, fmt.Sprintf("%s TXT %q", name, t))
-	}
-	return ev
-}
-
-// isExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
-func isExtName(s string) bool {
-	if len(s) == 0 || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// isExtValue: 1*(%x21-3A / %x3C / %x3E-7E).
-func isExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func clip(s string) string {
