@@ -287,7 +287,7 @@ func (e *evaluator) countVoid() error {
 // lookup asks one question. An --offline answer is an error: it says
 // nothing about the name.
 func (e *evaluator) lookup(ctx context.Context, name string, qtype uint16) (*dnsx.Result, error) {
-	res, err := e.r.Lookup(ctx, escapeName(name), qtype)
+	res, err := e.r.Lookup(ctx, dnsx.EscapeName(name), qtype)
 	if err != nil {
 		return nil, err
 	}

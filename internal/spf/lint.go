@@ -119,7 +119,7 @@ func Lint(ctx context.Context, r dnsx.Resolver, domain string) *LintResult {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if res, err := r.Lookup(ctx, escapeName(domain), dns.TypeSPF); err == nil && !res.Offline {
+		if res, err := r.Lookup(ctx, dnsx.EscapeName(domain), dns.TypeSPF); err == nil && !res.Offline {
 			type99 = res
 		}
 	}()
@@ -315,7 +315,7 @@ func (l *linter) resolveTarget(ctx context.Context, t *Term, ti *TermInfo, targe
 		}
 		l.incomplete()
 	}
-	name := escapeName(target)
+	name := dnsx.EscapeName(target)
 	switch t.Name {
 	case "a":
 		ar, err := dnsx.LookupIP(ctx, l.r, name)

@@ -135,7 +135,7 @@ func selectRecord(ctx context.Context, r dnsx.Resolver, domain string) (*selecti
 	if err := validDomain(name); err != nil {
 		return nil, err
 	}
-	res, err := r.Lookup(ctx, escapeName(name), dns.TypeTXT)
+	res, err := r.Lookup(ctx, dnsx.EscapeName(name), dns.TypeTXT)
 	if err != nil {
 		if errors.Is(err, dnsx.ErrInvalidName) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidDomain, name, err)
@@ -207,37 +207,4 @@ func validDomain(d string) error {
 		}
 	}
 	return nil
-}
-
-// escapeName turns a domain that may hold any bytes (macro expansion can
-// produce spaces, RFC 7208 7.3 "%_") into DNS presentation format, escaping
-// each byte the way miekg/dns does when it reads a name off the wire, so
-// that zone data and questions agree.
-func escapeName(name string) string {
-	clean := true
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c > '~' || strings.IndexByte(`'@;()"\`, c) >= 0 {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return name
-	}
-	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '.':
-			b.WriteByte('.')
-		case c == ' ' || strings.IndexByte(`'@;()"\`, c) >= 0:
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 )
 
 // Scenario is one YAML document: zone data and the cases run against it.
@@ -177,7 +178,7 @@ func (sc *Scenario) ZoneText() (string, map[string][]uint16) {
 				}
 			}
 		}
-		owner := EscapeName(name) + "."
+		owner := dnsx.EscapeName(name) + "."
 		timedOut := false
 		var answered []uint16
 		for _, e := range entries {
@@ -209,9 +210,9 @@ func (e ZoneEntry) rdata() string {
 		if host == "" {
 			return fmt.Sprintf("%d .", e.Pref)
 		}
-		return fmt.Sprintf("%d %s.", e.Pref, EscapeName(host))
+		return fmt.Sprintf("%d %s.", e.Pref, dnsx.EscapeName(host))
 	case "PTR", "CNAME":
-		return EscapeName(strings.TrimSuffix(e.Value, ".")) + "."
+		return dnsx.EscapeName(strings.TrimSuffix(e.Value, ".")) + "."
 	default:
 		return e.Value
 	}
@@ -251,27 +252,6 @@ func quoteTXT(s string) string {
 	return b.String()
 }
 
-// EscapeName writes a domain that may hold any byte in DNS presentation
-// format, as miekg/dns does (and as internal/spf does for its questions).
-func EscapeName(name string) string {
-	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '.':
-			b.WriteByte('.')
-		case c == ' ' || strings.IndexByte(`'@;()"\`, c) >= 0:
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // QueriedTypes are the types an SPF evaluation may ask; TIMEOUT drops them
 // unless the name answers them before its TIMEOUT entry.
 var QueriedTypes = []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeSPF, dns.TypePTR, dns.TypeCNAME}
@@ -291,7 +271,7 @@ func (sc *Scenario) Serve() (*dnstest.Server, error) {
 				drop = append(drop, q)
 			}
 		}
-		srv.Set(EscapeName(name), dnstest.Behavior{Drop: true, Types: drop})
+		srv.Set(dnsx.EscapeName(name), dnstest.Behavior{Drop: true, Types: drop})
 	}
 	return srv, nil
 }
