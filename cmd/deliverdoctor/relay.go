@@ -14,6 +14,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/relay"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -159,7 +160,7 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 		}
 		switch {
 		case len(as) > 0:
-			o.Addrs = relayPreferIPv4(as)
+			o.Addrs = smtpprobe.PreferIPv4(as)
 			res = relay.Probe(ctx, o)
 		case lerr != nil:
 			// The DNS did not answer: "could not tell", not "no such host".
@@ -174,18 +175,6 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 		}
 	}
 	return relayOutput(app, res)
-}
-
-func relayPreferIPv4(as []netip.Addr) []netip.Addr {
-	var v4, v6 []netip.Addr
-	for _, a := range as {
-		if a.Unmap().Is4() {
-			v4 = append(v4, a.Unmap())
-		} else {
-			v6 = append(v6, a)
-		}
-	}
-	return append(v4, v6...)
 }
 
 // relayJSON is DESIGN.md's relay contract ({"host","verdict","attempts"}

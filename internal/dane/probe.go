@@ -30,23 +30,9 @@ func SMTPProbe(r dnsx.Resolver, port int, opts smtpprobe.Options) func(ctx conte
 			}
 			return ProbeResult{Err: err}
 		}
-		var v4, v6 []netip.Addr
-		for _, a := range addrs {
-			if a.Unmap().Is4() {
-				v4 = append(v4, a)
-			} else {
-				v6 = append(v6, a)
-			}
-		}
 		var last *smtpprobe.Result
-		for i, a := range append(v4, v6...) {
-			if i >= maxAddrs || ctx.Err() != nil {
-				break
-			}
-			last = smtpprobe.Probe(ctx, host, a, port, opts)
-			if last.Connected {
-				break
-			}
+		if ps := smtpprobe.ProbeAddrs(ctx, host, addrs, port, maxAddrs, opts); len(ps) > 0 {
+			last = ps[len(ps)-1]
 		}
 		return fromProbe(last)
 	}

@@ -3,7 +3,6 @@ package mx
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"sync"
 
@@ -94,16 +93,8 @@ func ProbeMX(ctx context.Context, an *Result, opts SMTPOptions) *SMTPResult {
 			if h.Status == HostIPLiteral {
 				name = ""
 			}
-			for j, a := range orderAddrs(h.Addrs) {
-				if j >= opts.MaxAddrs || ctx.Err() != nil {
-					break
-				}
-				p := smtpprobe.Probe(ctx, name, a, opts.Port, opts.Probe)
-				res.Hosts[i].Probes = append(res.Hosts[i].Probes, p)
-				if p.Connected {
-					break
-				}
-			}
+			ps := smtpprobe.ProbeAddrs(ctx, name, h.Addrs, opts.Port, opts.MaxAddrs, opts.Probe)
+			res.Hosts[i].Probes = append(res.Hosts[i].Probes, ps...)
 		}()
 	}
 	wg.Wait()
@@ -112,20 +103,6 @@ func ProbeMX(ctx context.Context, an *Result, opts SMTPOptions) *SMTPResult {
 		res.Findings[i].Check = smtpCheck
 	}
 	return res
-}
-
-// orderAddrs puts IPv4 before IPv6: many networks a probe runs from have no
-// IPv6 route, and a host reached over either is reached.
-func orderAddrs(as []netip.Addr) []netip.Addr {
-	var v4, v6 []netip.Addr
-	for _, a := range as {
-		if a.Unmap().Is4() {
-			v4 = append(v4, a.Unmap())
-		} else {
-			v6 = append(v6, a)
-		}
-	}
-	return append(v4, v6...)
 }
 
 func where(p *smtpprobe.Result, name string) string {

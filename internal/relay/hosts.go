@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -62,7 +63,7 @@ func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Hos
 			defer wg.Done()
 			a, err := dnsx.LookupIP(ctx, r, n)
 			if a != nil {
-				hosts[i].Addrs = preferIPv4(a.Addrs)
+				hosts[i].Addrs = smtpprobe.PreferIPv4(a.Addrs)
 			}
 			if len(hosts[i].Addrs) == 0 {
 				errs[i] = err
@@ -84,23 +85,6 @@ func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Hos
 		skip = "no MX host of " + domain + " has an address: nothing to probe"
 	}
 	return out, skip, findings
-}
-
-// preferIPv4 orders IPv4 first: probing hosts without IPv6 connectivity
-// is common, and an MX's v4 and v6 addresses are normally the same MTA.
-func preferIPv4(as []netip.Addr) []netip.Addr {
-	out := make([]netip.Addr, 0, len(as))
-	for _, a := range as {
-		if a.Unmap().Is4() {
-			out = append(out, a.Unmap())
-		}
-	}
-	for _, a := range as {
-		if !a.Unmap().Is4() {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // maxParallel bounds how many different servers are probed at once.
