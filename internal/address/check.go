@@ -340,17 +340,7 @@ func smtpFinding(res *Result, s *SMTPSummary) *report.Finding {
 	addr := res.Address
 	ev := []string{}
 	for _, st := range s.Transcript {
-		line := st.Name + ":"
-		if st.Command != "" {
-			line += " > " + st.Command
-		}
-		if st.Reply != nil {
-			line += " < " + st.Reply.String()
-		}
-		if st.Error != "" {
-			line += " (" + st.Error + ")"
-		}
-		ev = append(ev, line)
+		ev = append(ev, st.String())
 	}
 	codes := func(def ...string) []string {
 		if s.EnhancedCode != "" && (len(def) == 0 || def[0] != s.EnhancedCode) {

@@ -370,17 +370,7 @@ func orNone(s string) string {
 func transcript(p *smtpprobe.Result) []string {
 	var ev []string
 	for _, s := range p.Steps {
-		line := s.Name + ":"
-		if s.Command != "" {
-			line += " > " + s.Command
-		}
-		if s.Reply != nil {
-			line += " < " + s.Reply.String()
-		}
-		if s.Error != "" {
-			line += " (" + s.Error + ")"
-		}
-		ev = append(ev, line)
+		ev = append(ev, s.String())
 		if len(ev) >= 12 {
 			break
 		}

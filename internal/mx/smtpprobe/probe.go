@@ -88,6 +88,22 @@ type Step struct {
 	DurationMS int64  `json:"duration_ms"`
 }
 
+// String is the step as one transcript line for people and for findings'
+// evidence: "name: > command < reply (error)", each part only when present.
+func (s Step) String() string {
+	line := s.Name + ":"
+	if s.Command != "" {
+		line += " > " + s.Command
+	}
+	if s.Reply != nil {
+		line += " < " + s.Reply.String()
+	}
+	if s.Error != "" {
+		line += " (" + s.Error + ")"
+	}
+	return line
+}
+
 // RcptResult is the server's answer to one RCPT TO.
 type RcptResult struct {
 	Address  string `json:"address"`
