@@ -192,8 +192,15 @@ func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []tar
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				reports[i] = runner.Run(ctx, targets[i])
-				emit(reports[i])
+				r := runner.Run(ctx, targets[i])
+				emit(r)
+				if stream {
+					// Written already: keep only what the exit code, --state
+					// and --mail-to need, so memory does not grow with the
+					// batch.
+					r = slim(r)
+				}
+				reports[i] = r
 			}
 		}()
 	}
@@ -234,4 +241,16 @@ func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []tar
 		fmt.Fprintln(w, "summary: "+report.Summarize(reports).String())
 	}
 	return reports, nil
+}
+
+// slim returns r without the checks' data (records, keys, trees), which is
+// most of a report's size.
+func slim(r *report.Report) *report.Report {
+	s := *r
+	s.Checks = make([]report.CheckResult, len(r.Checks))
+	for i, c := range r.Checks {
+		c.Data = nil
+		s.Checks[i] = c
+	}
+	return &s
 }

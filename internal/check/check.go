@@ -147,7 +147,16 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	env := &Env{Resolver: r.Resolver, Options: &r.Options}
+	res := r.Resolver
+	if sc, ok := res.(interface{ Scope() *dnsx.Scope }); ok {
+		// One scope per target: its answers stay cached while it runs (no
+		// question twice), then only a bounded number are kept for later
+		// targets, so a batch's memory stays flat.
+		scope := sc.Scope()
+		defer scope.Release()
+		res = scope
+	}
+	env := &Env{Resolver: res, Options: &r.Options}
 	rep := &report.Report{Target: t.Name, Kind: string(t.Kind), Input: t.Input, Notes: t.Notes()}
 	if t.Input == t.Name {
 		rep.Input = ""

@@ -74,6 +74,9 @@ func New(zoneText string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Benchmarks send thousands of questions at once; a small receive
+		// buffer would drop some and turn them into client timeouts.
+		_ = pc.(*net.UDPConn).SetReadBuffer(8 << 20)
 		port := pc.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {

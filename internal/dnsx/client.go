@@ -1,6 +1,7 @@
 package dnsx
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,10 @@ type Config struct {
 	Trace io.Writer
 	// Record keeps a log of every exchange (for benchmarks: Log()).
 	Record bool
+	// SharedCache bounds how many answers no running target still holds
+	// are kept for later targets (default 20000). Answers a target holds
+	// are never dropped, so a target never asks the same question twice.
+	SharedCache int
 }
 
 // Client is the production Resolver: zones, then the network, behind a
@@ -50,6 +55,10 @@ type Client struct {
 
 	mu    sync.Mutex
 	calls map[key]*call
+	idle  *list.List // keys no scope holds, most recently released first
+
+	muxMu sync.Mutex
+	muxes map[string]*udpMux // server -> UDP sockets
 
 	sent      atomic.Int64 // packets sent to servers
 	zoneHits  atomic.Int64 // questions answered from zones or offline
@@ -68,6 +77,8 @@ type call struct {
 	done chan struct{}
 	res  *raw
 	err  error
+	refs int           // scopes (running targets) holding this answer
+	idle *list.Element // position in the Client's idle list when refs == 0 after a release
 }
 
 // raw is one question's answer before CNAME chasing.
@@ -111,7 +122,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UDPSize == 0 {
 		cfg.UDPSize = 1232
 	}
-	c := &Client{cfg: cfg, calls: map[key]*call{}}
+	if cfg.SharedCache <= 0 {
+		cfg.SharedCache = 20000
+	}
+	c := &Client{cfg: cfg, calls: map[key]*call{}, idle: list.New(), muxes: map[string]*udpMux{}}
 	for _, s := range cfg.Servers {
 		hp, err := NormalizeServer(s)
 		if err != nil {
@@ -170,6 +184,10 @@ const maxChain = 10
 
 // Lookup implements Resolver.
 func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Result, error) {
+	return c.lookup(ctx, name, qtype, nil)
+}
+
+func (c *Client) lookup(ctx context.Context, name string, qtype uint16, sc *Scope) (*Result, error) {
 	fq, err := CanonicalName(name)
 	if err != nil {
 		var e *Error
@@ -180,10 +198,10 @@ func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Result
 	}
 	res := &Result{Name: fq, Type: qtype}
 	cur := fq
-	seen := map[string]bool{fq: true}
+	var seen map[string]bool // made when the first CNAME is followed
 	for hop := 0; ; hop++ {
 		asked := cur
-		r, err := c.query(ctx, cur, qtype)
+		r, err := c.query(ctx, cur, qtype, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +219,9 @@ func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Result
 			}
 			if next == "" {
 				break
+			}
+			if seen == nil {
+				seen = map[string]bool{fq: true}
 			}
 			if seen[next] || len(res.CNAMEs) >= maxChain {
 				return nil, &Error{Name: fq, Type: qtype, Reason: "CNAME chain loops or is longer than 10", Err: ErrCNAMELoop}
@@ -232,10 +253,11 @@ func (c *Client) Lookup(ctx context.Context, name string, qtype uint16) (*Result
 
 // query answers one question from the cache, joining an identical question
 // already in flight, or asks zones/servers.
-func (c *Client) query(ctx context.Context, name string, qtype uint16) (*raw, error) {
+func (c *Client) query(ctx context.Context, name string, qtype uint16, sc *Scope) (*raw, error) {
 	k := key{name, qtype}
 	c.mu.Lock()
 	if cl, ok := c.calls[k]; ok {
+		c.hold(sc, k, cl)
 		c.mu.Unlock()
 		c.cacheHits.Add(1)
 		select {
@@ -247,6 +269,7 @@ func (c *Client) query(ctx context.Context, name string, qtype uint16) (*raw, er
 	}
 	cl := &call{done: make(chan struct{})}
 	c.calls[k] = cl
+	c.hold(sc, k, cl)
 	c.mu.Unlock()
 
 	cl.res, cl.err = c.exchange(ctx, name, qtype)
@@ -259,6 +282,69 @@ func (c *Client) query(ctx context.Context, name string, qtype uint16) (*raw, er
 	}
 	close(cl.done)
 	return cl.res, cl.err
+}
+
+// hold records that scope sc uses the answer to k (c.mu held).
+func (c *Client) hold(sc *Scope, k key, cl *call) {
+	if sc == nil {
+		return
+	}
+	if _, ok := sc.keys[k]; ok {
+		return
+	}
+	sc.keys[k] = cl
+	cl.refs++
+	if cl.idle != nil {
+		c.idle.Remove(cl.idle)
+		cl.idle = nil
+	}
+}
+
+// Scope is a view of the Client for one target. The answers a scope has
+// used stay cached until Release, so one target never asks a question
+// twice; after Release they join a bounded list shared by later targets
+// (Config.SharedCache), which keeps a long batch run's memory flat.
+type Scope struct {
+	c    *Client
+	keys map[key]*call // guarded by c.mu
+}
+
+// Scope starts a scope.
+func (c *Client) Scope() *Scope { return &Scope{c: c, keys: map[key]*call{}} }
+
+// Lookup implements Resolver.
+func (s *Scope) Lookup(ctx context.Context, name string, qtype uint16) (*Result, error) {
+	return s.c.lookup(ctx, name, qtype, s)
+}
+
+// Release lets the scope's answers be dropped once no other scope holds
+// them and the shared list is full.
+func (s *Scope) Release() {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, held := range s.keys {
+		cl, ok := c.calls[k]
+		if !ok || cl != held {
+			continue // dropped after a cancelled query; a new call is not ours
+		}
+		if cl.refs--; cl.refs == 0 {
+			cl.idle = c.idle.PushFront(k)
+		}
+	}
+	s.keys = nil
+	for c.idle.Len() > c.cfg.SharedCache {
+		back := c.idle.Back()
+		delete(c.calls, back.Value.(key))
+		c.idle.Remove(back)
+	}
+}
+
+// Cached returns how many answers the cache holds.
+func (c *Client) Cached() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls)
 }
 
 func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*raw, error) {
@@ -315,13 +401,22 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*raw,
 // truncated.
 func (c *Client) send(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, string, error) {
 	for _, proto := range []string{"udp", "tcp"} {
-		cl := &dns.Client{Net: proto, Timeout: c.cfg.Timeout, UDPSize: c.cfg.UDPSize}
-		qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		start := time.Now()
 		c.sent.Add(1)
 		m.Id = dns.Id()
-		resp, _, err := cl.ExchangeContext(qctx, m, server)
-		cancel()
+		var resp *dns.Msg
+		var err error
+		if proto == "udp" {
+			var mux *udpMux
+			if mux, err = c.mux(server); err == nil {
+				resp, err = mux.exchange(ctx, m, c.cfg.Timeout) // its own timer bounds the wait
+			}
+		} else {
+			qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			cl := &dns.Client{Net: "tcp", Timeout: c.cfg.Timeout}
+			resp, _, err = cl.ExchangeContext(qctx, m, server)
+			cancel()
+		}
 		end := time.Now()
 		q := m.Question[0]
 		if err != nil {
@@ -341,6 +436,21 @@ func (c *Client) send(ctx context.Context, m *dns.Msg, server string) (*dns.Msg,
 		return resp, proto, nil
 	}
 	return nil, "tcp", errors.New("truncated over TCP")
+}
+
+// mux returns the UDP multiplexer for server.
+func (c *Client) mux(server string) (*udpMux, error) {
+	c.muxMu.Lock()
+	defer c.muxMu.Unlock()
+	if m, ok := c.muxes[server]; ok {
+		return m, nil
+	}
+	m, err := newUDPMux(server, c.cfg.UDPSize)
+	if err != nil {
+		return nil, err
+	}
+	c.muxes[server] = m
+	return m, nil
 }
 
 func (c *Client) record(q dns.Question, server, rcode string, start, end time.Time) {

@@ -212,6 +212,9 @@ func TypeString(t uint16) string {
 
 // CanonicalName validates a domain name and returns it as a lower-case FQDN.
 func CanonicalName(name string) (string, error) {
+	if isCanonical(name) {
+		return name, nil // the common case: no allocation
+	}
 	if name == "" {
 		return "", &Error{Name: name, Reason: "empty name", Err: ErrInvalidName}
 	}
@@ -246,4 +249,32 @@ func ReverseName(ip netip.Addr) string {
 		return ""
 	}
 	return name
+}
+
+// isCanonical reports whether name is already a lower-case FQDN of plain
+// host-name characters within the length limits.
+func isCanonical(name string) bool {
+	n := len(name)
+	if n < 2 || n > 254 || name[n-1] != '.' || name[0] == '.' {
+		return false
+	}
+	label := 0
+	for i := 0; i < n-1; i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+			label++
+			if label > 63 {
+				return false
+			}
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+		default:
+			return false
+		}
+	}
+	return label > 0
 }

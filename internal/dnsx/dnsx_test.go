@@ -3,6 +3,7 @@ package dnsx_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -330,5 +331,104 @@ func TestUnescapeTXT(t *testing.T) {
 		if got := dnsx.UnescapeTXT(in); got != want {
 			t.Errorf("UnescapeTXT(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMuxIgnoresMismatchedReplies: a datagram with the right ID but another
+// question (a spoofing attempt, or a late answer to something else) must
+// not answer the question; the real reply that follows must.
+func TestMuxIgnoresMismatchedReplies(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := new(dns.Msg)
+			if req.Unpack(buf[:n]) != nil {
+				continue
+			}
+			fake := new(dns.Msg)
+			fake.SetReply(req)
+			fake.Question[0].Name = "attacker.example."
+			fake.Answer = []dns.RR{rrOf(t, "attacker.example. 60 IN A 6.6.6.6")}
+			b, _ := fake.Pack()
+			pc.WriteTo(b, addr)
+			garbage := []byte{byte(req.Id >> 8), byte(req.Id), 0xff}
+			pc.WriteTo(garbage, addr)
+			real := new(dns.Msg)
+			real.SetReply(req)
+			real.Answer = []dns.RR{rrOf(t, req.Question[0].Name+" 60 IN A 192.0.2.1")}
+			b, _ = real.Pack()
+			pc.WriteTo(b, addr)
+		}
+	}()
+	c, _ := dnsx.New(dnsx.Config{Servers: []string{pc.LocalAddr().String()}, Timeout: time.Second})
+	res, err := c.Lookup(context.Background(), "victim.example", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ips := res.IPs(); len(ips) != 1 || ips[0].String() != "192.0.2.1" {
+		t.Fatalf("answer %v: a mismatched reply was accepted", ips)
+	}
+}
+
+func rrOf(t *testing.T, s string) dns.RR {
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+func TestCanonicalNameFastPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com.": "example.com.", "Example.COM": "example.com.", "_dmarc.example.com.": "_dmarc.example.com.",
+		"a-b.c": "a-b.c.", "x..y.": "", ".x.": "", strings.Repeat("a", 64) + ".com.": "",
+	} {
+		got, err := dnsx.CanonicalName(in)
+		if (err != nil) != (want == "") || (err == nil && got != want) {
+			t.Errorf("CanonicalName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { dnsx.CanonicalName("mx1.example.com.") }); n != 0 {
+		t.Errorf("canonical name allocates %v times", n)
+	}
+}
+
+func TestScopesBoundTheCache(t *testing.T) {
+	srv := dnstest.Start(t, testZone)
+	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: time.Second, SharedCache: 2})
+	ctx := context.Background()
+	a, b := c.Scope(), c.Scope()
+	for _, n := range []string{"example.com", "mx.example.com", "www.example.com", "nope.example.com"} {
+		if _, err := a.Lookup(ctx, n, dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Lookup(ctx, "example.com", dns.TypeA)
+	a.Lookup(ctx, "mx.example.com", dns.TypeA) // again, in the same scope: cached
+	if n := srv.Count("mx.example.com", dns.TypeA); n != 1 {
+		t.Errorf("asked %d times within one scope", n)
+	}
+	a.Release()
+	// b still holds example.com; of a's other 4 answers (www's CNAME target
+	// too) only the 2 most recent may stay.
+	if got := c.Cached(); got != 3 {
+		t.Errorf("cache holds %d answers, want 3 (1 held + 2 shared)", got)
+	}
+	b.Lookup(ctx, "example.com", dns.TypeA)
+	if n := srv.Count("example.com", dns.TypeA); n != 1 {
+		t.Errorf("a held answer was dropped: asked %d times", n)
+	}
+	b.Release()
+	if got := c.Cached(); got != 2 {
+		t.Errorf("after all releases the cache holds %d, want 2", got)
 	}
 }

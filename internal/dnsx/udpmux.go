@@ -1,0 +1,218 @@
+package dnsx
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// udpMux sends UDP questions to one server over a few long-lived sockets
+// and hands each reply to the question waiting for it. Dialing a socket per
+// question spends most of a batch run in socket/connect/close system calls;
+// here a question costs one write and a share of one read loop.
+//
+// A reply is accepted only from the server's address, with the ID of a
+// waiting question and the same question section (RFC 5452 9.1), so a
+// stray or spoofed datagram cannot answer a question it was not asked.
+// Sockets are spread over several random source ports, and a socket that
+// has had nothing to wait for for a while is closed.
+type udpMux struct {
+	server string
+	raddr  *net.UDPAddr
+	size   int
+
+	mu    sync.Mutex
+	conns []*muxConn
+	next  int
+}
+
+// Sockets per server: enough ports to spread questions over, few enough to
+// stay cheap. A socket takes up to perConn questions in flight before
+// another is opened.
+const (
+	maxMuxConns = 8
+	perConn     = 256
+	idleClose   = 3 * time.Second
+	// socketBuffer is the receive buffer asked for each socket.
+	socketBuffer = 4 << 20
+)
+
+type muxConn struct {
+	mux  *udpMux
+	conn *net.UDPConn
+
+	mu      sync.Mutex
+	pending map[uint16]*waiter
+	closed  bool
+}
+
+type waiter struct {
+	q     dns.Question
+	reply chan *dns.Msg
+}
+
+var errMuxClosed = errors.New("socket closed")
+
+func newUDPMux(server string, size uint16) (*udpMux, error) {
+	raddr, err := net.ResolveUDPAddr("udp", server)
+	if err != nil {
+		return nil, err
+	}
+	return &udpMux{server: server, raddr: raddr, size: int(size)}, nil
+}
+
+// conn picks an open socket with room, opening one if all are busy.
+func (m *udpMux) conn() (*muxConn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live := m.conns[:0]
+	for _, c := range m.conns {
+		c.mu.Lock()
+		if !c.closed {
+			live = append(live, c)
+		}
+		c.mu.Unlock()
+	}
+	m.conns = live
+	for i := range m.conns {
+		c := m.conns[(m.next+i)%len(m.conns)]
+		c.mu.Lock()
+		room := len(c.pending) < perConn
+		c.mu.Unlock()
+		if room {
+			m.next = (m.next + i + 1) % len(m.conns)
+			return c, nil
+		}
+	}
+	if len(m.conns) >= maxMuxConns && len(m.conns) > 0 {
+		c := m.conns[m.next%len(m.conns)]
+		m.next++
+		return c, nil
+	}
+	uc, err := net.DialUDP("udp", nil, m.raddr)
+	if err != nil {
+		return nil, err
+	}
+	// Replies to a burst of questions arrive together; the default receive
+	// buffer (about 200 KiB) drops some, and each drop costs a timeout and
+	// a retry. Ask for more (the kernel caps it at net.core.rmem_max).
+	_ = uc.SetReadBuffer(socketBuffer)
+	c := &muxConn{mux: m, conn: uc, pending: map[uint16]*waiter{}}
+	m.conns = append(m.conns, c)
+	go c.readLoop()
+	return c, nil
+}
+
+// exchange sends msg and waits for its reply until timeout or ctx ends.
+func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+	c, err := m.conn()
+	if err != nil {
+		return nil, err
+	}
+	w := &waiter{q: msg.Question[0], reply: make(chan *dns.Msg, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errMuxClosed
+	}
+	id := uint16(rand.UintN(1 << 16))
+	for _, taken := c.pending[id]; taken; _, taken = c.pending[id] {
+		id = uint16(rand.UintN(1 << 16))
+	}
+	c.pending[id] = w
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.pending[id] == w {
+			delete(c.pending, id)
+		}
+		c.mu.Unlock()
+	}()
+
+	out := msg.Copy()
+	out.Id = id
+	buf, err := out.Pack()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.conn.Write(buf); err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-w.reply:
+		r.Id = msg.Id
+		return r, nil
+	case <-t.C:
+		return nil, timeoutError{}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *muxConn) readLoop() {
+	buf := make([]byte, 65535)
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(idleClose))
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.mu.Lock()
+				idle := len(c.pending) == 0
+				if idle {
+					c.closed = true
+				}
+				c.mu.Unlock()
+				if idle {
+					c.conn.Close()
+					return
+				}
+				continue
+			}
+			c.shutdown()
+			return
+		}
+		r := new(dns.Msg)
+		if r.Unpack(buf[:n]) != nil || len(r.Question) != 1 {
+			continue // not a DNS reply we can use: wait for the real one
+		}
+		c.mu.Lock()
+		w, ok := c.pending[r.Id]
+		if ok && sameQuestion(w.q, r.Question[0]) {
+			delete(c.pending, r.Id)
+		} else {
+			ok = false
+		}
+		c.mu.Unlock()
+		if ok {
+			w.reply <- r
+		}
+	}
+}
+
+// shutdown closes the socket after a read error; waiters time out.
+func (c *muxConn) shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.conn.Close()
+}
+
+func sameQuestion(a, b dns.Question) bool {
+	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && strings.EqualFold(a.Name, b.Name)
+}
+
+// timeoutError is a net.Error that says it is a timeout.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
