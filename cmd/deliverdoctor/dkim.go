@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -149,23 +148,14 @@ The message is read whole, up to 50 MB.`,
   deliverdoctor dkim verify message.eml --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msg, name, err := readMessageArg(app, args[0])
-			if err != nil {
-				return err
-			}
-			res, err := app.Resolver()
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			ctx, cancel := context.WithTimeout(cmd.Context(), app.Deadline)
-			defer cancel()
-			v, err := dkim.VerifyMessage(ctx, res, msg, nil)
-			if err != nil {
-				return &usageError{fmt.Errorf("%s: %w", name, err)}
-			}
-			rep := &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{v.CheckResult()}}
-			return app.finishSingle(rep, start, func(w io.Writer) error { return writeSignatureTable(w, v) })
+			return app.runOnMessage(cmd, args[0], func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, func(io.Writer) error, error) {
+				v, err := dkim.VerifyMessage(ctx, r, msg, nil)
+				if err != nil {
+					return nil, nil, err
+				}
+				rep := &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{v.CheckResult()}}
+				return rep, func(w io.Writer) error { return writeSignatureTable(w, v) }, nil
+			})
 		},
 	}
 }
@@ -183,30 +173,4 @@ func writeSignatureTable(w io.Writer, v *dkim.MessageVerification) error {
 		rows = append(rows, []string{fmt.Sprint(s.Index), s.Domain, s.Selector, s.Algorithm, strings.ToUpper(string(s.Result)), s.Reason, strings.Join(s.Headers, ":")})
 	}
 	return report.Table(w, []string{"#", "D=", "S=", "A=", "RESULT", "REASON", "SIGNED FIELDS"}, rows)
-}
-
-// readMessageArg reads a message from a file or, for "-", standard input,
-// within dkim.MaxMessageSize. Errors are input errors (exit 2).
-func readMessageArg(app *App, arg string) ([]byte, string, error) {
-	var r io.Reader
-	name := arg
-	if arg == "-" {
-		r, name = app.IO.In, "stdin"
-	} else {
-		f, err := os.Open(arg)
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, name, usageErrorf("%s: %v", arg, err)
-		}
-		defer f.Close()
-		r = f
-	}
-	msg, err := dkim.ReadMessage(r, dkim.MaxMessageSize)
-	if err != nil {
-		return nil, name, usageErrorf("%s: %v", name, err)
-	}
-	return msg, name, nil
 }

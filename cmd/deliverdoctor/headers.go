@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/headers"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -40,26 +40,17 @@ the receiver's usually means a record or key changed since delivery.`,
   deliverdoctor headers message.eml --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msg, name, err := readMessageArg(app, args[0])
-			if err != nil {
-				return err
-			}
-			res, err := app.Resolver()
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			ctx, cancel := context.WithTimeout(cmd.Context(), app.Deadline)
-			defer cancel()
-			a, err := headers.Analyze(ctx, res, msg)
-			if err != nil {
-				return &usageError{fmt.Errorf("%s: %w", name, err)}
-			}
-			rep := &report.Report{Target: name, Kind: "message", Checks: a.CheckResults()}
-			if a.ClientIPSource != "" {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("client IP %s taken from %s", a.ClientIP, a.ClientIPSource))
-			}
-			return app.finishSingle(rep, start, func(w io.Writer) error { return writeHeadersOverview(w, a) })
+			return app.runOnMessage(cmd, args[0], func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, func(io.Writer) error, error) {
+				a, err := headers.Analyze(ctx, r, msg)
+				if err != nil {
+					return nil, nil, err
+				}
+				rep := &report.Report{Target: name, Kind: "message", Checks: a.CheckResults()}
+				if a.ClientIPSource != "" {
+					rep.Notes = append(rep.Notes, fmt.Sprintf("client IP %s taken from %s", a.ClientIP, a.ClientIPSource))
+				}
+				return rep, func(w io.Writer) error { return writeHeadersOverview(w, a) }, nil
+			})
 		},
 	}
 }

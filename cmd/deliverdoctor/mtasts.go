@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -113,17 +112,11 @@ func withCheck(cr report.CheckResult) report.CheckResult {
 }
 
 func readPolicy(app *App, path string) (string, error) {
-	var r io.Reader
-	if path == "-" {
-		r = app.IO.In
-	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return "", usageErrorf("--policy: %v", err)
-		}
-		defer f.Close()
-		r = f
+	r, err := openInput(app, path)
+	if err != nil {
+		return "", usageErrorf("--policy: %v", err)
 	}
+	defer r.Close()
 	b, err := io.ReadAll(io.LimitReader(r, mtasts.MaxPolicySize+1))
 	if err != nil {
 		return "", usageErrorf("--policy: %v", err)
