@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 )
 
 // TestAddressJSONContract decodes `address --format json` into the shape

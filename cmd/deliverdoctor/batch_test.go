@@ -181,9 +181,9 @@ func TestFormatsForBatch(t *testing.T) {
 
 func TestMailReport(t *testing.T) {
 	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
-	sink := smtptest.Start(t, nil, nil)
+	sink := smtptest.StartSink(t, nil, nil)
 	_, stderr, code := runCLI(t, "check", "a.example", "--resolver", srv.Addr(), "--checks", "mx",
-		"--mail-to", "admin@example.com,ops@example.com", "--smtp-server", sink.Addr, "--smtp-tls", "none", "--report-from", "dd@example.com")
+		"--mail-to", "admin@example.com,ops@example.com", "--smtp-server", sink.Addr.String(), "--smtp-tls", "none", "--report-from", "dd@example.com")
 	if code != 1 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -8,9 +8,11 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
 const mxCLIZone = `
@@ -91,8 +93,8 @@ func TestMXCommand(t *testing.T) {
 
 func TestMXCommandSMTP(t *testing.T) {
 	srv := dnstest.Start(t, mxCLIZone)
-	ca := smtptest.NewCA(t)
-	cert := ca.Valid(t, 60, "mx.test.example")
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})
 	smtpSrv := smtptest.Start(t, &cert, nil)
 	port := fmt.Sprint(smtpSrv.Addr.Port())
 	out, stderr, code := runCLI(t, "mx", "test.example", "--resolver", srv.Addr(), "--smtp", "--smtp-port", port, "--probe-timeout", "3s")

@@ -16,8 +16,9 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
 const addrZone = `
@@ -78,8 +79,8 @@ func TestCheckWithoutSMTP(t *testing.T) {
 }
 
 func TestCheckRCPT(t *testing.T) {
-	ca := smtptest.NewCA(t)
-	cert := ca.Valid(t, 60, "mx.test.example")
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})
 	srv := smtptest.Start(t, &cert, nil)
 	catchAll := smtptest.Start(t, nil, nil)
 	catchAll.Backend.CatchAll = true
@@ -160,7 +161,7 @@ func TestCheckRCPT(t *testing.T) {
 	}
 	for _, s := range []*smtptest.Server{srv, catchAll, utf8srv} {
 		s.Log.AssertNoData(t)
-		if s.Backend.Messages() != 0 {
+		if len(s.Messages()) != 0 {
 			t.Error("a message reached a server")
 		}
 	}

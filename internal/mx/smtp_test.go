@@ -14,8 +14,9 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
 const smtpZone = `
@@ -28,20 +29,20 @@ down.example.       300 IN MX 10 down.test.example.
 nullmx.example.     300 IN MX 0 .
 `
 
-func probeDomain(t *testing.T, domain string, port int, roots *smtptest.CA) *SMTPResult {
+func probeDomain(t *testing.T, domain string, port int, roots *testpki.CA) *SMTPResult {
 	t.Helper()
 	srv := dnstest.Start(t, smtpZone)
 	c := srv.Client(t)
 	an := Analyze(context.Background(), c, domain)
 	opts := SMTPOptions{Port: port, Probe: smtpprobe.Options{Timeout: 2 * time.Second, HELO: "probe.deliverdoctor.test"}}
 	if roots != nil {
-		opts.Probe.Roots = roots.Pool
+		opts.Probe.Roots = roots.Pool()
 	}
 	return ProbeMX(context.Background(), an, opts)
 }
 
 func TestProbeMX(t *testing.T) {
-	ca := smtptest.NewCA(t)
+	ca := testpki.NewCA(t)
 	now := time.Now()
 	withCert := func(cert tls.Certificate) func(t *testing.T) int {
 		return func(t *testing.T) int { return int(smtptest.Start(t, &cert, nil).Addr.Port()) }
@@ -57,22 +58,22 @@ func TestProbeMX(t *testing.T) {
 		ids    []string
 		sev    report.Severity // of the first finding, when set
 	}{
-		{"valid TLS", "test.example", withCert(ca.Valid(t, 60, "mx.test.example")), report.StatusPass, nil, ""},
+		{"valid TLS", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})), report.StatusPass, nil, ""},
 		{"no STARTTLS", "test.example", func(t *testing.T) int { return int(smtptest.Start(t, nil, nil).Addr.Port()) },
 			report.StatusWarn, []string{"smtp.no-starttls"}, report.SeverityWarn},
-		{"expired", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(-100*24*time.Hour), now.Add(-24*time.Hour))),
+		{"expired", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-100 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})),
 			report.StatusFail, []string{"smtp.cert-expired"}, report.SeverityFail},
-		{"expiring", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(-80*24*time.Hour), now.Add(3*24*time.Hour))),
+		{"expiring", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-80 * 24 * time.Hour), NotAfter: now.Add(3 * 24 * time.Hour)})),
 			report.StatusWarn, []string{"smtp.cert-expiring"}, report.SeverityWarn},
-		{"not yet valid", "test.example", withCert(ca.Leaf(t, []string{"mx.test.example"}, now.Add(48*time.Hour), now.Add(90*24*time.Hour))),
+		{"not yet valid", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)})),
 			report.StatusFail, []string{"smtp.cert-not-yet-valid"}, report.SeverityFail},
-		{"wrong name", "test.example", withCert(ca.Valid(t, 60, "other.example")),
+		{"wrong name", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"other.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
 			report.StatusWarn, []string{"smtp.cert-name-mismatch"}, report.SeverityWarn},
-		{"self-signed", "test.example", withCert(smtptest.SelfSigned(t, "mx.test.example")),
+		{"self-signed", "test.example", withCert(testpki.SelfSigned(t, "mx.test.example")),
 			report.StatusWarn, []string{"smtp.cert-untrusted"}, report.SeverityWarn},
-		{"one of two down", "two.example", withCert(ca.Valid(t, 60, "mx.test.example")),
+		{"one of two down", "two.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
 			report.StatusWarn, []string{"smtp.host-unreachable"}, report.SeverityWarn},
-		{"all down", "down.example", withCert(ca.Valid(t, 60, "mx.test.example")),
+		{"all down", "down.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
 			report.StatusError, []string{"smtp.unreachable"}, report.SeverityError},
 		{"554 greeting", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
 			io.WriteString(c, "554 5.7.1 mx.test.example no service for you\r\n")
@@ -136,15 +137,15 @@ func TestProbeMX(t *testing.T) {
 }
 
 func TestProbeMXSummaryAndSkips(t *testing.T) {
-	ca := smtptest.NewCA(t)
-	cert := ca.Valid(t, 60, "mx.test.example")
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})
 	s := smtptest.Start(t, &cert, nil)
 	res := probeDomain(t, "test.example", int(s.Addr.Port()), ca)
 	cr := res.CheckResult()
 	if cr.Summary != "1 of 1 MX host(s) answered on port "+strconv.Itoa(int(s.Addr.Port()))+", STARTTLS on 1 (TLS 1.3)" {
 		t.Errorf("summary %q", cr.Summary)
 	}
-	if p := res.Hosts[0].Probe(); p == nil || p.TLS == nil || len(p.PeerCertificates) != 1 {
+	if p := res.Hosts[0].Probe(); p == nil || p.TLS == nil || len(p.PeerCertificates) != len(cert.Certificate) {
 		t.Errorf("probe %+v", p)
 	}
 	s.Log.AssertNoData(t)

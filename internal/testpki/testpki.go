@@ -22,7 +22,10 @@ type CA struct {
 	Key  *ecdsa.PrivateKey
 }
 
-// NewCA creates a CA valid from an hour ago for ten years.
+// NewCA creates a CA valid from a year ago for ten years. It predates the
+// leaves tests back-date (an expired or expiring certificate), so that a
+// leaf's chain verifies at any time inside the leaf's own validity, as a
+// real CA's does.
 func NewCA(tb testing.TB) *CA {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -32,7 +35,7 @@ func NewCA(tb testing.TB) *CA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "deliverdoctor test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
+		NotBefore:             time.Now().Add(-365 * 24 * time.Hour),
 		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
@@ -101,6 +104,31 @@ func (ca *CA) Issue(tb testing.TB, leaf Leaf) tls.Certificate {
 		tb.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// SelfSigned makes a certificate for name signed by its own key, valid
+// from an hour ago for 90 days: what a server presents when nobody
+// issued it one.
+func SelfSigned(tb testing.TB, name string) tls.Certificate {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
 }
 
 // ServerConfig is a TLS config presenting cert.

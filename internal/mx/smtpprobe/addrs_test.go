@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 )
 
 func TestPreferIPv4(t *testing.T) {

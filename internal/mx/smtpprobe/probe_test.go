@@ -16,7 +16,8 @@ import (
 
 	smtp "github.com/emersion/go-smtp"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
+	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -68,7 +69,7 @@ func TestProbePlain(t *testing.T) {
 }
 
 func TestProbeSTARTTLS(t *testing.T) {
-	ca := smtptest.NewCA(t)
+	ca := testpki.NewCA(t)
 	now := time.Now()
 	tests := []struct {
 		name      string
@@ -82,27 +83,27 @@ func TestProbeSTARTTLS(t *testing.T) {
 		daysMin   int
 	}{
 		{"valid", func() tls.Certificate {
-			return ca.Leaf(t, []string{"mx.test.example"}, now.Add(-time.Hour), now.Add(60*24*time.Hour))
+			return ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: now.Add(60 * 24 * time.Hour)})
 		}, "mx.test.example", true, true, true, false, 60, 59},
 		{"wildcard", func() tls.Certificate {
-			return ca.Leaf(t, []string{"*.test.example"}, now.Add(-time.Hour), now.Add(60*24*time.Hour))
+			return ca.Issue(t, testpki.Leaf{Names: []string{"*.test.example"}, NotAfter: now.Add(60 * 24 * time.Hour)})
 		}, "mx.test.example", true, true, true, false, 60, 59},
 		{"expired", func() tls.Certificate {
-			return ca.Leaf(t, []string{"mx.test.example"}, now.Add(-90*24*time.Hour), now.Add(-2*24*time.Hour))
+			return ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-90 * 24 * time.Hour), NotAfter: now.Add(-2 * 24 * time.Hour)})
 		}, "mx.test.example", false, true, true, true, -1, -3},
 		{"expiring-soon", func() tls.Certificate {
-			return ca.Leaf(t, []string{"mx.test.example"}, now.Add(-80*24*time.Hour), now.Add(5*24*time.Hour+time.Hour))
+			return ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-80 * 24 * time.Hour), NotAfter: now.Add(5*24*time.Hour + time.Hour)})
 		}, "mx.test.example", true, true, true, false, 5, 5},
 		{"wrong-name", func() tls.Certificate {
-			return ca.Leaf(t, []string{"www.other.example"}, now.Add(-time.Hour), now.Add(60*24*time.Hour))
+			return ca.Issue(t, testpki.Leaf{Names: []string{"www.other.example"}, NotAfter: now.Add(60 * 24 * time.Hour)})
 		}, "mx.test.example", true, true, false, false, 60, 59},
-		{"self-signed", func() tls.Certificate { return smtptest.SelfSigned(t, "mx.test.example") }, "mx.test.example", false, false, true, false, 90, 89},
+		{"self-signed", func() tls.Certificate { return testpki.SelfSigned(t, "mx.test.example") }, "mx.test.example", false, false, true, false, 90, 89},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cert := tt.cert()
 			srv := smtptest.Start(t, &cert, nil)
-			res := probe(t, tt.host, srv.Addr, Options{Roots: ca.Pool})
+			res := probe(t, tt.host, srv.Addr, Options{Roots: ca.Pool()})
 			if res.Failure != "" {
 				t.Fatalf("failure %s: %s", res.Failure, res.Error)
 			}
@@ -124,7 +125,8 @@ func TestProbeSTARTTLS(t *testing.T) {
 			if ti.DaysLeft > tt.daysMax || ti.DaysLeft < tt.daysMin {
 				t.Errorf("days left %d, want %d..%d", ti.DaysLeft, tt.daysMin, tt.daysMax)
 			}
-			if len(res.PeerCertificates) != 1 || res.ConnectionState == nil || len(ti.Chain) != 1 || len(ti.Chain[0].SPKISHA256) != 64 {
+			// The chain as presented: the leaf, and the CA when it was issued by one.
+			if n := len(cert.Certificate); len(res.PeerCertificates) != n || res.ConnectionState == nil || len(ti.Chain) != n || len(ti.Chain[0].SPKISHA256) != 64 {
 				t.Errorf("chain: %d certs, state %v, %+v", len(res.PeerCertificates), res.ConnectionState != nil, ti.Chain)
 			}
 			if _, ok := res.Extension("STARTTLS"); ok {
@@ -139,8 +141,8 @@ func TestProbeSTARTTLS(t *testing.T) {
 }
 
 func TestProbeNoTLSOption(t *testing.T) {
-	ca := smtptest.NewCA(t)
-	cert := ca.Leaf(t, []string{"mx.test.example"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour*24*30))
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(time.Hour * 24 * 30)})
 	srv := smtptest.Start(t, &cert, nil)
 	res := probe(t, "mx.test.example", srv.Addr, Options{NoTLS: true})
 	if !res.StartTLSOffered || res.TLS != nil || res.Failure != "" {
@@ -171,7 +173,7 @@ func TestProbeRecipients(t *testing.T) {
 		t.Errorf("commands %q, want %q", got, want)
 	}
 	srv.Log.AssertNoData(t)
-	if srv.Backend.Messages() != 0 {
+	if len(srv.Messages()) != 0 {
 		t.Errorf("a message reached the backend")
 	}
 }
