@@ -54,7 +54,7 @@ func TestOpenRelay(t *testing.T) {
 	p := &policy{open: true}
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictOpen {
 		t.Fatalf("verdict %s (%s), want open; attempts %+v", r.Verdict, r.Reason, r.Attempts)
 	}
@@ -66,7 +66,7 @@ func TestOpenRelay(t *testing.T) {
 	if a.MailFrom != "<>" || a.RcptTo != "<relay-test@example.net>" || a.Code != 250 || a.Outcome != OutcomeRelayed || a.Stage != "rcpt" {
 		t.Errorf("attempt %+v", a)
 	}
-	if tp.count("RSET") != 0 || tp.count("QUIT") != 1 {
+	if tp.Count("RSET") != 0 || tp.Count("QUIT") != 1 {
 		t.Errorf("wire: %q", tp.Lines())
 	}
 	if len(r.Untested) != len(Plan(Variants, Params{Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]", External: "example.net"}))-1 {
@@ -94,7 +94,7 @@ func TestOpenRelay(t *testing.T) {
 func TestOpenRelayAllVariants(t *testing.T) {
 	ap, tp := startMTA(t, &policy{open: true})
 	r := probeAt(t, ap, func(o *Options) { o.AllVariants = true })
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictOpen {
 		t.Fatalf("verdict %s", r.Verdict)
 	}
@@ -107,11 +107,11 @@ func TestOpenRelayAllVariants(t *testing.T) {
 	}
 	// go-smtp answers 501 to the domain-less forms (bang path, quoted
 	// address without @domain); every other variant is accepted.
-	if len(r.Untested) != 0 || tp.count("MAIL") != len(steps) || tp.count("RSET") != len(steps)-1 {
-		t.Errorf("untested %v; MAIL %d RSET %d for %d steps", r.Untested, tp.count("MAIL"), tp.count("RSET"), len(steps))
+	if len(r.Untested) != 0 || tp.Count("MAIL") != len(steps) || tp.Count("RSET") != len(steps)-1 {
+		t.Errorf("untested %v; MAIL %d RSET %d for %d steps", r.Untested, tp.Count("MAIL"), tp.Count("RSET"), len(steps))
 	}
-	if tp.count("RCPT") > len(steps)+tricks {
-		t.Errorf("more RCPTs than variants and controls: %d", tp.count("RCPT"))
+	if tp.Count("RCPT") > len(steps)+tricks {
+		t.Errorf("more RCPTs than variants and controls: %d", tp.Count("RCPT"))
 	}
 	if r.Commands > maxCommands {
 		t.Errorf("%d commands", r.Commands)
@@ -129,7 +129,7 @@ func TestClosedRelay(t *testing.T) {
 	p := localPolicy()
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictClosed {
 		t.Fatalf("verdict %s (%s %s)", r.Verdict, r.Failure, r.Reason)
 	}
@@ -145,8 +145,8 @@ func TestClosedRelay(t *testing.T) {
 	if a := r.Attempts[0]; a.Code != 554 || a.EnhancedCode != "5.7.1" || a.Text != "Relay access denied" {
 		t.Errorf("first attempt %+v", a)
 	}
-	if tp.count("RSET") != len(steps)-1 || tp.count("QUIT") != 1 {
-		t.Errorf("RSET %d QUIT %d", tp.count("RSET"), tp.count("QUIT"))
+	if tp.Count("RSET") != len(steps)-1 || tp.Count("QUIT") != 1 {
+		t.Errorf("RSET %d QUIT %d", tp.Count("RSET"), tp.Count("QUIT"))
 	}
 	if r.Status() != report.StatusPass || !hasID(r, "relay.closed") {
 		t.Errorf("status %s %v", r.Status(), findingIDs(r))
@@ -159,7 +159,7 @@ func TestAcceptThenRejectAtData(t *testing.T) {
 	p := &policy{open: true, dataReply: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied at end of data"}}
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, func(o *Options) { o.AllVariants = true })
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if len(p.seen("data")) != 0 {
 		t.Fatal("backend saw DATA")
 	}
@@ -175,7 +175,7 @@ func TestAcceptThenRejectAtData(t *testing.T) {
 func TestGreylisting(t *testing.T) {
 	ap, tp := startMTA(t, &policy{greylist: true})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "deferred" {
 		t.Fatalf("verdict %s failure %s reason %s", r.Verdict, r.Failure, r.Reason)
 	}
@@ -196,7 +196,7 @@ func TestGreylistedSenderKeepsUnknown(t *testing.T) {
 	p.mailErr = map[string]error{"deliverdoctor-probe@mx.test": &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try later"}}
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "deferred" || !strings.Contains(r.Reason, "local-sender") {
 		t.Fatalf("verdict %s failure %s reason %s", r.Verdict, r.Failure, r.Reason)
 	}
@@ -209,7 +209,7 @@ func TestTarpit(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("probe took %s despite a 1s step timeout and a 5s tarpit", d)
 	}
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "timeout" {
 		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
 	}
@@ -229,7 +229,7 @@ func TestPercentHackOnly(t *testing.T) {
 	p.percentHack = true
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictOpen {
 		t.Fatalf("verdict %s (%s); attempts %+v", r.Verdict, r.Reason, r.Attempts)
 	}
@@ -259,8 +259,8 @@ func TestPercentHackOnly(t *testing.T) {
 		t.Errorf("finding %+v", f)
 	}
 	// Stopped at the first relayed variant.
-	if tp.count("MAIL") != len(r.Attempts)-1 {
-		t.Errorf("MAIL %d, attempts %d", tp.count("MAIL"), len(r.Attempts))
+	if tp.Count("MAIL") != len(r.Attempts)-1 {
+		t.Errorf("MAIL %d, attempts %d", tp.Count("MAIL"), len(r.Attempts))
 	}
 }
 
@@ -271,7 +271,7 @@ func TestCatchAllTricksAreAmbiguous(t *testing.T) {
 	p.catchAll = true
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictClosed {
 		t.Fatalf("verdict %s (%s)", r.Verdict, r.Reason)
 	}
@@ -299,7 +299,7 @@ func TestStartTLSRequired(t *testing.T) {
 	if r.Verdict != VerdictClosed || !r.TLS || r.AuthSeen {
 		t.Fatalf("verdict %s tls %v auth %v (%s)", r.Verdict, r.TLS, r.AuthSeen, r.Reason)
 	}
-	if tp.count("STARTTLS") != 1 {
+	if tp.Count("STARTTLS") != 1 {
 		t.Errorf("wire: %q", tp.Lines())
 	}
 	if r.Attempts[0].Code != 554 || r.Attempts[0].Stage != "rcpt" {
@@ -343,7 +343,7 @@ func TestTrickWithDeferredControl(t *testing.T) {
 		}
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictClosed || !hasID(r, "relay.accepts-percent-hack") {
 		t.Fatalf("verdict %s %v", r.Verdict, findingIDs(r))
 	}
@@ -357,11 +357,11 @@ func TestTrickWithDeferredControl(t *testing.T) {
 func TestAuthRequired(t *testing.T) {
 	ap, tp := startMTA(t, &policy{authMail: true})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictClosed || !r.AuthSeen || !hasID(r, "relay.auth-required") {
 		t.Fatalf("verdict %s auth %v %v (%s)", r.Verdict, r.AuthSeen, findingIDs(r), r.Reason)
 	}
-	if tp.count("RCPT") != 0 {
+	if tp.Count("RCPT") != 0 {
 		t.Error("RCPT sent after MAIL was refused")
 	}
 }
@@ -377,7 +377,7 @@ func TestEverySenderRefused(t *testing.T) {
 	}
 	ap, tp := startMTA(t, p)
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "sender-refused" {
 		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
 	}
@@ -409,7 +409,7 @@ func TestExternalDomainRefused(t *testing.T) {
 		}
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "external-refused" || !hasID(r, "relay.external-refused") {
 		t.Fatalf("verdict %s failure %s %v %+v", r.Verdict, r.Failure, findingIDs(r), r.Attempts)
 	}
@@ -426,14 +426,14 @@ func TestGreeting421(t *testing.T) {
 		_, _ = io.WriteString(c, "421 4.3.2 mx.test Service not available, closing channel\r\n")
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictUnknown || r.Failure != "greeting" || len(r.Attempts) != 0 {
 		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
 	}
 	if !strings.HasPrefix(r.Banner, "421 4.3.2") || r.Status() != report.StatusError {
 		t.Errorf("banner %q status %s", r.Banner, r.Status())
 	}
-	if tp.count("EHLO") != 0 {
+	if tp.Count("EHLO") != 0 {
 		t.Error("EHLO after a 421 greeting")
 	}
 }
@@ -503,7 +503,7 @@ func TestHostileBanners(t *testing.T) {
 			if d := time.Since(start); d > 6*time.Second {
 				t.Errorf("took %s", d)
 			}
-			assertNoData(t, tp)
+			tp.AssertNoData(t)
 			if r.Verdict != tt.verdict || r.Failure != tt.failure {
 				t.Fatalf("verdict %s failure %q reason %s", r.Verdict, r.Failure, r.Reason)
 			}
@@ -553,7 +553,7 @@ func TestEHLORefusedFallsBackToHELO(t *testing.T) {
 		closedDialogue(c, r)
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Greeting != "HELO" || r.Verdict != VerdictClosed {
 		t.Fatalf("greeting %s verdict %s (%s)", r.Greeting, r.Verdict, r.Reason)
 	}
@@ -603,7 +603,7 @@ func TestUnsolicitedReplyIsNotAnAnswer(t *testing.T) {
 		}
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict == VerdictOpen {
 		t.Fatalf("a stray reply was taken as acceptance: %+v", r.Attempts)
 	}
@@ -639,7 +639,7 @@ func TestServerClosesMidway(t *testing.T) {
 		}
 	})
 	r := probeAt(t, ap, nil)
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict != VerdictClosed || len(r.Untested) == 0 || !strings.Contains(r.Reason, "not tried") {
 		t.Fatalf("verdict %s untested %v reason %q", r.Verdict, r.Untested, r.Reason)
 	}
@@ -689,8 +689,8 @@ func TestWriterRefusesDATA(t *testing.T) {
 		}
 	}
 	c.quit(true)
-	assertNoData(t, tp)
-	if tp.count("VRFY")+tp.count("EXPN")+tp.count("AUTH") != 0 {
+	tp.AssertNoData(t)
+	if tp.Count("VRFY")+tp.Count("EXPN")+tp.Count("AUTH") != 0 {
 		t.Errorf("wire: %q", tp.Lines())
 	}
 }
@@ -699,7 +699,7 @@ func TestWriterRefusesDATA(t *testing.T) {
 func TestHostileExternalCannotInject(t *testing.T) {
 	ap, tp := startMTA(t, &policy{open: true})
 	r := probeAt(t, ap, func(o *Options) { o.External = "example.net>\r\nDATA\r\n" })
-	assertNoData(t, tp)
+	tp.AssertNoData(t)
 	if r.Verdict == VerdictOpen {
 		t.Errorf("verdict %s", r.Verdict)
 	}

@@ -13,74 +13,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 )
-
-// tap wraps a listener and records every byte clients send, so a test can
-// assert what reached the server on the wire (no DATA, no BDAT).
-type tap struct {
-	net.Listener
-	mu  sync.Mutex
-	buf []byte
-}
-
-type tapConn struct {
-	net.Conn
-	t *tap
-}
-
-func (c tapConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.t.mu.Lock()
-		c.t.buf = append(c.t.buf, p[:n]...)
-		c.t.mu.Unlock()
-	}
-	return n, err
-}
-
-func (t *tap) Accept() (net.Conn, error) {
-	c, err := t.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return tapConn{c, t}, nil
-}
-
-// Lines are the command lines received so far.
-func (t *tap) Lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(string(t.buf), "\n") {
-		l = strings.TrimRight(l, "\r")
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// assertNoData fails the test if a DATA or BDAT command ever reached the
-// server.
-func assertNoData(t *testing.T, tp *tap) {
-	t.Helper()
-	for _, l := range tp.Lines() {
-		v := strings.ToUpper(strings.Fields(l + " x")[0])
-		if v == "DATA" || v == "BDAT" {
-			t.Fatalf("the server received %q", l)
-		}
-	}
-}
-
-func (t *tap) count(verb string) int {
-	n := 0
-	for _, l := range t.Lines() {
-		if strings.HasPrefix(strings.ToUpper(l), verb) {
-			n++
-		}
-	}
-	return n
-}
 
 // policy is a test MTA's relay behaviour.
 type policy struct {
@@ -188,25 +123,26 @@ func (s *session) Data(r io.Reader) error {
 }
 
 // startMTA runs a go-smtp server with policy p on 127.0.0.1 and returns
-// its address and the tap on its wire.
-func startMTA(t *testing.T, p *policy) (netip.AddrPort, *tap) {
+// its address and the log of the commands it received.
+func startMTA(t *testing.T, p *policy) (netip.AddrPort, *smtptest.CommandLog) {
 	t.Helper()
 	p.stop = make(chan struct{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := &tap{Listener: l}
+	lg := &smtptest.CommandLog{}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{p: p, c: c}, nil }))
 	s.Domain = "mx.test"
 	s.TLSConfig = p.tlsConfig
 	s.ReadTimeout = 10 * time.Second
 	s.WriteTimeout = 10 * time.Second
 	s.ErrorLog = nopLogger{}
+	s.Debug = lg
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = s.Serve(tp)
+		_ = s.Serve(l)
 	}()
 	t.Cleanup(func() {
 		close(p.stop)
@@ -214,7 +150,7 @@ func startMTA(t *testing.T, p *policy) (netip.AddrPort, *tap) {
 		_ = l.Close() // Serve may not have registered the listener yet
 		<-done
 	})
-	return netip.MustParseAddrPort(l.Addr().String()), tp
+	return netip.MustParseAddrPort(l.Addr().String()), lg
 }
 
 type nopLogger struct{}
@@ -223,46 +159,14 @@ func (nopLogger) Printf(string, ...interface{}) {}
 func (nopLogger) Println(...interface{})        {}
 
 // rawServer runs handle for every connection on 127.0.0.1, for servers that
-// misbehave below what go-smtp can be told to do.
-func rawServer(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) (netip.AddrPort, *tap) {
+// misbehave below what go-smtp can be told to do. Every line the client
+// sends is logged as it is read.
+func rawServer(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) (netip.AddrPort, *smtptest.CommandLog) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := &tap{Listener: l}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := tp.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	s := smtptest.StartScripted(t, func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
+		handle(c, bufio.NewReader(io.TeeReader(r, lg)))
 	})
-	return netip.MustParseAddrPort(l.Addr().String()), tp
+	return s.Addr, s.Log
 }
 
 // closedDialogue answers like a closed relay after whatever greeting the

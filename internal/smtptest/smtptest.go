@@ -297,13 +297,22 @@ func StartScriptedOn(tb testing.TB, addr string, handle func(c net.Conn, r *bufi
 		tb.Fatal(err)
 	}
 	lg := &CommandLog{}
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -313,7 +322,17 @@ func StartScriptedOn(tb testing.TB, addr string, handle func(c net.Conn, r *bufi
 			}()
 		}
 	}()
-	tb.Cleanup(func() { l.Close(); wg.Wait() })
+	// At the end of the test, connections still open are closed, so that a
+	// handler blocked on a client that went away ends at once.
+	tb.Cleanup(func() {
+		_ = l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	return &Scripted{Addr: l.Addr().(*net.TCPAddr).AddrPort(), Log: lg}
 }
 
