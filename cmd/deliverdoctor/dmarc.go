@@ -166,10 +166,8 @@ func runDMARC(ctx context.Context, app *App, f *dmarcFlags, arg string) error {
 		out.Receivers, out.Explanation = s.Receivers, s.Explanation
 	}
 	switch app.Format {
-	case "json":
-		err = report.WriteJSON(app.IO.Out, out)
-	case "jsonl":
-		err = report.WriteJSONLine(app.IO.Out, out)
+	case "json", "jsonl":
+		err = app.writeJSONDocument(out)
 	default:
 		err = writeDMARCText(app.IO.Out, &out, app.Color(), app.Verbose)
 	}

@@ -193,12 +193,8 @@ func relayOutput(app *App, res *relay.Result) error {
 		out.Findings = []report.Finding{}
 	}
 	switch app.Format {
-	case "json":
-		if err := report.WriteJSON(app.IO.Out, out); err != nil {
-			return err
-		}
-	case "jsonl":
-		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+	case "json", "jsonl":
+		if err := app.writeJSONDocument(out); err != nil {
 			return err
 		}
 	case "text":

@@ -147,12 +147,8 @@ func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
 	}
 	st := spfResultStatus(ev)
 	switch app.Format {
-	case "json":
-		if err := report.WriteJSON(app.IO.Out, out); err != nil {
-			return err
-		}
-	case "jsonl":
-		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+	case "json", "jsonl":
+		if err := app.writeJSONDocument(out); err != nil {
 			return err
 		}
 	default:
@@ -212,12 +208,8 @@ func spfLintOutput(app *App, lr *spf.LintResult) error {
 		out.Findings = []report.Finding{}
 	}
 	switch app.Format {
-	case "json":
-		if err := report.WriteJSON(app.IO.Out, out); err != nil {
-			return err
-		}
-	case "jsonl":
-		if err := report.WriteJSONLine(app.IO.Out, out); err != nil {
+	case "json", "jsonl":
+		if err := app.writeJSONDocument(out); err != nil {
 			return err
 		}
 	case "text":
