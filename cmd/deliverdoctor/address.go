@@ -182,17 +182,7 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 		}
 		if verbose {
 			for _, st := range s.Transcript {
-				line := st.Name
-				if st.Command != "" {
-					line += " > " + st.Command
-				}
-				if st.Reply != nil {
-					line += " < " + st.Reply.String()
-				}
-				if st.Error != "" {
-					line += " (" + st.Error + ")"
-				}
-				fmt.Fprintf(w, "      %s\n", sanitize.Line(line))
+				fmt.Fprintf(w, "      %s\n", sanitize.Line(stepLine(st)))
 			}
 		}
 		if s.Code != 0 || s.Accepted {

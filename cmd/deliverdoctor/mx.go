@@ -303,18 +303,14 @@ func writeProbe(w io.Writer, h *mx.SMTPHost, verbose bool) {
 		}
 		if verbose {
 			for _, s := range p.Steps {
-				line := s.Name
-				if s.Command != "" {
-					line += " > " + s.Command
-				}
-				if s.Reply != nil {
-					line += " < " + s.Reply.String()
-				}
-				if s.Error != "" {
-					line += " (" + s.Error + ")"
-				}
-				fmt.Fprintf(w, "      %s  %dms\n", sanitize.Line(line), s.DurationMS)
+				fmt.Fprintf(w, "      %s  %dms\n", sanitize.Line(stepLine(s)), s.DurationMS)
 			}
 		}
 	}
+}
+
+// stepLine is a probe step as the -v transcript shows it: the step's
+// String without the colon after its name ("ehlo > EHLO ... < 250 ...").
+func stepLine(s smtpprobe.Step) string {
+	return s.Name + strings.TrimPrefix(s.String(), s.Name+":")
 }
