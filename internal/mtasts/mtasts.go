@@ -69,12 +69,7 @@ func LookupRecord(ctx context.Context, r dnsx.Resolver, domain string) (*Record,
 	// RFC 8461 3.1: records that do not begin with "v=STSv1;" are
 	// discarded; if the number of remaining records is not one, the domain
 	// does not implement MTA-STS.
-	txts, res, err := recordKind.Lookup(ctx, r, RecordName(domain))
-	if err != nil {
-		return nil, txts, res, err
-	}
-	rec, err := ParseRecord(txts[0])
-	return rec, txts, res, err
+	return txtrecord.LookupParsed(ctx, r, recordKind, RecordName(domain), ParseRecord)
 }
 
 // Options configure Check.

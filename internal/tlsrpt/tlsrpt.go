@@ -164,12 +164,7 @@ func LookupRecord(ctx context.Context, r dnsx.Resolver, domain string) (*Record,
 	// RFC 8460 3: records that do not begin with "v=TLSRPTv1;" are
 	// discarded; if the number left is not one, senders assume the domain
 	// does not implement TLS-RPT.
-	txts, res, err := recordKind.Lookup(ctx, r, RecordName(domain))
-	if err != nil {
-		return nil, txts, res, err
-	}
-	rec, err := ParseRecord(txts[0])
-	return rec, txts, res, err
+	return txtrecord.LookupParsed(ctx, r, recordKind, RecordName(domain), ParseRecord)
 }
 
 // Options configure Check.

@@ -68,6 +68,20 @@ func (k Kind) Lookup(ctx context.Context, r dnsx.Resolver, name string) (txts []
 	return txts, res, nil
 }
 
+// LookupParsed is k.Lookup followed by parse of the one record found, the
+// whole of a package's LookupRecord. The records found are returned with
+// a parse error too, for evidence; with any error the record is R's zero
+// value.
+func LookupParsed[R any](ctx context.Context, r dnsx.Resolver, k Kind, name string, parse func(string) (R, error)) (R, []string, *dnsx.Result, error) {
+	txts, res, err := k.Lookup(ctx, r, name)
+	if err != nil {
+		var zero R
+		return zero, txts, res, err
+	}
+	rec, err := parse(txts[0])
+	return rec, txts, res, err
+}
+
 // Field is one name=value field of a record, as written.
 type Field struct {
 	Name, Value string

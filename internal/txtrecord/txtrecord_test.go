@@ -207,3 +207,36 @@ func FuzzFields(f *testing.F) {
 		}
 	})
 }
+
+func TestLookupParsed(t *testing.T) {
+	srv := dnstest.Start(t, `
+_mta-sts.one.example.   300 IN TXT "v=STSv1; id=1"
+_mta-sts.bad.example.   300 IN TXT "v=STSv1 id=1"
+_mta-sts.two.example.   300 IN TXT "v=STSv1; id=1"
+_mta-sts.two.example.   300 IN TXT "v=STSv1; id=2"
+`)
+	c := srv.Client(t)
+	ctx := context.Background()
+	parse := func(txt string) (*[]Field, error) {
+		var fs []Field
+		for f, err := range sts.Fields(txt) {
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, f)
+		}
+		return &fs, nil
+	}
+	rec, txts, res, err := LookupParsed(ctx, c, sts, "_mta-sts.one.example", parse)
+	if err != nil || rec == nil || len(*rec) != 1 || (*rec)[0] != (Field{"id", "1"}) || len(txts) != 1 || res == nil {
+		t.Errorf("one: %v %q %v %v", rec, txts, res, err)
+	}
+	rec, txts, res, err = LookupParsed(ctx, c, sts, "_mta-sts.bad.example", parse)
+	if err == nil || rec != nil || len(txts) != 1 || res == nil {
+		t.Errorf("bad: %v %q %v %v", rec, txts, res, err)
+	}
+	rec, txts, _, err = LookupParsed(ctx, c, sts, "_mta-sts.two.example", parse)
+	if !errors.Is(err, errMany) || rec != nil || len(txts) != 2 {
+		t.Errorf("two: %v %q %v", rec, txts, err)
+	}
+}
