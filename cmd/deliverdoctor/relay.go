@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/relay"
@@ -192,27 +191,13 @@ func relayOutput(app *App, res *relay.Result) error {
 	if out.Findings == nil {
 		out.Findings = []report.Finding{}
 	}
-	switch app.Format {
-	case "json", "jsonl":
-		if err := app.writeJSONDocument(out); err != nil {
-			return err
-		}
-	case "text":
-		writeRelayText(app.IO.Out, &out, app.Color(), app.Verbose)
-	default:
-		// markdown, html, csv: the shared report renderers.
-		kind := target.KindDomain
-		if _, err := netip.ParseAddr(res.Host); err == nil {
-			kind = target.KindIP
-		}
-		rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []report.CheckResult{cr}}
-		rep.Finalize(check.Order)
-		rep.DurationMS = res.DurationMS
-		if err := report.Render(app.IO.Out, app.Format, []*report.Report{rep}, app.RenderOptions()); err != nil {
-			return err
-		}
+	kind := target.KindDomain
+	if _, err := netip.ParseAddr(res.Host); err == nil {
+		kind = target.KindIP
 	}
-	return app.StatusExit(cr.Status)
+	rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []report.CheckResult{cr}, DurationMS: res.DurationMS}
+	text := func(w io.Writer) { writeRelayText(w, &out, app.Color(), app.Verbose) }
+	return app.finishDocument(out, text, rep, cr.Status)
 }
 
 func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {

@@ -207,22 +207,9 @@ func spfLintOutput(app *App, lr *spf.LintResult) error {
 	if out.Findings == nil {
 		out.Findings = []report.Finding{}
 	}
-	switch app.Format {
-	case "json", "jsonl":
-		if err := app.writeJSONDocument(out); err != nil {
-			return err
-		}
-	case "text":
-		writeSPFLint(app.IO.Out, &out, app.Color(), app.Verbose)
-	default:
-		// markdown, html, csv: the shared report renderers.
-		rep := &report.Report{Target: lr.Domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{cr}}
-		rep.Finalize(check.Order)
-		if err := report.Render(app.IO.Out, app.Format, []*report.Report{rep}, app.RenderOptions()); err != nil {
-			return err
-		}
-	}
-	return app.StatusExit(cr.Status)
+	rep := &report.Report{Target: lr.Domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{cr}}
+	text := func(w io.Writer) { writeSPFLint(w, &out, app.Color(), app.Verbose) }
+	return app.finishDocument(out, text, rep, cr.Status)
 }
 
 func writeSPFLint(w io.Writer, o *spfLintJSON, color, verbose bool) {
