@@ -28,10 +28,6 @@ type CA struct {
 // real CA's does.
 func NewCA(tb testing.TB) *CA {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "deliverdoctor test CA"},
@@ -41,14 +37,7 @@ func NewCA(tb testing.TB) *CA {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	cert, key := create(tb, tmpl, nil, nil)
 	return &CA{Cert: cert, Key: key}
 }
 
@@ -69,10 +58,6 @@ type Leaf struct {
 // Issue signs a server certificate for leaf.
 func (ca *CA) Issue(tb testing.TB, leaf Leaf) tls.Certificate {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	if leaf.NotBefore.IsZero() {
 		leaf.NotBefore = time.Now().Add(-time.Hour)
 	}
@@ -95,15 +80,8 @@ func (ca *CA) Issue(tb testing.TB, leaf Leaf) tls.Certificate {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: cert}
+	cert, key := create(tb, tmpl, ca.Cert, ca.Key)
+	return tls.Certificate{Certificate: [][]byte{cert.Raw, ca.Cert.Raw}, PrivateKey: key, Leaf: cert}
 }
 
 // SelfSigned makes a certificate for name signed by its own key, valid
@@ -111,16 +89,27 @@ func (ca *CA) Issue(tb testing.TB, leaf Leaf) tls.Certificate {
 // issued it one.
 func SelfSigned(tb testing.TB, name string) tls.Certificate {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, key := create(tb, tmpl, nil, nil)
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// create makes a P-256 key and a certificate for it from tmpl, signed by
+// parent with parentKey; a nil parent makes it self-signed.
+func create(tb testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -128,7 +117,7 @@ func SelfSigned(tb testing.TB, name string) tls.Certificate {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
+	return cert, key
 }
 
 // ServerConfig is a TLS config presenting cert.
