@@ -136,7 +136,11 @@ func streams(format string) bool {
 // runBatch checks targets with jobs workers, streaming reports in streaming
 // formats as they finish, and returns them in input order. silent runs
 // without any output but the progress bar (--only-on-change decides later).
-func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []target.Target, jobs int, silent bool) ([]*report.Report, error) {
+//
+// keepFindings says whether the returned reports must keep their findings
+// (for --state and --mail-to); reports written already keep only what the
+// exit code needs otherwise.
+func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []target.Target, jobs int, silent, keepFindings bool) ([]*report.Report, error) {
 	reports := make([]*report.Report, len(targets))
 	var bar *progressbar.ProgressBar
 	if app.IO.ErrTTY && len(targets) > 1 {
@@ -198,7 +202,7 @@ func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []tar
 					// Written already: keep only what the exit code, --state
 					// and --mail-to need, so memory does not grow with the
 					// batch.
-					r = slim(r)
+					r = slim(r, keepFindings)
 				}
 				reports[i] = r
 			}
@@ -244,13 +248,24 @@ func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []tar
 }
 
 // slim returns r without the checks' data (records, keys, trees), which is
-// most of a report's size.
-func slim(r *report.Report) *report.Report {
+// most of a report's size, and without findings unless keepFindings.
+func slim(r *report.Report, keepFindings bool) *report.Report {
 	s := *r
 	s.Checks = make([]report.CheckResult, len(r.Checks))
 	for i, c := range r.Checks {
-		c.Data = nil
+		c.Data, c.Findings = nil, nil // the report's own list holds the findings
 		s.Checks[i] = c
+	}
+	if !keepFindings {
+		// The exit code needs only the checks that did not pass.
+		s.Findings, s.Notes, s.Input, s.DNS = nil, nil, "", nil
+		var keep []report.CheckResult
+		for _, c := range s.Checks {
+			if c.Status != report.StatusPass && c.Status != report.StatusSkip {
+				keep = append(keep, report.CheckResult{Name: c.Name, Status: c.Status})
+			}
+		}
+		s.Checks = keep
 	}
 	return &s
 }

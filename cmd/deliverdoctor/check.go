@@ -151,7 +151,7 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 		// --only-on-change: stay silent unless something changed.
 		return notifier.run(cmd.Context(), runner, targets, f.jobs, bad)
 	}
-	reports, err := runBatch(cmd.Context(), app, runner, targets, f.jobs, false)
+	reports, err := runBatch(cmd.Context(), app, runner, targets, f.jobs, false, notifier.needsFindings())
 	if err != nil {
 		return err
 	}

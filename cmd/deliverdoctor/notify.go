@@ -93,6 +93,10 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 
 func (n *notifier) quiet() bool { return n.flags.onlyOnChange }
 
+// needsFindings says whether the run's reports must keep their findings
+// after they are written: --state remembers them, --mail-to sends them.
+func (n *notifier) needsFindings() bool { return n.flags.state != "" || n.mail != nil }
+
 // updateState records reports in the state file and returns the changes.
 func (n *notifier) updateState(reports []*report.Report) ([]state.Change, error) {
 	if n.flags.state == "" {
@@ -136,7 +140,7 @@ func (n *notifier) afterRun(ctx context.Context, reports []*report.Report) error
 // finding appeared or disappeared print the changes and the reports, mail
 // them, and exit 1.
 func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []target.Target, jobs, bad int) error {
-	reports, err := runBatch(ctx, n.app, runner, targets, jobs, true)
+	reports, err := runBatch(ctx, n.app, runner, targets, jobs, true, true)
 	if err != nil {
 		return err
 	}
