@@ -40,6 +40,7 @@ func main() {
 	depths := flag.String("depths", "1,2,3,4", "SPF include depths for single checks")
 	reps := flag.Int("reps", 3, "repetitions of each single check (median reported)")
 	checks := flag.String("checks", "", "pass --checks to deliverdoctor (default: all checks that run offline of SMTP)")
+	args := flag.String("args", "", "more deliverdoctor arguments, space-separated (e.g. \"--selector s1\")")
 	flag.Parse()
 	if *short {
 		*sizes, *jobs, *depths, *reps = "200", "50,200", "1,3", 1
@@ -55,6 +56,10 @@ func main() {
 	extra := []string{}
 	if *checks != "" {
 		extra = append(extra, "--checks", *checks)
+	}
+	extra = append(extra, strings.Fields(*args)...)
+	if len(extra) > 0 {
+		fmt.Printf("deliverdoctor arguments: %s\n", strings.Join(extra, " "))
 	}
 	// Process start-up is not DNS work: measure it so the ratio can be read
 	// with and without it.
