@@ -23,7 +23,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bench"
@@ -116,15 +115,16 @@ func main() {
 			var stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = nil, &stderr
 			start := time.Now()
-			err := cmd.Run()
+			if err := cmd.Start(); err != nil {
+				fail("batch: %v", err)
+			}
+			peak := watchPeakRSS(cmd.Process.Pid)
+			err := cmd.Wait()
 			wall := time.Since(start)
 			if err != nil && cmd.ProcessState == nil {
 				fail("batch: %v: %s", err, stderr.String())
 			}
-			rss := int64(0)
-			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				rss = ru.Maxrss // KiB on Linux
-			}
+			rss := <-peak
 			qs := srv.Queries()
 			uniq := map[string]bool{}
 			for _, q := range qs {
@@ -135,6 +135,37 @@ func main() {
 		}
 		srv.Close()
 	}
+}
+
+// watchPeakRSS reads the process's own high-water mark (VmHWM, KiB) from
+// /proc until it exits. rusage's Maxrss is no good here: on Linux, exec
+// folds the parent's high-water mark into the child's, and this process
+// holds the whole reference zone.
+func watchPeakRSS(pid int) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				break
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil && kb > peak {
+						peak = kb
+					}
+				}
+			}
+			if strings.Contains(string(b), "State:\tZ") {
+				break // exited, not yet reaped
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		out <- peak
+	}()
+	return out
 }
 
 func queriesOf(srv *dnstest.Server) []bench.Query {
