@@ -74,27 +74,7 @@ relayhost = [127.0.0.1]:9
 defer_transports = smtp, relay, local
 EOF
   # A minimal master.cf: the smtpd listener on our port only, no chroot.
-  cat >"$d/etc/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+  postfix_master_cf "$port" >"$d/etc/master.cf"
   instances+=("$name")
   timeout 30 postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" >&2; fail "postfix $name did not start"; }
   # Wait (bounded) until smtpd answers.
