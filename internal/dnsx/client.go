@@ -403,15 +403,16 @@ func (c *Client) send(ctx context.Context, m *dns.Msg, server string) (*dns.Msg,
 	for _, proto := range []string{"udp", "tcp"} {
 		start := time.Now()
 		c.sent.Add(1)
-		m.Id = dns.Id()
 		var resp *dns.Msg
 		var err error
 		if proto == "udp" {
+			// The multiplexer picks the ID, unique among its questions.
 			var mux *udpMux
 			if mux, err = c.mux(server); err == nil {
 				resp, err = mux.exchange(ctx, m, c.cfg.Timeout) // its own timer bounds the wait
 			}
 		} else {
+			m.Id = dns.Id()
 			qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 			cl := &dns.Client{Net: "tcp", Timeout: c.cfg.Timeout}
 			resp, _, err = cl.ExchangeContext(qctx, m, server)

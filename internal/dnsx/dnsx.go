@@ -234,12 +234,31 @@ func CanonicalName(name string) (string, error) {
 	if _, ok := dns.IsDomainName(fq); !ok || len(fq) > 254 {
 		return "", &Error{Name: name, Reason: "not a valid domain name", Err: ErrInvalidName}
 	}
-	for _, l := range dns.SplitDomainName(fq) {
-		if len(l) > 63 {
-			return "", &Error{Name: name, Reason: "label longer than 63 octets", Err: ErrInvalidName}
-		}
+	if longLabel(fq) {
+		return "", &Error{Name: name, Reason: "label longer than 63 octets", Err: ErrInvalidName}
 	}
 	return fq, nil
+}
+
+// longLabel reports whether a label of name (presentation format) holds
+// more than 63 octets; an escape (\X or \DDD) is one octet.
+func longLabel(name string) bool {
+	n := 0
+	for i := 0; i < len(name); i++ {
+		switch {
+		case name[i] == '.':
+			n = 0
+			continue
+		case name[i] == '\\' && i+3 < len(name) && isDigit(name[i+1]) && isDigit(name[i+2]) && isDigit(name[i+3]):
+			i += 3
+		case name[i] == '\\':
+			i++
+		}
+		if n++; n > 63 {
+			return true
+		}
+	}
+	return false
 }
 
 // ReverseName returns the in-addr.arpa or ip6.arpa name of ip.

@@ -391,6 +391,11 @@ func TestCanonicalNameFastPath(t *testing.T) {
 	for in, want := range map[string]string{
 		"example.com.": "example.com.", "Example.COM": "example.com.", "_dmarc.example.com.": "_dmarc.example.com.",
 		"a-b.c": "a-b.c.", "x..y.": "", ".x.": "", strings.Repeat("a", 64) + ".com.": "",
+		// The slow path (no final dot): label lengths count an escape as one octet.
+		strings.Repeat("a", 63) + ".Com":           strings.Repeat("a", 63) + ".com.",
+		strings.Repeat("a", 64) + ".com":           "",
+		`a\032b.` + strings.Repeat("c", 63) + ".x": `a\032b.` + strings.Repeat("c", 63) + ".x.",
+		strings.Repeat(`\032`, 20) + ".x":          strings.Repeat(`\032`, 20) + ".x.", // 20 octets in 80 characters
 	} {
 		got, err := dnsx.CanonicalName(in)
 		if (err != nil) != (want == "") || (err == nil && got != want) {

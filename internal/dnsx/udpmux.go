@@ -2,6 +2,7 @@ package dnsx
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -58,6 +59,10 @@ type waiter struct {
 }
 
 var errMuxClosed = errors.New("socket closed")
+
+// packBufs holds buffers for outgoing questions; a question with EDNS0 fits
+// in a few hundred bytes.
+var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func newUDPMux(server string, size uint16) (*udpMux, error) {
 	raddr, err := net.ResolveUDPAddr("udp", server)
@@ -135,13 +140,19 @@ func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, timeout time.Durati
 		c.mu.Unlock()
 	}()
 
-	out := msg.Copy()
-	out.Id = id
-	buf, err := out.Pack()
+	// Pack into a pooled buffer and write this socket's ID into the header
+	// (its first two bytes): the caller's message is left as it was.
+	bp := packBufs.Get().(*[]byte)
+	buf, err := msg.PackBuffer(*bp)
 	if err != nil {
+		packBufs.Put(bp)
 		return nil, err
 	}
-	if _, err := c.conn.Write(buf); err != nil {
+	binary.BigEndian.PutUint16(buf, id)
+	_, err = c.conn.Write(buf)
+	*bp = buf[:0]
+	packBufs.Put(bp)
+	if err != nil {
 		return nil, err
 	}
 	t := time.NewTimer(timeout)

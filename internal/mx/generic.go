@@ -23,6 +23,10 @@ type GenericRule struct {
 	Pattern string
 	Why     string
 	re      *regexp.Regexp // word and skip rules
+	// shape is an ip4/ip6 template with every placeholder widened to any
+	// value of its form: a cheap, compiled-once filter, so the exact
+	// per-address expression is compiled only for names that could match.
+	shape *regexp.Regexp
 }
 
 var (
@@ -68,6 +72,11 @@ func parseGenericRules(text string) ([]GenericRule, error) {
 			if _, err := compileTemplate(r.Pattern, probe); err != nil {
 				return nil, fmt.Errorf("generic_ptr.txt:%d: %w", n+1, err)
 			}
+			shape, err := regexp.Compile("(?i)" + placeholder.ReplaceAllStringFunc(r.Pattern, shapeOf))
+			if err != nil {
+				return nil, fmt.Errorf("generic_ptr.txt:%d: %w", n+1, err)
+			}
+			r.shape = shape
 		default:
 			return nil, fmt.Errorf("generic_ptr.txt:%d: unknown kind %q", n+1, r.Kind)
 		}
@@ -77,6 +86,25 @@ func parseGenericRules(text string) ([]GenericRule, error) {
 }
 
 var placeholder = regexp.MustCompile(`\{[a-z0-9]+\}`)
+
+// shapeOf is the class of every value a placeholder can stand for in
+// compileTemplate's output.
+func shapeOf(ph string) string {
+	switch name := ph[1 : len(ph)-1]; name {
+	case "a", "b", "c", "d":
+		return "[0-9]{1,3}"
+	case "a3", "b3", "c3", "d3":
+		return "[0-9]{3}"
+	case "hex":
+		return "[0-9a-f]{8}"
+	case "int":
+		return "[0-9]{1,10}"
+	case "hex32":
+		return "[0-9a-f]{32}"
+	default: // g1..g8
+		return "[0-9a-f]{1,4}"
+	}
+}
 
 // compileTemplate turns an ip4/ip6 template into a regular expression for
 // ip: placeholders become the address's parts, and the whole is anchored
@@ -147,6 +175,9 @@ func GenericPTR(name string, ip netip.Addr) (GenericRule, bool) {
 	ip = ip.Unmap()
 	for _, r := range rs {
 		if (r.Kind == "ip4" && ip.Is4()) || (r.Kind == "ip6" && ip.Is6()) {
+			if !r.shape.MatchString(name) {
+				continue
+			}
 			re, err := compileTemplate(r.Pattern, ip)
 			if err == nil && re.MatchString(name) {
 				return r, true
