@@ -10,6 +10,13 @@
 //
 // Run it as scripts/bench (see README). No timing is asserted: machines are
 // noisy; the numbers are for reading.
+//
+// With -serve N it only serves the reference zone set for N domains and
+// writes their names to a file, for profiling a batch by hand:
+//
+//	scripts/bench -serve 10000 &
+//	DELIVERDOCTOR_CPUPROFILE=cpu.prof deliverdoctor check --input <file> --resolver <addr> --format jsonl >/dev/null
+//	go tool pprof -top deliverdoctor cpu.prof
 package main
 
 import (
@@ -18,11 +25,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bench"
@@ -40,7 +49,12 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each single check (median reported)")
 	checks := flag.String("checks", "", "pass --checks to deliverdoctor (default: all checks that run offline of SMTP)")
 	args := flag.String("args", "", "more deliverdoctor arguments, space-separated (e.g. \"--selector s1\")")
+	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
+	if *serve > 0 {
+		serveOnly(*serve, *batchLatency, *jitter)
+		return
+	}
 	if *short {
 		*sizes, *jobs, *depths, *reps = "200", "50,200", "1,3", 1
 	}
@@ -135,6 +149,28 @@ func main() {
 		}
 		srv.Close()
 	}
+}
+
+// serveOnly serves the reference zone set for n domains until SIGINT or
+// SIGTERM, and prints where and what to ask.
+func serveOnly(n int, latency, jitter time.Duration) {
+	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2}))
+	must(err)
+	defer srv.Close()
+	srv.SetLatency(latency, jitter)
+	list, err := os.CreateTemp("", "ddbench-domains-*.txt")
+	must(err)
+	defer os.Remove(list.Name())
+	for i := 0; i < n; i++ {
+		fmt.Fprintln(list, bench.DomainName(i))
+	}
+	must(list.Close())
+	fmt.Printf("serving %d domains (latency %v) on %s\n", n, latency, srv.Addr())
+	fmt.Printf("deliverdoctor check --input %s --resolver %s --format jsonl\n", list.Name(), srv.Addr())
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	<-stop
+	fmt.Printf("%d questions answered\n", srv.Total())
 }
 
 // watchPeakRSS reads the process's own high-water mark (VmHWM, KiB) from
