@@ -76,7 +76,7 @@ nothing failed), 3 a check could not run and nothing failed.`,
 	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (comma-separated): "+strings.Join(check.Names(), ", "))
 	fl.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout for each step of SMTP and HTTPS probes")
 	fl.StringVar(&f.input, "input", "", "read targets from `FILE` (one a line, # comments; - for stdin)")
-	fl.IntVarP(&f.jobs, "jobs", "j", 32, "check this many targets at once")
+	fl.IntVarP(&f.jobs, "jobs", "j", 64, "check this many targets at once (each waits on DNS most of the time)")
 	fl.StringVar(&f.shard, "shard", "", "check only shard `I/N` of the targets (0 <= I < N), split by a hash of the name")
 	addMailFlags(fl, &f.mail)
 	return cmd

@@ -41,7 +41,8 @@ type Config struct {
 	// Record keeps a log of every exchange (for benchmarks: Log()).
 	Record bool
 	// SharedCache bounds how many answers no running target still holds
-	// are kept for later targets (default 20000). Answers a target holds
+	// are kept for later targets (default 4096, least recently used dropped
+	// first, so names many targets share stay). Answers a target holds
 	// are never dropped, so a target never asks the same question twice.
 	SharedCache int
 }
@@ -123,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.UDPSize = 1232
 	}
 	if cfg.SharedCache <= 0 {
-		cfg.SharedCache = 20000
+		cfg.SharedCache = 4096
 	}
 	c := &Client{cfg: cfg, calls: map[key]*call{}, idle: list.New(), muxes: map[string]*udpMux{}}
 	for _, s := range cfg.Servers {
