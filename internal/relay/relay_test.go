@@ -317,30 +317,16 @@ func TestStartTLSRequired(t *testing.T) {
 
 // A trick accepted while the control is only deferred stays ambiguous.
 func TestTrickWithDeferredControl(t *testing.T) {
-	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			reply := "250 2.0.0 Ok"
-			switch strings.ToUpper(line[:4]) {
-			case "RCPT":
-				switch {
-				case strings.Contains(line, "no-such-user-"):
-					reply = "451 4.3.0 try again later"
-				case strings.Contains(line, "%"):
-					reply = "250 2.1.5 Ok"
-				default:
-					reply = "554 5.7.1 Relay access denied"
-				}
-			case "QUIT":
-				_, _ = io.WriteString(c, "221 Bye\r\n")
-				return
-			}
-			_, _ = io.WriteString(c, reply+"\r\n")
+	ap, tp := scriptedMTA(t, func(verb, line string) (string, bool) {
+		switch {
+		case verb != "RCPT":
+			return "", false
+		case strings.Contains(line, "no-such-user-"):
+			return "451 4.3.0 try again later", false
+		case strings.Contains(line, "%"):
+			return "250 2.1.5 Ok", false
 		}
+		return "554 5.7.1 Relay access denied", false
 	})
 	r := probeAt(t, ap, nil)
 	tp.AssertNoData(t)
@@ -386,27 +372,14 @@ func TestEverySenderRefused(t *testing.T) {
 // The external domain's own problems (null MX, NXDOMAIN) are not a relay
 // decision.
 func TestExternalDomainRefused(t *testing.T) {
-	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			reply := "250 2.0.0 Ok"
-			switch strings.ToUpper(line[:4]) {
-			case "RCPT":
-				if strings.Contains(line, "@example.net>") {
-					reply = "556 5.1.10 <relay-test@example.net>: Recipient address rejected: Domain example.net does not accept mail (nullMX)"
-				} else {
-					reply = "554 5.7.1 Relay access denied"
-				}
-			case "QUIT":
-				_, _ = io.WriteString(c, "221 Bye\r\n")
-				return
-			}
-			_, _ = io.WriteString(c, reply+"\r\n")
+	ap, tp := scriptedMTA(t, func(verb, line string) (string, bool) {
+		switch {
+		case verb != "RCPT":
+			return "", false
+		case strings.Contains(line, "@example.net>"):
+			return "556 5.1.10 <relay-test@example.net>: Recipient address rejected: Domain example.net does not accept mail (nullMX)", false
 		}
+		return "554 5.7.1 Relay access denied", false
 	})
 	r := probeAt(t, ap, nil)
 	tp.AssertNoData(t)
@@ -582,25 +555,14 @@ func TestHELORefused(t *testing.T) {
 // Two replies to one command: the stray one must not be read as the RCPT
 // reply (a false "open").
 func TestUnsolicitedReplyIsNotAnAnswer(t *testing.T) {
-	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
-		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			reply := "250 2.0.0 Ok\r\n"
-			switch strings.ToUpper(line[:4]) {
-			case "MAIL":
-				reply = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n" // one write: both arrive together
-			case "RCPT":
-				reply = "554 5.7.1 Relay access denied\r\n"
-			case "QUIT":
-				_, _ = io.WriteString(c, "221 Bye\r\n")
-				return
-			}
-			_, _ = io.WriteString(c, reply)
+	ap, tp := scriptedMTA(t, func(verb, line string) (string, bool) {
+		switch verb {
+		case "MAIL":
+			return "250 2.1.0 Ok\r\n250 2.1.5 Ok", false // one write: both arrive together
+		case "RCPT":
+			return "554 5.7.1 Relay access denied", false
 		}
+		return "", false
 	})
 	r := probeAt(t, ap, nil)
 	tp.AssertNoData(t)
@@ -617,26 +579,15 @@ func TestServerClosesMidway(t *testing.T) {
 	ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
 		rcpts := 0
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
+		dialogue(c, r, func(verb, line string) (string, bool) {
+			if verb != "RCPT" {
+				return "", false
 			}
-			reply := "250 2.0.0 Ok"
-			switch strings.ToUpper(line[:4]) {
-			case "RCPT":
-				rcpts++
-				reply = "554 5.7.1 Relay access denied"
-				if rcpts == 9 {
-					_, _ = io.WriteString(c, "421 4.7.0 mx.test Error: too many errors\r\n")
-					return
-				}
-			case "QUIT":
-				_, _ = io.WriteString(c, "221 Bye\r\n")
-				return
+			if rcpts++; rcpts == 9 {
+				return "421 4.7.0 mx.test Error: too many errors", true
 			}
-			_, _ = io.WriteString(c, reply+"\r\n")
-		}
+			return "554 5.7.1 Relay access denied", false
+		})
 	})
 	r := probeAt(t, ap, nil)
 	tp.AssertNoData(t)

@@ -172,28 +172,51 @@ func rawServer(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) (netip.Ad
 // closedDialogue answers like a closed relay after whatever greeting the
 // caller sent.
 func closedDialogue(c net.Conn, r *bufio.Reader) {
+	dialogue(c, r, func(verb, line string) (string, bool) {
+		switch verb {
+		case "EHLO":
+			return "250-mx.test\r\n250 8BITMIME", false
+		case "RCPT":
+			return "554 5.7.1 Relay access denied", false
+		case "DATA", "BDAT":
+			return "503 5.5.1 never", false
+		}
+		return "", false
+	})
+}
+
+// dialogue answers each command line with answer's reply (written in one
+// piece, so several reply lines arrive together), "250 2.0.0 Ok" when it
+// returns "", and 221 to QUIT. It hangs up after a reply when answer says so.
+func dialogue(c net.Conn, r *bufio.Reader, answer func(verb, line string) (reply string, hangup bool)) {
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
 		verb := strings.ToUpper(strings.Fields(line + " x")[0])
-		reply := "250 2.0.0 Ok"
-		switch verb {
-		case "EHLO":
-			reply = "250-mx.test\r\n250 8BITMIME"
-		case "RCPT":
-			reply = "554 5.7.1 Relay access denied"
-		case "QUIT":
+		if verb == "QUIT" {
 			_, _ = io.WriteString(c, "221 2.0.0 Bye\r\n")
 			return
-		case "DATA", "BDAT":
-			reply = "503 5.5.1 never"
 		}
-		if _, err := io.WriteString(c, reply+"\r\n"); err != nil {
+		reply, hangup := answer(verb, line)
+		if reply == "" {
+			reply = "250 2.0.0 Ok"
+		}
+		if _, err := io.WriteString(c, reply+"\r\n"); err != nil || hangup {
 			return
 		}
 	}
+}
+
+// scriptedMTA is a raw server that greets with 220 and then answers as
+// dialogue does.
+func scriptedMTA(t *testing.T, answer func(verb, line string) (reply string, hangup bool)) (netip.AddrPort, *smtptest.CommandLog) {
+	t.Helper()
+	return rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
+		dialogue(c, r, answer)
+	})
 }
 
 func isClosedErr(err error) bool {
