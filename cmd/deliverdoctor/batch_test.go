@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -198,4 +199,46 @@ func TestMailReport(t *testing.T) {
 	if _, _, code := runCLI(t, "check", "a.example", "--smtp-password", "x"); code != 2 {
 		t.Error("--smtp-password flag exists")
 	}
+}
+
+// A change that could not be mailed is not forgotten: the state file stays
+// as it was, so the next run (with the mail server back) reports it again.
+func TestOnlyOnChangeMailFailureKeepsState(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	args := func(server string) []string {
+		return []string{"check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--state", statePath, "--only-on-change",
+			"--mail-to", "admin@example.com", "--smtp-server", server, "--smtp-tls", "none", "--report-from", "dd@example.com"}
+	}
+	down := closedPort(t)
+	_, stderr, code := runCLI(t, args(down)...)
+	if code != 3 || !strings.Contains(stderr, "mailing the report") || !strings.Contains(stderr, "state file was not updated") {
+		t.Fatalf("mail server down: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(statePath); !os.IsNotExist(err) {
+		t.Fatalf("state written although the change was not mailed: %v", err)
+	}
+	sink := smtptest.StartSink(t, nil, nil)
+	out, stderr, code := runCLI(t, args(sink.Addr.String())...)
+	if code != 1 || !strings.Contains(out, "a.example changed") {
+		t.Fatalf("change lost after a failed mail: exit %d out %q err %q", code, out, stderr)
+	}
+	if msgs := sink.Messages(); len(msgs) != 1 || !bytes.Contains(msgs[0].Data, []byte("mx.null-mx")) {
+		t.Fatalf("messages: %d", len(msgs))
+	}
+	if _, _, code := runCLI(t, args(sink.Addr.String())...); code != 0 || len(sink.Messages()) != 1 {
+		t.Errorf("unchanged run after the mail: exit %d, %d messages", code, len(sink.Messages()))
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

@@ -97,20 +97,28 @@ func (n *notifier) quiet() bool { return n.flags.onlyOnChange }
 // after they are written: --state remembers them, --mail-to sends them.
 func (n *notifier) needsFindings() bool { return n.flags.state != "" || n.mail != nil }
 
-// updateState records reports in the state file and returns the changes.
-func (n *notifier) updateState(reports []*report.Report) ([]state.Change, error) {
+// diff compares reports with the state file and returns the changes and
+// the updated state, which saveState writes once the changes have been
+// delivered: if mailing them fails, the next run finds them again.
+func (n *notifier) diff(reports []*report.Report) (*state.State, []state.Change, error) {
 	if n.flags.state == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	st, err := state.Load(n.flags.state)
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, nil, &usageError{err}
 	}
-	changes := st.Update(reports, time.Now())
+	return st, st.Update(reports, time.Now()), nil
+}
+
+func (n *notifier) saveState(st *state.State) error {
+	if st == nil {
+		return nil
+	}
 	if err := st.Save(n.flags.state); err != nil {
-		return nil, fmt.Errorf("--state: %w", err)
+		return fmt.Errorf("--state: %w", err)
 	}
-	return changes, nil
+	return nil
 }
 
 func (n *notifier) send(ctx context.Context, reports []*report.Report, changes []state.Change) error {
@@ -122,6 +130,9 @@ func (n *notifier) send(ctx context.Context, reports []*report.Report, changes [
 		return err
 	}
 	if err := notify.Send(ctx, n.mail, msg); err != nil {
+		if n.flags.state != "" {
+			return fmt.Errorf("mailing the report: %w (the state file was not updated: the next run reports these changes again)", err)
+		}
 		return fmt.Errorf("mailing the report: %w", err)
 	}
 	return nil
@@ -129,11 +140,14 @@ func (n *notifier) send(ctx context.Context, reports []*report.Report, changes [
 
 // afterRun handles state and mail for a normal (not --only-on-change) run.
 func (n *notifier) afterRun(ctx context.Context, reports []*report.Report) error {
-	changes, err := n.updateState(reports)
+	st, changes, err := n.diff(reports)
 	if err != nil {
 		return err
 	}
-	return n.send(ctx, reports, changes)
+	if err := n.send(ctx, reports, changes); err != nil {
+		return err
+	}
+	return n.saveState(st)
 }
 
 // run is the --only-on-change mode: check silently, and only when a
@@ -144,11 +158,14 @@ func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []targ
 	if err != nil {
 		return err
 	}
-	changes, err := n.updateState(reports)
+	st, changes, err := n.diff(reports)
 	if err != nil {
 		return err
 	}
 	if len(changes) == 0 {
+		if err := n.saveState(st); err != nil {
+			return err
+		}
 		if bad > 0 {
 			return &exitError{2}
 		}
@@ -179,6 +196,9 @@ func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []targ
 		return err
 	}
 	if err := n.send(ctx, changed, changes); err != nil {
+		return err
+	}
+	if err := n.saveState(st); err != nil {
 		return err
 	}
 	return &exitError{1}
