@@ -13,7 +13,29 @@ import (
 type ZoneOptions struct {
 	Domains      int // sending domains c00000.example ...
 	IncludeDepth int // depth of the ESP include chain below _spf.espN.example (>= 1)
+	DNSBLs       int // blocklist zones (see DNSBLZones); 0: none
 }
+
+// DNSBLZones names the reference set's n blocklist zones as --dnsbl takes
+// them: the first n-n/5 list addresses (ip:blNN.dnsbl.example), the rest
+// domains (domain:dblNN.dnsbl.example). Each holds its RFC 5782 test entry,
+// and a few reference domains or their first MX address are listed.
+func DNSBLZones(n int) []string {
+	var out []string
+	ipLists := n - n/5
+	for k := 1; k <= n; k++ {
+		if k <= ipLists {
+			out = append(out, fmt.Sprintf("ip:bl%02d.dnsbl.example", k))
+		} else {
+			out = append(out, fmt.Sprintf("domain:dbl%02d.dnsbl.example", k))
+		}
+	}
+	return out
+}
+
+// listed reports whether reference domain i (or its first MX address) is on
+// blocklist k: about one domain in 97 per list, different ones per list.
+func listed(i, k int) bool { return (i+7*k)%97 == 0 }
 
 // dkimKey is a real 2048-bit RSA public key, so DKIM checks parse it.
 const dkimKey = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArcJVlh3fu1ofCgU87H8rTQe78XfTPd0OnYk8hF4SVg8jyRW14YOxnXP3REdata2EMb5N9W/vxziGQ//sxzE5S2QQA8w6QCMi9lWB/2rbGKuONZNOjySlwsdJVK9ebz1Z9tLRkofFI36sr6xYpy/jE4pyVqTMyeU+L042WYERWgui2EAd13gmVIyaB9+ldgwBMXwTfaDbap9cdUprEtKlSblLNPjV8sNsrI+1EaOQmHK1uq9+2HLo33ywev0IHUSJnjHGmcuMu4zpsxnvrSTpGU+RqTvk8dfBiL2B9XXWn2fY4v7ApdqSdWtpu/6Hb2pcz4FHCXM/NBhfnFN9nBDzsQIDAQAB"
@@ -32,7 +54,7 @@ func ipFor(i, h int) string {
 // 3 MX hosts with forward-confirmed PTRs, an SPF record with an ESP include
 // tree and a per-domain include, DMARC with an external rua and its
 // authorisation record, three DKIM selectors (one CNAME-delegated to the
-// ESP), MTA-STS and TLS-RPT records.
+// ESP), MTA-STS and TLS-RPT records; and opts.DNSBLs blocklist zones.
 func ReferenceZone(opts ZoneOptions) string {
 	if opts.IncludeDepth < 1 {
 		opts.IncludeDepth = 1
@@ -55,6 +77,28 @@ func ReferenceZone(opts ZoneOptions) string {
 			}
 		}
 		w("dkim.%s 300 IN TXT \"v=DKIM1; k=rsa; p=%s\"", esp, dkimKey)
+	}
+	zones := DNSBLZones(opts.DNSBLs)
+	for k, z := range zones {
+		kind, zone, _ := strings.Cut(z, ":")
+		if kind == "ip" {
+			w("2.0.0.127.%s 300 IN A 127.0.0.2", zone)
+			w("2.0.0.127.%s 300 IN TXT \"RFC 5782 test entry\"", zone)
+		} else {
+			w("test.%s 300 IN A 127.0.1.2", zone)
+		}
+		for i := 0; i < opts.Domains; i++ {
+			if !listed(i, k+1) {
+				continue
+			}
+			if kind == "ip" {
+				p := strings.Split(ipFor(i, 1), ".")
+				w("%s.%s.%s.%s.%s 300 IN A 127.0.0.2", p[3], p[2], p[1], p[0], zone)
+				w("%s.%s.%s.%s.%s 300 IN TXT \"listed for the benchmark\"", p[3], p[2], p[1], p[0], zone)
+			} else {
+				w("%s.%s 300 IN A 127.0.1.2", DomainName(i), zone)
+			}
+		}
 	}
 	w("reports.example 300 IN MX 10 mx.reports.example")
 	w("mx.reports.example 300 IN A 198.18.255.254")

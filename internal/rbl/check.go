@@ -15,7 +15,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultTimeout     = 6 * time.Second
-	DefaultConcurrency = 32
+	DefaultConcurrency = 128 // every list for a few addresses in one round trip
 	DefaultMaxIPs      = 20
 )
 

@@ -328,6 +328,23 @@ func TestOneRoundTrip(t *testing.T) {
 	}
 }
 
+// TestConcurrencyBound: with Concurrency 5, thirty questions go out in at
+// least six waves; with the default, in one.
+func TestConcurrencyBound(t *testing.T) {
+	srv := dnstest.Start(t, "")
+	const latency = 50 * time.Millisecond
+	srv.SetLatency(latency, 0)
+	ls := syntheticLists(30)
+	start := time.Now()
+	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: ls, Concurrency: 5, Timeout: 5 * time.Second})
+	if d := time.Since(start); d < 6*latency || rep.Counts.Clean != 30 {
+		t.Errorf("30 questions, 5 at a time, %v each: took %v (counts %+v)", latency, d, rep.Counts)
+	}
+	if DefaultConcurrency < 100 {
+		t.Errorf("DefaultConcurrency %d: a domain with 4 addresses on 25 lists would need several round trips", DefaultConcurrency)
+	}
+}
+
 func syntheticLists(n int) []List {
 	var ls []List
 	for i := range n {

@@ -49,10 +49,12 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each single check (median reported)")
 	checks := flag.String("checks", "", "pass --checks to deliverdoctor (default: all checks that run offline of SMTP)")
 	args := flag.String("args", "", "more deliverdoctor arguments, space-separated (e.g. \"--selector s1\")")
+	dnsbls := flag.Int("dnsbls", 20, "blocklist zones in the reference set; single checks ask all of them (--dnsbl)")
+	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
 	if *serve > 0 {
-		serveOnly(*serve, *batchLatency, *jitter)
+		serveOnly(*serve, *dnsbls, *batchLatency, *jitter)
 		return
 	}
 	if *short {
@@ -74,6 +76,14 @@ func main() {
 	if len(extra) > 0 {
 		fmt.Printf("deliverdoctor arguments: %s\n", strings.Join(extra, " "))
 	}
+	var blocklists []string
+	for _, z := range bench.DNSBLZones(*dnsbls) {
+		blocklists = append(blocklists, "--dnsbl", z)
+	}
+	batchExtra := extra
+	if *batchDNSBLs {
+		batchExtra = append(append([]string(nil), extra...), blocklists...)
+	}
 	// Process start-up is not DNS work: measure it so the ratio can be read
 	// with and without it.
 	var starts []time.Duration
@@ -84,11 +94,11 @@ func main() {
 	}
 	startup := median(starts)
 	fmt.Printf("deliverdoctor benchmark — %s, %d CPUs, process start-up %v\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), startup.Round(time.Millisecond))
-	fmt.Printf("Single check (latency %v per DNS question, median of %d)\n\n", *latency, *reps)
+	fmt.Printf("Single check (latency %v per DNS question, median of %d; %d blocklist zones asked)\n\n", *latency, *reps, *dnsbls)
 	fmt.Println("| include depth | wall | lower bound (depth × latency) | ratio | ratio without start-up | questions | duplicates | critical path |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, d := range ints(*depths) {
-		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: 1, IncludeDepth: d}))
+		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: 1, IncludeDepth: d, DNSBLs: *dnsbls}))
 		must(err)
 		srv.SetLatency(*latency, *jitter)
 		var walls []time.Duration
@@ -96,7 +106,7 @@ func main() {
 		for r := 0; r < *reps; r++ {
 			srv.ResetLog()
 			start := time.Now()
-			out, err := exec.Command(bin, append([]string{"check", bench.DomainName(0), "--resolver", srv.Addr(), "--format", "json", "--timeout", "5s"}, extra...)...).Output()
+			out, err := exec.Command(bin, append(append([]string{"check", bench.DomainName(0), "--resolver", srv.Addr(), "--format", "json", "--timeout", "5s"}, extra...), blocklists...)...).Output()
 			walls = append(walls, time.Since(start))
 			if err != nil && len(out) == 0 {
 				fail("single check: %v", err)
@@ -110,11 +120,15 @@ func main() {
 			float64(wall)/float64(bound), float64(wall-startup)/float64(bound), path.Total, path.Duplicates, strings.Join(path.Chain, " → "))
 	}
 
-	fmt.Printf("\nBatches (latency %v per DNS question)\n\n", *batchLatency)
+	which := "the built-in major blocklists"
+	if *batchDNSBLs {
+		which = fmt.Sprintf("%d blocklist zones", *dnsbls)
+	}
+	fmt.Printf("\nBatches (latency %v per DNS question; %s asked)\n\n", *batchLatency, which)
 	fmt.Println("| domains | -j | wall | domains/s | peak RSS | questions | unique | duplicates |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, n := range ints(*sizes) {
-		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2}))
+		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2, DNSBLs: *dnsbls}))
 		must(err)
 		srv.SetLatency(*batchLatency, *jitter)
 		input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
@@ -125,7 +139,7 @@ func main() {
 		must(os.WriteFile(input, list.Bytes(), 0o644))
 		for _, j := range ints(*jobs) {
 			srv.ResetLog()
-			cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)
+			cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, batchExtra...)...)
 			var stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = nil, &stderr
 			start := time.Now()
@@ -153,8 +167,8 @@ func main() {
 
 // serveOnly serves the reference zone set for n domains until SIGINT or
 // SIGTERM, and prints where and what to ask.
-func serveOnly(n int, latency, jitter time.Duration) {
-	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2}))
+func serveOnly(n, dnsbls int, latency, jitter time.Duration) {
+	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2, DNSBLs: dnsbls}))
 	must(err)
 	defer srv.Close()
 	srv.SetLatency(latency, jitter)
