@@ -202,6 +202,13 @@ func Get(ctx context.Context, rawURL string, o Options) (*Response, error) {
 	// RFC 8461 3.3: HTTP caching MUST NOT be used.
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := client.Do(req)
+	if err == nil && ctx.Err() != nil {
+		// The deadline passed while the answer was on its way: closing the
+		// connection can make the server answer (a handler that waited for
+		// the client to go away), and that reply is not an answer in time.
+		resp.Body.Close()
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, f.classify(ctx, err)
 	}
@@ -216,6 +223,9 @@ func Get(ctx context.Context, rawURL string, o Options) (*Response, error) {
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, o.MaxBytes+1))
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, f.classify(ctx, err)
 	}
