@@ -178,20 +178,19 @@ func Discover(ctx context.Context, r dnsx.Resolver, domain string, selectors []s
 	domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
 	d := &Discovery{Domain: domain, SelectorsFrom: "flag", Keys: []*KeyResult{}}
 	asked := len(selectors) > 0
-	if !asked {
-		d.SelectorsFrom = "builtin"
-		for _, k := range knownSelectors {
-			selectors = append(selectors, k.Selector)
-		}
-	}
 	var uniq []string
-	seen := map[string]bool{}
-	for _, s := range selectors {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s != "" && !seen[s] {
-			seen[s] = true
-			uniq = append(uniq, s)
+	if asked {
+		seen := map[string]bool{}
+		for _, s := range selectors {
+			s = strings.ToLower(strings.TrimSpace(s))
+			if s != "" && !seen[s] {
+				seen[s] = true
+				uniq = append(uniq, s)
+			}
 		}
+	} else {
+		d.SelectorsFrom = "builtin"
+		uniq = builtinSelectors // lower case and unique (mustParseSelectors)
 	}
 	d.Checked = len(uniq)
 	results := make([]*KeyResult, len(uniq))

@@ -19,6 +19,15 @@ type KnownSelector struct {
 // knownSelectors is parsed once from the embedded file.
 var knownSelectors = mustParseSelectors(selectorsTSV)
 
+// builtinSelectors are knownSelectors' names, in order. Read only.
+var builtinSelectors = func() []string {
+	out := make([]string, len(knownSelectors))
+	for i, k := range knownSelectors {
+		out[i] = k.Selector
+	}
+	return out
+}()
+
 // KnownSelectors returns the built-in list of common selectors, in the
 // order of the data file (most used first).
 func KnownSelectors() []KnownSelector { return append([]KnownSelector(nil), knownSelectors...) }
@@ -34,6 +43,9 @@ func mustParseSelectors(data string) []KnownSelector {
 		f := strings.Split(line, "\t")
 		if len(f) != 3 || f[0] == "" || f[2] == "" {
 			panic(fmt.Sprintf("dkim: selectors.tsv line %d: want selector<TAB>used by<TAB>source", i+1))
+		}
+		if f[0] != strings.ToLower(strings.TrimSpace(f[0])) {
+			panic(fmt.Sprintf("dkim: selectors.tsv line %d: write selector %q in lower case without spaces", i+1, f[0]))
 		}
 		if seen[f[0]] {
 			panic(fmt.Sprintf("dkim: selectors.tsv line %d: %s listed twice", i+1, f[0]))
