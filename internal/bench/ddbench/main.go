@@ -49,6 +49,7 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each single check (median reported)")
 	checks := flag.String("checks", "", "pass --checks to deliverdoctor (default: all checks that run offline of SMTP)")
 	args := flag.String("args", "", "more deliverdoctor arguments, space-separated (e.g. \"--selector s1\")")
+	batchDepths := flag.String("batch-depths", "2", "SPF include depths for batches")
 	dnsbls := flag.Int("dnsbls", 20, "blocklist zones in the reference set; single checks ask all of them (--dnsbl)")
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
@@ -125,43 +126,51 @@ func main() {
 		which = fmt.Sprintf("%d blocklist zones", *dnsbls)
 	}
 	fmt.Printf("\nBatches (latency %v per DNS question; %s asked)\n\n", *batchLatency, which)
-	fmt.Println("| domains | -j | wall | domains/s | peak RSS | questions | unique | duplicates |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| domains | include depth | -j | wall | domains/s | peak RSS | questions | unique | duplicates |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, n := range ints(*sizes) {
-		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2, DNSBLs: *dnsbls}))
-		must(err)
-		srv.SetLatency(*batchLatency, *jitter)
-		input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
-		var list bytes.Buffer
-		for i := 0; i < n; i++ {
-			fmt.Fprintln(&list, bench.DomainName(i))
+		for _, depth := range ints(*batchDepths) {
+			batchRows(bin, dir, n, depth, ints(*jobs), *dnsbls, *batchLatency, *jitter, batchExtra)
 		}
-		must(os.WriteFile(input, list.Bytes(), 0o644))
-		for _, j := range ints(*jobs) {
-			srv.ResetLog()
-			cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, batchExtra...)...)
-			var stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = nil, &stderr
-			start := time.Now()
-			if err := cmd.Start(); err != nil {
-				fail("batch: %v", err)
-			}
-			peak := watchPeakRSS(cmd.Process.Pid)
-			err := cmd.Wait()
-			wall := time.Since(start)
-			if err != nil && cmd.ProcessState == nil {
-				fail("batch: %v: %s", err, stderr.String())
-			}
-			rss := <-peak
-			qs := srv.Queries()
-			uniq := map[string]bool{}
-			for _, q := range qs {
-				uniq[q.Name+"/"+strconv.Itoa(int(q.Type))] = true
-			}
-			fmt.Printf("| %d | %d | %v | %.0f | %.0f MiB | %d | %d | %d |\n", n, j, wall.Round(time.Millisecond),
-				float64(n)/wall.Seconds(), float64(rss)/1024, len(qs), len(uniq), len(qs)-len(uniq))
+	}
+}
+
+// batchRows runs the batch of n reference domains (SPF include depth depth)
+// once for each -j in jobs and prints a table row for each.
+func batchRows(bin, dir string, n, depth int, jobs []int, dnsbls int, latency, jitter time.Duration, extra []string) {
+	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: depth, DNSBLs: dnsbls}))
+	must(err)
+	defer srv.Close()
+	srv.SetLatency(latency, jitter)
+	input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
+	var list bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintln(&list, bench.DomainName(i))
+	}
+	must(os.WriteFile(input, list.Bytes(), 0o644))
+	for _, j := range jobs {
+		srv.ResetLog()
+		cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = nil, &stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			fail("batch: %v", err)
 		}
-		srv.Close()
+		peak := watchPeakRSS(cmd.Process.Pid)
+		err := cmd.Wait()
+		wall := time.Since(start)
+		if err != nil && cmd.ProcessState == nil {
+			fail("batch: %v: %s", err, stderr.String())
+		}
+		rss := <-peak
+		qs := srv.Queries()
+		uniq := map[string]bool{}
+		for _, q := range qs {
+			uniq[q.Name+"/"+strconv.Itoa(int(q.Type))] = true
+		}
+		fmt.Printf("| %d | %d | %d | %v | %.0f | %.0f MiB | %d | %d | %d |\n", n, depth, j, wall.Round(time.Millisecond),
+			float64(n)/wall.Seconds(), float64(rss)/1024, len(qs), len(uniq), len(qs)-len(uniq))
 	}
 }
 
