@@ -42,3 +42,60 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 MASTER
 }
+# need_postfix: install Postfix without configuring a system instance, and
+# stop a system instance that runs from the default config, so nothing
+# answers on port 25 by accident. The scripts run private instances.
+need_postfix() {
+  if ! command -v postfix >/dev/null 2>&1; then
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    need_pkgs postfix
+  fi
+  if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
+    postfix stop >/dev/null 2>&1 || true
+  fi
+}
+# postfix_start ETC PORT: start the private instance configured in ETC and
+# wait (bounded) until its smtpd greets on 127.0.0.1:PORT; non-zero if not.
+postfix_start() {
+  local etc=$1 port=$2 i
+  timeout 30 postfix -c "$etc" start >"$etc/start.log" 2>&1 || { cat "$etc/start.log" >&2; return 1; }
+  for i in $(seq 1 100); do
+    if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.settimeout(2)
+ok = s.recv(512).startswith(b"220")
+s.sendall(b"QUIT\r\n")
+s.close()
+sys.exit(0 if ok else 1)
+PY
+    sleep 0.1
+  done
+  return 1
+}
+# postfix_stop ETC: stop the private instance configured in ETC (abort if
+# it does not stop in time).
+postfix_stop() {
+  timeout 20 postfix -c "$1" stop >/dev/null 2>&1 ||
+    timeout 10 postfix -c "$1" abort >/dev/null 2>&1 || true
+}
+# single_postfix NAME: the scaffolding of a script that runs one private
+# Postfix instance configured in $work/etc: sets name, work (a fresh
+# directory with etc, spool and data), port (free) and started (set it once
+# postfix_start is called); defines fail MESSAGE (prints the instance's log
+# tail, exits 1); and on exit stops the instance and removes $work.
+single_postfix() {
+  name=$1
+  work=$(mktemp -d "/tmp/dd-$1.XXXXXX")
+  chmod 755 "$work"
+  started=""
+  port=$(free_port)
+  mkdir -p "$work/etc" "$work/spool" "$work/data"
+  chown postfix:postfix "$work/data"
+  trap '[ -n "$started" ] && postfix_stop "$work/etc"; rm -rf "$work"' EXIT
+  fail() {
+    echo "$name: FAIL: $*" >&2
+    [ -f "$work/maillog" ] && tail -n 30 "$work/maillog" >&2
+    exit 1
+  }
+}

@@ -16,39 +16,10 @@
 set -euo pipefail
 source scripts/interop-lib.sh
 
-if ! command -v postfix >/dev/null 2>&1; then
-  # Keep the package from asking questions or configuring a system instance.
-  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  need_pkgs postfix
-fi
+need_postfix
 command -v openssl >/dev/null 2>&1 || need_pkgs openssl
-# If the package started the system instance from the default config, stop
-# it: nothing of ours uses it, and port 25 should not answer by accident.
-if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
-  postfix stop >/dev/null 2>&1 || true
-fi
 
-name=20-postfix-smtp
-work=$(mktemp -d /tmp/dd-smtp-postfix.XXXXXX)
-chmod 755 "$work"
-started=""
-cleanup() {
-  if [ -n "$started" ]; then
-    timeout 20 postfix -c "$work/etc" stop >/dev/null 2>&1 ||
-      timeout 10 postfix -c "$work/etc" abort >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "$name: FAIL: $*" >&2
-  [ -f "$work/maillog" ] && tail -n 30 "$work/maillog" >&2
-  exit 1
-}
-
-port=$(free_port)
-mkdir -p "$work/etc" "$work/spool" "$work/data"
-chown postfix:postfix "$work/data"
+single_postfix 20-postfix-smtp
 
 # A self-signed certificate for the MX name.
 timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mx.test.example" \
@@ -100,20 +71,7 @@ mx   IN A   127.0.0.1
 EOF
 
 started=1
-timeout 30 postfix -c "$work/etc" start >"$work/start.log" 2>&1 || { cat "$work/start.log" >&2; fail "postfix did not start"; }
-for i in $(seq 1 100); do
-  if python3 - "$port" <<'PY' 2>/dev/null; then break; fi
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.settimeout(2)
-ok = s.recv(512).startswith(b"220")
-s.sendall(b"QUIT\r\n")
-s.close()
-sys.exit(0 if ok else 1)
-PY
-  [ "$i" -eq 100 ] && fail "postfix did not answer on 127.0.0.1:$port"
-  sleep 0.1
-done
+postfix_start "$work/etc" "$port" || fail "postfix did not start or does not answer on 127.0.0.1:$port"
 
 dd_run() { # dd_run OUTFILE WANT_EXIT ARGS...
   local out=$1 want=$2 rc=0

@@ -12,17 +12,7 @@
 set -euo pipefail
 source scripts/interop-lib.sh
 
-if ! command -v postfix >/dev/null 2>&1; then
-  # Keep the package from asking or configuring a system instance.
-  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  need_pkgs postfix
-fi
-# A package install may start the system instance; it is not ours to use and
-# would not matter (ours listen on their own ports), but stop it if it runs
-# from the default config so nothing answers on port 25 by accident.
-if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
-  postfix stop >/dev/null 2>&1 || true
-fi
+need_postfix
 
 work=$(mktemp -d /tmp/dd-relay-postfix.XXXXXX)
 chmod 755 "$work"
@@ -30,8 +20,7 @@ instances=()
 
 cleanup() {
   for inst in "${instances[@]}"; do
-    timeout 20 postfix -c "$work/$inst/etc" stop >/dev/null 2>&1 ||
-      timeout 10 postfix -c "$work/$inst/etc" abort >/dev/null 2>&1 || true
+    postfix_stop "$work/$inst/etc"
   done
   rm -rf "$work"
 }
@@ -76,23 +65,7 @@ EOF
   # A minimal master.cf: the smtpd listener on our port only, no chroot.
   postfix_master_cf "$port" >"$d/etc/master.cf"
   instances+=("$name")
-  timeout 30 postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" >&2; fail "postfix $name did not start"; }
-  # Wait (bounded) until smtpd answers.
-  local i
-  for i in $(seq 1 100); do
-    if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.settimeout(2)
-ok = s.recv(512).startswith(b"220")
-s.sendall(b"QUIT\r\n")
-s.close()
-sys.exit(0 if ok else 1)
-PY
-    sleep 0.1
-  done
-  cat "$d/maillog" >&2 || true
-  fail "postfix $name did not answer on 127.0.0.1:$port"
+  postfix_start "$d/etc" "$port" || { cat "$d/maillog" >&2 || true; fail "postfix $name did not start or does not answer on 127.0.0.1:$port"; }
 }
 
 open_port=$(free_port)
