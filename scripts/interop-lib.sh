@@ -79,6 +79,31 @@ postfix_stop() {
   timeout 20 postfix -c "$1" stop >/dev/null 2>&1 ||
     timeout 10 postfix -c "$1" abort >/dev/null 2>&1 || true
 }
+# postfix_dirs DIR: the etc, spool and data directories of a private
+# Postfix instance in DIR.
+postfix_dirs() {
+  mkdir -p "$1/etc" "$1/spool" "$1/data"
+  chown postfix:postfix "$1/data"
+}
+# postfix_main_cf_base DIR: the main.cf lines every private instance in DIR
+# shares: its own directories and log, loopback IPv4 only, no aliases, no
+# biff. The scripts append what makes their instance what it is.
+postfix_main_cf_base() {
+  cat <<EOF
+compatibility_level = 3.6
+config_directory = $1/etc
+queue_directory = $1/spool
+data_directory = $1/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+biff = no
+maillog_file = $1/maillog
+EOF
+}
 # single_postfix NAME: the scaffolding of a script that runs one private
 # Postfix instance configured in $work/etc: sets name, work (a fresh
 # directory with etc, spool and data), port (free) and started (set it once
@@ -90,8 +115,7 @@ single_postfix() {
   chmod 755 "$work"
   started=""
   port=$(free_port)
-  mkdir -p "$work/etc" "$work/spool" "$work/data"
-  chown postfix:postfix "$work/data"
+  postfix_dirs "$work"
   trap '[ -n "$started" ] && postfix_stop "$work/etc"; rm -rf "$work"' EXIT
   fail() {
     echo "$name: FAIL: $*" >&2

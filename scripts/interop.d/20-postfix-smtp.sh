@@ -27,19 +27,13 @@ timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mx.test
   -keyout "$work/etc/key.pem" -out "$work/etc/cert.pem" >/dev/null 2>&1 || fail "openssl could not make a certificate"
 chmod 600 "$work/etc/key.pem"
 
-cat >"$work/etc/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $work/etc
-queue_directory = $work/spool
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
+{
+  postfix_main_cf_base "$work"
+  cat <<EOF
 myhostname = mx.test.example
 mydomain = test.example
 myorigin = \$mydomain
 mydestination = test.example, localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
 mynetworks = 127.0.0.2/32
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_banner = \$myhostname ESMTP deliverdoctor-interop-smtp
@@ -47,10 +41,6 @@ smtpd_tls_cert_file = $work/etc/cert.pem
 smtpd_tls_key_file = $work/etc/key.pem
 smtpd_tls_security_level = may
 smtpd_tls_loglevel = 1
-alias_maps =
-alias_database =
-biff = no
-maillog_file = $work/maillog
 maillog_file_prefixes = $work
 # Nothing may be queued; if something were, it stays deferred here and the
 # queue checks below catch it.
@@ -58,6 +48,7 @@ relayhost = [127.0.0.1]:9
 defer_transports = smtp, relay, local
 smtpd_error_sleep_time = 0s
 EOF
+} >"$work/etc/main.cf"
 postfix_master_cf "$port" tls >"$work/etc/master.cf"
 
 cat >"$work/test.example.zone" <<'EOF'

@@ -32,36 +32,26 @@ fail() { echo "30-postfix-relay: FAIL: $*" >&2; exit 1; }
 start_instance() {
   local name=$1 port=$2 nets=$3
   local d="$work/$name"
-  mkdir -p "$d/etc" "$d/spool" "$d/data"
-  chown postfix:postfix "$d/data"
-  cat >"$d/etc/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/spool
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
+  postfix_dirs "$d"
+  {
+    postfix_main_cf_base "$d"
+    cat <<EOF
 myhostname = $name.relay.test
 mydomain = relay.test
 myorigin = \$myhostname
 mydestination = \$myhostname, localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
 mynetworks = $nets
 mynetworks_style = host
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_banner = \$myhostname ESMTP deliverdoctor-interop
-alias_maps =
-alias_database =
-biff = no
 smtputf8_enable = no
-maillog_file = $d/maillog
 maillog_file_prefixes = $work
 # Nothing should ever be queued; if something were, it stays deferred
 # here (never sent anywhere) and the queue check below catches it.
 relayhost = [127.0.0.1]:9
 defer_transports = smtp, relay, local
 EOF
+  } >"$d/etc/main.cf"
   # A minimal master.cf: the smtpd listener on our port only, no chroot.
   postfix_master_cf "$port" >"$d/etc/master.cf"
   instances+=("$name")

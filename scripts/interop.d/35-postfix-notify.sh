@@ -47,19 +47,13 @@ EOF
 printf '%s\n' "$password" >"$work/pass"
 printf 'not-the-password\n' >"$work/wrong-pass"
 
-cat >"$work/etc/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $work/etc
-queue_directory = $work/spool
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
+{
+  postfix_main_cf_base "$work"
+  cat <<EOF
 myhostname = submit.test.example
 mydomain = test.example
 myorigin = \$mydomain
 mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
 # The loopback client is a stranger: it may send only after AUTH.
 mynetworks = 127.0.0.2/32
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
@@ -82,15 +76,12 @@ virtual_mailbox_maps = inline:{ admin@test.example=admin/, ops@test.example=ops/
 virtual_uid_maps = static:$(id -u postfix)
 virtual_gid_maps = static:$(id -g postfix)
 virtual_transport = virtual
-alias_maps =
-alias_database =
-biff = no
-maillog_file = $work/maillog
 maillog_file_prefixes = $work
 relayhost = [127.0.0.1]:9
 defer_transports = smtp, relay
 smtpd_error_sleep_time = 0s
 EOF
+} >"$work/etc/main.cf"
 {
   postfix_master_cf "$port" tls
   echo "virtual   unix  -       n       n       -       -       virtual"
