@@ -313,15 +313,10 @@ func TestEveryQuestionOnceAndConcurrently(t *testing.T) {
 // TestOneRoundTrip: thirty lists at 100 ms each answer in about 100 ms,
 // not three seconds. (BenchmarkThirtyLists measures it as a metric.)
 func TestOneRoundTrip(t *testing.T) {
-	srv := dnstest.Start(t, "")
 	const latency = 100 * time.Millisecond
-	srv.SetLatency(latency, 0)
-	ls := syntheticLists(30)
-	start := time.Now()
-	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: ls, Timeout: 5 * time.Second})
-	d := time.Since(start)
-	if rep.Counts.Clean != 30 {
-		t.Fatalf("counts %+v", rep.Counts)
+	d, counts := timeThirtyLists(t, latency, 0)
+	if counts.Clean != 30 {
+		t.Fatalf("counts %+v", counts)
 	}
 	if d > 5*latency {
 		t.Errorf("30 lists took %v at %v per answer: they were not asked concurrently", d, latency)
@@ -331,18 +326,24 @@ func TestOneRoundTrip(t *testing.T) {
 // TestConcurrencyBound: with Concurrency 5, thirty questions go out in at
 // least six waves; with the default, in one.
 func TestConcurrencyBound(t *testing.T) {
-	srv := dnstest.Start(t, "")
 	const latency = 50 * time.Millisecond
-	srv.SetLatency(latency, 0)
-	ls := syntheticLists(30)
-	start := time.Now()
-	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: ls, Concurrency: 5, Timeout: 5 * time.Second})
-	if d := time.Since(start); d < 6*latency || rep.Counts.Clean != 30 {
-		t.Errorf("30 questions, 5 at a time, %v each: took %v (counts %+v)", latency, d, rep.Counts)
+	if d, counts := timeThirtyLists(t, latency, 5); d < 6*latency || counts.Clean != 30 {
+		t.Errorf("30 questions, 5 at a time, %v each: took %v (counts %+v)", latency, d, counts)
 	}
 	if DefaultConcurrency < 100 {
 		t.Errorf("DefaultConcurrency %d: a domain with 4 addresses on 25 lists would need several round trips", DefaultConcurrency)
 	}
+}
+
+// timeThirtyLists checks one address on thirty synthetic lists served with
+// latency per answer, concurrency questions at a time (0: the default),
+// and returns how long it took and the counts.
+func timeThirtyLists(t *testing.T, latency time.Duration, concurrency int) (time.Duration, Counts) {
+	srv := dnstest.Start(t, "")
+	srv.SetLatency(latency, 0)
+	start := time.Now()
+	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Concurrency: concurrency, Timeout: 5 * time.Second})
+	return time.Since(start), rep.Counts
 }
 
 func syntheticLists(n int) []List {
