@@ -6,10 +6,16 @@ need_pkgs() {
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ ! -e /tmp/.dd-apt-updated ]; then
-    apt-get update -qq >/dev/null && touch /tmp/.dd-apt-updated
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # One apt at a time (several scripts, or several checkouts, may install at
+  # once); dpkg's own lock is waited for too instead of failing at once.
+  (
+    flock 9
+    if [ ! -e /tmp/.dd-apt-updated ]; then
+      apt-get update -qq >/dev/null && touch /tmp/.dd-apt-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+  ) 9>/tmp/.dd-apt.lock
 }
 # free_port: a free TCP port on 127.0.0.1.
 free_port() {
