@@ -109,32 +109,27 @@ func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
 	if f.listTimeout <= 0 {
 		return usageErrorf("--list-timeout must be positive")
 	}
-	lists, err := check.RBLLists(&check.Options{DNSBL: f.dnsbl, Lists: f.lists})
-	if err != nil {
+	opts := check.Options{Only: []string{"rbl"}, DNSBL: f.dnsbl, Lists: f.lists, RBLTimeout: f.listTimeout, RBLHealth: f.health}
+	if _, err := check.RBLLists(&opts); err != nil {
 		return &usageError{err}
 	}
-	res, err := app.Resolver()
-	if err != nil {
-		return err
-	}
-	opts := rbl.Options{Lists: lists, Timeout: f.listTimeout, Health: f.health}
 	var outs []*rblOutput
 	for _, t := range targets {
-		tctx, cancel := context.WithTimeout(ctx, app.Deadline)
-		var rep *rbl.Report
-		if t.Kind == target.KindIP {
-			rep = rbl.CheckIP(tctx, res, t.IP, opts)
-		} else {
-			rep = rbl.CheckDomain(tctx, res, t.Name, opts)
+		rep, err := app.runSelection(ctx, t, opts)
+		if err != nil {
+			return err
 		}
-		cancel()
-		rep.Notes = append(t.Notes(), rep.Notes...)
-		out := &rblOutput{Schema: rblSchema, Report: rep, Findings: rep.Findings}
+		cr := resultOf(rep, "rbl")
+		rr, ok := cr.Data.(*rbl.Report)
+		if !ok {
+			// The check crashed (an internal-error result): show it as a report.
+			return app.Finish([]*report.Report{rep})
+		}
+		rr.Notes = append(t.Notes(), rr.Notes...)
+		out := &rblOutput{Schema: rblSchema, Report: rr, Findings: cr.Findings, DNS: rep.DNS}
 		if out.Findings == nil {
 			out.Findings = []report.Finding{}
 		}
-		st := res.Stats()
-		out.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
 		outs = append(outs, out)
 	}
 	if err := writeRBL(app, outs); err != nil {

@@ -196,7 +196,7 @@ func relayOutput(app *App, res *relay.Result) error {
 		kind = target.KindIP
 	}
 	rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []report.CheckResult{cr}, DurationMS: res.DurationMS}
-	text := func(w io.Writer) { writeRelayText(w, &out, app.Color(), app.Verbose) }
+	text := func(w io.Writer) error { writeRelayText(w, &out, app.Color(), app.Verbose); return nil }
 	return app.finishDocument(out, text, rep, cr.Status)
 }
 

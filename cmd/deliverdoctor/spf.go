@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 func init() { addCommand(newSPFCmd) }
@@ -64,38 +62,38 @@ the DNS did not answer.`,
 }
 
 func runSPF(ctx context.Context, app *App, arg string, f *spfFlags) error {
-	domain, err := target.Domain(arg)
+	t, err := domainTarget(arg)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
-	var opts check.Options
+	opts := check.Options{Only: []string{"spf"}}
 	if f.ip == "" {
 		if f.mailFrom != "" || f.helo != "" {
 			return usageErrorf("--mail-from and --helo need --ip")
 		}
 	} else {
-		ip, err := netip.ParseAddr(strings.Trim(f.ip, "[]"))
-		if err != nil || ip.Zone() != "" {
-			return usageErrorf("--ip %q is not an IP address", f.ip)
+		if opts.SenderIP, err = parseSenderIP(f.ip); err != nil {
+			return err
 		}
-		opts.SenderIP = ip.Unmap()
 		opts.MailFrom, opts.HELO = f.mailFrom, f.helo
 		if opts.MailFrom != "" && !strings.Contains(opts.MailFrom, "@") {
 			return usageErrorf("--mail-from %q is not an address (local-part@domain)", f.mailFrom)
 		}
 	}
-	res, err := app.Resolver()
+	rep, err := app.runSelection(ctx, t, opts)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
-	defer cancel()
-	if opts.SenderIP.IsValid() {
-		ev := spf.CheckHost(ctx, res, check.SPFArgs(domain, &opts))
-		return spfEvalOutput(app, ev, opts)
+	cr := resultOf(rep, "spf")
+	data, ok := cr.Data.(*spf.CheckData)
+	if !ok {
+		// The check crashed (an internal-error result): show it as a report.
+		return app.Finish([]*report.Report{rep})
 	}
-	lr := spf.Lint(ctx, res, domain)
-	return spfLintOutput(app, lr)
+	if opts.SenderIP.IsValid() && data.Evaluation != nil {
+		return spfEvalOutput(app, data.Evaluation.Evaluation, opts)
+	}
+	return spfLintOutput(app, rep, cr, data.LintResult)
 }
 
 // spfEvalJSON is DESIGN.md's contract for spf --ip --format json; the first
@@ -201,14 +199,12 @@ type spfLintJSON struct {
 	Findings []report.Finding `json:"findings"`
 }
 
-func spfLintOutput(app *App, lr *spf.LintResult) error {
-	cr := spf.CheckResult(lr, nil, "")
+func spfLintOutput(app *App, rep *report.Report, cr report.CheckResult, lr *spf.LintResult) error {
 	out := spfLintJSON{LintResult: lr, Status: cr.Status, Summary: cr.Summary, Findings: cr.Findings}
 	if out.Findings == nil {
 		out.Findings = []report.Finding{}
 	}
-	rep := &report.Report{Target: lr.Domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{cr}}
-	text := func(w io.Writer) { writeSPFLint(w, &out, app.Color(), app.Verbose) }
+	text := func(w io.Writer) error { writeSPFLint(w, &out, app.Color(), app.Verbose); return nil }
 	return app.finishDocument(out, text, rep, cr.Status)
 }
 

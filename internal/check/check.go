@@ -25,22 +25,28 @@ var Order = []string{"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay"
 
 // Options are the knobs of all checks; each check reads the ones it needs.
 type Options struct {
-	Selectors    []string      // DKIM selectors (--selector); empty: the built-in list
-	SenderIP     netip.Addr    // --ip: evaluate SPF/DMARC for mail sent from this address
-	MailFrom     string        // --mail-from: envelope sender for SPF evaluation
-	HELO         string        // --helo: HELO/EHLO name for SPF evaluation
-	DKIMDomains  []string      // --dkim-domain: d= domains that signed, for DMARC alignment
-	SMTP         bool          // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
-	Relay        bool          // --relay: run the open-relay probe on each MX
-	External     string        // --external: the foreign domain used by the relay probe
-	SMTPPort     int           // port for SMTP and relay probes (default 25; tests use others)
-	DNSBL        []string      // --dnsbl: blocklist zones replacing the defaults
-	Lists        string        // --lists: major or all
-	Profile      string        // --profile: gmail, yahoo, microsoft, bulk
-	MTASTSURL    string        // override for the MTA-STS policy URL (tests)
-	ProbeTimeout time.Duration // per network operation of SMTP/HTTPS probes
-	Offline      bool          // no network: checks that need outside answers skip
-	Only         []string      // --checks: run only these
+	Selectors   []string   // DKIM selectors (--selector); empty: the built-in list
+	SenderIP    netip.Addr // --ip: evaluate SPF/DMARC for mail sent from this address
+	MailFrom    string     // --mail-from: envelope sender for SPF evaluation
+	HELO        string     // --helo: HELO/EHLO name for SPF evaluation
+	DKIMDomains []string   // --dkim-domain: d= domains that signed, for DMARC alignment
+	SMTP        bool       // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
+	Relay       bool       // --relay: run the open-relay probe on each MX
+	External    string     // --external: the foreign domain used by the relay probe
+	SMTPPort    int        // port for SMTP and relay probes (default 25; tests use others)
+	DNSBL       []string   // --dnsbl: blocklist zones replacing the defaults
+	Lists       string     // --lists: major or all
+	Profile     string     // --profile: gmail, yahoo, microsoft, bulk
+	MTASTSURL   string     // override for the MTA-STS policy URL (mta-sts --url; tests)
+	// MTASTSPolicy, when set, is judged instead of fetching the policy
+	// (mta-sts --policy); MTASTSPolicySource names where it came from.
+	MTASTSPolicy       string
+	MTASTSPolicySource string
+	RBLTimeout         time.Duration // per blocklist (rbl --list-timeout); zero: rbl.DefaultTimeout
+	RBLHealth          bool          // ask each list about its RFC 5782 test entries first (rbl --health)
+	ProbeTimeout       time.Duration // per network operation of SMTP/HTTPS probes
+	Offline            bool          // no network: checks that need outside answers skip
+	Only               []string      // --checks: run only these
 }
 
 // Env is what a check gets besides its target.

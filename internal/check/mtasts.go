@@ -21,6 +21,9 @@ func init() {
 				Offline: env.Options.Offline,
 				URL:     env.Options.MTASTSURL,
 				Timeout: env.Options.ProbeTimeout,
+				Policy:  env.Options.MTASTSPolicy,
+
+				PolicySource: env.Options.MTASTSPolicySource,
 			}).CheckResult()
 		},
 	})

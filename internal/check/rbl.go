@@ -22,7 +22,7 @@ func init() {
 					Findings: []report.Finding{{ID: "rbl.invalid-list", Check: "rbl", Severity: report.SeverityError,
 						Title: err.Error(), Fix: "Give --dnsbl a DNS zone such as zen.spamhaus.org, and --lists major or all."}}}
 			}
-			opts := rbl.Options{Lists: lists}
+			opts := rbl.Options{Lists: lists, Timeout: env.Options.RBLTimeout, Health: env.Options.RBLHealth}
 			if t.Kind == target.KindIP {
 				return rbl.CheckIP(ctx, env.Resolver, t.IP, opts).CheckResult()
 			}
