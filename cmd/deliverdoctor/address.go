@@ -60,11 +60,6 @@ error, 3 could not be determined.`,
 			if err := pf.validate(); err != nil {
 				return err
 			}
-			switch app.Format {
-			case "text", "json", "jsonl":
-			default:
-				return usageErrorf("--format %s is not available for address: use text, json or jsonl", app.Format)
-			}
 			if mailFrom != "" {
 				if a := address.Parse(mailFrom); !a.Valid() {
 					return usageErrorf("--mail-from %q is not a valid address", mailFrom)
@@ -95,7 +90,7 @@ error, 3 could not be determined.`,
 	}
 	pf.add(cmd, "also ask the domain's mail server about the address with RCPT TO, and test for a catch-all")
 	cmd.Flags().StringVar(&mailFrom, "mail-from", "", "reverse-path `ADDRESS` for the RCPT probe (default: the null path <>)")
-	return cmd
+	return withFormats(cmd, "text", "json", "jsonl")
 }
 
 func writeAddresses(app *App, rs []*address.Result) error {

@@ -167,6 +167,9 @@ back at the checks.`,
 		if !contains(report.Formats(), app.Format) {
 			return usageErrorf("--format %q: want one of %s", app.Format, strings.Join(report.Formats(), ", "))
 		}
+		if fs := commandFormats(cmd); !contains(fs, app.Format) {
+			return usageErrorf("%s: --format %s is not supported (%s)", cmd.Name(), app.Format, strings.Join(fs, ", "))
+		}
 		if app.Timeout <= 0 || app.Deadline <= 0 {
 			return usageErrorf("--timeout and --deadline must be positive")
 		}
@@ -176,6 +179,29 @@ back at the checks.`,
 		root.AddCommand(c(app))
 	}
 	return root
+}
+
+// formatsAnnotation declares the --format values a command supports, comma
+// separated; a command without it supports every report format. The root
+// checks it before the command runs, so an unsupported format is a usage
+// error (exit 2) for every command alike.
+const formatsAnnotation = "deliverdoctor.formats"
+
+// withFormats declares the formats cmd supports.
+func withFormats(cmd *cobra.Command, formats ...string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[formatsAnnotation] = strings.Join(formats, ",")
+	return cmd
+}
+
+// commandFormats is the formats cmd supports.
+func commandFormats(cmd *cobra.Command) []string {
+	if f, ok := cmd.Annotations[formatsAnnotation]; ok {
+		return strings.Split(f, ",")
+	}
+	return report.Formats()
 }
 
 func buildVersion() string {

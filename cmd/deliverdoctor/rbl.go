@@ -219,6 +219,7 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 		}
 	}
 	var rows [][]string
+	var shown []rbl.Status
 	hidden := 0
 	showClean := opts.Verbose || len(o.Results) <= maxCleanRows
 	for _, r := range o.Results {
@@ -239,21 +240,20 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 			delist = r.Delist
 		}
 		rows = append(rows, []string{r.List, r.Checked, label, clip(meaning, 110), delist})
+		shown = append(shown, r.Status)
 	}
 	fmt.Fprintln(w)
 	if len(rows) > 0 {
-		var tb strings.Builder
-		if err := report.Table(&tb, []string{"LIST", "CHECKED", "RESULT", "MEANING", "DELIST"}, rows); err != nil {
-			return err
-		}
-		out := tb.String()
-		if c { // colour after layout, so the widths stay right
-			for _, s := range []rbl.Status{rbl.StatusListed, rbl.StatusError, rbl.StatusSkip, rbl.StatusClean} {
-				label, st := resultLabel(s)
-				out = strings.ReplaceAll(out, " "+label+" ", " "+report.Paint(true, st, label)+" ")
+		var paint func(row, col int) (report.Status, bool)
+		if c {
+			paint = func(row, col int) (report.Status, bool) {
+				_, st := resultLabel(shown[row])
+				return st, col == 2
 			}
 		}
-		fmt.Fprint(w, out)
+		if err := report.PaintedTable(w, []string{"LIST", "CHECKED", "RESULT", "MEANING", "DELIST"}, rows, paint); err != nil {
+			return err
+		}
 	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "(%d clean answers not shown; -v shows them)\n", hidden)

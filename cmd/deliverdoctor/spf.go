@@ -91,7 +91,7 @@ func runSPF(ctx context.Context, app *App, arg string, f *spfFlags) error {
 		return app.Finish([]*report.Report{rep})
 	}
 	if opts.SenderIP.IsValid() && data.Evaluation != nil {
-		return spfEvalOutput(app, data.Evaluation.Evaluation, opts)
+		return spfEvalOutput(app, rep, data.Evaluation.Evaluation, opts)
 	}
 	return spfLintOutput(app, rep, cr, data.LintResult)
 }
@@ -133,7 +133,7 @@ func spfResultStatus(ev *spf.Evaluation) report.Status {
 	}
 }
 
-func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
+func spfEvalOutput(app *App, rep *report.Report, ev *spf.Evaluation, opts check.Options) error {
 	args := check.SPFArgs(ev.Domain, &opts)
 	out := spfEvalJSON{
 		Domain: ev.Domain, IP: opts.SenderIP.String(), Result: string(ev.Result), Mechanism: ev.Mechanism,
@@ -144,15 +144,8 @@ func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
 		out.Trace = ev.Trace
 	}
 	st := spfResultStatus(ev)
-	switch app.Format {
-	case "json", "jsonl":
-		if err := app.writeJSONDocument(out); err != nil {
-			return err
-		}
-	default:
-		writeSPFEval(app.IO.Out, &out, st, app.Color())
-	}
-	return app.StatusExit(st)
+	text := func(w io.Writer) error { writeSPFEval(w, &out, st, app.Color()); return nil }
+	return app.finishDocument(out, text, rep, st)
 }
 
 func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
