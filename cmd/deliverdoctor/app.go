@@ -266,7 +266,7 @@ func (a *App) Finish(reports []*report.Report) error {
 	return nil
 }
 
-// StatusExit maps a single status to the DESIGN.md exit code, for commands
+// StatusExit maps a single status to the docs/contracts.md exit code, for commands
 // whose output is not a Report (spf --ip, relay, ...).
 func (a *App) StatusExit(st report.Status) error {
 	switch {

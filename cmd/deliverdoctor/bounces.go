@@ -75,7 +75,7 @@ markdown.`,
 	return cmd
 }
 
-// bounceRecord is one failed recipient: the jsonl contract of DESIGN.md
+// bounceRecord is one failed recipient: the jsonl contract of docs/contracts.md
 // (file, recipient, action, status, reply_code, hard, category, ses_type,
 // ses_subtype, smtp_command, remote_mta, diagnostic) and more.
 type bounceRecord struct {

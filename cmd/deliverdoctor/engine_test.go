@@ -10,7 +10,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // engineZone holds the cases where single-check commands once computed
@@ -201,5 +203,41 @@ func TestSenderIPOneRule(t *testing.T) {
 				t.Errorf("%s --ip %s: exit 2, %s", cmd, ip, stderr)
 			}
 		}
+	}
+}
+
+// TestEmittedFindingsAreDeclared runs every check over the engine zone and
+// asserts each finding's ID is declared (internal/findings/ids.txt) and
+// each of its bounce codes is in the bounce knowledge base.
+func TestEmittedFindingsAreDeclared(t *testing.T) {
+	srv := dnstest.Start(t, engineZone)
+	srv.Set("servfail.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	r := "--resolver=" + srv.Addr()
+	targets := []string{"good.example", "nospf.example", "loose.example", "dane.example", "nullmx.example",
+		"missing.example", "servfail.example", "192.0.2.25", "192.0.2.10"}
+	seen := 0
+	for _, profile := range []string{"bulk", "gmail"} {
+		for _, tg := range targets {
+			out, _, _ := runCLI(t, "check", tg, r, "--format", "json", "--dnsbl", "bl.test", "--profile", profile,
+				"--ip", "192.0.2.25", "--selector", "s1", "--probe-timeout", "2s")
+			var doc struct{ Findings []engineFinding }
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("%s: %v\n%s", tg, err, out)
+			}
+			for _, f := range doc.Findings {
+				seen++
+				if !findings.IsDeclared(f.ID) {
+					t.Errorf("%s: %s is not declared in internal/findings/ids.txt", tg, f.ID)
+				}
+				for _, c := range f.BounceCodes {
+					if !bounce.Known(c) {
+						t.Errorf("%s: %s names bounce code %s, which the knowledge base does not know", tg, f.ID, c)
+					}
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Errorf("only %d findings: the zone no longer exercises the checks", seen)
 	}
 }

@@ -95,7 +95,7 @@ reply or a bounce.`,
 	return cmd
 }
 
-// explainOutput is the JSON contract of explain (DESIGN.md: code, meaning,
+// explainOutput is the JSON contract of explain (docs/contracts.md: code, meaning,
 // hard, category, action, checks); the rest is added detail.
 type explainOutput struct {
 	Schema              string                   `json:"schema"`

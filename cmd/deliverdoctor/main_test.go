@@ -156,7 +156,7 @@ func TestHostileTXTIsInert(t *testing.T) {
 	}
 }
 
-// TestJSONContract decodes the report into the shape DESIGN.md documents and
+// TestJSONContract decodes the report into the shape docs/contracts.md documents and
 // checks every field.
 func TestJSONContract(t *testing.T) {
 	srv := dnstest.Start(t, cliZone)

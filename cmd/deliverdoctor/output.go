@@ -50,7 +50,7 @@ func domainTarget(arg string) (target.Target, error) {
 }
 
 // writeJSONDocument writes v, a command's own JSON document (one that is
-// not a report, e.g. the relay or spf eval contracts in DESIGN.md), as
+// not a report, e.g. the relay or spf eval contracts in docs/contracts.md), as
 // --format asks: indented for json, on one line for jsonl.
 func (a *App) writeJSONDocument(v any) error {
 	if a.Format == "jsonl" {
@@ -60,7 +60,7 @@ func (a *App) writeJSONDocument(v any) error {
 }
 
 // finishDocument ends a command whose json and jsonl output is its own
-// document (doc, DESIGN.md's contract for the command) rather than a
+// document (doc, docs/contracts.md's contract for the command) rather than a
 // report: text calls text, and the other formats (markdown, html, csv)
 // render rep, the same result as a report, with the shared renderers. The
 // exit code follows status.

@@ -176,7 +176,7 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 	return relayOutput(app, res)
 }
 
-// relayJSON is DESIGN.md's relay contract ({"host","verdict","attempts"}
+// relayJSON is docs/contracts.md's relay contract ({"host","verdict","attempts"}
 // and the attempts' fields come from relay.Result) plus status and
 // findings.
 type relayJSON struct {

@@ -96,7 +96,7 @@ func runSPF(ctx context.Context, app *App, arg string, f *spfFlags) error {
 	return spfLintOutput(app, rep, cr, data.LintResult)
 }
 
-// spfEvalJSON is DESIGN.md's contract for spf --ip --format json; the first
+// spfEvalJSON is docs/contracts.md's contract for spf --ip --format json; the first
 // seven fields are fixed, the others are additions.
 type spfEvalJSON struct {
 	Domain      string   `json:"domain"`

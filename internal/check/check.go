@@ -6,7 +6,6 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"runtime/debug"
@@ -16,11 +15,12 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-// Order is the order of checks in reports (DESIGN.md names).
+// Order is the order of checks in reports (docs/contracts.md names).
 var Order = []string{"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay", "mta-sts", "tls-rpt", "dnssec", "dane", "bimi", "profile"}
 
 // Options are the knobs of all checks; each check reads the ones it needs.
@@ -237,22 +237,10 @@ func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res repo
 	return c.Run(ctx, t, env)
 }
 
-// DNSErrorFinding turns a lookup failure into a finding of severity error:
-// the answer could not be determined, which is not the same as "no record".
+// DNSErrorFinding is findings.DNSError, the one "the DNS did not answer"
+// finding.
 func DNSErrorFinding(check, what string, err error) report.Finding {
-	f := report.Finding{
-		ID: check + ".dns-error", Check: check, Severity: report.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
-		Detail: err.Error(),
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
-	}
-	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID = check + ".invalid-name"
-		f.Title = fmt.Sprintf("%s is not a valid DNS name", what)
-		f.Severity = report.SeverityFail
-		f.Fix = ""
-	}
-	return f
+	return findings.DNSError(check, what, err)
 }
 
 // ErrorResult is a result for a check that could not run at all.

@@ -112,7 +112,7 @@ func where(p *smtpprobe.Result, name string) string {
 	return fmt.Sprintf("%s [%s]:%d", name, p.Addr, p.Port)
 }
 
-// smtpFindings judges the probes. Status rules (DESIGN.md): a server that
+// smtpFindings judges the probes. Status rules (docs/contracts.md): a server that
 // answers and refuses, breaks the protocol or breaks STARTTLS is a fail; a
 // server that cannot be reached at all is an error (from here it cannot be
 // told whether the server is down or this network blocks port 25); warnings

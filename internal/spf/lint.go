@@ -387,7 +387,7 @@ func walk(n *Node, f func(*Node)) {
 
 // Bounce codes (RFC 3463 syntax, most specific first) the findings cause.
 var (
-	// The DESIGN.md contract for too many lookups: SPF permerror is treated
+	// The docs/contracts.md contract for too many lookups: SPF permerror is treated
 	// as fail (RFC 7372 5.7.23), which fails DMARC (5.7.26; Microsoft's
 	// 5.7.509 under p=reject).
 	codesLookups = []string{"5.7.23", "5.7.26", "5.7.509"}

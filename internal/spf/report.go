@@ -23,7 +23,7 @@ type EvaluationData struct {
 }
 
 // CheckResult turns a lint (and an optional evaluation for --ip) into the
-// spf check's result, following DESIGN.md's status rules.
+// spf check's result, following docs/contracts.md's status rules.
 func CheckResult(lr *LintResult, ev *Evaluation, ip string) report.CheckResult {
 	cr := report.CheckResult{Name: "spf"}
 	data := &CheckData{LintResult: lr}
