@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/address"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -76,11 +77,11 @@ error, 3 could not be determined.`,
 				Probe: smtpprobe.Options{Timeout: pf.timeout},
 			}
 			var results []*address.Result
-			worst := report.StatusSkip
+			worst := findings.StatusSkip
 			for _, a := range args {
 				r := address.Check(ctx, res, a, opts)
 				results = append(results, r)
-				worst = report.Worst(worst, r.Status)
+				worst = findings.Worst(worst, r.Status)
 			}
 			if err := writeAddresses(app, results); err != nil {
 				return err
@@ -131,11 +132,11 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 	for _, p := range r.Problems {
 		syntaxIDs[p.ID] = true
 		switch {
-		case p.Severity == report.SeverityFail && syntax == "valid":
+		case p.Severity == findings.SeverityFail && syntax == "valid":
 			syntax = "INVALID: " + p.Message
-		case p.Severity == report.SeverityFail:
+		case p.Severity == findings.SeverityFail:
 			syntax += "; " + p.Message
-		case p.Severity == report.SeverityWarn || verbose:
+		case p.Severity == findings.SeverityWarn || verbose:
 			notes = append(notes, p.Message)
 		}
 	}
@@ -188,7 +189,7 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 	for _, n := range notes {
 		row("note", n)
 	}
-	var rest []report.Finding
+	var rest []findings.Finding
 	for _, f := range r.Findings {
 		if !syntaxIDs[f.ID] { // syntax problems are shown above
 			rest = append(rest, f)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
@@ -253,7 +254,7 @@ func (a *App) RenderOptions() report.Options {
 }
 
 // FailOnStatus is --fail-on as a status.
-func (a *App) FailOnStatus() report.Status { return report.Status(a.FailOn) }
+func (a *App) FailOnStatus() findings.Status { return findings.Status(a.FailOn) }
 
 // Finish renders reports and turns them into the exit code.
 func (a *App) Finish(reports []*report.Report) error {
@@ -268,11 +269,11 @@ func (a *App) Finish(reports []*report.Report) error {
 
 // StatusExit maps a single status to the docs/contracts.md exit code, for commands
 // whose output is not a Report (spf --ip, relay, ...).
-func (a *App) StatusExit(st report.Status) error {
+func (a *App) StatusExit(st findings.Status) error {
 	switch {
-	case st == report.StatusError:
+	case st == findings.StatusError:
 		return &exitError{3}
-	case st.Rank() >= a.FailOnStatus().Rank() && st.Rank() > report.StatusPass.Rank():
+	case st.Rank() >= a.FailOnStatus().Rank() && st.Rank() > findings.StatusPass.Rank():
 		return &exitError{1}
 	}
 	return nil

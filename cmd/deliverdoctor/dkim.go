@@ -12,6 +12,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -147,7 +148,7 @@ The message is read whole, up to 50 MB.`,
 				if err != nil {
 					return nil, nil, err
 				}
-				rep := &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{v.CheckResult()}}
+				rep := &report.Report{Target: name, Kind: "message", Checks: []findings.CheckResult{v.CheckResult()}}
 				return rep, func(w io.Writer) error { return writeSignatureTable(w, v) }, nil
 			})
 		},

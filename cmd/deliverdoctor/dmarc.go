@@ -10,6 +10,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -72,9 +73,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 // the status, plus with --ip the message's evaluation at the top level.
 type dmarcJSON struct {
 	*dmarc.Analysis
-	Status   report.Status    `json:"status"`
-	Findings []report.Finding `json:"findings"`
-	Sender   *struct{}        `json:"sender,omitempty"` // shadows Analysis.Sender: its fields are below
+	Status   findings.Status    `json:"status"`
+	Findings []findings.Finding `json:"findings"`
+	Sender   *struct{}          `json:"sender,omitempty"` // shadows Analysis.Sender: its fields are below
 
 	IP            string                       `json:"ip,omitempty"`
 	MailFrom      string                       `json:"mail_from,omitempty"`
@@ -135,7 +136,7 @@ func runDMARC(ctx context.Context, app *App, f *dmarcFlags, arg string) error {
 	}
 	out := dmarcJSON{Analysis: a, Status: cr.Status, Findings: cr.Findings}
 	if out.Findings == nil {
-		out.Findings = []report.Finding{}
+		out.Findings = []findings.Finding{}
 	}
 	if a.Sender != nil {
 		s := a.Sender
@@ -292,16 +293,16 @@ func alignWord(ia *dmarc.IdentifierAlignment) string {
 	return "not aligned — " + ia.Reason
 }
 
-func resultStatus(r dmarc.Result) report.Status {
+func resultStatus(r dmarc.Result) findings.Status {
 	switch r {
 	case dmarc.ResultPass:
-		return report.StatusPass
+		return findings.StatusPass
 	case dmarc.ResultTempError:
-		return report.StatusError
+		return findings.StatusError
 	case dmarc.ResultNone:
-		return report.StatusWarn
+		return findings.StatusWarn
 	}
-	return report.StatusFail
+	return findings.StatusFail
 }
 
 func orDash(s, cond string) string {

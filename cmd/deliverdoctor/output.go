@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -28,7 +29,7 @@ func (a *App) runSelection(ctx context.Context, t target.Target, opts check.Opti
 
 // resultOf returns the named check's result in rep; a check that did not
 // run (it did not apply) is a skip.
-func resultOf(rep *report.Report, name string) report.CheckResult {
+func resultOf(rep *report.Report, name string) findings.CheckResult {
 	for _, c := range rep.Checks {
 		if c.Name == name {
 			return c
@@ -64,7 +65,7 @@ func (a *App) writeJSONDocument(v any) error {
 // report: text calls text, and the other formats (markdown, html, csv)
 // render rep, the same result as a report, with the shared renderers. The
 // exit code follows status.
-func (a *App) finishDocument(doc any, text func(io.Writer) error, rep *report.Report, status report.Status) error {
+func (a *App) finishDocument(doc any, text func(io.Writer) error, rep *report.Report, status findings.Status) error {
 	switch a.Format {
 	case "json", "jsonl":
 		if err := a.writeJSONDocument(doc); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -93,8 +94,8 @@ Exit codes: 0 not listed, 1 listed (at or above --fail-on), 2 usage error,
 type rblOutput struct {
 	Schema string `json:"schema"`
 	*rbl.Report
-	Findings []report.Finding `json:"findings"`
-	DNS      *report.DNSStats `json:"dns,omitempty"`
+	Findings []findings.Finding `json:"findings"`
+	DNS      *report.DNSStats   `json:"dns,omitempty"`
 }
 
 func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
@@ -128,16 +129,16 @@ func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
 		rr.Notes = append(t.Notes(), rr.Notes...)
 		out := &rblOutput{Schema: rblSchema, Report: rr, Findings: cr.Findings, DNS: rep.DNS}
 		if out.Findings == nil {
-			out.Findings = []report.Finding{}
+			out.Findings = []findings.Finding{}
 		}
 		outs = append(outs, out)
 	}
 	if err := writeRBL(app, outs); err != nil {
 		return err
 	}
-	worst := report.StatusSkip
+	worst := findings.StatusSkip
 	for _, o := range outs {
-		worst = report.Worst(worst, o.Status)
+		worst = findings.Worst(worst, o.Status)
 	}
 	return app.StatusExit(worst)
 }
@@ -172,7 +173,7 @@ func writeRBL(app *App, outs []*rblOutput) error {
 	var reps []*report.Report
 	for _, o := range outs {
 		rep := &report.Report{Target: o.Target, Kind: o.Kind, Notes: o.Notes, DNS: o.DNS,
-			Checks: []report.CheckResult{o.CheckResult()}}
+			Checks: []findings.CheckResult{o.CheckResult()}}
 		rep.Finalize(check.Order)
 		rep.DurationMS = o.DurationMS
 		reps = append(reps, rep)
@@ -181,16 +182,16 @@ func writeRBL(app *App, outs []*rblOutput) error {
 }
 
 // resultLabel is the RESULT column: upper case for what needs attention.
-func resultLabel(s rbl.Status) (string, report.Status) {
+func resultLabel(s rbl.Status) (string, findings.Status) {
 	switch s {
 	case rbl.StatusListed:
-		return "LISTED", report.StatusFail
+		return "LISTED", findings.StatusFail
 	case rbl.StatusError:
-		return "ERROR", report.StatusError
+		return "ERROR", findings.StatusError
 	case rbl.StatusSkip:
-		return "skipped", report.StatusSkip
+		return "skipped", findings.StatusSkip
 	}
-	return "clean", report.StatusPass
+	return "clean", findings.StatusPass
 }
 
 // maxCleanRows is how many rows the text table shows before it hides the
@@ -244,9 +245,9 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 	}
 	fmt.Fprintln(w)
 	if len(rows) > 0 {
-		var paint func(row, col int) (report.Status, bool)
+		var paint func(row, col int) (findings.Status, bool)
 		if c {
-			paint = func(row, col int) (report.Status, bool) {
+			paint = func(row, col int) (findings.Status, bool) {
 				_, st := resultLabel(shown[row])
 				return st, col == 2
 			}

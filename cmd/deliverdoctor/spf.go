@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
@@ -117,19 +118,19 @@ type spfEvalJSON struct {
 // spfResultStatus maps a check_host() result to the status that decides
 // the exit code: pass 0; fail, softfail and permerror 1; neutral and none
 // are warnings; temperror 3.
-func spfResultStatus(ev *spf.Evaluation) report.Status {
+func spfResultStatus(ev *spf.Evaluation) findings.Status {
 	if errors.Is(ev.Err, spf.ErrOffline) {
-		return report.StatusSkip
+		return findings.StatusSkip
 	}
 	switch ev.Result {
 	case spf.ResultPass:
-		return report.StatusPass
+		return findings.StatusPass
 	case spf.ResultFail, spf.ResultSoftfail, spf.ResultPermerror:
-		return report.StatusFail
+		return findings.StatusFail
 	case spf.ResultTemperror:
-		return report.StatusError
+		return findings.StatusError
 	default:
-		return report.StatusWarn
+		return findings.StatusWarn
 	}
 }
 
@@ -148,7 +149,7 @@ func spfEvalOutput(app *App, rep *report.Report, ev *spf.Evaluation, opts check.
 	return app.finishDocument(out, text, rep, st)
 }
 
-func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
+func writeSPFEval(w io.Writer, o *spfEvalJSON, st findings.Status, color bool) {
 	fmt.Fprintf(w, "SPF %s: %s for mail from %s\n", sanitize.Line(o.Domain), report.Paint(color, st, strings.ToUpper(o.Result)), o.IP)
 	rows := [][]string{
 		{"sender", o.Sender},
@@ -187,15 +188,15 @@ func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
 // spfLintJSON is spf DOMAIN --format json.
 type spfLintJSON struct {
 	*spf.LintResult
-	Status   report.Status    `json:"status"`
-	Summary  string           `json:"summary"`
-	Findings []report.Finding `json:"findings"`
+	Status   findings.Status    `json:"status"`
+	Summary  string             `json:"summary"`
+	Findings []findings.Finding `json:"findings"`
 }
 
-func spfLintOutput(app *App, rep *report.Report, cr report.CheckResult, lr *spf.LintResult) error {
+func spfLintOutput(app *App, rep *report.Report, cr findings.CheckResult, lr *spf.LintResult) error {
 	out := spfLintJSON{LintResult: lr, Status: cr.Status, Summary: cr.Summary, Findings: cr.Findings}
 	if out.Findings == nil {
-		out.Findings = []report.Finding{}
+		out.Findings = []findings.Finding{}
 	}
 	text := func(w io.Writer) error { writeSPFLint(w, &out, app.Color(), app.Verbose); return nil }
 	return app.finishDocument(out, text, rep, cr.Status)

@@ -63,7 +63,7 @@ type Checker struct {
 	Applies func(t target.Target, o *Options) bool
 	// Run performs the check. It must not print, and it returns a result
 	// even on failure (status error with a finding saying why).
-	Run func(ctx context.Context, t target.Target, env *Env) report.CheckResult
+	Run func(ctx context.Context, t target.Target, env *Env) findings.CheckResult
 }
 
 // PostChecker is a check computed from the other checks' results (the
@@ -71,7 +71,7 @@ type Checker struct {
 type PostChecker struct {
 	Name    string
 	Applies func(t target.Target, o *Options) bool
-	Run     func(ctx context.Context, t target.Target, env *Env, results []report.CheckResult) report.CheckResult
+	Run     func(ctx context.Context, t target.Target, env *Env, results []findings.CheckResult) findings.CheckResult
 }
 
 var (
@@ -176,7 +176,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 			cs = append(cs, c)
 		}
 	}
-	results := make([]report.CheckResult, len(cs))
+	results := make([]findings.CheckResult, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Add(1)
@@ -195,7 +195,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		}
 		if p.Applies == nil || p.Applies(t, &r.Options) {
 			done := results
-			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 				return p.Run(ctx, t, env, done)
 			}}, t, env))
 		}
@@ -215,13 +215,13 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 
 // runOne runs a check, turning a panic into an error result: a bug in one
 // check must not take the whole report down.
-func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res report.CheckResult) {
+func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res findings.CheckResult) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			res = report.CheckResult{Name: c.Name, Status: report.StatusError,
+			res = findings.CheckResult{Name: c.Name, Status: findings.StatusError,
 				Summary: "internal error", Data: map[string]any{},
-				Findings: []report.Finding{{ID: c.Name + ".internal-error", Check: c.Name, Severity: report.SeverityError,
+				Findings: []findings.Finding{{ID: c.Name + ".internal-error", Check: c.Name, Severity: findings.SeverityError,
 					Title: fmt.Sprintf("the %s check crashed; please report this", c.Name), Detail: fmt.Sprint(p),
 					Evidence: []string{string(debug.Stack())}}}}
 		}
@@ -239,17 +239,17 @@ func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res repo
 
 // DNSErrorFinding is findings.DNSError, the one "the DNS did not answer"
 // finding.
-func DNSErrorFinding(check, what string, err error) report.Finding {
+func DNSErrorFinding(check, what string, err error) findings.Finding {
 	return findings.DNSError(check, what, err)
 }
 
 // ErrorResult is a result for a check that could not run at all.
-func ErrorResult(check, summary string, err error, what string) report.CheckResult {
+func ErrorResult(check, summary string, err error, what string) findings.CheckResult {
 	f := DNSErrorFinding(check, what, err)
-	return report.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []report.Finding{f}}
+	return findings.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []findings.Finding{f}}
 }
 
 // SkipResult is a result for a check that did not apply or could not ask.
-func SkipResult(check, why string) report.CheckResult {
-	return report.CheckResult{Name: check, Status: report.StatusSkip, Summary: why}
+func SkipResult(check, why string) findings.CheckResult {
+	return findings.CheckResult{Name: check, Status: findings.StatusSkip, Summary: why}
 }
