@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/address"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -60,11 +61,6 @@ error, 3 could not be determined.`,
 			if err := pf.validate(); err != nil {
 				return err
 			}
-			switch app.Format {
-			case "text", "json", "jsonl":
-			default:
-				return usageErrorf("--format %s is not available for address: use text, json or jsonl", app.Format)
-			}
 			if mailFrom != "" {
 				if a := address.Parse(mailFrom); !a.Valid() {
 					return usageErrorf("--mail-from %q is not a valid address", mailFrom)
@@ -81,11 +77,11 @@ error, 3 could not be determined.`,
 				Probe: smtpprobe.Options{Timeout: pf.timeout},
 			}
 			var results []*address.Result
-			worst := report.StatusSkip
+			worst := findings.StatusSkip
 			for _, a := range args {
 				r := address.Check(ctx, res, a, opts)
 				results = append(results, r)
-				worst = report.Worst(worst, r.Status)
+				worst = findings.Worst(worst, r.Status)
 			}
 			if err := writeAddresses(app, results); err != nil {
 				return err
@@ -95,7 +91,7 @@ error, 3 could not be determined.`,
 	}
 	pf.add(cmd, "also ask the domain's mail server about the address with RCPT TO, and test for a catch-all")
 	cmd.Flags().StringVar(&mailFrom, "mail-from", "", "reverse-path `ADDRESS` for the RCPT probe (default: the null path <>)")
-	return cmd
+	return withFormats(cmd, "text", "json", "jsonl")
 }
 
 func writeAddresses(app *App, rs []*address.Result) error {
@@ -136,11 +132,11 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 	for _, p := range r.Problems {
 		syntaxIDs[p.ID] = true
 		switch {
-		case p.Severity == report.SeverityFail && syntax == "valid":
+		case p.Severity == findings.SeverityFail && syntax == "valid":
 			syntax = "INVALID: " + p.Message
-		case p.Severity == report.SeverityFail:
+		case p.Severity == findings.SeverityFail:
 			syntax += "; " + p.Message
-		case p.Severity == report.SeverityWarn || verbose:
+		case p.Severity == findings.SeverityWarn || verbose:
 			notes = append(notes, p.Message)
 		}
 	}
@@ -193,7 +189,7 @@ func writeAddressText(w io.Writer, r *address.Result, color, verbose bool) {
 	for _, n := range notes {
 		row("note", n)
 	}
-	var rest []report.Finding
+	var rest []findings.Finding
 	for _, f := range r.Findings {
 		if !syntaxIDs[f.ID] { // syntax problems are shown above
 			rest = append(rest, f)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
@@ -167,6 +168,9 @@ back at the checks.`,
 		if !contains(report.Formats(), app.Format) {
 			return usageErrorf("--format %q: want one of %s", app.Format, strings.Join(report.Formats(), ", "))
 		}
+		if fs := commandFormats(cmd); !contains(fs, app.Format) {
+			return usageErrorf("%s: --format %s is not supported (%s)", cmd.Name(), app.Format, strings.Join(fs, ", "))
+		}
 		if app.Timeout <= 0 || app.Deadline <= 0 {
 			return usageErrorf("--timeout and --deadline must be positive")
 		}
@@ -176,6 +180,29 @@ back at the checks.`,
 		root.AddCommand(c(app))
 	}
 	return root
+}
+
+// formatsAnnotation declares the --format values a command supports, comma
+// separated; a command without it supports every report format. The root
+// checks it before the command runs, so an unsupported format is a usage
+// error (exit 2) for every command alike.
+const formatsAnnotation = "deliverdoctor.formats"
+
+// withFormats declares the formats cmd supports.
+func withFormats(cmd *cobra.Command, formats ...string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[formatsAnnotation] = strings.Join(formats, ",")
+	return cmd
+}
+
+// commandFormats is the formats cmd supports.
+func commandFormats(cmd *cobra.Command) []string {
+	if f, ok := cmd.Annotations[formatsAnnotation]; ok {
+		return strings.Split(f, ",")
+	}
+	return report.Formats()
 }
 
 func buildVersion() string {
@@ -227,7 +254,7 @@ func (a *App) RenderOptions() report.Options {
 }
 
 // FailOnStatus is --fail-on as a status.
-func (a *App) FailOnStatus() report.Status { return report.Status(a.FailOn) }
+func (a *App) FailOnStatus() findings.Status { return findings.Status(a.FailOn) }
 
 // Finish renders reports and turns them into the exit code.
 func (a *App) Finish(reports []*report.Report) error {
@@ -240,13 +267,13 @@ func (a *App) Finish(reports []*report.Report) error {
 	return nil
 }
 
-// StatusExit maps a single status to the DESIGN.md exit code, for commands
+// StatusExit maps a single status to the docs/contracts.md exit code, for commands
 // whose output is not a Report (spf --ip, relay, ...).
-func (a *App) StatusExit(st report.Status) error {
+func (a *App) StatusExit(st findings.Status) error {
 	switch {
-	case st == report.StatusError:
+	case st == findings.StatusError:
 		return &exitError{3}
-	case st.Rank() >= a.FailOnStatus().Rank() && st.Rank() > report.StatusPass.Rank():
+	case st.Rank() >= a.FailOnStatus().Rank() && st.Rank() > findings.StatusPass.Rank():
 		return &exitError{1}
 	}
 	return nil

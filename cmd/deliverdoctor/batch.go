@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -251,7 +252,7 @@ func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []tar
 // most of a report's size, and without findings unless keepFindings.
 func slim(r *report.Report, keepFindings bool) *report.Report {
 	s := *r
-	s.Checks = make([]report.CheckResult, len(r.Checks))
+	s.Checks = make([]findings.CheckResult, len(r.Checks))
 	for i, c := range r.Checks {
 		c.Data, c.Findings = nil, nil // the report's own list holds the findings
 		s.Checks[i] = c
@@ -259,10 +260,10 @@ func slim(r *report.Report, keepFindings bool) *report.Report {
 	if !keepFindings {
 		// The exit code needs only the checks that did not pass.
 		s.Findings, s.Notes, s.Input, s.DNS = nil, nil, "", nil
-		var keep []report.CheckResult
+		var keep []findings.CheckResult
 		for _, c := range s.Checks {
-			if c.Status != report.StatusPass && c.Status != report.StatusSkip {
-				keep = append(keep, report.CheckResult{Name: c.Name, Status: c.Status})
+			if c.Status != findings.StatusPass && c.Status != findings.StatusSkip {
+				keep = append(keep, findings.CheckResult{Name: c.Name, Status: c.Status})
 			}
 		}
 		s.Checks = keep

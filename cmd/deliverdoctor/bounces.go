@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -75,7 +76,7 @@ markdown.`,
 	return cmd
 }
 
-// bounceRecord is one failed recipient: the jsonl contract of DESIGN.md
+// bounceRecord is one failed recipient: the jsonl contract of docs/contracts.md
 // (file, recipient, action, status, reply_code, hard, category, ses_type,
 // ses_subtype, smtp_command, remote_mta, diagnostic) and more.
 type bounceRecord struct {
@@ -234,12 +235,12 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 		return usageErrorf("%v", unwrapPathErr(err))
 	}
 	s.Recipients = len(failed)
-	status := report.StatusPass
+	status := findings.StatusPass
 	if f.sent > 0 {
 		rate := 100 * float64(s.Recipients) / float64(f.sent)
 		s.Sent, s.BounceRate = f.sent, &rate
 		if rate > f.warnRate {
-			status = report.StatusWarn
+			status = findings.StatusWarn
 			s.RateWarning = fmt.Sprintf("%.1f%% of the %d messages sent bounced (%d recipients), more than %.0f%%: with this many bounces the problem is most likely on the sending side (authentication, blocklists, reputation), not with the addresses - look at the top categories and run deliverdoctor check on your domain",
 				rate, f.sent, s.Recipients, f.warnRate)
 		}
@@ -418,13 +419,13 @@ func writeBouncesText(w io.Writer, s *bouncesSummary, color bool) error {
 		s.Messages, s.Bounces, s.NotBounces, s.NoData, s.Unreadable)
 	fmt.Fprintf(w, "%d failed recipients (%d distinct): %d hard, %d soft, %d delayed\n", s.Failures, s.Recipients, s.Hard, s.Soft, s.Delayed)
 	if s.BounceRate != nil {
-		st := report.StatusPass
+		st := findings.StatusPass
 		if s.RateWarning != "" {
-			st = report.StatusWarn
+			st = findings.StatusWarn
 		}
 		fmt.Fprintf(w, "bounce rate: %s of %d sent\n", report.Paint(color, st, fmt.Sprintf("%.1f%%", *s.BounceRate)), s.Sent)
 		if s.RateWarning != "" {
-			fmt.Fprintf(w, "%s %s\n", report.Paint(color, report.StatusWarn, "warning:"), s.RateWarning)
+			fmt.Fprintf(w, "%s %s\n", report.Paint(color, findings.StatusWarn, "warning:"), s.RateWarning)
 		}
 	}
 	for _, t := range []struct {

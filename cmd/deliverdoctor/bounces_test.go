@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// TestBouncesJSONLContract: one object per failed recipient with DESIGN.md's
+// TestBouncesJSONLContract: one object per failed recipient with docs/contracts.md's
 // fields and types.
 func TestBouncesJSONLContract(t *testing.T) {
 	out, stderr, code := runCLI(t, "bounces", bounceCorpus, "--format", "jsonl")

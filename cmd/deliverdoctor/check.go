@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/netip"
 	"strings"
 	"time"
 
@@ -86,11 +85,11 @@ nothing failed), 3 a check could not run and nothing failed.`,
 func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 	o := f.opts
 	if f.ip != "" {
-		ip, err := netip.ParseAddr(strings.Trim(f.ip, "[]"))
+		ip, err := parseSenderIP(f.ip)
 		if err != nil {
-			return o, usageErrorf("--ip %q is not an IP address", f.ip)
+			return o, err
 		}
-		o.SenderIP = ip.Unmap()
+		o.SenderIP = ip
 	}
 	if o.Lists != "major" && o.Lists != "all" {
 		return o, usageErrorf("--lists %q: want major or all", o.Lists)

@@ -12,9 +12,9 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 func init() { addCommand(newDKIMCmd) }
@@ -52,31 +52,26 @@ finding nothing in the built-in list only warns.
 }
 
 func runDKIM(ctx context.Context, app *App, arg string, selectors []string) error {
-	domain, err := target.Domain(arg)
+	t, err := domainTarget(arg)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
 	for _, s := range selectors {
 		if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t@/") {
 			return usageErrorf("--selector %q is not a selector (a DNS label such as s1 or google)", s)
 		}
 	}
-	res, err := app.Resolver()
+	rep, err := app.runSelection(ctx, t, check.Options{Only: []string{"dkim"}, Selectors: selectors})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
-	defer cancel()
-	d := dkim.Discover(ctx, res, domain, selectors)
-	rep := &report.Report{Target: domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{d.CheckResult()}}
-	if arg != domain {
-		rep.Input = arg
-	}
-	if app.Offline {
-		rep.Notes = append(rep.Notes, "offline: names outside the --zone files were not asked")
-	}
-	return app.finishSingle(rep, start, func(w io.Writer) error { return writeKeyTable(w, d) })
+	return finishReports(app, []*report.Report{rep}, func(w io.Writer) error {
+		d, ok := resultOf(rep, "dkim").Data.(*dkim.Discovery)
+		if !ok {
+			return nil
+		}
+		return writeKeyTable(w, d)
+	})
 }
 
 // finishSingle completes a one-report command: order, timing, DNS stats;
@@ -153,7 +148,7 @@ The message is read whole, up to 50 MB.`,
 				if err != nil {
 					return nil, nil, err
 				}
-				rep := &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{v.CheckResult()}}
+				rep := &report.Report{Target: name, Kind: "message", Checks: []findings.CheckResult{v.CheckResult()}}
 				return rep, func(w io.Writer) error { return writeSignatureTable(w, v) }, nil
 			})
 		},

@@ -15,6 +15,7 @@ import (
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -41,15 +42,15 @@ func TestDKIMCommand(t *testing.T) {
 	tests := []struct {
 		args   []string
 		code   int
-		status report.Status
+		status findings.Status
 		ids    []string
 	}{
-		{[]string{"dkim", "example.com", "--selector", "s1"}, 0, report.StatusPass, nil},
-		{[]string{"dkim", "example.com"}, 0, report.StatusPass, nil},
-		{[]string{"dkim", "Example.COM", "--selector", "s1", "--selector", "nosuch"}, 1, report.StatusFail, []string{"dkim.no-key"}},
-		{[]string{"dkim", "elsewhere.example", "--selector", "s1"}, 0, report.StatusSkip, nil},
-		{[]string{"check", "example.com", "--selector", "s1", "--checks", "dkim"}, 0, report.StatusPass, nil},
-		{[]string{"check", "example.com", "--selector", "gone", "--checks", "dkim"}, 1, report.StatusFail, []string{"dkim.no-key"}},
+		{[]string{"dkim", "example.com", "--selector", "s1"}, 0, findings.StatusPass, nil},
+		{[]string{"dkim", "example.com"}, 0, findings.StatusPass, nil},
+		{[]string{"dkim", "Example.COM", "--selector", "s1", "--selector", "nosuch"}, 1, findings.StatusFail, []string{"dkim.no-key"}},
+		{[]string{"dkim", "elsewhere.example", "--selector", "s1"}, 0, findings.StatusSkip, nil},
+		{[]string{"check", "example.com", "--selector", "s1", "--checks", "dkim"}, 0, findings.StatusPass, nil},
+		{[]string{"check", "example.com", "--selector", "gone", "--checks", "dkim"}, 1, findings.StatusFail, []string{"dkim.no-key"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -121,7 +122,7 @@ func TestDKIMVerifyCommand(t *testing.T) {
 		t.Fatalf("good: exit %d %s", code, stderr)
 	}
 	rep := decodeReport(t, out)
-	if rep.Kind != "message" || rep.Status != report.StatusPass {
+	if rep.Kind != "message" || rep.Status != findings.StatusPass {
 		t.Errorf("good: %+v", rep)
 	}
 	var data struct {
@@ -160,7 +161,7 @@ func TestDKIMVerifyCommand(t *testing.T) {
 
 	// Offline with no zone for the key: not checked, not failed.
 	out, _, code = runCLI(t, "dkim", "verify", good, "--offline", "--format", "json")
-	if rep := decodeReport(t, out); code != 0 || rep.Status != report.StatusSkip {
+	if rep := decodeReport(t, out); code != 0 || rep.Status != findings.StatusSkip {
 		t.Errorf("offline: exit %d status %s", code, rep.Status)
 	}
 

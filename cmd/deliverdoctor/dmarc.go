@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -72,9 +73,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 // the status, plus with --ip the message's evaluation at the top level.
 type dmarcJSON struct {
 	*dmarc.Analysis
-	Status   report.Status    `json:"status"`
-	Findings []report.Finding `json:"findings"`
-	Sender   *struct{}        `json:"sender,omitempty"` // shadows Analysis.Sender: its fields are below
+	Status   findings.Status    `json:"status"`
+	Findings []findings.Finding `json:"findings"`
+	Sender   *struct{}          `json:"sender,omitempty"` // shadows Analysis.Sender: its fields are below
 
 	IP            string                       `json:"ip,omitempty"`
 	MailFrom      string                       `json:"mail_from,omitempty"`
@@ -95,17 +96,15 @@ type dmarcAlignmentJSON struct {
 }
 
 func runDMARC(ctx context.Context, app *App, f *dmarcFlags, arg string) error {
-	domain, err := target.Domain(arg)
+	t, err := domainTarget(arg)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
-	var ip netip.Addr
+	opts := check.Options{Only: []string{"dmarc"}, MailFrom: f.mailFrom, HELO: f.helo}
 	if f.ip != "" {
-		ip, err = netip.ParseAddr(strings.Trim(f.ip, "[]"))
-		if err != nil || ip.Zone() != "" {
-			return usageErrorf("--ip %q is not an IP address", f.ip)
+		if opts.SenderIP, err = parseSenderIP(f.ip); err != nil {
+			return err
 		}
-		ip = ip.Unmap()
 	} else if f.mailFrom != "" || f.helo != "" || len(f.dkimDomains) > 0 {
 		return usageErrorf("--mail-from, --helo and --dkim-domain describe a message: give --ip too")
 	}
@@ -118,40 +117,26 @@ func runDMARC(ctx context.Context, app *App, f *dmarcFlags, arg string) error {
 			return usageErrorf("--mail-from %q: %s", f.mailFrom, oneLine(err.Error()))
 		}
 	}
-	var dkimDomains []string
 	for _, d := range f.dkimDomains {
 		dd, err := target.Domain(d)
 		if err != nil {
 			return usageErrorf("--dkim-domain: %s", oneLine(err.Error()))
 		}
-		dkimDomains = append(dkimDomains, dd)
+		opts.DKIMDomains = append(opts.DKIMDomains, dd)
 	}
-	res, err := app.Resolver()
+	rep, err := app.runSelection(ctx, t, opts)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
-	defer cancel()
-
-	var se *dmarc.SenderEvaluation
-	done := make(chan struct{})
-	if ip.IsValid() {
-		go func() {
-			defer close(done)
-			se = dmarc.EvaluateSender(ctx, res, dmarc.SenderArgs{From: domain, IP: ip, MailFrom: f.mailFrom, HELO: f.helo, DKIMDomains: dkimDomains})
-		}()
-	} else {
-		close(done)
+	cr := resultOf(rep, "dmarc")
+	a, ok := cr.Data.(*dmarc.Analysis)
+	if !ok {
+		// The check crashed (an internal-error result): show it as a report.
+		return app.Finish([]*report.Report{rep})
 	}
-	a := dmarc.Analyze(ctx, res, domain)
-	<-done
-	if se != nil && !a.Offline {
-		a.AddSender(se)
-	}
-	cr := a.CheckResult()
 	out := dmarcJSON{Analysis: a, Status: cr.Status, Findings: cr.Findings}
 	if out.Findings == nil {
-		out.Findings = []report.Finding{}
+		out.Findings = []findings.Finding{}
 	}
 	if a.Sender != nil {
 		s := a.Sender
@@ -165,16 +150,8 @@ func runDMARC(ctx context.Context, app *App, f *dmarcFlags, arg string) error {
 		out.AppliedPolicy, out.Disposition, out.BounceCodes = s.AppliedPolicy, s.Disposition, &codes
 		out.Receivers, out.Explanation = s.Receivers, s.Explanation
 	}
-	switch app.Format {
-	case "json", "jsonl":
-		err = app.writeJSONDocument(out)
-	default:
-		err = writeDMARCText(app.IO.Out, &out, app.Color(), app.Verbose)
-	}
-	if err != nil {
-		return err
-	}
-	return app.StatusExit(cr.Status)
+	text := func(w io.Writer) error { return writeDMARCText(w, &out, app.Color(), app.Verbose) }
+	return app.finishDocument(out, text, rep, cr.Status)
 }
 
 func writeDMARCText(w io.Writer, o *dmarcJSON, color, verbose bool) error {
@@ -316,16 +293,16 @@ func alignWord(ia *dmarc.IdentifierAlignment) string {
 	return "not aligned — " + ia.Reason
 }
 
-func resultStatus(r dmarc.Result) report.Status {
+func resultStatus(r dmarc.Result) findings.Status {
 	switch r {
 	case dmarc.ResultPass:
-		return report.StatusPass
+		return findings.StatusPass
 	case dmarc.ResultTempError:
-		return report.StatusError
+		return findings.StatusError
 	case dmarc.ResultNone:
-		return report.StatusWarn
+		return findings.StatusWarn
 	}
-	return report.StatusFail
+	return findings.StatusFail
 }
 
 func orDash(s, cond string) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -62,7 +63,7 @@ func TestDMARCJSONContract(t *testing.T) {
 		Domain, Record, FoundAt, Policy, OrgDomain string
 		SubdomainPolicy, NonexistentPolicy         string
 		Walk                                       []struct{ Name, Status string }
-		Findings                                   []report.Finding
+		Findings                                   []findings.Finding
 	}
 	dec := map[string]any{}
 	_ = json.Unmarshal([]byte(out), &dec)
@@ -187,7 +188,7 @@ func TestCheckIncludesDMARC(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if code != 1 || len(rep.Checks) != 1 || rep.Checks[0].Name != "dmarc" || rep.Checks[0].Status != report.StatusFail {
+	if code != 1 || len(rep.Checks) != 1 || rep.Checks[0].Name != "dmarc" || rep.Checks[0].Status != findings.StatusFail {
 		t.Fatalf("exit %d report %+v", code, rep.Checks)
 	}
 	found := false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -95,7 +96,7 @@ reply or a bounce.`,
 	return cmd
 }
 
-// explainOutput is the JSON contract of explain (DESIGN.md: code, meaning,
+// explainOutput is the JSON contract of explain (docs/contracts.md: code, meaning,
 // hard, category, action, checks); the rest is added detail.
 type explainOutput struct {
 	Schema              string                   `json:"schema"`
@@ -143,9 +144,9 @@ type explainEvidence struct {
 	Ran    []string `json:"checks_run"`
 	// Confirmed are findings whose bounce codes include this code: the
 	// check explains the bounce.
-	Confirmed []report.Finding `json:"confirmed"`
-	Summary   string           `json:"summary"`
-	Report    *report.Report   `json:"report,omitempty"`
+	Confirmed []findings.Finding `json:"confirmed"`
+	Summary   string             `json:"summary"`
+	Report    *report.Report     `json:"report,omitempty"`
 	// RecipientReport holds the checks that concern the recipient's domain.
 	RecipientReport *report.Report `json:"recipient_report,omitempty"`
 	Notes           []string       `json:"notes,omitempty"`
@@ -166,7 +167,7 @@ func runExplain(ctx context.Context, app *App, f *explainFlags, args []string) e
 		return err
 	}
 	out.Input = clipInput(input)
-	var status report.Status
+	var status findings.Status
 	if f.check {
 		ev, st, err := gatherEvidence(ctx, app, f, out, b)
 		if err != nil {
@@ -315,7 +316,7 @@ func fromBounce(f *explainFlags, b *bounce.Bounce, file string) (*explainOutput,
 }
 
 // gatherEvidence runs the linked checks (--check).
-func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explainOutput, b *bounce.Bounce) (*explainEvidence, report.Status, error) {
+func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explainOutput, b *bounce.Bounce) (*explainEvidence, findings.Status, error) {
 	domain := f.domain
 	if domain == "" {
 		domain = out.SenderDomain
@@ -331,7 +332,7 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 	if err != nil {
 		return nil, "", err
 	}
-	ev := &explainEvidence{Domain: t.Name, Ran: []string{}, Confirmed: []report.Finding{}}
+	ev := &explainEvidence{Domain: t.Name, Ran: []string{}, Confirmed: []findings.Finding{}}
 	registered := check.Names()
 	var senderChecks, recipientChecks []string
 	for _, c := range out.Checks {
@@ -364,13 +365,13 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 	if slices.Contains(senderChecks, "relay") && !f.relay {
 		ev.Notes = append(ev.Notes, "the open-relay probe was not run (add --relay)")
 	}
-	status := report.StatusPass
+	status := findings.StatusPass
 	run := func(tg target.Target, checks []string) *report.Report {
 		o := opts
 		o.Only = checks
 		runner := &check.Runner{Resolver: res, Options: o, Deadline: app.Deadline, Stats: res.Stats}
 		rep := runner.Run(ctx, tg)
-		status = report.Worst(status, rep.Status)
+		status = findings.Worst(status, rep.Status)
 		for _, c := range rep.Checks {
 			ev.Ran = append(ev.Ran, c.Name)
 		}
@@ -397,7 +398,7 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 		if len(out.Checks) == 0 {
 			ev.Summary = "no deliverdoctor check diagnoses this code: the cause is on the recipient's side or in the message"
 		}
-		status = report.StatusSkip
+		status = findings.StatusSkip
 	case len(ev.Confirmed) > 0:
 		ev.Summary = fmt.Sprintf("%s - and indeed: %s", codeOr(out), ev.Confirmed[0].Title)
 	default:
@@ -418,8 +419,8 @@ func codeOr(out *explainOutput) string {
 
 // confirms reports a finding that names the bounce's code (or the same
 // subject.detail in the other class: 4.7.26 and 5.7.26 have one cause).
-func confirms(f report.Finding, code string) bool {
-	if f.Severity != report.SeverityFail && f.Severity != report.SeverityWarn {
+func confirms(f findings.Finding, code string) bool {
+	if f.Severity != findings.SeverityFail && f.Severity != findings.SeverityWarn {
 		return false
 	}
 	c, err := bounce.ParseCode(code)
@@ -560,14 +561,14 @@ func writeExplainText(w io.Writer, out *explainOutput, opts report.Options) erro
 	return nil
 }
 
-func verdictStatus(out *explainOutput) report.Status {
+func verdictStatus(out *explainOutput) findings.Status {
 	switch {
 	case out.Hard:
-		return report.StatusFail
+		return findings.StatusFail
 	case out.Disposition == bounce.DispositionFix:
-		return report.StatusWarn
+		return findings.StatusWarn
 	}
-	return report.StatusSkip
+	return findings.StatusSkip
 }
 
 func verdictText(out *explainOutput) string {

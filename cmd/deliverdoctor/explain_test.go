@@ -22,7 +22,7 @@ func bounceCLI(t *testing.T, stdin string, args ...string) (string, string, int)
 	return out.String(), errb.String(), code
 }
 
-// TestExplainJSONContract: DESIGN.md's explain contract
+// TestExplainJSONContract: docs/contracts.md's explain contract
 // {"code","meaning","hard","category","action","checks":[...]}.
 func TestExplainJSONContract(t *testing.T) {
 	out, stderr, code := runCLI(t, "explain", "5.7.26", "--format", "json")

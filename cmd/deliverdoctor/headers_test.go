@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 func TestHeadersCommand(t *testing.T) {
@@ -64,7 +64,7 @@ _dmarc.example.com. 300 IN TXT "v=DMARC1; p=reject"
 	// fails, DMARC p=reject fails, each with its bounce codes.
 	out, _, code = runCLI(t, "headers", rogue, r, "--format", "json")
 	rep = decodeReport(t, out)
-	if code != 1 || rep.Status != report.StatusFail {
+	if code != 1 || rep.Status != findings.StatusFail {
 		t.Fatalf("rogue: exit %d status %s", code, rep.Status)
 	}
 	ids := findingIDs(rep)
@@ -74,7 +74,7 @@ _dmarc.example.com. 300 IN TXT "v=DMARC1; p=reject"
 		}
 	}
 	for _, f := range rep.Findings {
-		if f.Severity == report.SeverityFail && len(f.BounceCodes) == 0 {
+		if f.Severity == findings.SeverityFail && len(f.BounceCodes) == 0 {
 			t.Errorf("%s has no bounce codes", f.ID)
 		}
 	}
@@ -89,7 +89,7 @@ _dmarc.example.com. 300 IN TXT "v=DMARC1; p=reject"
 
 	// Offline without zones: nothing can be evaluated, nothing fails.
 	out, _, code = runCLI(t, "headers", good, "--offline", "--format", "json")
-	if rep := decodeReport(t, out); code != 0 || rep.Status != report.StatusSkip {
+	if rep := decodeReport(t, out); code != 0 || rep.Status != findings.StatusSkip {
 		t.Errorf("offline: exit %d status %s %v", code, rep.Status, findingIDs(rep))
 	}
 

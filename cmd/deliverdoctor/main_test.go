@@ -12,6 +12,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -42,13 +43,13 @@ func init() {
 		Applies: func(t target.Target, o *check.Options) bool {
 			return len(o.Only) > 0 && o.Only[0] == "test-txt"
 		},
-		Run: func(ctx context.Context, t target.Target, env *check.Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *check.Env) findings.CheckResult {
 			txt, _, err := dnsx.LookupTXT(ctx, env.Resolver, t.Name)
 			if err != nil {
 				return check.ErrorResult("test-txt", "could not look up TXT", err, "TXT of "+t.Name)
 			}
-			return report.CheckResult{Status: report.StatusWarn, Summary: strings.Join(txt, " "),
-				Findings: []report.Finding{{ID: "test-txt.shown", Severity: report.SeverityWarn, Title: "TXT", Evidence: txt}}}
+			return findings.CheckResult{Status: findings.StatusWarn, Summary: strings.Join(txt, " "),
+				Findings: []findings.Finding{{ID: "test-txt.shown", Severity: findings.SeverityWarn, Title: "TXT", Evidence: txt}}}
 		},
 	})
 }
@@ -156,7 +157,7 @@ func TestHostileTXTIsInert(t *testing.T) {
 	}
 }
 
-// TestJSONContract decodes the report into the shape DESIGN.md documents and
+// TestJSONContract decodes the report into the shape docs/contracts.md documents and
 // checks every field.
 func TestJSONContract(t *testing.T) {
 	srv := dnstest.Start(t, cliZone)
@@ -213,11 +214,11 @@ func TestJSONContract(t *testing.T) {
 			t.Errorf("checks[].data is not an object: %s", c["data"])
 		}
 	}
-	var findings []map[string]json.RawMessage
-	if err := json.Unmarshal(doc["findings"], &findings); err != nil || len(findings) == 0 {
-		t.Fatalf("findings: %v (%d)", err, len(findings))
+	var found []map[string]json.RawMessage
+	if err := json.Unmarshal(doc["findings"], &found); err != nil || len(found) == 0 {
+		t.Fatalf("findings: %v (%d)", err, len(found))
 	}
-	for _, f := range findings {
+	for _, f := range found {
 		id := str(f["id"], "id")
 		if id != strings.ToLower(id) || !strings.Contains(id, ".") {
 			t.Errorf("finding id %q is not dotted lower-case", id)

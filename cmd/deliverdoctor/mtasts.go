@@ -12,8 +12,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/mtasts"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
-	"github.com/deliverdoctor/deliverdoctor/internal/tlsrpt"
 )
 
 func init() { addCommand(newMTASTSCmd) }
@@ -53,9 +51,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
   deliverdoctor mta-sts example.com --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			domain, err := target.Domain(args[0])
+			t, err := domainTarget(args[0])
 			if err != nil {
-				return &usageError{err}
+				return err
 			}
 			if f.timeout <= 0 {
 				return usageErrorf("--probe-timeout must be positive")
@@ -66,34 +64,30 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 			if f.url != "" && !strings.HasPrefix(f.url, "https://") {
 				return usageErrorf("--url %q: MTA-STS policies are fetched over https:// only", f.url)
 			}
-			o := mtasts.Options{Offline: app.Offline, URL: f.url, Timeout: f.timeout}
+			// The same checks as "check --checks mta-sts,tls-rpt": TLS-RPT's
+			// expectations come from MTA-STS and DANE alike.
+			opts := check.Options{Only: []string{"mta-sts", "tls-rpt"}, MTASTSURL: f.url, ProbeTimeout: f.timeout}
 			if f.policy != "" {
 				text, err := readPolicy(app, f.policy)
 				if err != nil {
 					return err
 				}
-				o.Policy, o.PolicySource = text, f.policy
+				opts.MTASTSPolicy, opts.MTASTSPolicySource = text, f.policy
 			}
-			res, err := app.Resolver()
+			rep, err := app.runSelection(cmd.Context(), t, opts)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			start := time.Now()
-			sts := mtasts.Check(ctx, res, domain, o)
-			var policies []string
-			if sts.Record != nil {
-				policies = append(policies, "MTA-STS")
-			}
-			rpt := tlsrpt.Check(ctx, res, domain, tlsrpt.Options{Policies: policies})
-			rep := &report.Report{Target: domain, Kind: string(target.KindDomain),
-				Checks: []report.CheckResult{withCheck(sts.CheckResult()), withCheck(rpt.CheckResult())}}
 			if app.Offline && f.policy == "" {
 				rep.Notes = append(rep.Notes, "offline: the policy was not fetched")
 			}
-			rep.Finalize(check.Order)
-			rep.DurationMS = time.Since(start).Milliseconds()
-			return finishReports(app, []*report.Report{rep}, func(w io.Writer) error { return writeMTASTSText(w, sts) })
+			sts, _ := resultOf(rep, "mta-sts").Data.(*mtasts.Result)
+			return finishReports(app, []*report.Report{rep}, func(w io.Writer) error {
+				if sts == nil {
+					return nil
+				}
+				return writeMTASTSText(w, sts)
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -101,14 +95,6 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	fl.StringVar(&f.policy, "policy", "", "judge this policy `FILE` (- for stdin) instead of fetching one")
 	fl.DurationVar(&f.timeout, "probe-timeout", 10*time.Second, "timeout for the HTTPS fetch of the policy")
 	return cmd
-}
-
-// withCheck stamps the check name on findings, as the check runner does.
-func withCheck(cr report.CheckResult) report.CheckResult {
-	for i := range cr.Findings {
-		cr.Findings[i].Check = cr.Name
-	}
-	return cr
 }
 
 func readPolicy(app *App, path string) (string, error) {

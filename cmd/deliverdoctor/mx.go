@@ -101,12 +101,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 
 // runChecks runs the given checks for one target with the run's resolver.
 func runChecks(cmd *cobra.Command, app *App, t target.Target, opts check.Options) (*report.Report, error) {
-	res, err := app.Resolver()
-	if err != nil {
-		return nil, err
-	}
-	runner := &check.Runner{Resolver: res, Options: opts, Deadline: app.Deadline, Stats: res.Stats}
-	return runner.Run(cmd.Context(), t), nil
+	return app.runSelection(cmd.Context(), t, opts)
 }
 
 // finishReports renders reports, with a command-specific view above each

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -93,8 +94,8 @@ Exit codes: 0 not listed, 1 listed (at or above --fail-on), 2 usage error,
 type rblOutput struct {
 	Schema string `json:"schema"`
 	*rbl.Report
-	Findings []report.Finding `json:"findings"`
-	DNS      *report.DNSStats `json:"dns,omitempty"`
+	Findings []findings.Finding `json:"findings"`
+	DNS      *report.DNSStats   `json:"dns,omitempty"`
 }
 
 func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
@@ -109,40 +110,35 @@ func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
 	if f.listTimeout <= 0 {
 		return usageErrorf("--list-timeout must be positive")
 	}
-	lists, err := check.RBLLists(&check.Options{DNSBL: f.dnsbl, Lists: f.lists})
-	if err != nil {
+	opts := check.Options{Only: []string{"rbl"}, DNSBL: f.dnsbl, Lists: f.lists, RBLTimeout: f.listTimeout, RBLHealth: f.health}
+	if _, err := check.RBLLists(&opts); err != nil {
 		return &usageError{err}
 	}
-	res, err := app.Resolver()
-	if err != nil {
-		return err
-	}
-	opts := rbl.Options{Lists: lists, Timeout: f.listTimeout, Health: f.health}
 	var outs []*rblOutput
 	for _, t := range targets {
-		tctx, cancel := context.WithTimeout(ctx, app.Deadline)
-		var rep *rbl.Report
-		if t.Kind == target.KindIP {
-			rep = rbl.CheckIP(tctx, res, t.IP, opts)
-		} else {
-			rep = rbl.CheckDomain(tctx, res, t.Name, opts)
+		rep, err := app.runSelection(ctx, t, opts)
+		if err != nil {
+			return err
 		}
-		cancel()
-		rep.Notes = append(t.Notes(), rep.Notes...)
-		out := &rblOutput{Schema: rblSchema, Report: rep, Findings: rep.Findings}
+		cr := resultOf(rep, "rbl")
+		rr, ok := cr.Data.(*rbl.Report)
+		if !ok {
+			// The check crashed (an internal-error result): show it as a report.
+			return app.Finish([]*report.Report{rep})
+		}
+		rr.Notes = append(t.Notes(), rr.Notes...)
+		out := &rblOutput{Schema: rblSchema, Report: rr, Findings: cr.Findings, DNS: rep.DNS}
 		if out.Findings == nil {
-			out.Findings = []report.Finding{}
+			out.Findings = []findings.Finding{}
 		}
-		st := res.Stats()
-		out.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
 		outs = append(outs, out)
 	}
 	if err := writeRBL(app, outs); err != nil {
 		return err
 	}
-	worst := report.StatusSkip
+	worst := findings.StatusSkip
 	for _, o := range outs {
-		worst = report.Worst(worst, o.Status)
+		worst = findings.Worst(worst, o.Status)
 	}
 	return app.StatusExit(worst)
 }
@@ -177,7 +173,7 @@ func writeRBL(app *App, outs []*rblOutput) error {
 	var reps []*report.Report
 	for _, o := range outs {
 		rep := &report.Report{Target: o.Target, Kind: o.Kind, Notes: o.Notes, DNS: o.DNS,
-			Checks: []report.CheckResult{o.CheckResult()}}
+			Checks: []findings.CheckResult{o.CheckResult()}}
 		rep.Finalize(check.Order)
 		rep.DurationMS = o.DurationMS
 		reps = append(reps, rep)
@@ -186,16 +182,16 @@ func writeRBL(app *App, outs []*rblOutput) error {
 }
 
 // resultLabel is the RESULT column: upper case for what needs attention.
-func resultLabel(s rbl.Status) (string, report.Status) {
+func resultLabel(s rbl.Status) (string, findings.Status) {
 	switch s {
 	case rbl.StatusListed:
-		return "LISTED", report.StatusFail
+		return "LISTED", findings.StatusFail
 	case rbl.StatusError:
-		return "ERROR", report.StatusError
+		return "ERROR", findings.StatusError
 	case rbl.StatusSkip:
-		return "skipped", report.StatusSkip
+		return "skipped", findings.StatusSkip
 	}
-	return "clean", report.StatusPass
+	return "clean", findings.StatusPass
 }
 
 // maxCleanRows is how many rows the text table shows before it hides the
@@ -224,6 +220,7 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 		}
 	}
 	var rows [][]string
+	var shown []rbl.Status
 	hidden := 0
 	showClean := opts.Verbose || len(o.Results) <= maxCleanRows
 	for _, r := range o.Results {
@@ -244,21 +241,20 @@ func writeRBLText(w io.Writer, o *rblOutput, opts report.Options) error {
 			delist = r.Delist
 		}
 		rows = append(rows, []string{r.List, r.Checked, label, clip(meaning, 110), delist})
+		shown = append(shown, r.Status)
 	}
 	fmt.Fprintln(w)
 	if len(rows) > 0 {
-		var tb strings.Builder
-		if err := report.Table(&tb, []string{"LIST", "CHECKED", "RESULT", "MEANING", "DELIST"}, rows); err != nil {
-			return err
-		}
-		out := tb.String()
-		if c { // colour after layout, so the widths stay right
-			for _, s := range []rbl.Status{rbl.StatusListed, rbl.StatusError, rbl.StatusSkip, rbl.StatusClean} {
-				label, st := resultLabel(s)
-				out = strings.ReplaceAll(out, " "+label+" ", " "+report.Paint(true, st, label)+" ")
+		var paint func(row, col int) (findings.Status, bool)
+		if c {
+			paint = func(row, col int) (findings.Status, bool) {
+				_, st := resultLabel(shown[row])
+				return st, col == 2
 			}
 		}
-		fmt.Fprint(w, out)
+		if err := report.PaintedTable(w, []string{"LIST", "CHECKED", "RESULT", "MEANING", "DELIST"}, rows, paint); err != nil {
+			return err
+		}
 	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "(%d clean answers not shown; -v shows them)\n", hidden)

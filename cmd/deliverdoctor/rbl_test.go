@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -46,8 +47,8 @@ type rblJSON struct {
 		Delist   string   `json:"delist"`
 		Reason   string   `json:"reason"`
 	} `json:"results"`
-	Counts   map[string]int   `json:"counts"`
-	Findings []report.Finding `json:"findings"`
+	Counts   map[string]int     `json:"counts"`
+	Findings []findings.Finding `json:"findings"`
 }
 
 func rblJSONRun(t *testing.T, args ...string) (rblJSON, int) {
@@ -204,7 +205,7 @@ func TestCheckRunsRBL(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if code != 1 || rep.Status != report.StatusFail || len(rep.Checks) != 1 || rep.Checks[0].Name != "rbl" || rep.Findings[0].ID != "rbl.listed" {
+	if code != 1 || rep.Status != findings.StatusFail || len(rep.Checks) != 1 || rep.Checks[0].Name != "rbl" || rep.Findings[0].ID != "rbl.listed" {
 		t.Errorf("exit %d report %+v", code, rep)
 	}
 }

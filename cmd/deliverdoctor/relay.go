@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/relay"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
@@ -176,27 +177,27 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 	return relayOutput(app, res)
 }
 
-// relayJSON is DESIGN.md's relay contract ({"host","verdict","attempts"}
+// relayJSON is docs/contracts.md's relay contract ({"host","verdict","attempts"}
 // and the attempts' fields come from relay.Result) plus status and
 // findings.
 type relayJSON struct {
 	*relay.Result
-	Status   report.Status    `json:"status"`
-	Findings []report.Finding `json:"findings"`
+	Status   findings.Status    `json:"status"`
+	Findings []findings.Finding `json:"findings"`
 }
 
 func relayOutput(app *App, res *relay.Result) error {
 	cr := relay.CheckResult([]*relay.Result{res}, nil)
 	out := relayJSON{Result: res, Status: cr.Status, Findings: cr.Findings}
 	if out.Findings == nil {
-		out.Findings = []report.Finding{}
+		out.Findings = []findings.Finding{}
 	}
 	kind := target.KindDomain
 	if _, err := netip.ParseAddr(res.Host); err == nil {
 		kind = target.KindIP
 	}
-	rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []report.CheckResult{cr}, DurationMS: res.DurationMS}
-	text := func(w io.Writer) { writeRelayText(w, &out, app.Color(), app.Verbose) }
+	rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []findings.CheckResult{cr}, DurationMS: res.DurationMS}
+	text := func(w io.Writer) error { writeRelayText(w, &out, app.Color(), app.Verbose); return nil }
 	return app.finishDocument(out, text, rep, cr.Status)
 }
 

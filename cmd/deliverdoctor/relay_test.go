@@ -13,7 +13,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -118,8 +118,8 @@ func TestRelayCmdOpenJSONContract(t *testing.T) {
 	if err := json.Unmarshal(a["text"], &text); err != nil {
 		t.Errorf("text: %s", a["text"])
 	}
-	var findings []report.Finding
-	if err := json.Unmarshal(doc["findings"], &findings); err != nil || len(findings) == 0 || findings[0].ID != "relay.open" {
+	var found []findings.Finding
+	if err := json.Unmarshal(doc["findings"], &found); err != nil || len(found) == 0 || found[0].ID != "relay.open" {
 		t.Errorf("findings %s", doc["findings"])
 	}
 }
@@ -268,7 +268,7 @@ nullmx.example.     300 IN MX 0 .
 `)
 	runner := &check.Runner{Resolver: dns.Client(t), Options: check.Options{Relay: true, SMTPPort: port, ProbeTimeout: 2 * time.Second, Only: []string{"relay"}}}
 	rep := runner.Run(context.Background(), target.Target{Kind: target.KindDomain, Name: "relay.example", Input: "relay.example"})
-	if len(rep.Checks) != 1 || rep.Checks[0].Name != "relay" || rep.Checks[0].Status != report.StatusFail {
+	if len(rep.Checks) != 1 || rep.Checks[0].Name != "relay" || rep.Checks[0].Status != findings.StatusFail {
 		t.Fatalf("checks %+v", rep.Checks)
 	}
 	b, _ := json.Marshal(rep.Checks[0].Data)
@@ -294,7 +294,7 @@ nullmx.example.     300 IN MX 0 .
 
 	// Null MX: nothing to probe. Without --relay: the check does not run.
 	rep = runner.Run(context.Background(), target.Target{Kind: target.KindDomain, Name: "nullmx.example"})
-	if rep.Checks[0].Status != report.StatusSkip {
+	if rep.Checks[0].Status != findings.StatusSkip {
 		t.Errorf("null MX: %+v", rep.Checks[0])
 	}
 	runner.Options.Relay = false
@@ -309,7 +309,7 @@ func TestCheckRelayDNSFailureIsError(t *testing.T) {
 	dns.Set("broken.example", dnstest.Behavior{Drop: true})
 	runner := &check.Runner{Resolver: dns.Client(t), Options: check.Options{Relay: true, Only: []string{"relay"}}, Deadline: 20 * time.Second}
 	rep := runner.Run(context.Background(), target.Target{Kind: target.KindDomain, Name: "broken.example"})
-	if rep.Checks[0].Status != report.StatusError {
+	if rep.Checks[0].Status != findings.StatusError {
 		t.Fatalf("status %s: %+v", rep.Checks[0].Status, rep.Checks[0])
 	}
 	for _, f := range rep.Findings {

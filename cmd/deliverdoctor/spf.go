@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 func init() { addCommand(newSPFCmd) }
@@ -64,41 +63,41 @@ the DNS did not answer.`,
 }
 
 func runSPF(ctx context.Context, app *App, arg string, f *spfFlags) error {
-	domain, err := target.Domain(arg)
+	t, err := domainTarget(arg)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
-	var opts check.Options
+	opts := check.Options{Only: []string{"spf"}}
 	if f.ip == "" {
 		if f.mailFrom != "" || f.helo != "" {
 			return usageErrorf("--mail-from and --helo need --ip")
 		}
 	} else {
-		ip, err := netip.ParseAddr(strings.Trim(f.ip, "[]"))
-		if err != nil || ip.Zone() != "" {
-			return usageErrorf("--ip %q is not an IP address", f.ip)
+		if opts.SenderIP, err = parseSenderIP(f.ip); err != nil {
+			return err
 		}
-		opts.SenderIP = ip.Unmap()
 		opts.MailFrom, opts.HELO = f.mailFrom, f.helo
 		if opts.MailFrom != "" && !strings.Contains(opts.MailFrom, "@") {
 			return usageErrorf("--mail-from %q is not an address (local-part@domain)", f.mailFrom)
 		}
 	}
-	res, err := app.Resolver()
+	rep, err := app.runSelection(ctx, t, opts)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
-	defer cancel()
-	if opts.SenderIP.IsValid() {
-		ev := spf.CheckHost(ctx, res, check.SPFArgs(domain, &opts))
-		return spfEvalOutput(app, ev, opts)
+	cr := resultOf(rep, "spf")
+	data, ok := cr.Data.(*spf.CheckData)
+	if !ok {
+		// The check crashed (an internal-error result): show it as a report.
+		return app.Finish([]*report.Report{rep})
 	}
-	lr := spf.Lint(ctx, res, domain)
-	return spfLintOutput(app, lr)
+	if opts.SenderIP.IsValid() && data.Evaluation != nil {
+		return spfEvalOutput(app, rep, data.Evaluation.Evaluation, opts)
+	}
+	return spfLintOutput(app, rep, cr, data.LintResult)
 }
 
-// spfEvalJSON is DESIGN.md's contract for spf --ip --format json; the first
+// spfEvalJSON is docs/contracts.md's contract for spf --ip --format json; the first
 // seven fields are fixed, the others are additions.
 type spfEvalJSON struct {
 	Domain      string   `json:"domain"`
@@ -119,23 +118,23 @@ type spfEvalJSON struct {
 // spfResultStatus maps a check_host() result to the status that decides
 // the exit code: pass 0; fail, softfail and permerror 1; neutral and none
 // are warnings; temperror 3.
-func spfResultStatus(ev *spf.Evaluation) report.Status {
+func spfResultStatus(ev *spf.Evaluation) findings.Status {
 	if errors.Is(ev.Err, spf.ErrOffline) {
-		return report.StatusSkip
+		return findings.StatusSkip
 	}
 	switch ev.Result {
 	case spf.ResultPass:
-		return report.StatusPass
+		return findings.StatusPass
 	case spf.ResultFail, spf.ResultSoftfail, spf.ResultPermerror:
-		return report.StatusFail
+		return findings.StatusFail
 	case spf.ResultTemperror:
-		return report.StatusError
+		return findings.StatusError
 	default:
-		return report.StatusWarn
+		return findings.StatusWarn
 	}
 }
 
-func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
+func spfEvalOutput(app *App, rep *report.Report, ev *spf.Evaluation, opts check.Options) error {
 	args := check.SPFArgs(ev.Domain, &opts)
 	out := spfEvalJSON{
 		Domain: ev.Domain, IP: opts.SenderIP.String(), Result: string(ev.Result), Mechanism: ev.Mechanism,
@@ -146,18 +145,11 @@ func spfEvalOutput(app *App, ev *spf.Evaluation, opts check.Options) error {
 		out.Trace = ev.Trace
 	}
 	st := spfResultStatus(ev)
-	switch app.Format {
-	case "json", "jsonl":
-		if err := app.writeJSONDocument(out); err != nil {
-			return err
-		}
-	default:
-		writeSPFEval(app.IO.Out, &out, st, app.Color())
-	}
-	return app.StatusExit(st)
+	text := func(w io.Writer) error { writeSPFEval(w, &out, st, app.Color()); return nil }
+	return app.finishDocument(out, text, rep, st)
 }
 
-func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
+func writeSPFEval(w io.Writer, o *spfEvalJSON, st findings.Status, color bool) {
 	fmt.Fprintf(w, "SPF %s: %s for mail from %s\n", sanitize.Line(o.Domain), report.Paint(color, st, strings.ToUpper(o.Result)), o.IP)
 	rows := [][]string{
 		{"sender", o.Sender},
@@ -196,19 +188,17 @@ func writeSPFEval(w io.Writer, o *spfEvalJSON, st report.Status, color bool) {
 // spfLintJSON is spf DOMAIN --format json.
 type spfLintJSON struct {
 	*spf.LintResult
-	Status   report.Status    `json:"status"`
-	Summary  string           `json:"summary"`
-	Findings []report.Finding `json:"findings"`
+	Status   findings.Status    `json:"status"`
+	Summary  string             `json:"summary"`
+	Findings []findings.Finding `json:"findings"`
 }
 
-func spfLintOutput(app *App, lr *spf.LintResult) error {
-	cr := spf.CheckResult(lr, nil, "")
+func spfLintOutput(app *App, rep *report.Report, cr findings.CheckResult, lr *spf.LintResult) error {
 	out := spfLintJSON{LintResult: lr, Status: cr.Status, Summary: cr.Summary, Findings: cr.Findings}
 	if out.Findings == nil {
-		out.Findings = []report.Finding{}
+		out.Findings = []findings.Finding{}
 	}
-	rep := &report.Report{Target: lr.Domain, Kind: string(target.KindDomain), Checks: []report.CheckResult{cr}}
-	text := func(w io.Writer) { writeSPFLint(w, &out, app.Color(), app.Verbose) }
+	text := func(w io.Writer) error { writeSPFLint(w, &out, app.Color(), app.Verbose); return nil }
 	return app.finishDocument(out, text, rep, cr.Status)
 }
 

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 // Options tune Check.
@@ -35,11 +35,11 @@ type Options struct {
 
 // MXSummary is the receiving side of the address's domain.
 type MXSummary struct {
-	Status   report.Status `json:"status"`
-	Summary  string        `json:"summary"`
-	NullMX   bool          `json:"null_mx"`
-	Implicit bool          `json:"implicit"`
-	Hosts    []mx.Host     `json:"hosts"`
+	Status   findings.Status `json:"status"`
+	Summary  string          `json:"summary"`
+	NullMX   bool            `json:"null_mx"`
+	Implicit bool            `json:"implicit"`
+	Hosts    []mx.Host       `json:"hosts"`
 }
 
 // SMTPSummary is what the RCPT probe learnt.
@@ -66,19 +66,19 @@ type SMTPSummary struct {
 // Result is the address check: the stable JSON object of
 // `deliverdoctor address`.
 type Result struct {
-	Address       string           `json:"address"` // normalised (minimal quoting, A-label domain)
-	Input         string           `json:"input"`
-	Local         string           `json:"local"`
-	Domain        string           `json:"domain"`
-	DomainUnicode string           `json:"domain_unicode,omitempty"`
-	SyntaxValid   bool             `json:"syntax_valid"`
-	SMTPUTF8      bool             `json:"smtputf8_required"`
-	Problems      []Problem        `json:"problems"`
-	MX            MXSummary        `json:"mx"`
-	SMTP          *SMTPSummary     `json:"smtp"` // null without --smtp
-	Status        report.Status    `json:"status"`
-	Summary       string           `json:"summary"`
-	Findings      []report.Finding `json:"findings"`
+	Address       string             `json:"address"` // normalised (minimal quoting, A-label domain)
+	Input         string             `json:"input"`
+	Local         string             `json:"local"`
+	Domain        string             `json:"domain"`
+	DomainUnicode string             `json:"domain_unicode,omitempty"`
+	SyntaxValid   bool               `json:"syntax_valid"`
+	SMTPUTF8      bool               `json:"smtputf8_required"`
+	Problems      []Problem          `json:"problems"`
+	MX            MXSummary          `json:"mx"`
+	SMTP          *SMTPSummary       `json:"smtp"` // null without --smtp
+	Status        findings.Status    `json:"status"`
+	Summary       string             `json:"summary"`
+	Findings      []findings.Finding `json:"findings"`
 
 	Parsed   *Address          `json:"-"`
 	Analysis *mx.Result        `json:"-"`
@@ -98,17 +98,17 @@ func Check(ctx context.Context, r dnsx.Resolver, input string, opts Options) *Re
 	res := &Result{
 		Address: a.String(), Input: input, Local: a.Local, Domain: a.Domain, DomainUnicode: a.DomainUnicode,
 		SyntaxValid: a.Valid(), SMTPUTF8: a.UTF8, Problems: a.Problems, Parsed: a,
-		MX:       MXSummary{Status: report.StatusSkip, Hosts: []mx.Host{}},
-		Findings: []report.Finding{},
+		MX:       MXSummary{Status: findings.StatusSkip, Hosts: []mx.Host{}},
+		Findings: []findings.Finding{},
 	}
 	if !res.SyntaxValid {
 		res.Address = ""
 	}
 	for _, p := range a.Problems {
-		if p.Severity == report.SeverityInfo {
+		if p.Severity == findings.SeverityInfo {
 			continue
 		}
-		f := report.Finding{ID: p.ID, Check: "address", Severity: p.Severity, Title: p.Message}
+		f := findings.Finding{ID: p.ID, Check: "address", Severity: p.Severity, Title: p.Message}
 		if p.Ref != "" {
 			f.Refs = []string{p.Ref}
 		}
@@ -118,7 +118,7 @@ func Check(ctx context.Context, r dnsx.Resolver, input string, opts Options) *Re
 		case "address.address-literal":
 			f.BounceCodes = []string{"5.1.3"}
 		default:
-			if p.Severity == report.SeverityFail {
+			if p.Severity == findings.SeverityFail {
 				f.BounceCodes = []string{"5.1.3"} // bad destination mailbox address syntax
 			}
 		}
@@ -300,12 +300,12 @@ func (res *Result) finish() {
 			res.Findings = append(res.Findings, *f)
 		}
 	}
-	st := report.StatusFromFindings(res.Findings)
+	st := findings.StatusFromFindings(res.Findings)
 	res.Status = st
 	switch {
 	case !res.SyntaxValid:
 		res.Summary = "not a valid address: " + firstFail(res.Problems)
-	case res.MX.Status == report.StatusFail:
+	case res.MX.Status == findings.StatusFail:
 		res.Summary = "the domain cannot receive mail: " + res.MX.Summary
 	case res.SMTP != nil && res.SMTP.Accepted && res.SMTP.CatchAll != nil && *res.SMTP.CatchAll:
 		res.Summary = "accepted, but the server accepts any address (catch-all): the mailbox may not exist"
@@ -315,9 +315,9 @@ func (res *Result) finish() {
 		res.Summary = fmt.Sprintf("refused by %s: %d %s %s", res.SMTP.Host, res.SMTP.Code, res.SMTP.EnhancedCode, res.SMTP.Text)
 	case res.SMTP != nil && res.SMTP.Error != "":
 		res.Summary = "syntax and domain checked; the mailbox could not be tested: " + res.SMTP.Error
-	case res.MX.Status == report.StatusError:
+	case res.MX.Status == findings.StatusError:
 		res.Summary = "valid syntax; the domain's mail hosts could not be determined"
-	case res.MX.Status == report.StatusSkip:
+	case res.MX.Status == findings.StatusSkip:
 		res.Summary = "valid syntax; " + res.MX.Summary
 	default:
 		res.Summary = "valid syntax and the domain receives mail; use --smtp to ask its server about the mailbox"
@@ -327,7 +327,7 @@ func (res *Result) finish() {
 
 func firstFail(ps []Problem) string {
 	for _, p := range ps {
-		if p.Severity == report.SeverityFail {
+		if p.Severity == findings.SeverityFail {
 			return p.Message
 		}
 	}
@@ -336,7 +336,7 @@ func firstFail(ps []Problem) string {
 
 // smtpFinding turns the RCPT probe into a finding (nil: accepted, no
 // catch-all).
-func smtpFinding(res *Result, s *SMTPSummary) *report.Finding {
+func smtpFinding(res *Result, s *SMTPSummary) *findings.Finding {
 	addr := res.Address
 	ev := []string{}
 	for _, st := range s.Transcript {
@@ -350,7 +350,7 @@ func smtpFinding(res *Result, s *SMTPSummary) *report.Finding {
 	}
 	switch {
 	case s.Error != "" && strings.Contains(s.Error, "SMTPUTF8"):
-		return &report.Finding{ID: "address.smtputf8-unsupported", Severity: report.SeverityFail,
+		return &findings.Finding{ID: "address.smtputf8-unsupported", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s does not offer SMTPUTF8, so it cannot accept the UTF-8 address %s", s.Host, addr),
 			Detail:      "RFC 6531 3.4: a UTF-8 local part can only be sent to a server that advertises SMTPUTF8; senders bounce the message instead.",
 			Evidence:    ev,
@@ -360,26 +360,26 @@ func smtpFinding(res *Result, s *SMTPSummary) *report.Finding {
 	case s.noHost:
 		return nil // the mx findings (or --offline) say why
 	case s.Error != "" && s.Code == 0 && s.Host == "":
-		return &report.Finding{ID: "address.smtp-unreachable", Severity: report.SeverityError,
+		return &findings.Finding{ID: "address.smtp-unreachable", Severity: findings.SeverityError,
 			Title:       "could not ask any mail server about " + addr,
 			Detail:      s.Error + ". Many networks block outgoing port 25; run the probe from a host that can send mail.",
 			Evidence:    ev,
 			BounceCodes: []string{"4.4.1"},
 			Refs:        []string{"RFC 5321 5.1"}}
 	case s.Error != "" && s.Code == 0:
-		return &report.Finding{ID: "address.smtp-error", Severity: report.SeverityError,
+		return &findings.Finding{ID: "address.smtp-error", Severity: findings.SeverityError,
 			Title:    fmt.Sprintf("%s ended the dialogue before answering RCPT TO: %s", s.Host, s.Error),
 			Evidence: ev, BounceCodes: []string{"4.4.2"}}
 	case s.Error != "":
-		sev := report.SeverityError
-		return &report.Finding{ID: "address.probe-refused", Severity: sev,
+		sev := findings.SeverityError
+		return &findings.Finding{ID: "address.probe-refused", Severity: sev,
 			Title:       fmt.Sprintf("%s refused the probe before RCPT TO: %d %s %s", s.Host, s.Code, s.EnhancedCode, s.Text),
 			Detail:      "The refusal (of the connection or of MAIL FROM:<>) is about this probe, not about the mailbox, so the mailbox could not be tested.",
 			Evidence:    ev,
 			BounceCodes: codes(),
 			Refs:        []string{"RFC 5321 4.5.5"}}
 	case s.Accepted && s.CatchAll != nil && *s.CatchAll:
-		return &report.Finding{ID: "address.catch-all", Severity: report.SeverityWarn,
+		return &findings.Finding{ID: "address.catch-all", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s accepts any address of %s (a random one was accepted too): cannot tell whether %s exists", s.Host, res.Domain, addr),
 			Detail:   CatchAllCaveat + " Mail to a non-existent mailbox may be accepted and then bounced (5.1.1) or silently dropped.",
 			Evidence: ev,
@@ -387,21 +387,21 @@ func smtpFinding(res *Result, s *SMTPSummary) *report.Finding {
 	case s.Accepted:
 		return nil
 	case s.Code >= 400 && s.Code < 500:
-		return &report.Finding{ID: "address.rcpt-deferred", Severity: report.SeverityWarn,
+		return &findings.Finding{ID: "address.rcpt-deferred", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("%s deferred RCPT TO:<%s>: %d %s %s", s.Host, addr, s.Code, s.EnhancedCode, s.Text),
 			Detail:      "A temporary refusal: greylisting, a rate limit or a full mailbox. Senders retry; try the probe again later.",
 			Evidence:    ev,
 			BounceCodes: codes("4.2.0"),
 			Refs:        []string{"RFC 5321 4.2.1"}}
 	case isPolicy(s.EnhancedCode, s.Text):
-		return &report.Finding{ID: "address.probe-refused", Severity: report.SeverityError,
+		return &findings.Finding{ID: "address.probe-refused", Severity: findings.SeverityError,
 			Title:       fmt.Sprintf("%s refused the RCPT probe for policy reasons: %d %s %s", s.Host, s.Code, s.EnhancedCode, s.Text),
 			Detail:      "A security or policy refusal (x.7.x) is usually about the probing host (its IP, its reputation), not the mailbox, so the mailbox could not be tested from here.",
 			Evidence:    ev,
 			BounceCodes: codes("5.7.1"),
 			Refs:        []string{"RFC 3463 3.8"}}
 	default:
-		return &report.Finding{ID: "address.rcpt-rejected", Severity: report.SeverityFail,
+		return &findings.Finding{ID: "address.rcpt-rejected", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s refused RCPT TO:<%s>: %d %s %s", s.Host, addr, s.Code, s.EnhancedCode, s.Text),
 			Detail:      "The domain's mail server says this mailbox does not exist or cannot receive mail; mail to it bounces.",
 			Evidence:    ev,

@@ -15,8 +15,8 @@ import (
 	smtp "github.com/emersion/go-smtp"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
@@ -51,16 +51,16 @@ func findingIDs(r *Result) []string {
 func TestCheckWithoutSMTP(t *testing.T) {
 	tests := []struct {
 		addr   string
-		status report.Status
+		status findings.Status
 		ids    []string
-		mx     report.Status
+		mx     findings.Status
 	}{
-		{"alice@test.example", report.StatusWarn, []string{"mx.private-address"}, report.StatusWarn}, // 127.0.0.1
-		{"a..b@test.example", report.StatusFail, []string{"address.dot-position"}, report.StatusSkip},
-		{"bob@nullmx.example", report.StatusFail, []string{"mx.null-mx"}, report.StatusFail},
-		{"bob@nomail.example", report.StatusFail, []string{"mx.no-mail-host"}, report.StatusFail},
-		{"bob@missing.example", report.StatusFail, []string{"mx.nxdomain"}, report.StatusFail},
-		{"bob@[192.0.2.1]", report.StatusWarn, []string{"address.address-literal"}, report.StatusSkip},
+		{"alice@test.example", findings.StatusWarn, []string{"mx.private-address"}, findings.StatusWarn}, // 127.0.0.1
+		{"a..b@test.example", findings.StatusFail, []string{"address.dot-position"}, findings.StatusSkip},
+		{"bob@nullmx.example", findings.StatusFail, []string{"mx.null-mx"}, findings.StatusFail},
+		{"bob@nomail.example", findings.StatusFail, []string{"mx.no-mail-host"}, findings.StatusFail},
+		{"bob@missing.example", findings.StatusFail, []string{"mx.nxdomain"}, findings.StatusFail},
+		{"bob@[192.0.2.1]", findings.StatusWarn, []string{"address.address-literal"}, findings.StatusSkip},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -100,22 +100,22 @@ func TestCheckRCPT(t *testing.T) {
 		name     string
 		addr     string
 		port     int
-		status   report.Status
+		status   findings.Status
 		id       string // the address.* finding from the probe ("" none)
 		accepted bool
 		catchAll *bool
 		code     int
 		enhanced string
 	}{
-		{"accepted", "alice@test.example", int(srv.Addr.Port()), report.StatusWarn, "", true, ptr(false), 250, "2.0.0"},
-		{"rejected", "bob@test.example", int(srv.Addr.Port()), report.StatusFail, "address.rcpt-rejected", false, ptr(false), 550, "5.1.1"},
-		{"catch-all", "anyone@test.example", int(catchAll.Addr.Port()), report.StatusWarn, "address.catch-all", true, ptr(true), 250, "2.0.0"},
-		{"greylisted", "bob@test.example", script("450 4.2.0 greylisted, try again later\r\n"), report.StatusWarn, "address.rcpt-deferred", false, nil, 450, "4.2.0"},
-		{"policy", "bob@test.example", script("550 5.7.1 Client host [127.0.0.1] blocked using zen.spamhaus.org\r\n"), report.StatusError, "address.probe-refused", false, nil, 550, "5.7.1"},
-		{"no enhanced code", "bob@test.example", script("550 no such mailbox\r\n"), report.StatusFail, "address.rcpt-rejected", false, ptr(false), 550, ""},
-		{"unreachable", "bob@test.example", deadPort, report.StatusError, "address.smtp-unreachable", false, nil, 0, ""},
-		{"utf8 unsupported", "用户@test.example", int(srv.Addr.Port()), report.StatusFail, "address.smtputf8-unsupported", false, nil, 0, ""},
-		{"utf8 supported", "用户@test.example", int(utf8srv.Addr.Port()), report.StatusWarn, "address.catch-all", true, ptr(true), 250, "2.0.0"},
+		{"accepted", "alice@test.example", int(srv.Addr.Port()), findings.StatusWarn, "", true, ptr(false), 250, "2.0.0"},
+		{"rejected", "bob@test.example", int(srv.Addr.Port()), findings.StatusFail, "address.rcpt-rejected", false, ptr(false), 550, "5.1.1"},
+		{"catch-all", "anyone@test.example", int(catchAll.Addr.Port()), findings.StatusWarn, "address.catch-all", true, ptr(true), 250, "2.0.0"},
+		{"greylisted", "bob@test.example", script("450 4.2.0 greylisted, try again later\r\n"), findings.StatusWarn, "address.rcpt-deferred", false, nil, 450, "4.2.0"},
+		{"policy", "bob@test.example", script("550 5.7.1 Client host [127.0.0.1] blocked using zen.spamhaus.org\r\n"), findings.StatusError, "address.probe-refused", false, nil, 550, "5.7.1"},
+		{"no enhanced code", "bob@test.example", script("550 no such mailbox\r\n"), findings.StatusFail, "address.rcpt-rejected", false, ptr(false), 550, ""},
+		{"unreachable", "bob@test.example", deadPort, findings.StatusError, "address.smtp-unreachable", false, nil, 0, ""},
+		{"utf8 unsupported", "用户@test.example", int(srv.Addr.Port()), findings.StatusFail, "address.smtputf8-unsupported", false, nil, 0, ""},
+		{"utf8 supported", "用户@test.example", int(utf8srv.Addr.Port()), findings.StatusWarn, "address.catch-all", true, ptr(true), 250, "2.0.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestCheckRCPT(t *testing.T) {
 				t.Errorf("caveat %q", s.Caveat)
 			}
 			for _, f := range r.Findings {
-				if f.Severity == report.SeverityFail && len(f.BounceCodes) == 0 {
+				if f.Severity == findings.SeverityFail && len(f.BounceCodes) == 0 {
 					t.Errorf("%s without bounce codes", f.ID)
 				}
 			}

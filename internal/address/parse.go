@@ -15,7 +15,7 @@ import (
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -33,10 +33,10 @@ const (
 
 // Problem is one thing wrong or worth knowing about an address's syntax.
 type Problem struct {
-	ID       string          `json:"id"`
-	Severity report.Severity `json:"severity"` // fail: not a valid address; warn: valid but risky; info
-	Message  string          `json:"message"`
-	Ref      string          `json:"ref,omitempty"`
+	ID       string            `json:"id"`
+	Severity findings.Severity `json:"severity"` // fail: not a valid address; warn: valid but risky; info
+	Message  string            `json:"message"`
+	Ref      string            `json:"ref,omitempty"`
 }
 
 // Address is a parsed e-mail address.
@@ -62,7 +62,7 @@ type Address struct {
 // Valid reports whether the address is syntactically valid for SMTP.
 func (a *Address) Valid() bool {
 	for _, p := range a.Problems {
-		if p.Severity == report.SeverityFail {
+		if p.Severity == findings.SeverityFail {
 			return false
 		}
 	}
@@ -98,12 +98,12 @@ func QuoteLocal(local string) string {
 	return b.String()
 }
 
-func (a *Address) add(id string, sev report.Severity, ref, format string, args ...any) {
+func (a *Address) add(id string, sev findings.Severity, ref, format string, args ...any) {
 	a.Problems = append(a.Problems, Problem{ID: "address." + id, Severity: sev, Message: fmt.Sprintf(format, args...), Ref: ref})
 }
 
 func (a *Address) fail(id, ref, format string, args ...any) *Address {
-	a.add(id, report.SeverityFail, ref, format, args...)
+	a.add(id, findings.SeverityFail, ref, format, args...)
 	return a
 }
 
@@ -172,7 +172,7 @@ func Parse(s string) *Address {
 	// "<user@example.com>" is the envelope form; strip the brackets.
 	if strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") && len(s) > 2 {
 		s = s[1 : len(s)-1]
-		a.add("angle-brackets", report.SeverityInfo, "RFC 5321 4.1.2", "the angle brackets of the envelope form were removed")
+		a.add("angle-brackets", findings.SeverityInfo, "RFC 5321 4.1.2", "the angle brackets of the envelope form were removed")
 	} else if i := strings.LastIndexByte(s, '<'); i > 0 && strings.HasSuffix(s, ">") && !strings.HasPrefix(s, "\"") {
 		return a.fail("display-name", "RFC 5322 3.4", "%q is a display name and an address; give the address alone: %s", s, s[i+1:len(s)-1])
 	}
@@ -204,28 +204,28 @@ func Parse(s string) *Address {
 		return a.fail("multiple-at", "RFC 5321 4.1.2", "more than one @ (an @ in the local part must be inside quotes)")
 	}
 	if n := len(QuoteLocal(a.Local)); n > MaxLocal {
-		a.add("local-too-long", report.SeverityFail, "RFC 5321 4.5.3.1.1", "the local part is %d octets; the limit is %d", n, MaxLocal)
+		a.add("local-too-long", findings.SeverityFail, "RFC 5321 4.5.3.1.1", "the local part is %d octets; the limit is %d", n, MaxLocal)
 	}
 	if !isASCII(a.Local) {
 		a.UTF8 = true
-		a.add("smtputf8", report.SeverityWarn, "RFC 6531 3.3",
+		a.add("smtputf8", findings.SeverityWarn, "RFC 6531 3.3",
 			"the local part has non-ASCII characters: only servers that offer SMTPUTF8 accept it; others refuse it (553 5.6.7) and many senders cannot send to it")
 		if !norm.NFC.IsNormalString(a.Local) {
-			a.add("not-nfc", report.SeverityWarn, "RFC 6532 3.1", "the local part is not in Unicode normalisation form NFC; the same-looking address typed elsewhere may not match")
+			a.add("not-nfc", findings.SeverityWarn, "RFC 6532 3.1", "the local part is not in Unicode normalisation form NFC; the same-looking address typed elsewhere may not match")
 		}
 	}
 	if a.Quoted {
 		if isDotString(a.Local) {
-			a.add("unneeded-quotes", report.SeverityInfo, "RFC 5321 4.1.2", "the quotes are not needed: this is the same address as %s", QuoteLocal(a.Local)+"@"+domain)
+			a.add("unneeded-quotes", findings.SeverityInfo, "RFC 5321 4.1.2", "the quotes are not needed: this is the same address as %s", QuoteLocal(a.Local)+"@"+domain)
 		} else {
-			a.add("quoted-local-part", report.SeverityWarn, "RFC 5321 4.1.2",
+			a.add("quoted-local-part", findings.SeverityWarn, "RFC 5321 4.1.2",
 				"the local part needs quotes (it has spaces, @, dots in odd places or other specials); valid, but many systems and forms refuse such addresses")
 		}
 	}
 	a.parseDomain(domain)
 	if a.Domain != "" {
 		if n := len(QuoteLocal(a.Local)) + 1 + len(a.Domain); n > MaxAddress {
-			a.add("too-long", report.SeverityFail, "RFC 5321 4.5.3.1.3", "the address is %d octets; the limit is %d", n, MaxAddress)
+			a.add("too-long", findings.SeverityFail, "RFC 5321 4.5.3.1.3", "the address is %d octets; the limit is %d", n, MaxAddress)
 		}
 	}
 	return a
@@ -362,7 +362,7 @@ func (a *Address) parseDomain(d string) {
 	a.Domain = ascii
 	if uni, err := idnaProfile.ToUnicode(ascii); err == nil && uni != ascii {
 		a.DomainUnicode = uni
-		a.add("idn", report.SeverityInfo, "RFC 5890", "internationalised domain %s, sent as %s", uni, ascii)
+		a.add("idn", findings.SeverityInfo, "RFC 5890", "internationalised domain %s, sent as %s", uni, ascii)
 	}
 }
 
@@ -393,7 +393,7 @@ func (a *Address) parseLiteral(d string) {
 	}
 	a.Literal = ip
 	a.Domain = d
-	a.add("address-literal", report.SeverityWarn, "RFC 5321 4.1.3",
+	a.add("address-literal", findings.SeverityWarn, "RFC 5321 4.1.3",
 		"the domain is an IP address literal: valid, but most providers refuse such addresses, and it has no MX")
 }
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 func TestParse(t *testing.T) {
@@ -144,11 +144,11 @@ func TestParse(t *testing.T) {
 
 func TestSeverities(t *testing.T) {
 	a := Parse("用户@例子.广告")
-	sev := map[string]report.Severity{}
+	sev := map[string]findings.Severity{}
 	for _, p := range a.Problems {
 		sev[p.ID] = p.Severity
 	}
-	if sev["address.smtputf8"] != report.SeverityWarn || sev["address.idn"] != report.SeverityInfo || !a.UTF8 || a.DomainUnicode != "例子.广告" {
+	if sev["address.smtputf8"] != findings.SeverityWarn || sev["address.idn"] != findings.SeverityInfo || !a.UTF8 || a.DomainUnicode != "例子.广告" {
 		t.Errorf("%+v", a)
 	}
 }

@@ -24,8 +24,8 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -99,7 +99,7 @@ type Result struct {
 	LogoHTTP *httpsfetch.Response `json:"logo_http,omitempty"`
 	VMC      *VMCInfo             `json:"vmc,omitempty"`
 	DMARC    []DMARCState         `json:"dmarc,omitempty"`
-	Findings []report.Finding     `json:"-"`
+	Findings []findings.Finding   `json:"-"`
 
 	skip    string
 	errored bool
@@ -172,8 +172,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	}
 	ev := txtrecord.Evidence(res.Name, txts)
 	if len(txts) > 1 {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "bimi.multiple-records", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "bimi.multiple-records", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d BIMI records: receivers show no logo", res.Name, len(txts)),
 			Detail:   "Draft 7.2 step 9: with more than one v=BIMI1 record, Assertion Record Discovery ends and BIMI is not applied.",
 			Evidence: ev,
@@ -184,8 +184,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	}
 	rec, err := ParseRecord(txts[0])
 	if err != nil {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "bimi.record-syntax", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "bimi.record-syntax", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the BIMI record at %s is invalid: %s", res.Name, strings.TrimPrefix(err.Error(), ErrRecordSyntax.Error()+": ")),
 			Detail:   "Receivers must not repair BIMI records (draft 4.3): an invalid record means no logo.",
 			Evidence: ev,
@@ -196,8 +196,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	}
 	res.Record = rec
 	if rec.Declined() {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "bimi.declined", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "bimi.declined", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s declines BIMI (l= and a= empty)", res.Name),
 			Detail:   "An explicit declination to publish (draft 4.3.1): receivers show no logo for this domain, even if its Organizational Domain has one.",
 			Evidence: ev,
@@ -214,8 +214,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	} else if rec.Location != "" {
 		if err := CheckLocation(rec.Location); err != nil {
 			locOK = false
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "bimi.bad-location", Severity: report.SeverityWarn,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "bimi.bad-location", Severity: findings.SeverityWarn,
 				Title:    "the BIMI logo location is unusable: " + err.Error(),
 				Detail:   "Draft 4.3 and 7.3: l= must be a single HTTPS URI of an SVG file; otherwise Indicator Discovery fails and no logo is shown.",
 				Evidence: ev,
@@ -227,8 +227,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	if rec.Authority != "" {
 		if err := CheckAuthority(rec.Authority); err != nil {
 			authOK = false
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "bimi.bad-authority", Severity: report.SeverityWarn,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "bimi.bad-authority", Severity: findings.SeverityWarn,
 				Title:    "the BIMI evidence location is unusable: " + err.Error(),
 				Detail:   "Draft 4.3: a= must be a single HTTPS URI of the mark certificate (PEM).",
 				Evidence: ev,
@@ -237,8 +237,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			})
 		}
 	} else {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "bimi.no-authority", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "bimi.no-authority", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("the BIMI record of %s has no a= mark certificate: Gmail and Apple Mail will not show the logo", domain),
 			Detail:   "Gmail and Apple Mail require a Verified Mark Certificate (VMC) or, at Gmail, a Common Mark Certificate (CMC); Yahoo and some others show self-asserted logos for senders with good reputation and DMARC at enforcement.",
 			Evidence: ev,
@@ -247,8 +247,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		})
 	}
 	if rec.AVP != "" && rec.AVP != "brand" && rec.AVP != "personal" {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "bimi.bad-avp", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "bimi.bad-avp", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("avp=%s is not brand or personal; receivers ignore it or reject the record", rec.AVP),
 			Evidence: ev,
 			Refs:     []string{"draft-brand-indicators-for-message-identification 4.3"},
@@ -270,10 +270,10 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 // dmarcStates judges the DMARC policy of the domain and, when different,
 // its Organizational Domain against draft 7.1 steps 7-9, and returns the
 // finding that links to the dmarc check's finding IDs.
-func dmarcStates(ctx context.Context, r dnsx.Resolver, domain string, d *dmarc.Discovery, err error) ([]DMARCState, *report.Finding) {
+func dmarcStates(ctx context.Context, r dnsx.Resolver, domain string, d *dmarc.Discovery, err error) ([]DMARCState, *findings.Finding) {
 	if err != nil {
-		f := report.Finding{
-			ID: "bimi.dmarc-unknown", Severity: report.SeverityError,
+		f := findings.Finding{
+			ID: "bimi.dmarc-unknown", Severity: findings.SeverityError,
 			Title:  "could not look up the DMARC policy that BIMI depends on",
 			Detail: err.Error() + ". See the dmarc check (dmarc.dns-error).",
 			Refs:   []string{"dmarc.dns-error", "draft-brand-indicators-for-message-identification 7.1"},
@@ -316,8 +316,8 @@ func dmarcStates(ctx context.Context, r dnsx.Resolver, domain string, d *dmarc.D
 		}
 	}
 	refs = append(refs, "draft-brand-indicators-for-message-identification 7.1")
-	f := report.Finding{
-		ID: "bimi.dmarc-not-enforced", Severity: report.SeverityWarn,
+	f := findings.Finding{
+		ID: "bimi.dmarc-not-enforced", Severity: findings.SeverityWarn,
 		Title:    fmt.Sprintf("BIMI needs DMARC at enforcement, and %s is not: %s", domain, strings.Join(stripIDs(why), "; ")),
 		Detail:   "Receivers apply BIMI only when the DMARC policy of the domain and of its Organizational Domain is p=quarantine (at 100%) or p=reject, with no sp=none (draft 7.1). The dmarc check's findings " + strings.Join(refs[:len(refs)-1], ", ") + " report the same policy; fixing them enables the logo.",
 		Evidence: ev,
@@ -387,8 +387,8 @@ func (res *Result) fetchLogo(ctx context.Context, r dnsx.Resolver, o Options) {
 	for _, p := range problems {
 		ev = append(ev, p.Code+": "+p.Text)
 	}
-	f := report.Finding{
-		ID: "bimi.logo-not-tiny-ps", Severity: report.SeverityWarn,
+	f := findings.Finding{
+		ID: "bimi.logo-not-tiny-ps", Severity: findings.SeverityWarn,
 		Title:    fmt.Sprintf("the BIMI logo does not look like SVG Tiny PS (%d problems)", len(problems)),
 		Detail:   "Receivers validate the indicator against the SVG Tiny Portable/Secure profile and show nothing when it fails (draft 7.6). Common causes are a logo exported from a design tool without converting it to Tiny PS.",
 		Evidence: ev,
@@ -419,8 +419,8 @@ func (res *Result) fetchVMC(ctx context.Context, r dnsx.Resolver, o Options) {
 	if len(problems) == 0 {
 		return
 	}
-	res.Findings = append(res.Findings, report.Finding{
-		ID: "bimi.vmc-invalid", Severity: report.SeverityWarn,
+	res.Findings = append(res.Findings, findings.Finding{
+		ID: "bimi.vmc-invalid", Severity: findings.SeverityWarn,
 		Title:    "the BIMI mark certificate is not usable: " + strings.Join(problems, "; "),
 		Detail:   "Receivers that require a mark certificate (Gmail, Apple Mail) verify it and show no logo when it is expired, not a mark certificate, or not issued for the domain. (deliverdoctor does not check the chain to the mark certificate roots.)",
 		Evidence: []string{fmt.Sprintf("GET %s: HTTP %d, %d bytes", a, resp.StatusCode, resp.Size)},
@@ -430,9 +430,9 @@ func (res *Result) fetchVMC(ctx context.Context, r dnsx.Resolver, o Options) {
 }
 
 // fetchFinding reports a failed fetch or non-200 answer (nil when fine).
-func fetchFinding(id, what, url string, resp *httpsfetch.Response, err error) *report.Finding {
-	f := &report.Finding{
-		ID: id, Severity: report.SeverityWarn,
+func fetchFinding(id, what, url string, resp *httpsfetch.Response, err error) *findings.Finding {
+	f := &findings.Finding{
+		ID: id, Severity: findings.SeverityWarn,
 		Evidence: []string{"GET " + url},
 		Fix:      "Serve the file at " + url + " over HTTPS with a publicly trusted certificate, status 200 and no redirect.",
 		Refs:     []string{"draft-brand-indicators-for-message-identification 7.5"},
@@ -446,7 +446,7 @@ func fetchFinding(id, what, url string, resp *httpsfetch.Response, err error) *r
 			f.Detail = "Draft 7.5: if the certificate does not chain to a trusted root, the indicator must not be displayed."
 		}
 		if fe.Temporary() {
-			f.Severity = report.SeverityError
+			f.Severity = findings.SeverityError
 			f.Detail = "The failure may be temporary; whether receivers can fetch it is not known."
 		}
 		f.Evidence = append(f.Evidence, fe.Error())
@@ -455,7 +455,7 @@ func fetchFinding(id, what, url string, resp *httpsfetch.Response, err error) *r
 	case resp.Redirected():
 		// Receivers differ; a redirect is worth knowing about, but the
 		// draft does not forbid it. We do not follow it.
-		f.Severity = report.SeverityInfo
+		f.Severity = findings.SeverityInfo
 		f.Title = fmt.Sprintf("%s redirects (HTTP %d to %s); not all receivers follow redirects", what, resp.StatusCode, resp.Location)
 	case resp.StatusCode != 200:
 		f.Title = fmt.Sprintf("%s answers HTTP %d", what, resp.StatusCode)
@@ -544,7 +544,7 @@ func nonEmpty(ss []string) []string {
 	return out
 }
 
-func noneFinding(res *Result, txtRes *dnsx.Result) report.Finding {
+func noneFinding(res *Result, txtRes *dnsx.Result) findings.Finding {
 	ev := []string{fmt.Sprintf("%s TXT: no v=BIMI1 record (%s)", RecordName(DefaultSelector, res.Domain), txtRes.Status)}
 	enforced := len(res.DMARC) > 0
 	var why []string
@@ -558,8 +558,8 @@ func noneFinding(res *Result, txtRes *dnsx.Result) report.Finding {
 	if len(res.DMARC) > 0 && !enforced {
 		detail += " DMARC is not yet at enforcement here (" + strings.Join(why, "; ") + "; see the dmarc check), which comes first."
 	}
-	return report.Finding{
-		ID: "bimi.none", Severity: report.SeverityInfo,
+	return findings.Finding{
+		ID: "bimi.none", Severity: findings.SeverityInfo,
 		Title:    fmt.Sprintf("%s publishes no BIMI record", res.Domain),
 		Detail:   detail,
 		Evidence: ev,
@@ -568,9 +568,9 @@ func noneFinding(res *Result, txtRes *dnsx.Result) report.Finding {
 	}
 }
 
-func dnsErr(name string, err error) report.Finding {
-	return report.Finding{
-		ID: "bimi.dns-error", Check: check, Severity: report.SeverityError,
+func dnsErr(name string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "bimi.dns-error", Check: check, Severity: findings.SeverityError,
 		Title:  "could not look up the BIMI record " + name + ": the DNS did not answer",
 		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
 		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
@@ -578,14 +578,14 @@ func dnsErr(name string, err error) report.Finding {
 }
 
 // CheckResult turns the analysis into the bimi check's result.
-func (res *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
-	cr.Status = report.StatusFromFindings(res.Findings)
+func (res *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	switch {
 	case res.errored:
 		cr.Summary = "could not be determined: DNS lookup failed"
 	case res.skip != "" && len(res.TXT) == 0:
-		cr.Status, cr.Summary = report.StatusSkip, res.skip
+		cr.Status, cr.Summary = findings.StatusSkip, res.skip
 	case len(res.TXT) == 0:
 		cr.Summary = "no BIMI record (optional)"
 	case res.Record == nil:
@@ -594,10 +594,10 @@ func (res *Result) CheckResult() report.CheckResult {
 		cr.Summary = "BIMI declined"
 	case res.skip != "":
 		cr.Summary = res.skip
-		if cr.Status == report.StatusPass {
-			cr.Status = report.StatusSkip
+		if cr.Status == findings.StatusPass {
+			cr.Status = findings.StatusSkip
 		}
-	case cr.Status != report.StatusPass:
+	case cr.Status != findings.StatusPass:
 		cr.Summary = "BIMI record found, but receivers will not show the logo (see findings)"
 	default:
 		cr.Summary = "logo " + res.Record.Location

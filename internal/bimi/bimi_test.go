@@ -19,8 +19,8 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch/fetchtest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
@@ -144,60 +144,60 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		domain  string
 		opts    *Options
-		status  report.Status
+		status  findings.Status
 		ids     string
 		summary string
 		check   func(t *testing.T, r *Result)
 	}{
-		{domain: "brand.example", status: report.StatusPass, summary: "logo https://logo.brand.example/logo.svg with a mark certificate",
+		{domain: "brand.example", status: findings.StatusPass, summary: "logo https://logo.brand.example/logo.svg with a mark certificate",
 			check: func(t *testing.T, r *Result) {
 				if r.Logo == nil || r.Logo.Title != "Example Inc." || r.VMC == nil || !r.VMC.BIMIEKU || !r.VMC.Logotype || len(r.DMARC) != 1 || !r.DMARC[0].Enforced {
 					t.Errorf("%+v %+v %+v", r.Logo, r.VMC, r.DMARC)
 				}
 			}},
-		{domain: "sub.brand.example", status: report.StatusPass,
+		{domain: "sub.brand.example", status: findings.StatusPass,
 			check: func(t *testing.T, r *Result) {
 				if r.Name != "default._bimi.brand.example" || r.OrgDomain != "brand.example" {
 					t.Errorf("fallback to the Organizational Domain: %q %q", r.Name, r.OrgDomain)
 				}
 			}},
-		{domain: "none.example", status: report.StatusPass, ids: "bimi.none", summary: "no BIMI record (optional)",
+		{domain: "none.example", status: findings.StatusPass, ids: "bimi.none", summary: "no BIMI record (optional)",
 			check: func(t *testing.T, r *Result) {
 				if !strings.Contains(r.Findings[0].Detail, "p=none for none.example") {
 					t.Errorf("detail: %s", r.Findings[0].Detail)
 				}
 			}},
-		{domain: "weak.example", status: report.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
+		{domain: "weak.example", status: findings.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
 			check: func(t *testing.T, r *Result) {
 				f := r.Findings[0]
 				if f.Refs[0] != "dmarc.policy-none" || !strings.Contains(f.Title, "p=none for weak.example") || !strings.Contains(f.Detail, "dmarc.policy-none") {
 					t.Errorf("the DMARC link: %+v", f)
 				}
 			}},
-		{domain: "pct.example", status: report.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
+		{domain: "pct.example", status: findings.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
 			check: func(t *testing.T, r *Result) {
 				if f := r.Findings[0]; f.Refs[0] != "dmarc.legacy-tag" || !strings.Contains(f.Title, "pct=50") {
 					t.Errorf("%+v", f)
 				}
 			}},
-		{domain: "spnone.example", status: report.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
+		{domain: "spnone.example", status: findings.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
 			check: func(t *testing.T, r *Result) {
 				if f := r.Findings[0]; f.Refs[0] != "dmarc.weak-subdomain-policy" {
 					t.Errorf("%+v", f)
 				}
 			}},
-		{domain: "nodmarc.example", status: report.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
+		{domain: "nodmarc.example", status: findings.StatusWarn, ids: "bimi.dmarc-not-enforced,bimi.no-authority",
 			check: func(t *testing.T, r *Result) {
 				if f := r.Findings[0]; f.Refs[0] != "dmarc.no-record" {
 					t.Errorf("%+v", f)
 				}
 			}},
-		{domain: "declined.example", status: report.StatusPass, ids: "bimi.declined", summary: "BIMI declined"},
-		{domain: "multi.example", status: report.StatusWarn, ids: "bimi.multiple-records"},
-		{domain: "badsyntax.example", status: report.StatusWarn, ids: "bimi.record-syntax"},
-		{domain: "http.example", status: report.StatusWarn, ids: "bimi.bad-location,bimi.vmc-invalid", summary: "BIMI record found, but receivers will not show the logo (see findings)"},
-		{domain: "badlogo.example", status: report.StatusWarn, ids: "bimi.no-authority,bimi.logo-not-svg"},
-		{domain: "notps.example", status: report.StatusWarn, ids: "bimi.no-authority,bimi.logo-not-tiny-ps",
+		{domain: "declined.example", status: findings.StatusPass, ids: "bimi.declined", summary: "BIMI declined"},
+		{domain: "multi.example", status: findings.StatusWarn, ids: "bimi.multiple-records"},
+		{domain: "badsyntax.example", status: findings.StatusWarn, ids: "bimi.record-syntax"},
+		{domain: "http.example", status: findings.StatusWarn, ids: "bimi.bad-location,bimi.vmc-invalid", summary: "BIMI record found, but receivers will not show the logo (see findings)"},
+		{domain: "badlogo.example", status: findings.StatusWarn, ids: "bimi.no-authority,bimi.logo-not-svg"},
+		{domain: "notps.example", status: findings.StatusWarn, ids: "bimi.no-authority,bimi.logo-not-tiny-ps",
 			check: func(t *testing.T, r *Result) {
 				ev := strings.Join(r.Findings[1].Evidence, "\n")
 				for _, want := range []string{"profile:", "version:", "not-square:", "forbidden-element: <script>", "no-title:"} {
@@ -206,7 +206,7 @@ func TestCheck(t *testing.T) {
 					}
 				}
 			}},
-		{domain: "badvmc.example", status: report.StatusWarn, ids: "bimi.vmc-invalid",
+		{domain: "badvmc.example", status: findings.StatusWarn, ids: "bimi.vmc-invalid",
 			check: func(t *testing.T, r *Result) {
 				title := r.Findings[0].Title
 				for _, want := range []string{"BIMI extended key usage", "expired on", "names other.example, not badvmc.example"} {
@@ -215,9 +215,9 @@ func TestCheck(t *testing.T) {
 					}
 				}
 			}},
-		{domain: "missing.example", status: report.StatusWarn, ids: "bimi.no-authority,bimi.logo-unreachable"},
-		{domain: "fail.example", status: report.StatusError, ids: "bimi.dns-error"},
-		{domain: "brand.example", opts: &Options{Offline: true}, status: report.StatusSkip, summary: "record ok; logo and certificate not fetched: --offline"},
+		{domain: "missing.example", status: findings.StatusWarn, ids: "bimi.no-authority,bimi.logo-unreachable"},
+		{domain: "fail.example", status: findings.StatusError, ids: "bimi.dns-error"},
+		{domain: "brand.example", opts: &Options{Offline: true}, status: findings.StatusSkip, summary: "record ok; logo and certificate not fetched: --offline"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
@@ -252,7 +252,7 @@ func TestCheckOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr := Check(context.Background(), c, "example.org", Options{Offline: true}).CheckResult(); cr.Status != report.StatusSkip || len(cr.Findings) != 0 {
+	if cr := Check(context.Background(), c, "example.org", Options{Offline: true}).CheckResult(); cr.Status != findings.StatusSkip || len(cr.Findings) != 0 {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
 	}
 }

@@ -15,7 +15,7 @@ import (
 var dataFS embed.FS
 
 // CheckNames are the check names a knowledge-base entry may link to
-// (DESIGN.md's checks[].name values).
+// (docs/contracts.md's checks[].name values).
 var CheckNames = []string{"mx", "spf", "dkim", "dmarc", "rbl", "relay", "ptr", "smtp", "mta-sts", "tls-rpt", "bimi", "dnssec", "dane", "profile"}
 
 // Dispositions: what to do with a recipient address after a bounce.
@@ -428,7 +428,7 @@ func Known(code string) bool {
 }
 
 // ChecksForCode is every check any entry for code links to (the registry
-// meaning and each provider's), sorted in DESIGN.md order.
+// meaning and each provider's), sorted in docs/contracts.md order.
 func ChecksForCode(code string) []string {
 	k := kb()
 	key := normalizeKey(code)

@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// The 16 categories of the Mailrelay seed (shared/seeds/003), in its order.
+// The 16 categories of the Mailrelay seed (seed 003), in its order.
 var seedCategories = []string{"bad-configuration", "bad-connection", "bad-domain", "bad-mailbox", "content-related",
 	"inactive-mailbox", "message-expired", "no-answer-from-host", "other", "policy-related", "protocol-errors",
 	"quota-issues", "relaying-issues", "routing-errors", "spam-related", "virus-related"}
 
-// Every status code of the Desk365 seed's table (shared/seeds/001).
+// Every status code of the Desk365 seed's table (seed 001).
 var seedCodes = []string{"4.2.2", "4.3.2", "4.4.7", "5.0.0", "5.0.1", "5.1.1", "5.1.10", "5.1.2", "5.2.1", "5.2.2",
 	"5.2.3", "5.3.0", "5.4.1", "5.4.12", "5.4.14", "5.4.300", "5.4.312", "5.4.316", "5.4.317", "5.4.4", "5.4.6",
 	"5.5.0", "5.7.0", "5.7.1", "5.7.129", "5.7.133", "5.7.193", "5.7.26", "5.7.509", "5.7.54", "5.7.64", "5.7.9"}
@@ -174,14 +174,14 @@ func TestBothDirections(t *testing.T) {
 			}
 		}
 	}
-	// DESIGN.md's examples.
+	// docs/contracts.md's examples.
 	for check, code := range map[string]string{"spf": "5.7.23", "dkim": "5.7.20", "dmarc": "5.7.509", "mx": "5.4.4", "ptr": "5.7.25", "rbl": "5.7.1", "relay": "5.7.1"} {
 		if !slices.Contains(CodesForCheck(check), code) {
 			t.Errorf("CodesForCheck(%s) lacks %s", check, code)
 		}
 	}
 	if !slices.Contains(CodesForCheck("mx"), "5.7.27") || !slices.Contains(CodesForCheck("mx"), "5.1.8") {
-		t.Errorf("mx: DESIGN.md names 5.7.27 and 5.1.8: %v", CodesForCheck("mx"))
+		t.Errorf("mx: docs/contracts.md names 5.7.27 and 5.1.8: %v", CodesForCheck("mx"))
 	}
 	if total < 50 {
 		t.Errorf("only %d code-check links", total)

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bimi"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -16,7 +16,7 @@ func init() {
 	Register(Checker{
 		Name:    "bimi",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
 				Offline: env.Options.Offline,
 				Timeout: env.Options.ProbeTimeout,

@@ -6,7 +6,6 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"runtime/debug"
@@ -16,31 +15,38 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-// Order is the order of checks in reports (DESIGN.md names).
+// Order is the order of checks in reports (docs/contracts.md names).
 var Order = []string{"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay", "mta-sts", "tls-rpt", "dnssec", "dane", "bimi", "profile"}
 
 // Options are the knobs of all checks; each check reads the ones it needs.
 type Options struct {
-	Selectors    []string      // DKIM selectors (--selector); empty: the built-in list
-	SenderIP     netip.Addr    // --ip: evaluate SPF/DMARC for mail sent from this address
-	MailFrom     string        // --mail-from: envelope sender for SPF evaluation
-	HELO         string        // --helo: HELO/EHLO name for SPF evaluation
-	DKIMDomains  []string      // --dkim-domain: d= domains that signed, for DMARC alignment
-	SMTP         bool          // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
-	Relay        bool          // --relay: run the open-relay probe on each MX
-	External     string        // --external: the foreign domain used by the relay probe
-	SMTPPort     int           // port for SMTP and relay probes (default 25; tests use others)
-	DNSBL        []string      // --dnsbl: blocklist zones replacing the defaults
-	Lists        string        // --lists: major or all
-	Profile      string        // --profile: gmail, yahoo, microsoft, bulk
-	MTASTSURL    string        // override for the MTA-STS policy URL (tests)
-	ProbeTimeout time.Duration // per network operation of SMTP/HTTPS probes
-	Offline      bool          // no network: checks that need outside answers skip
-	Only         []string      // --checks: run only these
+	Selectors   []string   // DKIM selectors (--selector); empty: the built-in list
+	SenderIP    netip.Addr // --ip: evaluate SPF/DMARC for mail sent from this address
+	MailFrom    string     // --mail-from: envelope sender for SPF evaluation
+	HELO        string     // --helo: HELO/EHLO name for SPF evaluation
+	DKIMDomains []string   // --dkim-domain: d= domains that signed, for DMARC alignment
+	SMTP        bool       // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
+	Relay       bool       // --relay: run the open-relay probe on each MX
+	External    string     // --external: the foreign domain used by the relay probe
+	SMTPPort    int        // port for SMTP and relay probes (default 25; tests use others)
+	DNSBL       []string   // --dnsbl: blocklist zones replacing the defaults
+	Lists       string     // --lists: major or all
+	Profile     string     // --profile: gmail, yahoo, microsoft, bulk
+	MTASTSURL   string     // override for the MTA-STS policy URL (mta-sts --url; tests)
+	// MTASTSPolicy, when set, is judged instead of fetching the policy
+	// (mta-sts --policy); MTASTSPolicySource names where it came from.
+	MTASTSPolicy       string
+	MTASTSPolicySource string
+	RBLTimeout         time.Duration // per blocklist (rbl --list-timeout); zero: rbl.DefaultTimeout
+	RBLHealth          bool          // ask each list about its RFC 5782 test entries first (rbl --health)
+	ProbeTimeout       time.Duration // per network operation of SMTP/HTTPS probes
+	Offline            bool          // no network: checks that need outside answers skip
+	Only               []string      // --checks: run only these
 }
 
 // Env is what a check gets besides its target.
@@ -57,7 +63,7 @@ type Checker struct {
 	Applies func(t target.Target, o *Options) bool
 	// Run performs the check. It must not print, and it returns a result
 	// even on failure (status error with a finding saying why).
-	Run func(ctx context.Context, t target.Target, env *Env) report.CheckResult
+	Run func(ctx context.Context, t target.Target, env *Env) findings.CheckResult
 }
 
 // PostChecker is a check computed from the other checks' results (the
@@ -65,7 +71,7 @@ type Checker struct {
 type PostChecker struct {
 	Name    string
 	Applies func(t target.Target, o *Options) bool
-	Run     func(ctx context.Context, t target.Target, env *Env, results []report.CheckResult) report.CheckResult
+	Run     func(ctx context.Context, t target.Target, env *Env, results []findings.CheckResult) findings.CheckResult
 }
 
 var (
@@ -170,7 +176,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 			cs = append(cs, c)
 		}
 	}
-	results := make([]report.CheckResult, len(cs))
+	results := make([]findings.CheckResult, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Add(1)
@@ -189,7 +195,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		}
 		if p.Applies == nil || p.Applies(t, &r.Options) {
 			done := results
-			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 				return p.Run(ctx, t, env, done)
 			}}, t, env))
 		}
@@ -209,13 +215,13 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 
 // runOne runs a check, turning a panic into an error result: a bug in one
 // check must not take the whole report down.
-func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res report.CheckResult) {
+func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res findings.CheckResult) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			res = report.CheckResult{Name: c.Name, Status: report.StatusError,
+			res = findings.CheckResult{Name: c.Name, Status: findings.StatusError,
 				Summary: "internal error", Data: map[string]any{},
-				Findings: []report.Finding{{ID: c.Name + ".internal-error", Check: c.Name, Severity: report.SeverityError,
+				Findings: []findings.Finding{{ID: c.Name + ".internal-error", Check: c.Name, Severity: findings.SeverityError,
 					Title: fmt.Sprintf("the %s check crashed; please report this", c.Name), Detail: fmt.Sprint(p),
 					Evidence: []string{string(debug.Stack())}}}}
 		}
@@ -231,31 +237,19 @@ func runOne(ctx context.Context, c Checker, t target.Target, env *Env) (res repo
 	return c.Run(ctx, t, env)
 }
 
-// DNSErrorFinding turns a lookup failure into a finding of severity error:
-// the answer could not be determined, which is not the same as "no record".
-func DNSErrorFinding(check, what string, err error) report.Finding {
-	f := report.Finding{
-		ID: check + ".dns-error", Check: check, Severity: report.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
-		Detail: err.Error(),
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
-	}
-	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID = check + ".invalid-name"
-		f.Title = fmt.Sprintf("%s is not a valid DNS name", what)
-		f.Severity = report.SeverityFail
-		f.Fix = ""
-	}
-	return f
+// DNSErrorFinding is findings.DNSError, the one "the DNS did not answer"
+// finding.
+func DNSErrorFinding(check, what string, err error) findings.Finding {
+	return findings.DNSError(check, what, err)
 }
 
 // ErrorResult is a result for a check that could not run at all.
-func ErrorResult(check, summary string, err error, what string) report.CheckResult {
+func ErrorResult(check, summary string, err error, what string) findings.CheckResult {
 	f := DNSErrorFinding(check, what, err)
-	return report.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []report.Finding{f}}
+	return findings.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []findings.Finding{f}}
 }
 
 // SkipResult is a result for a check that did not apply or could not ask.
-func SkipResult(check, why string) report.CheckResult {
-	return report.CheckResult{Name: check, Status: report.StatusSkip, Summary: why}
+func SkipResult(check, why string) findings.CheckResult {
+	return findings.CheckResult{Name: check, Status: findings.StatusSkip, Summary: why}
 }

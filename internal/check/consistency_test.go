@@ -9,7 +9,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -69,7 +69,7 @@ func TestFindingCodesAreInTheKnowledgeBase(t *testing.T) {
 	srv := dnstest.Start(t, brokenZone)
 	srv.Set("servfail.example", dnstest.Behavior{Rcode: 2})
 	r := &check.Runner{Resolver: srv.Client(t), Options: check.Options{Lists: "all", Selectors: []string{"s1"}, Profile: "bulk"}}
-	seen := map[string]report.Finding{}
+	seen := map[string]findings.Finding{}
 	for _, in := range []string{"nullmx.example", "mixed.example", "nomail.example", "cname.example", "private.example",
 		"good.example", "weak.example", "missing.example", "servfail.example", "127.0.0.2", "203.0.114.10"} {
 		tg, err := target.Parse(in)

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dane"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -18,7 +18,7 @@ func init() {
 	Register(Checker{
 		Name:    "dane",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			var o dane.Options
 			if env.Options.SMTP {
 				o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout})

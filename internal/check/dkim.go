@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -12,7 +12,7 @@ func init() {
 	Register(Checker{
 		Name:    "dkim",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			return dkim.Discover(ctx, env.Resolver, t.Name, env.Options.Selectors).CheckResult()
 		},
 	})

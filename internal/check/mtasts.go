@@ -3,8 +3,8 @@ package check
 import (
 	"context"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mtasts"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -16,11 +16,14 @@ func init() {
 	Register(Checker{
 		Name:    "mta-sts",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			return mtasts.Check(ctx, env.Resolver, t.Name, mtasts.Options{
 				Offline: env.Options.Offline,
 				URL:     env.Options.MTASTSURL,
 				Timeout: env.Options.ProbeTimeout,
+				Policy:  env.Options.MTASTSPolicy,
+
+				PolicySource: env.Options.MTASTSPolicySource,
 			}).CheckResult()
 		},
 	})

@@ -3,8 +3,8 @@ package check
 import (
 	"context"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/profile"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -16,9 +16,9 @@ func init() {
 	RegisterPost(PostChecker{
 		Name:    "profile",
 		Applies: func(t target.Target, o *Options) bool { return o.Profile != "" && t.Kind == target.KindDomain },
-		Run: func(_ context.Context, _ target.Target, env *Env, results []report.CheckResult) report.CheckResult {
-			res, findings := profile.Evaluate(rules, env.Options.Profile, results)
-			return profile.CheckResult(res, findings)
+		Run: func(_ context.Context, _ target.Target, env *Env, results []findings.CheckResult) findings.CheckResult {
+			res, found := profile.Evaluate(rules, env.Options.Profile, results)
+			return profile.CheckResult(res, found)
 		},
 	})
 }

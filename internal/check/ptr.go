@@ -3,8 +3,8 @@ package check
 import (
 	"context"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -15,7 +15,7 @@ func init() {
 	Register(Checker{
 		Name:    "ptr",
 		Applies: func(target.Target, *Options) bool { return true },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			if t.Kind == target.KindIP {
 				return mx.PTRsForIP(ctx, env.Resolver, t.IP).CheckResult()
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -51,7 +52,7 @@ func runRBL(t *testing.T, srv *dnstest.Server, in string, o Options) (*report.Re
 func TestRBLCheckDomain(t *testing.T) {
 	srv := dnstest.Start(t, rblZone)
 	rep, data := runRBL(t, srv, "shop.example", Options{DNSBL: []string{"zen.spamhaus.org", "dbl.spamhaus.org"}})
-	if rep.Status != report.StatusFail {
+	if rep.Status != findings.StatusFail {
 		t.Errorf("status %s", rep.Status)
 	}
 	sources := map[string]string{}
@@ -96,7 +97,7 @@ func TestRBLCheckDomain(t *testing.T) {
 func TestRBLCheckIPAndDefaults(t *testing.T) {
 	srv := dnstest.Start(t, rblZone)
 	rep, data := runRBL(t, srv, "192.0.2.99", Options{Lists: "all"})
-	if rep.Status != report.StatusPass || data.Counts.Listed != 0 || data.Counts.Clean == 0 {
+	if rep.Status != findings.StatusPass || data.Counts.Listed != 0 || data.Counts.Clean == 0 {
 		t.Errorf("status %s counts %+v", rep.Status, data.Counts)
 	}
 	all, _ := rbl.Default().Select("all")
@@ -109,7 +110,7 @@ func TestRBLCheckIPAndDefaults(t *testing.T) {
 		t.Errorf("default asked %d lists, want the %d major ones", len(data.Lists), len(major))
 	}
 	rep, _ = runRBL(t, srv, "192.0.2.99", Options{DNSBL: []string{"not a zone"}})
-	if rep.Status != report.StatusError || rep.Findings[0].ID != "rbl.invalid-list" {
+	if rep.Status != findings.StatusError || rep.Findings[0].ID != "rbl.invalid-list" {
 		t.Errorf("bad zone: %s %+v", rep.Status, rep.Findings)
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/relay"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -19,14 +19,14 @@ func init() {
 	})
 }
 
-func runRelay(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+func runRelay(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 	o := env.Options
 	if o.Offline {
 		return SkipResult("relay", "not probed: --offline sends no network traffic")
 	}
 	base := relay.Options{Port: o.SMTPPort, External: o.External, Timeout: o.ProbeTimeout}
 	var hosts []relay.Host
-	var extra []report.Finding
+	var extra []findings.Finding
 	if t.Kind == target.KindIP {
 		hosts = []relay.Host{{Name: t.Name, Addrs: []netip.Addr{t.IP}}}
 	} else {

@@ -7,20 +7,21 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 func init() {
 	// Checks that exist only in this test binary, selected with Only.
-	Register(Checker{Name: "zz-panic", Applies: onlyWhenAsked("zz-panic"), Run: func(context.Context, target.Target, *Env) report.CheckResult {
+	Register(Checker{Name: "zz-panic", Applies: onlyWhenAsked("zz-panic"), Run: func(context.Context, target.Target, *Env) findings.CheckResult {
 		var m map[string]int
-		m["boom"]++ // a nil map write: a bug in a check
-		return report.CheckResult{}
+		//lint:ignore SA5000 the nil-map write is the bug this test plants
+		m["boom"]++
+		return findings.CheckResult{}
 	}})
-	Register(Checker{Name: "zz-slow", Applies: onlyWhenAsked("zz-slow"), Run: func(ctx context.Context, _ target.Target, _ *Env) report.CheckResult {
+	Register(Checker{Name: "zz-slow", Applies: onlyWhenAsked("zz-slow"), Run: func(ctx context.Context, _ target.Target, _ *Env) findings.CheckResult {
 		<-ctx.Done()
-		return report.CheckResult{Status: report.StatusError, Summary: "deadline"}
+		return findings.CheckResult{Status: findings.StatusError, Summary: "deadline"}
 	}})
 }
 
@@ -43,16 +44,16 @@ func TestPanicBecomesError(t *testing.T) {
 	if len(rep.Checks) != 2 {
 		t.Fatalf("checks %+v", rep.Checks)
 	}
-	var pan report.CheckResult
+	var pan findings.CheckResult
 	for _, c := range rep.Checks {
 		if c.Name == "zz-panic" {
 			pan = c
 		}
 	}
-	if pan.Status != report.StatusError || rep.Findings[0].ID != "zz-panic.internal-error" {
+	if pan.Status != findings.StatusError || rep.Findings[0].ID != "zz-panic.internal-error" {
 		t.Errorf("panic result %+v", pan)
 	}
-	if rep.Status != report.StatusError {
+	if rep.Status != findings.StatusError {
 		t.Errorf("status %s", rep.Status)
 	}
 }
@@ -62,7 +63,7 @@ func TestDeadline(t *testing.T) {
 	tg, _ := target.Parse("a.example")
 	start := time.Now()
 	rep := r.Run(context.Background(), tg)
-	if time.Since(start) > 2*time.Second || rep.Status != report.StatusError {
+	if time.Since(start) > 2*time.Second || rep.Status != findings.StatusError {
 		t.Errorf("deadline not applied: %v %s", time.Since(start), rep.Status)
 	}
 }

@@ -3,9 +3,9 @@ package check
 import (
 	"context"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -20,7 +20,7 @@ func init() {
 		Applies: func(t target.Target, o *Options) bool {
 			return o.SMTP && t.Kind == target.KindDomain
 		},
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			an := mx.Analyze(ctx, env.Resolver, t.Name)
 			return mx.ProbeMX(ctx, an, mx.SMTPOptions{
 				Port:  env.Options.SMTPPort,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -13,7 +13,7 @@ func init() {
 	Register(Checker{
 		Name:    "spf",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			o := env.Options
 			var ev *spf.Evaluation
 			var wg sync.WaitGroup

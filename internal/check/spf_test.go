@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -19,7 +19,7 @@ mail.spfcheck.example. 300 IN A 198.51.100.9
 open.example.          300 IN TXT "v=spf1 +all"
 `
 
-func runSPFCheck(t *testing.T, domain string, o Options) (report.CheckResult, map[string]any) {
+func runSPFCheck(t *testing.T, domain string, o Options) (findings.CheckResult, map[string]any) {
 	t.Helper()
 	srv := dnstest.Start(t, spfCheckZone)
 	o.Only = []string{"spf"}
@@ -45,11 +45,11 @@ func runSPFCheck(t *testing.T, domain string, o Options) (report.CheckResult, ma
 
 func TestSPFCheckLint(t *testing.T) {
 	cr, data := runSPFCheck(t, "spfcheck.example", Options{})
-	if cr.Status != report.StatusPass || data["lookups"] != float64(2) || data["evaluation"] != nil {
+	if cr.Status != findings.StatusPass || data["lookups"] != float64(2) || data["evaluation"] != nil {
 		t.Errorf("status %s data %v", cr.Status, data)
 	}
 	cr, _ = runSPFCheck(t, "open.example", Options{})
-	if cr.Status != report.StatusFail || len(cr.Findings) == 0 || cr.Findings[0].ID != "spf.pass-all" {
+	if cr.Status != findings.StatusFail || len(cr.Findings) == 0 || cr.Findings[0].ID != "spf.pass-all" {
 		t.Errorf("+all: %s %+v", cr.Status, cr.Findings)
 	}
 }
@@ -57,11 +57,11 @@ func TestSPFCheckLint(t *testing.T) {
 func TestSPFCheckWithIP(t *testing.T) {
 	for _, tt := range []struct {
 		ip, result, id string
-		st             report.Status
+		st             findings.Status
 	}{
-		{"192.0.2.10", "pass", "spf.pass", report.StatusPass},
-		{"198.51.100.9", "pass", "spf.pass", report.StatusPass},
-		{"203.0.113.1", "fail", "spf.fail", report.StatusFail},
+		{"192.0.2.10", "pass", "spf.pass", findings.StatusPass},
+		{"198.51.100.9", "pass", "spf.pass", findings.StatusPass},
+		{"203.0.113.1", "fail", "spf.fail", findings.StatusFail},
 	} {
 		cr, data := runSPFCheck(t, "spfcheck.example", Options{SenderIP: netip.MustParseAddr(tt.ip)})
 		ev, _ := data["evaluation"].(map[string]any)

@@ -5,8 +5,8 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dane"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mtasts"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 	"github.com/deliverdoctor/deliverdoctor/internal/tlsrpt"
 )
@@ -19,7 +19,7 @@ func init() {
 	Register(Checker{
 		Name:    "tls-rpt",
 		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) report.CheckResult {
+		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			return tlsrpt.Check(ctx, env.Resolver, t.Name, tlsrpt.Options{
 				Policies: transportPolicies(ctx, env, t.Name),
 			}).CheckResult()

@@ -20,7 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const check = "dane"
@@ -75,11 +75,11 @@ type Result struct {
 	Domain string `json:"domain"`
 	// MXValidated: the MX answer carried the AD bit (RFC 7672 2.2.1 has
 	// senders use DANE only for MX hosts found by a validated lookup).
-	MXValidated bool             `json:"mx_validated"`
-	MXSource    string           `json:"mx_source,omitempty"`
-	Implicit    bool             `json:"implicit_mx,omitempty"`
-	Hosts       []Host           `json:"hosts"`
-	Findings    []report.Finding `json:"-"`
+	MXValidated bool               `json:"mx_validated"`
+	MXSource    string             `json:"mx_source,omitempty"`
+	Implicit    bool               `json:"implicit_mx,omitempty"`
+	Hosts       []Host             `json:"hosts"`
+	Findings    []findings.Finding `json:"-"`
 
 	skip    string
 	errored bool
@@ -216,8 +216,8 @@ func (res *Result) judge() {
 	}
 	if len(with) == 0 {
 		if len(without) > 0 {
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "dane.none", Severity: report.SeverityInfo,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "dane.none", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("no MX host of %s publishes TLSA records: DANE is not used", res.Domain),
 				Detail:   "DANE for SMTP (RFC 7672) is optional. With DNSSEC-signed TLSA records, senders that implement it (Postfix, Exim, Microsoft Exchange Online, many European providers) require authenticated TLS to the MX hosts, which defeats STARTTLS downgrade and MX spoofing. It needs DNSSEC for both the domain and the MX host names.",
 				Evidence: tlsaEvidence(res.Hosts),
@@ -228,8 +228,8 @@ func (res *Result) judge() {
 		return
 	}
 	if len(without) > 0 {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dane.partial", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dane.partial", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%d of %d MX hosts of %s publish no TLSA records: %s", len(without), len(res.Hosts), res.Domain, strings.Join(without, ", ")),
 			Detail:   "DANE senders authenticate TLS only to the hosts with TLSA records; mail that goes to the others is open to STARTTLS downgrade, so an attacker who blocks the protected hosts gets the mail in clear text.",
 			Evidence: tlsaEvidence(res.Hosts),
@@ -242,8 +242,8 @@ func (res *Result) judge() {
 	// smtp_tls_dane_insecure_mx_policy = dane).
 	zone := res.MXSource == "zone"
 	if !res.MXValidated && !zone && !res.Implicit {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dane.mx-not-validated", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dane.mx-not-validated", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s publishes TLSA records but its MX records are not DNSSEC-validated", res.Domain),
 			Detail:   "RFC 7672 2.2.1: senders use DANE only for MX hosts found through a validated MX lookup; with an insecure MX answer most ignore the TLSA records (recent Postfix still uses them). " + adNote,
 			Evidence: []string{fmt.Sprintf("%s MX: no AD bit (%s)", res.Domain, res.MXSource)},
@@ -260,8 +260,8 @@ func (res *Result) judge() {
 			ev = append(ev, fmt.Sprintf("%s TLSA %s", h.TLSAName, t))
 		}
 		if !h.AD && h.Source != "zone" {
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "dane.tlsa-not-validated", Severity: report.SeverityWarn,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "dane.tlsa-not-validated", Severity: findings.SeverityWarn,
 				Title:    fmt.Sprintf("the TLSA records of %s are not DNSSEC-validated: senders ignore them", h.Name),
 				Detail:   "RFC 7672 2.2: TLSA records that do not validate are ignored (they could be forged), so this host gets no DANE protection. Its zone must be signed, with a DS record at the parent. " + adNote,
 				Evidence: ev,
@@ -280,8 +280,8 @@ func (res *Result) judge() {
 			}
 		}
 		if len(probs) > 0 {
-			f := report.Finding{
-				ID: "dane.unusable-record", Severity: report.SeverityWarn,
+			f := findings.Finding{
+				ID: "dane.unusable-record", Severity: findings.SeverityWarn,
 				Title:    fmt.Sprintf("%d of %d TLSA records of %s are unusable", len(h.TLSA)-h.Usable, len(h.TLSA), h.Name),
 				Detail:   "Senders skip unusable TLSA records and authenticate with the rest (RFC 7672 2.2).",
 				Evidence: append(ev, probs...),
@@ -305,19 +305,19 @@ func (res *Result) judge() {
 	}
 }
 
-func matchFindings(h Host, m *Match, ev []string) []report.Finding {
+func matchFindings(h Host, m *Match, ev []string) []findings.Finding {
 	switch {
 	case m.ProbeError != "":
-		return []report.Finding{{
-			ID: "dane.probe-error", Severity: report.SeverityError,
+		return []findings.Finding{{
+			ID: "dane.probe-error", Severity: findings.SeverityError,
 			Title:    fmt.Sprintf("could not get the certificate of %s to compare with its TLSA records", h.Name),
 			Detail:   m.ProbeError,
 			Evidence: ev,
 			Fix:      "Check that port 25 of " + h.Name + " is reachable from here (many networks block outgoing port 25) and retry.",
 		}}
 	case m.NoSTARTTLS && h.Usable > 0:
-		return []report.Finding{{
-			ID: "dane.no-starttls", Severity: report.SeverityFail,
+		return []findings.Finding{{
+			ID: "dane.no-starttls", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s publishes TLSA records but does not offer STARTTLS: DANE senders will not deliver to it", h.Name),
 			Detail:      "RFC 7672 2.2: usable TLSA records oblige the sender to use TLS; without STARTTLS, mail to this host is deferred and eventually returned.",
 			Evidence:    ev,
@@ -326,15 +326,15 @@ func matchFindings(h Host, m *Match, ev []string) []report.Finding {
 			Refs:        []string{"RFC 7672 2.2", "RFC 3207"},
 		}}
 	case !m.Matched && h.Usable > 0 && !m.NoSTARTTLS:
-		sev := report.SeverityFail
+		sev := findings.SeverityFail
 		title := fmt.Sprintf("the certificate of %s matches none of its TLSA records: DANE senders will not deliver to it", h.Name)
 		detail := "Senders that validate DANE (RFC 7672 3) refuse a certificate that matches no usable TLSA record and defer the mail (Postfix: \"Server certificate not trusted\", 4.7.5), then return it when it expires. This usually follows a certificate renewal with a new key without updating the TLSA records first."
 		if !h.AD && h.Source != "zone" {
-			sev = report.SeverityWarn
+			sev = findings.SeverityWarn
 			title = fmt.Sprintf("the certificate of %s matches none of its (unvalidated) TLSA records", h.Name)
 			detail = "The TLSA records are not DNSSEC-validated, so senders ignore them today; once the zone is signed, this mismatch would make DANE senders defer mail (4.7.5)."
 		}
-		return []report.Finding{{
+		return []findings.Finding{{
 			ID: "dane.mismatch", Severity: sev, Title: title,
 			Detail:      detail + " " + m.Detail,
 			Evidence:    ev,
@@ -362,9 +362,9 @@ func tlsaEvidence(hosts []Host) []string {
 	return ev
 }
 
-func dnsErr(what string, err error) report.Finding {
-	return report.Finding{
-		ID: "dane.dns-error", Check: check, Severity: report.SeverityError,
+func dnsErr(what string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "dane.dns-error", Check: check, Severity: findings.SeverityError,
 		Title:  "could not look up " + what + ": the DNS did not answer",
 		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown (SERVFAIL from a validating resolver often means broken DNSSEC).",
 		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
@@ -372,14 +372,14 @@ func dnsErr(what string, err error) report.Finding {
 }
 
 // CheckResult turns the analysis into the dane check's result.
-func (res *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+func (res *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
 	if res.skip != "" {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = res.skip
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(res.Findings)
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	with, matched, probed := 0, 0, 0
 	for _, h := range res.Hosts {
 		if len(h.TLSA) > 0 {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
@@ -84,34 +84,34 @@ tlsafail.example.      300 IN MX 10 mx.tlsafail.example.
 		name    string
 		domain  string
 		probe   map[string]ProbeResult
-		status  report.Status
+		status  findings.Status
 		ids     string
 		summary string
 	}{
-		{name: "good", domain: "good.example", status: report.StatusPass, summary: "TLSA on 2/2 MX hosts"},
-		{name: "good probed", domain: "good.example", probe: good, status: report.StatusPass, summary: "TLSA on 2/2 MX hosts; certificate matches on 2/2 probed"},
+		{name: "good", domain: "good.example", status: findings.StatusPass, summary: "TLSA on 2/2 MX hosts"},
+		{name: "good probed", domain: "good.example", probe: good, status: findings.StatusPass, summary: "TLSA on 2/2 MX hosts; certificate matches on 2/2 probed"},
 		{name: "renewed key", domain: "good.example", probe: map[string]ProbeResult{"mx1.good.example": {Chain: renewed}, "mx2.good.example": {Chain: leaf2}},
-			status: report.StatusFail, ids: "dane.mismatch"},
+			status: findings.StatusFail, ids: "dane.mismatch"},
 		{name: "DANE-TA still matches a renewed leaf", domain: "good.example", probe: map[string]ProbeResult{"mx1.good.example": {Chain: leaf1}, "mx2.good.example": {Chain: chainOf(t, ca.Issue(t, testpki.Leaf{Names: []string{"mx2.good.example"}}))}},
-			status: report.StatusPass},
+			status: findings.StatusPass},
 		{name: "no starttls", domain: "good.example", probe: map[string]ProbeResult{"mx1.good.example": {NoSTARTTLS: true}, "mx2.good.example": {Chain: leaf2}},
-			status: report.StatusFail, ids: "dane.no-starttls"},
+			status: findings.StatusFail, ids: "dane.no-starttls"},
 		{name: "probe error", domain: "good.example", probe: map[string]ProbeResult{"mx2.good.example": {Chain: leaf2}},
-			status: report.StatusError, ids: "dane.probe-error", summary: "TLSA on 2/2 MX hosts; certificate matches on 1/1 probed"},
-		{name: "partial", domain: "partial.example", status: report.StatusWarn, ids: "dane.partial"},
-		{name: "unvalidated", domain: "unvalidated.example", status: report.StatusWarn, ids: "dane.tlsa-not-validated"},
+			status: findings.StatusError, ids: "dane.probe-error", summary: "TLSA on 2/2 MX hosts; certificate matches on 1/1 probed"},
+		{name: "partial", domain: "partial.example", status: findings.StatusWarn, ids: "dane.partial"},
+		{name: "unvalidated", domain: "unvalidated.example", status: findings.StatusWarn, ids: "dane.tlsa-not-validated"},
 		{name: "unvalidated mismatch is a warning", domain: "unvalidated.example", probe: map[string]ProbeResult{"mx.unvalidated.example": {Chain: renewed}},
-			status: report.StatusWarn, ids: "dane.tlsa-not-validated,dane.mismatch"},
-		{name: "insecure mx", domain: "insecuremx.example", status: report.StatusWarn, ids: "dane.mx-not-validated"},
-		{name: "pkix", domain: "pkix.example", status: report.StatusWarn, ids: "dane.pkix-usage"},
-		{name: "pkix with probe: no usable record, no mismatch", domain: "pkix.example", probe: map[string]ProbeResult{"mx.pkix.example": {Chain: leaf1}}, status: report.StatusWarn, ids: "dane.pkix-usage"},
-		{name: "broken record", domain: "broken.example", status: report.StatusWarn, ids: "dane.unusable-record"},
-		{name: "none", domain: "none.example", status: report.StatusPass, ids: "dane.none", summary: "no TLSA records (DANE not used)"},
-		{name: "implicit mx", domain: "implicit.example", status: report.StatusPass, summary: "TLSA on 1/1 MX hosts"},
-		{name: "null mx", domain: "nullmx.example", status: report.StatusSkip},
-		{name: "nxdomain", domain: "nxdomain.example", status: report.StatusSkip},
-		{name: "mx servfail", domain: "servfail.example", status: report.StatusError, ids: "dane.dns-error"},
-		{name: "tlsa servfail", domain: "tlsafail.example", status: report.StatusError, ids: "dane.dns-error", summary: "could not be determined: DNS lookups failed"},
+			status: findings.StatusWarn, ids: "dane.tlsa-not-validated,dane.mismatch"},
+		{name: "insecure mx", domain: "insecuremx.example", status: findings.StatusWarn, ids: "dane.mx-not-validated"},
+		{name: "pkix", domain: "pkix.example", status: findings.StatusWarn, ids: "dane.pkix-usage"},
+		{name: "pkix with probe: no usable record, no mismatch", domain: "pkix.example", probe: map[string]ProbeResult{"mx.pkix.example": {Chain: leaf1}}, status: findings.StatusWarn, ids: "dane.pkix-usage"},
+		{name: "broken record", domain: "broken.example", status: findings.StatusWarn, ids: "dane.unusable-record"},
+		{name: "none", domain: "none.example", status: findings.StatusPass, ids: "dane.none", summary: "no TLSA records (DANE not used)"},
+		{name: "implicit mx", domain: "implicit.example", status: findings.StatusPass, summary: "TLSA on 1/1 MX hosts"},
+		{name: "null mx", domain: "nullmx.example", status: findings.StatusSkip},
+		{name: "nxdomain", domain: "nxdomain.example", status: findings.StatusSkip},
+		{name: "mx servfail", domain: "servfail.example", status: findings.StatusError, ids: "dane.dns-error"},
+		{name: "tlsa servfail", domain: "tlsafail.example", status: findings.StatusError, ids: "dane.dns-error", summary: "could not be determined: DNS lookups failed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestCheckOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr := Check(context.Background(), c, "example.org", Options{}).CheckResult(); cr.Status != report.StatusSkip || len(cr.Findings) != 0 {
+	if cr := Check(context.Background(), c, "example.org", Options{}).CheckResult(); cr.Status != findings.StatusSkip || len(cr.Findings) != 0 {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
 	}
 }
@@ -187,12 +187,12 @@ _25._tcp.mx.real.example. 300 IN TLSA ` + RecordFor(cert.Leaf, 3, 1, 1).String()
 	for _, tc := range []struct {
 		name   string
 		port   int
-		status report.Status
+		status findings.Status
 		ids    string
 	}{
-		{"match", int(withTLS.Addr.Port()), report.StatusPass, ""},
-		{"no starttls", int(plain.Addr.Port()), report.StatusFail, "dane.no-starttls"},
-		{"refused", closedPort, report.StatusError, "dane.probe-error"},
+		{"match", int(withTLS.Addr.Port()), findings.StatusPass, ""},
+		{"no starttls", int(plain.Addr.Port()), findings.StatusFail, "dane.no-starttls"},
+		{"refused", closedPort, findings.StatusError, "dane.probe-error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			probe := SMTPProbe(c, tc.port, smtpprobe.Options{Timeout: 5 * time.Second, HELO: "probe.example"})

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const check = "dkim"
@@ -27,8 +27,8 @@ var (
 // signature, most specific first.
 func NoPassCodes() []string { return slices.Clone(codesNoPass) }
 
-func finding(id string, sev report.Severity, title string) report.Finding {
-	return report.Finding{ID: "dkim." + id, Check: check, Severity: sev, Title: title}
+func finding(id string, sev findings.Severity, title string) findings.Finding {
+	return findings.Finding{ID: "dkim." + id, Check: check, Severity: sev, Title: title}
 }
 
 // evidence shows a key record as seen, with a long p= shortened so the
@@ -75,8 +75,8 @@ func shortenP(txt string) string {
 // lintDiscovery turns lookup results into findings. asked says whether the
 // selectors came from the user (a missing or revoked key is then a
 // failure) or from the built-in list (where only keys that exist matter).
-func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []report.Finding {
-	var fs []report.Finding
+func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []findings.Finding {
+	var fs []findings.Finding
 	var errs []*KeyResult
 	present := 0
 	for _, kr := range results {
@@ -86,7 +86,7 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []report.Find
 			continue
 		case KeyStatusOffline, KeyStatusNotKey:
 			if kr.Status == KeyStatusNotKey && asked {
-				f := finding("not-a-key", report.SeverityFail, fmt.Sprintf("%s holds a TXT record that is not a DKIM key", kr.Name))
+				f := finding("not-a-key", findings.SeverityFail, fmt.Sprintf("%s holds a TXT record that is not a DKIM key", kr.Name))
 				f.Detail = "Verifiers looking up this selector find no p= tag and fail the signature. This is often a wildcard TXT record (e.g. SPF at *." + d.Domain + ") answering every name, hiding a missing key."
 				f.Evidence = evidence(kr)
 				f.BounceCodes = codesNoPass
@@ -107,13 +107,13 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []report.Find
 		for _, kr := range errs {
 			ev = append(ev, fmt.Sprintf("%s: %s", kr.Name, kr.Error))
 		}
-		f := finding("dns-error", report.SeverityError, fmt.Sprintf("could not look up %d DKIM selector(s) of %s: the DNS did not answer", len(errs), d.Domain))
+		f := finding("dns-error", findings.SeverityError, fmt.Sprintf("could not look up %d DKIM selector(s) of %s: the DNS did not answer", len(errs), d.Domain))
 		if len(errs) == 1 {
 			f.Title = fmt.Sprintf("could not look up %s: the DNS did not answer", errs[0].Name)
 		}
 		f.Detail = "A DNS failure (timeout, SERVFAIL) says nothing about whether the key exists. Receivers that hit the same failure report dkim=temperror and may defer the message."
 		if slices.ContainsFunc(errs, func(kr *KeyResult) bool { return errors.Is(kr.Err, dnsx.ErrInvalidName) }) {
-			f.Severity = report.SeverityFail
+			f.Severity = findings.SeverityFail
 			f.ID = "dkim.invalid-selector"
 			f.Title = "a selector does not make a valid DNS name"
 			f.Detail = "Selectors are DNS labels (RFC 6376 3.1): letters, digits and hyphens, separated by dots."
@@ -126,7 +126,7 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []report.Find
 		fs = append(fs, f)
 	}
 	if !asked && present == 0 && len(errs) == 0 && !d.Offline {
-		f := finding("no-selector-found", report.SeverityWarn, fmt.Sprintf("no DKIM key found for %s at %d common selectors", d.Domain, d.Checked))
+		f := finding("no-selector-found", findings.SeverityWarn, fmt.Sprintf("no DKIM key found for %s at %d common selectors", d.Domain, d.Checked))
 		f.Detail = "DNS cannot list selectors, so this cannot confirm whether the domain signs its mail. Gmail, Yahoo and Microsoft require DKIM (and DMARC alignment) from bulk senders; mail without a passing signature is deferred or rejected."
 		f.Evidence = []string{"tried: " + strings.Join(d.NotFound, ", ")}
 		f.BounceCodes = codesNoPass
@@ -137,12 +137,12 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []report.Find
 	return fs
 }
 
-func missingFindings(kr *KeyResult, asked bool) []report.Finding {
+func missingFindings(kr *KeyResult, asked bool) []findings.Finding {
 	dangling := len(kr.CNAMEs) > 0
 	if !asked && !dangling {
 		return nil
 	}
-	sev := report.SeverityFail
+	sev := findings.SeverityFail
 	title := fmt.Sprintf("no DKIM key at %s (%s)", kr.Name, strings.ToUpper(kr.DNS))
 	detail := "Every message signed with s=" + kr.Selector + " d=" + kr.Domain + " fails DKIM: verifiers find no key (RFC 6376 6.1.2: PERMFAIL, no key for signature)."
 	fix := fmt.Sprintf("Publish the key as a TXT record at %s, exactly as your mail provider or signing software shows it, or sign with a selector that has a key.", kr.Name)
@@ -156,7 +156,7 @@ func missingFindings(kr *KeyResult, asked bool) []report.Finding {
 			// A rotation partner (Microsoft's selector2, SendGrid's s2) can
 			// dangle harmlessly while the other one signs.
 			id = "dangling-cname"
-			sev = report.SeverityWarn
+			sev = findings.SeverityWarn
 		}
 	}
 	f := finding(id, sev, title)
@@ -165,20 +165,20 @@ func missingFindings(kr *KeyResult, asked bool) []report.Finding {
 	f.BounceCodes = codesNoPass
 	f.Fix = fix
 	f.Refs = []string{"RFC 6376 3.6.2.1", "RFC 6376 6.1.2"}
-	return []report.Finding{f}
+	return []findings.Finding{f}
 }
 
 // KeyFindings lints the key record a selector holds (any status but
 // missing, error or offline). asked reports whether the selector is known
 // to sign mail (given by the user, or named by a signature): a revoked key
 // is then a failure, otherwise only a note.
-func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
-	var fs []report.Finding
+func KeyFindings(kr *KeyResult, asked bool) []findings.Finding {
+	var fs []findings.Finding
 	k := kr.Key
 	ev := evidence(kr)
 	switch kr.Status {
 	case KeyStatusMultiple:
-		f := finding("multiple-records", report.SeverityFail, fmt.Sprintf("%s has %d TXT records; a selector must have exactly one key", kr.Name, len(kr.Records)))
+		f := finding("multiple-records", findings.SeverityFail, fmt.Sprintf("%s has %d TXT records; a selector must have exactly one key", kr.Name, len(kr.Records)))
 		f.Detail = "RFC 6376 leaves several key records undefined; many verifiers (go-msgauth, Microsoft) fail the signature, others pick one at random."
 		f.Evidence = ev
 		f.BounceCodes = codesNoPass
@@ -186,11 +186,11 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		f.Refs = []string{"RFC 6376 3.6.2.2", "RFC 6376 6.1.2"}
 		return append(fs, f)
 	case KeyStatusRevoked:
-		sev := report.SeverityInfo
+		sev := findings.SeverityInfo
 		title := fmt.Sprintf("selector %s of %s is revoked (empty p=)", kr.Selector, kr.Domain)
 		detail := "An empty p= is how RFC 6376 retires a key. That is correct as long as nothing signs with this selector any more."
 		if asked {
-			sev = report.SeverityFail
+			sev = findings.SeverityFail
 			detail = "Signatures made with this selector fail (RFC 6376 6.1.2: PERMFAIL, key revoked). " + detail
 		}
 		f := finding("revoked", sev, title)
@@ -210,7 +210,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		case errors.Is(kr.Err, ErrSyntax), errors.Is(kr.Err, ErrVersion), errors.Is(kr.Err, ErrMissingKey):
 			id, what = "syntax", "it is not a valid key record"
 		}
-		f := finding(id, report.SeverityFail, fmt.Sprintf("%s: %s: %s", kr.Name, what, kr.Error))
+		f := finding(id, findings.SeverityFail, fmt.Sprintf("%s: %s: %s", kr.Name, what, kr.Error))
 		f.Detail = "Verifiers fail every signature made with this selector (RFC 6376 6.1.2: PERMFAIL, key syntax error)."
 		f.Evidence = ev
 		f.BounceCodes = codesNoPass
@@ -224,7 +224,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 	if k.Type == KeyRSA && k.Bits > 0 {
 		switch {
 		case k.Bits < 1024:
-			f := finding("weak-key", report.SeverityFail, fmt.Sprintf("%s is a %d-bit RSA key; verifiers reject keys under 1024 bits", kr.Name, k.Bits))
+			f := finding("weak-key", findings.SeverityFail, fmt.Sprintf("%s is a %d-bit RSA key; verifiers reject keys under 1024 bits", kr.Name, k.Bits))
 			f.Detail = "RFC 8301 3.2: verifiers MUST NOT consider signatures with RSA keys of less than 1024 bits valid. Such short keys can also be factored."
 			f.Evidence = ev
 			f.BounceCodes = codesNotAccepted
@@ -232,14 +232,14 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 			f.Refs = []string{"RFC 8301 3.2"}
 			fs = append(fs, f)
 		case k.Bits < 2048:
-			f := finding("short-key", report.SeverityWarn, fmt.Sprintf("%s is a %d-bit RSA key; 2048 bits is the recommended minimum", kr.Name, k.Bits))
+			f := finding("short-key", findings.SeverityWarn, fmt.Sprintf("%s is a %d-bit RSA key; 2048 bits is the recommended minimum", kr.Name, k.Bits))
 			f.Detail = "RFC 8301 3.2: signers SHOULD use RSA keys of at least 2048 bits. 1024-bit keys still verify, but some receivers score them lower and they are within reach of factoring."
 			f.Evidence = ev
 			f.Fix = "Rotate to a 2048-bit key under a new selector; keep this one published until mail signed with it has been delivered, then revoke it (p=)."
 			f.Refs = []string{"RFC 8301 3.2"}
 			fs = append(fs, f)
 		case k.Bits > 4096:
-			f := finding("long-key", report.SeverityWarn, fmt.Sprintf("%s is a %d-bit RSA key; verifiers need only support up to 4096 bits", kr.Name, k.Bits))
+			f := finding("long-key", findings.SeverityWarn, fmt.Sprintf("%s is a %d-bit RSA key; verifiers need only support up to 4096 bits", kr.Name, k.Bits))
 			f.Detail = "RFC 8301 3.2: verifiers MUST validate keys from 1024 to 4096 bits and MAY support larger ones; some will not verify this signature."
 			f.Evidence = ev
 			f.BounceCodes = codesNotAccepted
@@ -249,7 +249,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		}
 	}
 	if k.Type == KeyRSA && k.Encoding == "pkcs1" {
-		f := finding("pkcs1-key", report.SeverityWarn, fmt.Sprintf("%s publishes a bare RSAPublicKey instead of SubjectPublicKeyInfo", kr.Name))
+		f := finding("pkcs1-key", findings.SeverityWarn, fmt.Sprintf("%s publishes a bare RSAPublicKey instead of SubjectPublicKeyInfo", kr.Name))
 		f.Detail = "RFC 6376's examples, OpenSSL and every DKIM tool publish SubjectPublicKeyInfo (base64 starting \"MII\"); verifiers that only read that form (RFC 6376 erratum 3017) fail the signature."
 		f.Evidence = ev
 		f.BounceCodes = codesNoPass
@@ -258,7 +258,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		fs = append(fs, f)
 	}
 	if len(k.Hashes) > 0 && !k.AllowsHash("sha256") {
-		f := finding("sha1", report.SeverityFail, fmt.Sprintf("%s allows only h=%s; no acceptable signature can use this key", kr.Name, strings.Join(k.Hashes, ":")))
+		f := finding("sha1", findings.SeverityFail, fmt.Sprintf("%s allows only h=%s; no acceptable signature can use this key", kr.Name, strings.Join(k.Hashes, ":")))
 		f.Detail = "RFC 8301 3.1: rsa-sha1 MUST NOT be used for signing or verifying, and a key whose h= lacks sha256 refuses sha256 signatures (RFC 6376 6.1.2: PERMFAIL, inappropriate hash algorithm). Either way the signature does not pass."
 		if !slices.Contains(k.Hashes, "sha1") {
 			f.ID = "dkim.bad-hash"
@@ -271,7 +271,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		fs = append(fs, f)
 	}
 	if !k.AllowsEmail() {
-		f := finding("service", report.SeverityFail, fmt.Sprintf("%s is restricted to s=%s, not e-mail", kr.Name, strings.Join(k.Services, ":")))
+		f := finding("service", findings.SeverityFail, fmt.Sprintf("%s is restricted to s=%s, not e-mail", kr.Name, strings.Join(k.Services, ":")))
 		f.Detail = "RFC 6376 3.6.1: verifiers MUST ignore a key whose s= does not include \"email\" or \"*\" for mail signatures (PERMFAIL, inappropriate service)."
 		f.Evidence = ev
 		f.BounceCodes = codesNoPass
@@ -280,7 +280,7 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		fs = append(fs, f)
 	}
 	if k.Testing() {
-		f := finding("testing", report.SeverityWarn, fmt.Sprintf("%s is in testing mode (t=y)", kr.Name))
+		f := finding("testing", findings.SeverityWarn, fmt.Sprintf("%s is in testing mode (t=y)", kr.Name))
 		f.Detail = "RFC 6376 3.6.1: verifiers MUST NOT treat mail from a signer in testing mode differently from unsigned mail; some therefore give its signatures no weight."
 		f.Evidence = ev
 		f.Fix = "Once signatures verify, remove y from t=: " + fixedRecord(k, func(c *Key) {
@@ -290,14 +290,14 @@ func KeyFindings(kr *KeyResult, asked bool) []report.Finding {
 		fs = append(fs, f)
 	}
 	if k.Strict() {
-		f := finding("strict", report.SeverityInfo, fmt.Sprintf("%s requires i= to be exactly %s (t=s)", kr.Name, kr.Domain))
+		f := finding("strict", findings.SeverityInfo, fmt.Sprintf("%s requires i= to be exactly %s (t=s)", kr.Name, kr.Domain))
 		f.Detail = "With t=s, signatures whose i= is in a subdomain of d= fail (RFC 6376 3.6.1)."
 		f.Evidence = ev
 		f.Refs = []string{"RFC 6376 3.6.1"}
 		fs = append(fs, f)
 	}
 	if k.Type == KeyEd25519 {
-		f := finding("ed25519", report.SeverityInfo, fmt.Sprintf("%s is an Ed25519 key (RFC 8463)", kr.Name))
+		f := finding("ed25519", findings.SeverityInfo, fmt.Sprintf("%s is an Ed25519 key (RFC 8463)", kr.Name))
 		f.Detail = "Ed25519 is secure and short, but not every receiver verifies it yet; RFC 8463 expects signers to add an RSA signature alongside."
 		f.Evidence = ev
 		f.Fix = "Also sign with an RSA (2048-bit) key under a second selector."

@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Errors of Lookup besides *KeyError (the record is there but broken) and
@@ -164,9 +164,9 @@ type Discovery struct {
 	Checked       int    `json:"selectors_checked"`
 	// Keys lists the selectors with something at them (a key, a broken or
 	// revoked record, a CNAME, a DNS error); with --selector, all of them.
-	Keys     []*KeyResult     `json:"keys"`
-	NotFound []string         `json:"not_found,omitempty"` // selectors with nothing there
-	Findings []report.Finding `json:"-"`
+	Keys     []*KeyResult       `json:"keys"`
+	NotFound []string           `json:"not_found,omitempty"` // selectors with nothing there
+	Findings []findings.Finding `json:"-"`
 	// Offline is true when no selector could be asked (--offline).
 	Offline bool `json:"offline,omitempty"`
 }
@@ -248,11 +248,11 @@ func (d *Discovery) Usable() []*KeyResult {
 }
 
 // CheckResult adapts the discovery to the report model (check "dkim").
-func (d *Discovery) CheckResult() report.CheckResult {
-	res := report.CheckResult{Name: check, Data: d, Findings: d.Findings}
-	res.Status = report.StatusFromFindings(d.Findings)
+func (d *Discovery) CheckResult() findings.CheckResult {
+	res := findings.CheckResult{Name: check, Data: d, Findings: d.Findings}
+	res.Status = findings.StatusFromFindings(d.Findings)
 	if d.Offline {
-		res.Status = report.StatusSkip
+		res.Status = findings.StatusSkip
 		res.Summary = "not checked: the selectors are outside the --zone files (offline)"
 		return res
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // lintZone publishes one selector per problem under example.com.
@@ -41,7 +41,7 @@ func lintZone(t *testing.T) string {
 		"example.com. 300 IN MX 10 mx.example.com.\n"
 }
 
-func ids(fs []report.Finding) []string {
+func ids(fs []findings.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.ID+"/"+string(f.Severity))
@@ -95,14 +95,14 @@ func TestDiscoverSelectors(t *testing.T) {
 				}
 			}
 			for _, f := range d.Findings {
-				if f.Severity == report.SeverityFail && (len(f.BounceCodes) == 0 || f.Fix == "") {
+				if f.Severity == findings.SeverityFail && (len(f.BounceCodes) == 0 || f.Fix == "") {
 					t.Errorf("%s: a failure needs bounce codes and a fix: %+v", f.ID, f)
 				}
 				if f.Check != "dkim" || len(f.Refs) == 0 {
 					t.Errorf("%s: check %q refs %v", f.ID, f.Check, f.Refs)
 				}
 			}
-			want := report.StatusFromFindings(d.Findings)
+			want := findings.StatusFromFindings(d.Findings)
 			if got := d.CheckResult().Status; got != want {
 				t.Errorf("check status %s, want %s", got, want)
 			}
@@ -124,7 +124,7 @@ func TestDiscoverDetails(t *testing.T) {
 		esp.Chain() != "esp._domainkey.example.com → esp.domainkey.u42.wl.esp.example" {
 		t.Errorf("CNAME chain: %+v %q", esp, esp.Chain())
 	}
-	var gone report.Finding
+	var gone findings.Finding
 	for _, f := range d.Findings {
 		if strings.Contains(f.Title, "gone._domainkey") {
 			gone = f
@@ -174,7 +174,7 @@ func TestDiscoverBuiltin(t *testing.T) {
 	if got := ids(d.Findings); !slices.Equal(got, []string{"dkim.revoked/info"}) {
 		t.Errorf("findings %v", got)
 	}
-	if st := d.CheckResult().Status; st != report.StatusPass {
+	if st := d.CheckResult().Status; st != findings.StatusPass {
 		t.Errorf("status %s", st)
 	}
 	if d.Keys[0].Selector != "google" || d.Keys[0].UsedBy == "" {
@@ -222,7 +222,7 @@ func TestDiscoverDNSFailureIsNotMissing(t *testing.T) {
 	if !slices.Equal(got, []string{"dkim.dns-error/error"}) {
 		t.Fatalf("findings %v", got)
 	}
-	if d.CheckResult().Status != report.StatusError {
+	if d.CheckResult().Status != findings.StatusError {
 		t.Errorf("status %s", d.CheckResult().Status)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Result is a signature's verification result, named as in
@@ -54,8 +54,8 @@ type SignatureResult struct {
 	// AuthorDomain: d= equals the From domain exactly (an "author domain
 	// signature", RFC 5617 2.7). DMARC relaxed alignment is wider; see
 	// the headers command.
-	AuthorDomain bool             `json:"author_domain"`
-	Findings     []report.Finding `json:"-"`
+	AuthorDomain bool               `json:"author_domain"`
+	Findings     []findings.Finding `json:"-"`
 }
 
 // Label names the signature for titles: "signature 1 (d=example.com s=s1)".
@@ -71,7 +71,7 @@ type MessageVerification struct {
 	From       string             `json:"from,omitempty"`
 	FromDomain string             `json:"from_domain,omitempty"`
 	Signatures []*SignatureResult `json:"signatures"`
-	Findings   []report.Finding   `json:"-"`
+	Findings   []findings.Finding `json:"-"`
 }
 
 // Passing returns the signatures that verified.
@@ -86,8 +86,8 @@ func (m *MessageVerification) Passing() []*SignatureResult {
 }
 
 // CheckResult adapts the verdict to the report model (check "dkim").
-func (m *MessageVerification) CheckResult() report.CheckResult {
-	res := report.CheckResult{Name: check, Data: m, Findings: m.Findings, Status: report.StatusFromFindings(m.Findings)}
+func (m *MessageVerification) CheckResult() findings.CheckResult {
+	res := findings.CheckResult{Name: check, Data: m, Findings: m.Findings, Status: findings.StatusFromFindings(m.Findings)}
 	var parts []string
 	for _, s := range m.Signatures {
 		parts = append(parts, fmt.Sprintf("%s: %s", s.Label(), s.Result))
@@ -99,7 +99,7 @@ func (m *MessageVerification) CheckResult() report.CheckResult {
 		res.Summary = strings.Join(parts, "; ")
 	}
 	if len(m.Signatures) > 0 && allNotChecked(m.Signatures) {
-		res.Status = report.StatusSkip
+		res.Status = findings.StatusSkip
 	}
 	return res
 }
@@ -200,7 +200,7 @@ func VerifyMessage(ctx context.Context, r dnsx.Resolver, msg []byte, opts *Verif
 		sigErrs = append(sigErrs, err)
 	}
 	if len(sigs) == 0 {
-		f := finding("unsigned", report.SeverityFail, "the message has no DKIM signature")
+		f := finding("unsigned", findings.SeverityFail, "the message has no DKIM signature")
 		f.Detail = "Without a DKIM signature, DMARC can pass only through SPF alignment, which forwarding breaks. Gmail, Yahoo and Microsoft require DKIM from bulk senders."
 		f.BounceCodes = codesNoPass
 		f.Fix = "Enable DKIM signing for the From domain at the server or provider that sends this mail, and publish its key."
@@ -209,7 +209,7 @@ func VerifyMessage(ctx context.Context, r dnsx.Resolver, msg []byte, opts *Verif
 		return m, nil
 	}
 	if len(sigs) > o.MaxSignatures {
-		f := finding("too-many-signatures", report.SeverityWarn, fmt.Sprintf("the message has %d DKIM signatures; only the first %d were verified", len(sigs), o.MaxSignatures))
+		f := finding("too-many-signatures", findings.SeverityWarn, fmt.Sprintf("the message has %d DKIM signatures; only the first %d were verified", len(sigs), o.MaxSignatures))
 		f.Detail = "Receivers limit the signatures they verify (RFC 6376 8.4 warns of the DNS load); signatures beyond the limit count for nothing."
 		f.Fix = "Sign once per domain that needs it (usually the From domain, maybe the ESP's)."
 		m.Findings = append(m.Findings, f)
@@ -255,14 +255,14 @@ func (m *MessageVerification) findFrom(fields []Field) {
 	froms := Values(fields, "From")
 	switch len(froms) {
 	case 0:
-		f := finding("no-from", report.SeverityWarn, "the message has no From header field")
+		f := finding("no-from", findings.SeverityWarn, "the message has no From header field")
 		f.Detail = "Every DKIM signature must sign From (RFC 6376 5.4); without an author there is nothing for DMARC to align with."
 		f.Refs = []string{"RFC 5322 3.6", "RFC 6376 5.4"}
 		m.Findings = append(m.Findings, f)
 		return
 	case 1:
 	default:
-		f := finding("multiple-from", report.SeverityWarn, fmt.Sprintf("the message has %d From header fields", len(froms)))
+		f := finding("multiple-from", findings.SeverityWarn, fmt.Sprintf("the message has %d From header fields", len(froms)))
 		f.Detail = "RFC 5322 allows one. Receivers reject such mail or cannot tell which author a signature covers (Gmail: 5.7.1)."
 		f.BounceCodes = []string{"5.7.1"}
 		f.Refs = []string{"RFC 5322 3.6", "RFC 7489 6.6.1"}
@@ -284,7 +284,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 	}
 	s.AuthorDomain = m.FromDomain != "" && s.Domain == m.FromDomain
 	label := s.Label()
-	set := func(r Result, reason string, fs ...report.Finding) {
+	set := func(r Result, reason string, fs ...findings.Finding) {
 		s.Result, s.Reason = r, reason
 		s.Findings = append(s.Findings, fs...)
 	}
@@ -292,7 +292,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 	// RFC 6376 6.1.1: validate the signature header field.
 	switch {
 	case sigErr != nil:
-		f := finding("signature-syntax", report.SeverityFail, fmt.Sprintf("%s is malformed: %s", label, strings.TrimPrefix(sigErr.Error(), ErrSignatureSyntax.Error()+": ")))
+		f := finding("signature-syntax", findings.SeverityFail, fmt.Sprintf("%s is malformed: %s", label, strings.TrimPrefix(sigErr.Error(), ErrSignatureSyntax.Error()+": ")))
 		f.Detail = "Verifiers ignore a DKIM-Signature they cannot parse (RFC 6376 6.1.1: PERMFAIL, signature syntax error)."
 		f.BounceCodes = codesNoPass
 		f.Fix = "Fix the signing software's configuration; the signature must carry v=1, a=, b=, bh=, d=, h= and s=."
@@ -300,7 +300,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "signature syntax error", f)
 		return
 	case !sig.Signs("From"):
-		f := finding("from-not-signed", report.SeverityFail, fmt.Sprintf("%s does not sign the From header field", label))
+		f := finding("from-not-signed", findings.SeverityFail, fmt.Sprintf("%s does not sign the From header field", label))
 		f.Detail = "RFC 6376 5.4: From MUST be signed; verifiers ignore signatures that leave it out (PERMFAIL, From field not signed)."
 		f.Evidence = []string{"h=" + strings.Join(sig.Headers, ":")}
 		f.BounceCodes = codesNotAccepted
@@ -309,7 +309,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "From not signed", f)
 		return
 	case sig.IdentityDomain() != sig.Domain && !strings.HasSuffix(sig.IdentityDomain(), "."+sig.Domain):
-		f := finding("identity-mismatch", report.SeverityFail, fmt.Sprintf("%s: i=%s is not in d=%s", label, sig.Identifier, sig.Domain))
+		f := finding("identity-mismatch", findings.SeverityFail, fmt.Sprintf("%s: i=%s is not in d=%s", label, sig.Identifier, sig.Domain))
 		f.Detail = "RFC 6376 6.1.1: the i= domain must be d= or a subdomain of it (PERMFAIL, domain mismatch)."
 		f.BounceCodes = codesNotAccepted
 		f.Fix = "Leave i= out, or set it to an address in the d= domain."
@@ -317,7 +317,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "i= outside d=", f)
 		return
 	case sig.ExpiresAt != nil && now.After(*sig.ExpiresAt):
-		f := finding("expired", report.SeverityFail, fmt.Sprintf("%s expired at %s (x=)", label, sig.ExpiresAt.Format(time.RFC3339)))
+		f := finding("expired", findings.SeverityFail, fmt.Sprintf("%s expired at %s (x=)", label, sig.ExpiresAt.Format(time.RFC3339)))
 		f.Detail = "RFC 6376 6.1.1: verifiers treat an expired signature as PERMFAIL (signature expired). Mail delivered late, or a message checked long after it arrived, fails."
 		if sig.SignedAt != nil {
 			f.Evidence = []string{fmt.Sprintf("t=%d (%s), x=%d", sig.SignedAt.Unix(), sig.SignedAt.Format(time.RFC3339), sig.ExpiresAt.Unix())}
@@ -335,11 +335,11 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "no key looked up")
 		return
 	case kr.Status == KeyStatusOffline:
-		f := finding("key-not-checked", report.SeverityInfo, fmt.Sprintf("%s: the key %s was not looked up (--offline, outside the --zone files)", label, kr.Name))
+		f := finding("key-not-checked", findings.SeverityInfo, fmt.Sprintf("%s: the key %s was not looked up (--offline, outside the --zone files)", label, kr.Name))
 		set(ResultNotChecked, "key not looked up (offline)", f)
 		return
 	case kr.Status == KeyStatusError:
-		f := finding("dns-error", report.SeverityError, fmt.Sprintf("%s: could not look up the key %s: the DNS did not answer", label, kr.Name))
+		f := finding("dns-error", findings.SeverityError, fmt.Sprintf("%s: could not look up the key %s: the DNS did not answer", label, kr.Name))
 		f.Detail = kr.Error + ". This says nothing about whether the key exists; a receiver with the same failure reports dkim=temperror and defers the message."
 		f.BounceCodes = []string{"4.7.30", "4.7.0"}
 		f.Fix = "Retry; if it persists, check the name servers of " + kr.Domain + " (and of the ESP a selector CNAME points to)."
@@ -350,7 +350,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "no key for signature", prefixed(label, missingFindings(kr, true))...)
 		return
 	case kr.Status == KeyStatusNotKey:
-		f := finding("no-key", report.SeverityFail, fmt.Sprintf("%s: %s holds a TXT record that is not a DKIM key", label, kr.Name))
+		f := finding("no-key", findings.SeverityFail, fmt.Sprintf("%s: %s holds a TXT record that is not a DKIM key", label, kr.Name))
 		f.Evidence = evidence(kr)
 		f.BounceCodes = codesNoPass
 		f.Fix = "Publish the signer's public key at " + kr.Name + "."
@@ -365,7 +365,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 	keyNotes := prefixed(label, KeyFindings(kr, true))
 	switch {
 	case sig.KeyAlgorithm() != string(k.Type):
-		f := finding("key-type-mismatch", report.SeverityFail, fmt.Sprintf("%s is a=%s but the key at %s is k=%s", label, sig.Algorithm, kr.Name, k.Type))
+		f := finding("key-type-mismatch", findings.SeverityFail, fmt.Sprintf("%s is a=%s but the key at %s is k=%s", label, sig.Algorithm, kr.Name, k.Type))
 		f.Detail = "RFC 6376 6.1.2: PERMFAIL (inappropriate key algorithm). The selector points at a key of another type than the signer uses."
 		f.Evidence = evidence(kr)
 		f.BounceCodes = codesNoPass
@@ -374,7 +374,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPermError, "inappropriate key algorithm", f)
 		return
 	case sig.HashAlgorithm() == "sha1":
-		f := finding("sha1-signature", report.SeverityFail, fmt.Sprintf("%s uses a=rsa-sha1, which verifiers must refuse", label))
+		f := finding("sha1-signature", findings.SeverityFail, fmt.Sprintf("%s uses a=rsa-sha1, which verifiers must refuse", label))
 		f.Detail = "RFC 8301 3.1: rsa-sha1 MUST NOT be used for signing or verifying; Gmail and others treat such signatures as not passing."
 		f.BounceCodes = codesNotAccepted
 		f.Fix = "Configure the signer for rsa-sha256 (and a 2048-bit key)."
@@ -382,14 +382,14 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPolicy, "rsa-sha1 is not acceptable", f)
 		return
 	case sig.HashAlgorithm() != "sha256":
-		f := finding("signature-syntax", report.SeverityFail, fmt.Sprintf("%s uses the unknown algorithm a=%s", label, sig.Algorithm))
+		f := finding("signature-syntax", findings.SeverityFail, fmt.Sprintf("%s uses the unknown algorithm a=%s", label, sig.Algorithm))
 		f.BounceCodes = codesNoPass
 		f.Fix = "Sign with rsa-sha256 or ed25519-sha256."
 		f.Refs = []string{"RFC 6376 3.3", "RFC 8463 3"}
 		set(ResultPermError, "unsupported algorithm", f)
 		return
 	case !k.AllowsHash(sig.HashAlgorithm()):
-		f := finding("hash-not-allowed", report.SeverityFail, fmt.Sprintf("%s uses %s but the key at %s allows only h=%s", label, sig.HashAlgorithm(), kr.Name, strings.Join(k.Hashes, ":")))
+		f := finding("hash-not-allowed", findings.SeverityFail, fmt.Sprintf("%s uses %s but the key at %s allows only h=%s", label, sig.HashAlgorithm(), kr.Name, strings.Join(k.Hashes, ":")))
 		f.Detail = "RFC 6376 6.1.2: PERMFAIL (inappropriate hash algorithm)."
 		f.Evidence = evidence(kr)
 		f.BounceCodes = codesNotAccepted
@@ -404,7 +404,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPolicy, fmt.Sprintf("%d-bit RSA key is too short", k.Bits), keyNotes...)
 		return
 	case sig.BodyLength != nil:
-		f := finding("length-tag", report.SeverityWarn, fmt.Sprintf("%s limits the signed body to l=%d bytes", label, *sig.BodyLength))
+		f := finding("length-tag", findings.SeverityWarn, fmt.Sprintf("%s limits the signed body to l=%d bytes", label, *sig.BodyLength))
 		f.Detail = "Anything appended after the first l= bytes of the body is not signed, so a forwarder or attacker can add content that still carries the signature (RFC 6376 8.2). go-msgauth and some receivers refuse such signatures; others accept them."
 		f.Evidence = []string{fmt.Sprintf("l=%d", *sig.BodyLength)}
 		f.BounceCodes = codesNotAccepted
@@ -419,7 +419,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultPass, "signature verified", keyNotes...)
 		if k.Strict() && sig.IdentityDomain() != sig.Domain {
 			// go-msgauth does not apply t=s; RFC 6376 3.6.1 does.
-			f := finding("strict-identity", report.SeverityFail, fmt.Sprintf("%s: the key has t=s but i=%s is in a subdomain of d=%s", label, sig.Identifier, sig.Domain))
+			f := finding("strict-identity", findings.SeverityFail, fmt.Sprintf("%s: the key has t=s but i=%s is in a subdomain of d=%s", label, sig.Identifier, sig.Domain))
 			f.Detail = "RFC 6376 3.6.1: with t=s, the i= domain MUST NOT be a subdomain of d=; strict verifiers fail this signature."
 			f.BounceCodes = codesNoPass
 			f.Fix = "Set i= to @" + sig.Domain + " (or leave it out), or remove s from t= in the key record."
@@ -428,14 +428,14 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 			set(ResultPermError, "t=s forbids an i= in a subdomain", f)
 		}
 		if sig.SignedAt != nil && sig.SignedAt.After(now.Add(15*time.Minute)) {
-			f := finding("future-timestamp", report.SeverityWarn, fmt.Sprintf("%s is dated %s, in the future (t=)", label, sig.SignedAt.Format(time.RFC3339)))
+			f := finding("future-timestamp", findings.SeverityWarn, fmt.Sprintf("%s is dated %s, in the future (t=)", label, sig.SignedAt.Format(time.RFC3339)))
 			f.Detail = "RFC 6376 3.5: verifiers MAY ignore signatures with a timestamp in the future. The signer's clock is probably wrong."
 			f.Fix = "Synchronise the signing server's clock (NTP)."
 			f.Refs = []string{"RFC 6376 3.5"}
 			s.Findings = append(s.Findings, f)
 		}
 	case strings.Contains(libErr.Error(), "body hash did not verify"):
-		f := finding("body-hash-mismatch", report.SeverityFail, fmt.Sprintf("%s: body hash mismatch: the body changed after signing", label))
+		f := finding("body-hash-mismatch", findings.SeverityFail, fmt.Sprintf("%s: body hash mismatch: the body changed after signing", label))
 		f.Detail = "The body no longer matches bh= (RFC 6376 6.1.3). Usual causes: a mailing list or gateway added a footer or disclaimer, content was re-encoded (8bit to quoted-printable, line wrapping), or c=" + sig.Canonicalization + " is too strict for a relay that changes whitespace."
 		if lists := Values(fields, "List-Id"); len(lists) > 0 {
 			f.Detail += " This message came through a mailing list (List-Id: " + lists[0] + "), which explains it; ARC lets receivers trust the list's own verification."
@@ -446,7 +446,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		f.Refs = []string{"RFC 6376 3.7", "RFC 6376 6.1.3"}
 		set(ResultFail, "body hash did not verify", f)
 	case strings.Contains(libErr.Error(), "signature did not verify"):
-		f := finding("signature-mismatch", report.SeverityFail, fmt.Sprintf("%s: the header signature does not verify", label))
+		f := finding("signature-mismatch", findings.SeverityFail, fmt.Sprintf("%s: the header signature does not verify", label))
 		f.Detail = "The body is intact, but a signed header field changed after signing, or the key in DNS is not the one the signer used (RFC 6376 6.1.3)."
 		f.Evidence = []string{"signed fields h=" + strings.Join(sig.Headers, ":"), "c=" + sig.Canonicalization}
 		f.BounceCodes = codesNoPass
@@ -462,7 +462,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 	case msgdkim.IsTempFail(libErr):
 		set(ResultTempError, libErr.Error())
 	default:
-		f := finding("permerror", report.SeverityFail, fmt.Sprintf("%s does not verify: %s", label, strings.TrimPrefix(libErr.Error(), "dkim: ")))
+		f := finding("permerror", findings.SeverityFail, fmt.Sprintf("%s does not verify: %s", label, strings.TrimPrefix(libErr.Error(), "dkim: ")))
 		f.BounceCodes = codesNoPass
 		f.Refs = []string{"RFC 6376 6.1"}
 		set(ResultPermError, strings.TrimPrefix(libErr.Error(), "dkim: "), f)
@@ -473,7 +473,7 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 }
 
 // prefixed puts the signature label in front of finding titles.
-func prefixed(label string, fs []report.Finding) []report.Finding {
+func prefixed(label string, fs []findings.Finding) []findings.Finding {
 	for i := range fs {
 		fs[i].Title = label + ": " + fs[i].Title
 	}
@@ -493,8 +493,8 @@ func (m *MessageVerification) collect() {
 	}
 	for _, s := range m.Signatures {
 		for _, f := range s.Findings {
-			if covered && s.Result != ResultPass && f.Severity == report.SeverityFail {
-				f.Severity = report.SeverityWarn
+			if covered && s.Result != ResultPass && f.Severity == findings.SeverityFail {
+				f.Severity = findings.SeverityWarn
 				f.Detail = strings.TrimSpace(f.Detail + " Another signature of the author's domain passes, so this one does not decide delivery.")
 			}
 			m.Findings = append(m.Findings, f)
@@ -510,7 +510,7 @@ func (m *MessageVerification) collect() {
 		}
 		passing = append(passing, s.Domain)
 	}
-	f := finding("not-author-domain", report.SeverityInfo, fmt.Sprintf("no passing signature is from the author's domain %s (passing: d=%s)", m.FromDomain, strings.Join(passing, ", d=")))
+	f := finding("not-author-domain", findings.SeverityInfo, fmt.Sprintf("no passing signature is from the author's domain %s (passing: d=%s)", m.FromDomain, strings.Join(passing, ", d=")))
 	f.Detail = "DMARC needs a passing signature whose d= aligns with the From domain. Under relaxed alignment a d= in the same organisational domain is enough; `deliverdoctor headers` computes the alignment."
 	f.BounceCodes = codesNotAuthorDom
 	f.Fix = "Have the sender sign with d=" + m.FromDomain + " (custom DKIM domain at the ESP)."

@@ -16,7 +16,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const plainMsg = "From: Ada Lovelace <ada@example.com>\r\n" +
@@ -89,7 +89,7 @@ func TestVerifyRFC8463Example(t *testing.T) {
 	if got := ids(m.Findings); !slices.Contains(got, "dkim.short-key/warn") || slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, "/fail") }) {
 		t.Errorf("findings %v", got)
 	}
-	if st := m.CheckResult().Status; st != report.StatusWarn {
+	if st := m.CheckResult().Status; st != findings.StatusWarn {
 		t.Errorf("status %s", st)
 	}
 
@@ -167,33 +167,33 @@ func TestVerifyMutations(t *testing.T) {
 		msg    string
 		result Result
 		ids    []string // must all be present
-		status report.Status
+		status findings.Status
 	}{
-		{"rsa 2048", sign(t, plainMsg, o("rsa", k2048)), ResultPass, nil, report.StatusPass},
-		{"rsa 1024", sign(t, plainMsg, o("short", k1024)), ResultPass, []string{"dkim.short-key/warn"}, report.StatusWarn},
-		{"ed25519", sign(t, plainMsg, o("ed", ed)), ResultPass, nil, report.StatusPass},
-		{"delegated via CNAME", sign(t, plainMsg, o("esp", k2048)), ResultPass, nil, report.StatusPass},
-		{"simple/simple", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "rsa", Signer: k2048, HeaderCanonicalization: "simple", BodyCanonicalization: "simple"}), ResultPass, nil, report.StatusPass},
-		{"LF line endings", strings.ReplaceAll(sign(t, plainMsg, o("rsa", k2048)), "\r\n", "\n"), ResultPass, nil, report.StatusPass},
-		{"body changed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "algebraic", "algebraical", 1), ResultFail, []string{"dkim.body-hash-mismatch/fail"}, report.StatusFail},
-		{"header changed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "Subject: Analytical", "Subject: [list] Analytical", 1), ResultFail, []string{"dkim.signature-mismatch/fail"}, report.StatusFail},
-		{"From changed", strings.Replace(sign(t, plainMsg, o("ed", ed)), "ada@example.com", "eve@example.com", 1), ResultFail, []string{"dkim.signature-mismatch/fail"}, report.StatusFail},
-		{"key rotated in DNS", sign(t, plainMsg, o("rotated", k2048)), ResultFail, []string{"dkim.key-mismatch/fail"}, report.StatusFail},
-		{"key revoked", sign(t, plainMsg, o("revoked", k2048)), ResultPermError, []string{"dkim.revoked/fail"}, report.StatusFail},
-		{"selector missing", sign(t, plainMsg, o("nosuch", k2048)), ResultPermError, []string{"dkim.no-key/fail"}, report.StatusFail},
-		{"key lookup SERVFAIL", sign(t, plainMsg, o("flaky", k2048)), ResultTempError, []string{"dkim.dns-error/error"}, report.StatusError},
-		{"weak 512-bit key", sign(t, plainMsg, o("weak", k512)), ResultPolicy, []string{"dkim.weak-key/fail"}, report.StatusFail},
-		{"Ed25519 key without k=", sign(t, plainMsg, o("edasrsa", ed)), ResultPermError, []string{"dkim.bad-key/fail"}, report.StatusFail},
-		{"key allows only sha1", sign(t, plainMsg, o("sha1only", k2048)), ResultPermError, []string{"dkim.hash-not-allowed/fail"}, report.StatusFail},
-		{"key type mismatch", sign(t, plainMsg, o("typed", k2048)), ResultPermError, []string{"dkim.key-type-mismatch/fail"}, report.StatusFail},
-		{"t=s with i= in a subdomain", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "strict", Signer: k2048, Identifier: "ada@news.example.com"}), ResultPermError, []string{"dkim.strict-identity/fail"}, report.StatusFail},
-		{"t=y testing key", sign(t, plainMsg, o("testing", k2048)), ResultPass, []string{"dkim.testing/warn"}, report.StatusWarn},
-		{"i= outside d=", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "rsa", Signer: k2048, Identifier: "ada@example.net"}), ResultPermError, []string{"dkim.identity-mismatch/fail"}, report.StatusFail},
-		{"rsa-sha1", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "a=rsa-sha256", "a=rsa-sha1", 1), ResultPolicy, []string{"dkim.sha1-signature/fail"}, report.StatusFail},
-		{"l= body length", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), " s=rsa;", " l=20; s=rsa;", 1), ResultPolicy, []string{"dkim.length-tag/warn"}, report.StatusWarn},
-		{"From not signed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "h=From:To:", "h=To:", 1), ResultPermError, []string{"dkim.from-not-signed/fail"}, report.StatusFail},
-		{"missing b=", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), " b=", " z=", 1), ResultPermError, []string{"dkim.signature-syntax/fail"}, report.StatusFail},
-		{"unsigned", plainMsg, "", []string{"dkim.unsigned/fail"}, report.StatusFail},
+		{"rsa 2048", sign(t, plainMsg, o("rsa", k2048)), ResultPass, nil, findings.StatusPass},
+		{"rsa 1024", sign(t, plainMsg, o("short", k1024)), ResultPass, []string{"dkim.short-key/warn"}, findings.StatusWarn},
+		{"ed25519", sign(t, plainMsg, o("ed", ed)), ResultPass, nil, findings.StatusPass},
+		{"delegated via CNAME", sign(t, plainMsg, o("esp", k2048)), ResultPass, nil, findings.StatusPass},
+		{"simple/simple", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "rsa", Signer: k2048, HeaderCanonicalization: "simple", BodyCanonicalization: "simple"}), ResultPass, nil, findings.StatusPass},
+		{"LF line endings", strings.ReplaceAll(sign(t, plainMsg, o("rsa", k2048)), "\r\n", "\n"), ResultPass, nil, findings.StatusPass},
+		{"body changed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "algebraic", "algebraical", 1), ResultFail, []string{"dkim.body-hash-mismatch/fail"}, findings.StatusFail},
+		{"header changed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "Subject: Analytical", "Subject: [list] Analytical", 1), ResultFail, []string{"dkim.signature-mismatch/fail"}, findings.StatusFail},
+		{"From changed", strings.Replace(sign(t, plainMsg, o("ed", ed)), "ada@example.com", "eve@example.com", 1), ResultFail, []string{"dkim.signature-mismatch/fail"}, findings.StatusFail},
+		{"key rotated in DNS", sign(t, plainMsg, o("rotated", k2048)), ResultFail, []string{"dkim.key-mismatch/fail"}, findings.StatusFail},
+		{"key revoked", sign(t, plainMsg, o("revoked", k2048)), ResultPermError, []string{"dkim.revoked/fail"}, findings.StatusFail},
+		{"selector missing", sign(t, plainMsg, o("nosuch", k2048)), ResultPermError, []string{"dkim.no-key/fail"}, findings.StatusFail},
+		{"key lookup SERVFAIL", sign(t, plainMsg, o("flaky", k2048)), ResultTempError, []string{"dkim.dns-error/error"}, findings.StatusError},
+		{"weak 512-bit key", sign(t, plainMsg, o("weak", k512)), ResultPolicy, []string{"dkim.weak-key/fail"}, findings.StatusFail},
+		{"Ed25519 key without k=", sign(t, plainMsg, o("edasrsa", ed)), ResultPermError, []string{"dkim.bad-key/fail"}, findings.StatusFail},
+		{"key allows only sha1", sign(t, plainMsg, o("sha1only", k2048)), ResultPermError, []string{"dkim.hash-not-allowed/fail"}, findings.StatusFail},
+		{"key type mismatch", sign(t, plainMsg, o("typed", k2048)), ResultPermError, []string{"dkim.key-type-mismatch/fail"}, findings.StatusFail},
+		{"t=s with i= in a subdomain", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "strict", Signer: k2048, Identifier: "ada@news.example.com"}), ResultPermError, []string{"dkim.strict-identity/fail"}, findings.StatusFail},
+		{"t=y testing key", sign(t, plainMsg, o("testing", k2048)), ResultPass, []string{"dkim.testing/warn"}, findings.StatusWarn},
+		{"i= outside d=", sign(t, plainMsg, msgdkim.SignOptions{Domain: "example.com", Selector: "rsa", Signer: k2048, Identifier: "ada@example.net"}), ResultPermError, []string{"dkim.identity-mismatch/fail"}, findings.StatusFail},
+		{"rsa-sha1", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "a=rsa-sha256", "a=rsa-sha1", 1), ResultPolicy, []string{"dkim.sha1-signature/fail"}, findings.StatusFail},
+		{"l= body length", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), " s=rsa;", " l=20; s=rsa;", 1), ResultPolicy, []string{"dkim.length-tag/warn"}, findings.StatusWarn},
+		{"From not signed", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), "h=From:To:", "h=To:", 1), ResultPermError, []string{"dkim.from-not-signed/fail"}, findings.StatusFail},
+		{"missing b=", strings.Replace(sign(t, plainMsg, o("rsa", k2048)), " b=", " z=", 1), ResultPermError, []string{"dkim.signature-syntax/fail"}, findings.StatusFail},
+		{"unsigned", plainMsg, "", []string{"dkim.unsigned/fail"}, findings.StatusFail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +218,7 @@ func TestVerifyMutations(t *testing.T) {
 				t.Errorf("status %s, want %s (findings %v)", st, tt.status, got)
 			}
 			for _, f := range m.Findings {
-				if f.Severity == report.SeverityFail && (f.Fix == "" || len(f.BounceCodes) == 0 || len(f.Refs) == 0) {
+				if f.Severity == findings.SeverityFail && (f.Fix == "" || len(f.BounceCodes) == 0 || len(f.Refs) == 0) {
 					t.Errorf("%s lacks fix, codes or refs: %+v", f.ID, f)
 				}
 			}
@@ -262,7 +262,7 @@ func TestVerifySeveralSignatures(t *testing.T) {
 	if got := results(m); !slices.Equal(got, []Result{ResultPermError, ResultPass}) {
 		t.Fatalf("results %v", got)
 	}
-	if got := ids(m.Findings); !slices.Equal(got, []string{"dkim.no-key/warn"}) || m.CheckResult().Status != report.StatusWarn {
+	if got := ids(m.Findings); !slices.Equal(got, []string{"dkim.no-key/warn"}) || m.CheckResult().Status != findings.StatusWarn {
 		t.Errorf("findings %v status %s", got, m.CheckResult().Status)
 	}
 	// The ESP's passes, the author's does not: still a failure, and the

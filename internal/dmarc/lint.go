@@ -10,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const check = "dmarc"
@@ -74,7 +74,7 @@ type Analysis struct {
 	// Discovery is the underlying discovery.
 	Discovery *Discovery `json:"-"`
 	// Findings go to the report, not to the check's data.
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 	// Err is set when the analysis could not be completed (DNS failure).
 	Err error `json:"-"`
 	// Offline is set when nothing could be asked (--offline).
@@ -112,7 +112,7 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Analysis {
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	add := func(fs ...report.Finding) {
+	add := func(fs ...findings.Finding) {
 		mu.Lock()
 		res.Findings = append(res.Findings, fs...)
 		mu.Unlock()
@@ -172,8 +172,8 @@ func (res *Analysis) fill(d *Discovery) {
 	res.SubdomainFrom, res.Testing, res.Applies = d.SubdomainPolicyFrom, d.Testing, d.Applies
 }
 
-func sortFindings(fs []report.Finding) {
-	rank := map[report.Severity]int{report.SeverityFail: 0, report.SeverityError: 1, report.SeverityWarn: 2, report.SeverityInfo: 3}
+func sortFindings(fs []findings.Finding) {
+	rank := map[findings.Severity]int{findings.SeverityFail: 0, findings.SeverityError: 1, findings.SeverityWarn: 2, findings.SeverityInfo: 3}
 	for i := 1; i < len(fs); i++ {
 		for j := i; j > 0 && rank[fs[j].Severity] < rank[fs[j-1].Severity]; j-- {
 			fs[j], fs[j-1] = fs[j-1], fs[j]
@@ -181,16 +181,16 @@ func sortFindings(fs []report.Finding) {
 	}
 }
 
-func dnsErrFinding(what string, err error) report.Finding {
-	f := report.Finding{
-		ID: "dmarc.dns-error", Severity: report.SeverityError,
+func dnsErrFinding(what string, err error) findings.Finding {
+	f := findings.Finding{
+		ID: "dmarc.dns-error", Severity: findings.SeverityError,
 		Title:  "could not look up " + what + ": the DNS did not answer",
 		Detail: err.Error(),
 		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
 		Refs:   []string{"RFC 9989 4.10.1", "RFC 9989 5.3.6"},
 	}
 	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID, f.Severity, f.Title, f.Fix = "dmarc.invalid-name", report.SeverityFail, what+" is not a valid DNS name", ""
+		f.ID, f.Severity, f.Title, f.Fix = "dmarc.invalid-name", findings.SeverityFail, what+" is not a valid DNS name", ""
 	}
 	return f
 }
@@ -248,8 +248,8 @@ func without(rec *Record, tags ...string) string {
 }
 
 // recordFindings lints the discovery and the record that applies.
-func recordFindings(d *Discovery) []report.Finding {
-	var fs []report.Finding
+func recordFindings(d *Discovery) []findings.Finding {
+	var fs []findings.Finding
 	first := Step{}
 	if len(d.Walk) > 0 {
 		first = d.Walk[0]
@@ -259,9 +259,9 @@ func recordFindings(d *Discovery) []report.Finding {
 		if st.Status != StepMultiple {
 			continue
 		}
-		sev := report.SeverityWarn
+		sev := findings.SeverityWarn
 		if st.Domain == d.Domain || st.Domain == d.OrgDomain || d.Record == nil {
-			sev = report.SeverityFail
+			sev = findings.SeverityFail
 		}
 		var n int
 		for _, t := range st.TXT {
@@ -273,7 +273,7 @@ func recordFindings(d *Discovery) []report.Finding {
 		for _, t := range st.TXT {
 			ev = append(ev, fmt.Sprintf("%s TXT %q", st.Name, t))
 		}
-		fs = append(fs, report.Finding{
+		fs = append(fs, findings.Finding{
 			ID: "dmarc.multiple-records", Severity: sev,
 			Title:       fmt.Sprintf("%s has %d DMARC records; receivers discard them all", st.Name, n),
 			Detail:      "RFC 9989 4.10: if several DMARC records are returned for one name, they are all discarded, as if none existed. Mail from the domain then has no DMARC policy, which bulk-sender rules at Gmail, Yahoo and Microsoft refuse.",
@@ -292,8 +292,8 @@ func recordFindings(d *Discovery) []report.Finding {
 			if errors.As(err, &te) {
 				reason = te.Reason
 			}
-			fs = append(fs, report.Finding{
-				ID: "dmarc.syntax", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "dmarc.syntax", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("the TXT record at %s is not a DMARC record: %s", first.Name, reason),
 				Detail:      "Receivers discard TXT records at _dmarc names that do not start with exactly \"v=DMARC1\" followed by \";\" (RFC 9989 4.7, tag v): for them this domain publishes no DMARC record.",
 				Evidence:    []string{fmt.Sprintf("%s TXT %q", first.Name, t)},
@@ -314,13 +314,13 @@ func recordFindings(d *Discovery) []report.Finding {
 	evRec := []string{fmt.Sprintf("%s TXT %q", at, d.Text)}
 
 	if d.Source != "domain" {
-		sev := report.SeverityInfo
+		sev := findings.SeverityInfo
 		title := fmt.Sprintf("%s has no DMARC record of its own; the tree walk finds the one at %s (%s)", d.Domain, at, d.Source)
 		if d.Source == "public-suffix-domain" {
-			sev = report.SeverityWarn
+			sev = findings.SeverityWarn
 			title = fmt.Sprintf("%s and its Organizational Domain publish no DMARC record; only the public suffix %s's policy (psd=y) applies", d.Domain, d.FoundAt)
 		}
-		fs = append(fs, report.Finding{
+		fs = append(fs, findings.Finding{
 			ID: "dmarc.inherited", Severity: sev, Title: title,
 			Detail:   fmt.Sprintf("RFC 9989 4.10.1: without a record at _dmarc.%s, receivers use the record of the Organizational Domain (%s) or of the Public Suffix Domain, with its %s tag for this name.", d.Domain, d.OrgDomain, d.PolicyTag),
 			Evidence: walkEvidence(d.Walk),
@@ -360,8 +360,8 @@ func recordFindings(d *Discovery) []report.Finding {
 		if rec.Policy == "" {
 			fix += ", e.g. \"" + suggest(rec, "p", "none") + "\""
 		}
-		f := report.Finding{
-			ID: "dmarc.syntax", Severity: report.SeverityFail,
+		f := findings.Finding{
+			ID: "dmarc.syntax", Severity: findings.SeverityFail,
 			Title:    fmt.Sprintf("the DMARC record at %s has %d syntax error(s): %s", at, len(syntax), strings.TrimPrefix(syntax[0].Error(), "dmarc: ")),
 			Detail:   detail,
 			Evidence: append(evRec, ev...),
@@ -374,8 +374,8 @@ func recordFindings(d *Discovery) []report.Finding {
 		fs = append(fs, f)
 	}
 	for _, e := range uris {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.bad-uri", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.bad-uri", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s at %s has an unusable reporting URI: %s", e.Tag, at, e.Reason),
 			Detail:   "Receivers ignore URIs they cannot parse; reports for that destination are lost. URIs are separated by commas, each needs its scheme (mailto:), and commas or \"!\" inside a URI must be percent-encoded.",
 			Evidence: append(evRec, fmt.Sprintf("%s=%s", e.Tag, e.Value)),
@@ -386,8 +386,8 @@ func recordFindings(d *Discovery) []report.Finding {
 	for _, list := range [][]URI{rec.RUA, rec.RUF} {
 		for _, u := range list {
 			if u.Scheme != "mailto" {
-				fs = append(fs, report.Finding{
-					ID: "dmarc.bad-uri", Severity: report.SeverityWarn,
+				fs = append(fs, findings.Finding{
+					ID: "dmarc.bad-uri", Severity: findings.SeverityWarn,
 					Title:    fmt.Sprintf("reporting URI %s uses the %s: scheme; receivers only have to support mailto:", u.Raw, u.Scheme),
 					Detail:   "RFC 9989 4.7: a receiver sending reports MUST support mailto: URIs and MUST ignore schemes it does not support, so reports to this URI are rarely sent.",
 					Evidence: evRec,
@@ -400,8 +400,8 @@ func recordFindings(d *Discovery) []report.Finding {
 
 	p, sp, np := rec.Effective()
 	if rec.Applies() && d.Policy == PolicyNone {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.policy-none", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.policy-none", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the DMARC policy for %s is none (%s=none at %s): spoofed mail is delivered", d.Domain, d.PolicyTag, at),
 			Detail:      "p=none is monitoring mode: receivers send reports but change nothing. It is the right way to start (and meets the bulk-sender minimum at Gmail, Yahoo and Microsoft), not where to stay: once the aggregate reports show all your mail passing, move to quarantine, then reject.",
 			Evidence:    evRec,
@@ -411,8 +411,8 @@ func recordFindings(d *Discovery) []report.Finding {
 		})
 	}
 	if rec.TestMode() && p != PolicyNone {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.testing", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.testing", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("t=y at %s: receivers apply %s instead of %s", at, d.Policy.OneLevelDown(), d.Policy),
 			Detail:   "RFC 9989 4.7: t=y asks receivers to apply the policy one level lower (reject becomes quarantine, quarantine becomes none), and is what pct=0 used to signal to intermediaries. RFC 7489 receivers ignore t and apply the full policy.",
 			Evidence: evRec,
@@ -421,8 +421,8 @@ func recordFindings(d *Discovery) []report.Finding {
 		})
 	}
 	if len(rec.RUA) == 0 && !rec.hasErr("rua") {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.no-rua", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.no-rua", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the DMARC record at %s has no rua: nobody receives aggregate reports", at),
 			Detail:   "Without rua, receivers MUST NOT send aggregate reports (RFC 9989 4.7), so you cannot see which servers send as your domain or whether they pass — the information you need before moving to an enforcing policy.",
 			Evidence: evRec,
@@ -442,8 +442,8 @@ func recordFindings(d *Discovery) []report.Finding {
 			weak = append(weak, fmt.Sprintf("np (absent: inherits sp=%s)", sp))
 		}
 		if len(weak) > 0 {
-			fs = append(fs, report.Finding{
-				ID: "dmarc.weak-subdomain-policy", Severity: report.SeverityWarn,
+			fs = append(fs, findings.Finding{
+				ID: "dmarc.weak-subdomain-policy", Severity: findings.SeverityWarn,
 				Title:    fmt.Sprintf("subdomains of %s are less protected than the domain: p=%s but %s", d.FoundAt, p, strings.Join(weak, ", ")),
 				Detail:   "Attackers spoof the weakest name: mail from any subdomain (including ones that do not exist, like secure-login." + d.FoundAt + ") gets the weaker policy. np covers non-existent subdomains, which never send legitimate mail.",
 				Evidence: evRec,
@@ -454,8 +454,8 @@ func recordFindings(d *Discovery) []report.Finding {
 	}
 	// sp/np published below the Organizational Domain are never read.
 	if d.Source == "domain" && d.OrgDomain != "" && d.OrgDomain != d.Domain && (rec.SubdomainPolicy != "" || rec.NonExistentPolicy != "") {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.subdomain-tags-ignored", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.subdomain-tags-ignored", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("sp/np at %s are ignored: %s is not an Organizational Domain (that is %s)", at, d.Domain, d.OrgDomain),
 			Detail:   "RFC 9989 4.7: sp and np are read only from the record of the Organizational Domain or a PSD; subdomains of " + d.Domain + " without records of their own get " + d.OrgDomain + "'s sp/np. Add psd=n to make " + d.Domain + " an Organizational Domain of its own.",
 			Evidence: evRec,
@@ -464,8 +464,8 @@ func recordFindings(d *Discovery) []report.Finding {
 	}
 	// Unknown tags: ignored by receivers (RFC 9989 4.7).
 	for _, t := range rec.Unknown {
-		f := report.Finding{
-			ID: "dmarc.unknown-tag", Severity: report.SeverityInfo,
+		f := findings.Finding{
+			ID: "dmarc.unknown-tag", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("unknown tag %s=%s at %s is ignored", t.Name, t.Value, at),
 			Detail:   "RFC 9989 4.7: only registered tags are processed; unknown tags MUST be ignored.",
 			Evidence: evRec,
@@ -473,7 +473,7 @@ func recordFindings(d *Discovery) []report.Finding {
 		}
 		if guess := closestTag(t.Name); guess != "" {
 			f.Title += fmt.Sprintf(" (did you mean %s?)", guess)
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Fix = fmt.Sprintf("Rename %s to %s.", t.Name, guess)
 		}
 		fs = append(fs, f)
@@ -482,7 +482,7 @@ func recordFindings(d *Discovery) []report.Finding {
 	return fs
 }
 
-func hasID(fs []report.Finding, id string) bool {
+func hasID(fs []findings.Finding, id string) bool {
 	for _, f := range fs {
 		if f.ID == id {
 			return true
@@ -530,9 +530,9 @@ func editClose(a, b string) bool {
 	return false
 }
 
-func noRecordFinding(d *Discovery, first Step) report.Finding {
-	return report.Finding{
-		ID: "dmarc.no-record", Severity: report.SeverityFail,
+func noRecordFinding(d *Discovery, first Step) findings.Finding {
+	return findings.Finding{
+		ID: "dmarc.no-record", Severity: findings.SeverityFail,
 		Title:       fmt.Sprintf("no DMARC record applies to %s: the tree walk found none", d.Domain),
 		Detail:      "Without DMARC, receivers cannot tell your mail from spoofed mail, and the bulk-sender rules of Gmail and Yahoo (2024) and Microsoft (May 2025) refuse mail from domains without a DMARC record. Per receiver: " + strings.Join(receiverEvidence("bulk", d.Domain), " | "),
 		Evidence:    walkEvidence(d.Walk),
@@ -545,7 +545,7 @@ func noRecordFinding(d *Discovery, first Step) report.Finding {
 // wrongNames looks for DMARC records published where receivers never look:
 // at the domain itself, at dmarc.<domain> (no underscore), or at
 // _dmarc.<domain>.<domain> (a zone file entry missing its trailing dot).
-func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []report.Finding {
+func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []findings.Finding {
 	names := []string{d.Domain, "dmarc." + d.Domain, "_dmarc." + d.Domain + "." + d.Domain}
 	type hit struct {
 		name string
@@ -573,7 +573,7 @@ func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []report.Fin
 		}()
 	}
 	wg.Wait()
-	var fs []report.Finding
+	var fs []findings.Finding
 	for i, h := range hits {
 		if len(h.txt) == 0 {
 			continue
@@ -587,8 +587,8 @@ func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []report.Fin
 		for _, t := range h.txt {
 			ev = append(ev, fmt.Sprintf("%s TXT %q", h.name, t))
 		}
-		fs = append(fs, report.Finding{
-			ID: "dmarc.wrong-name", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.wrong-name", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("a DMARC record is published %s, where receivers never look", why),
 			Detail:   fmt.Sprintf("Receivers ask only _dmarc.%s (and its parents, RFC 9989 4.10). A record elsewhere has no effect.", d.Domain),
 			Evidence: ev,
@@ -603,7 +603,7 @@ func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []report.Fin
 // Organizational Domain for their authorisation record (RFC 9990 3, RFC
 // 7489 7.1): <policy domain>._report._dmarc.<destination host> TXT with a
 // record starting v=DMARC1.
-func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery) ([]ReportDestination, []report.Finding) {
+func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery) ([]ReportDestination, []findings.Finding) {
 	rec := d.Record
 	var dests []ReportDestination
 	hosts := []string{d.FoundAt}
@@ -625,7 +625,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 	}
 	orgs, orgErr := OrganizationalDomains(ctx, r, hosts...)
 	policyOrg := orgs[d.FoundAt]
-	var fs []report.Finding
+	var fs []findings.Finding
 	var wg sync.WaitGroup
 	for i := range dests {
 		dst := &dests[i]
@@ -671,8 +671,8 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 	for _, dst := range dests {
 		switch {
 		case dst.Authorized == "no":
-			sev := report.SeverityWarn
-			fs = append(fs, report.Finding{
+			sev := findings.SeverityWarn
+			fs = append(fs, findings.Finding{
 				ID: "dmarc." + dst.Tag + "-not-authorized", Severity: sev,
 				Title:    fmt.Sprintf("%s destination %s is in another organization and has not authorised reports for %s", dst.Tag, dst.Host, d.FoundAt),
 				Detail:   fmt.Sprintf("Reports to a domain outside %s's organization are sent only if the destination publishes a TXT record starting v=DMARC1 at %s (RFC 9990 3; RFC 7489 7.1). Receivers ignore this destination until then, and its reports are lost.", d.FoundAt, dst.AuthName),
@@ -682,18 +682,18 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 			})
 		case dst.Authorized == "unknown" && dst.Error != "" && !strings.HasPrefix(dst.Error, "not asked"):
 			f := dnsErrFinding("the report authorisation for "+dst.Host, errors.New(dst.Error))
-			f.Severity = report.SeverityError
+			f.Severity = findings.SeverityError
 			fs = append(fs, f)
 		}
 	}
 	return dests, fs
 }
 
-func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError) []report.Finding {
-	var fs []report.Finding
+func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError) []findings.Finding {
+	var fs []findings.Finding
 	for _, e := range errs {
-		fs = append(fs, report.Finding{
-			ID: "dmarc.legacy-tag", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "dmarc.legacy-tag", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s=%s at %s is malformed (%s); RFC 9989 removed %s, RFC 7489 receivers may reject the record", e.Tag, e.Value, at, e.Reason, e.Tag),
 			Evidence: evRec,
 			Fix:      fmt.Sprintf("Remove %s: \"%s\".", e.Tag, without(rec, e.Tag)),
@@ -701,8 +701,8 @@ func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError)
 		})
 	}
 	if rec.Pct != nil {
-		f := report.Finding{
-			ID: "dmarc.legacy-tag", Severity: report.SeverityInfo,
+		f := findings.Finding{
+			ID: "dmarc.legacy-tag", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("pct=%d at %s is ignored by RFC 9989 receivers; an RFC 7489 receiver applies pct=%d", *rec.Pct, at, *rec.Pct),
 			Detail:   "RFC 9989 removed pct (A.6, C.5.2). RFC 7489 receivers apply the policy to pct% of failing mail and the next weaker policy to the rest; RFC 9989 receivers apply it to all failing mail. Use t=y for testing instead.",
 			Evidence: evRec,
@@ -710,7 +710,7 @@ func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError)
 			Refs:     []string{"RFC 9989 A.6", "RFC 9989 C.5.2", "RFC 7489 6.6.4"},
 		}
 		if *rec.Pct < 100 && rec.P() != PolicyNone {
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Detail += fmt.Sprintf(" Here %d%% of failing mail gets %s at RFC 7489 receivers and the rest %s, while RFC 9989 receivers apply %s to all of it.", *rec.Pct, rec.P(), rec.P().OneLevelDown(), rec.P())
 			if *rec.Pct == 0 {
 				f.Fix = fmt.Sprintf("If you meant \"test only\", replace pct=0 with t=y: \"%s\".", suggest(&Record{Tags: parseTagsOnly(without(rec, "pct"))}, "t", "y"))
@@ -720,8 +720,8 @@ func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError)
 	}
 	for _, tag := range []string{"rf", "ri"} {
 		if (tag == "rf" && len(rec.RF) > 0) || (tag == "ri" && rec.RI != nil) {
-			fs = append(fs, report.Finding{
-				ID: "dmarc.legacy-tag", Severity: report.SeverityInfo,
+			fs = append(fs, findings.Finding{
+				ID: "dmarc.legacy-tag", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("%s at %s is ignored by RFC 9989 receivers (RFC 7489 receivers still read it)", tag, at),
 				Detail:   "RFC 9989 removed rf (report format) and ri (report interval) (C.5.2); aggregate reports are daily and failure reports use RFC 9991's format.",
 				Evidence: evRec,
@@ -733,8 +733,8 @@ func legacyTagFindings(rec *Record, at string, evRec []string, errs []*TagError)
 	for _, list := range [][]URI{rec.RUA, rec.RUF} {
 		for _, u := range list {
 			if u.Size != "" {
-				fs = append(fs, report.Finding{
-					ID: "dmarc.legacy-tag", Severity: report.SeverityInfo,
+				fs = append(fs, findings.Finding{
+					ID: "dmarc.legacy-tag", Severity: findings.SeverityInfo,
 					Title:    fmt.Sprintf("the size limit !%s on %s is ignored by RFC 9989 receivers (RFC 7489 receivers honour it)", u.Size, u.Raw),
 					Evidence: evRec,
 					Refs:     []string{"RFC 9989 4.8 (obs-dmarc-report-size)", "RFC 9989 C.4"},
@@ -755,20 +755,20 @@ func parseTagsOnly(s string) []Tag {
 }
 
 // legacyFindings reports, as info, where RFC 7489 receivers differ.
-func legacyFindings(d *Discovery, lv *LegacyView) []report.Finding {
+func legacyFindings(d *Discovery, lv *LegacyView) []findings.Finding {
 	if lv.Err != nil {
 		f := dnsErrFinding("the record RFC 7489 receivers use (_dmarc."+lv.OrgDomain+")", lv.Err)
-		f.Severity = report.SeverityInfo
-		return []report.Finding{f}
+		f.Severity = findings.SeverityInfo
+		return []findings.Finding{f}
 	}
 	if len(lv.Differences) == 0 {
 		return nil
 	}
-	sev := report.SeverityInfo
+	sev := findings.SeverityInfo
 	if lv.PolicyDomain == "" && d.FoundAt != "" {
-		sev = report.SeverityWarn // some receivers see no policy at all
+		sev = findings.SeverityWarn // some receivers see no policy at all
 	}
-	return []report.Finding{{
+	return []findings.Finding{{
 		ID: "dmarc.rfc7489-differs", Severity: sev,
 		Title:    fmt.Sprintf("RFC 7489 receivers decide differently for %s (%d difference(s))", d.Domain, len(lv.Differences)),
 		Detail:   "Receivers that implement only RFC 7489 find the Organizational Domain with the Public Suffix List, look for a record only at the domain and that Organizational Domain, honour pct, rf and ri, and ignore np, psd and t.",
@@ -835,8 +835,8 @@ func (res *Analysis) alignabilityFindings() {
 	if al == nil || al.Error != "" || len(al.SPFDomains) > 0 || d == nil || d.Record == nil || len(al.DKIMSelectors) > 0 {
 		return
 	}
-	f := report.Finding{
-		ID: "dmarc.cannot-align", Severity: report.SeverityWarn,
+	f := findings.Finding{
+		ID: "dmarc.cannot-align", Severity: findings.SeverityWarn,
 		Title:    fmt.Sprintf("no SPF record at %s: only DKIM can make mail from it pass DMARC", strings.Join(al.Checked, " or ")),
 		Detail:   "DMARC passes when SPF or DKIM passes for a domain aligned with the From: domain. Without an SPF record in the organization, SPF cannot align unless the MAIL FROM uses another subdomain with its own SPF record; everything rests on DKIM signatures with d=" + d.OrgDomain + " or a subdomain (see the dkim check).",
 		Evidence: []string{fmt.Sprintf("TXT %s: no v=spf1 record", strings.Join(al.Checked, ", "))},
@@ -878,17 +878,17 @@ func (res *Analysis) AddSender(se *SenderEvaluation) {
 }
 
 // CheckResult turns the analysis into the dmarc check's result.
-func (res *Analysis) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+func (res *Analysis) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
 	for i := range cr.Findings {
 		cr.Findings[i].Check = check
 	}
 	if res.Offline {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = "not checked: --offline and _dmarc." + res.Domain + " is in no --zone file"
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(res.Findings)
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	switch {
 	case res.Err != nil && res.Record == "":
 		cr.Summary = "could not be determined: DNS lookups failed"

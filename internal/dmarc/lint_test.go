@@ -9,7 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const lintZone = `
@@ -51,8 +51,8 @@ func analyze(t *testing.T, srv *dnstest.Server, domain string) *Analysis {
 	return Analyze(context.Background(), patientClient(t, srv), domain)
 }
 
-func ids(fs []report.Finding) map[string]report.Severity {
-	m := map[string]report.Severity{}
+func ids(fs []findings.Finding) map[string]findings.Severity {
+	m := map[string]findings.Severity{}
 	for _, f := range fs {
 		if prev, ok := m[f.ID]; !ok || f.Severity.Status().Rank() > prev.Status().Rank() {
 			m[f.ID] = f.Severity
@@ -66,23 +66,23 @@ func TestAnalyzeFindings(t *testing.T) {
 	srv.Set("_dmarc.servfail.test", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
 	tests := []struct {
 		domain string
-		status report.Status
-		want   map[string]report.Severity
+		status findings.Status
+		want   map[string]findings.Severity
 		absent []string
 	}{
-		{"good.test", report.StatusPass, map[string]report.Severity{}, []string{"dmarc.rua-not-authorized", "dmarc.ruf-not-authorized", "dmarc.cannot-align", "dmarc.no-rua"}},
-		{"none.test", report.StatusWarn, map[string]report.Severity{"dmarc.policy-none": report.SeverityWarn, "dmarc.no-rua": report.SeverityWarn}, nil},
-		{"norecord.test", report.StatusFail, map[string]report.Severity{"dmarc.no-record": report.SeverityFail, "dmarc.wrong-name": report.SeverityWarn}, nil},
-		{"multi.test", report.StatusFail, map[string]report.Severity{"dmarc.multiple-records": report.SeverityFail}, []string{"dmarc.no-record"}},
-		{"badv.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail, "dmarc.no-record": report.SeverityFail}, nil},
-		{"badp.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail}, []string{"dmarc.policy-none"}},
-		{"badpua.test", report.StatusFail, map[string]report.Severity{"dmarc.syntax": report.SeverityFail, "dmarc.policy-none": report.SeverityWarn}, nil},
-		{"ext.test", report.StatusWarn, map[string]report.Severity{
-			"dmarc.rua-not-authorized": report.SeverityWarn, "dmarc.ruf-not-authorized": report.SeverityWarn,
-			"dmarc.bad-uri": report.SeverityWarn, "dmarc.testing": report.SeverityWarn, "dmarc.weak-subdomain-policy": report.SeverityWarn,
-			"dmarc.legacy-tag": report.SeverityWarn, "dmarc.unknown-tag": report.SeverityWarn, "dmarc.rfc7489-differs": report.SeverityInfo,
+		{"good.test", findings.StatusPass, map[string]findings.Severity{}, []string{"dmarc.rua-not-authorized", "dmarc.ruf-not-authorized", "dmarc.cannot-align", "dmarc.no-rua"}},
+		{"none.test", findings.StatusWarn, map[string]findings.Severity{"dmarc.policy-none": findings.SeverityWarn, "dmarc.no-rua": findings.SeverityWarn}, nil},
+		{"norecord.test", findings.StatusFail, map[string]findings.Severity{"dmarc.no-record": findings.SeverityFail, "dmarc.wrong-name": findings.SeverityWarn}, nil},
+		{"multi.test", findings.StatusFail, map[string]findings.Severity{"dmarc.multiple-records": findings.SeverityFail}, []string{"dmarc.no-record"}},
+		{"badv.test", findings.StatusFail, map[string]findings.Severity{"dmarc.syntax": findings.SeverityFail, "dmarc.no-record": findings.SeverityFail}, nil},
+		{"badp.test", findings.StatusFail, map[string]findings.Severity{"dmarc.syntax": findings.SeverityFail}, []string{"dmarc.policy-none"}},
+		{"badpua.test", findings.StatusFail, map[string]findings.Severity{"dmarc.syntax": findings.SeverityFail, "dmarc.policy-none": findings.SeverityWarn}, nil},
+		{"ext.test", findings.StatusWarn, map[string]findings.Severity{
+			"dmarc.rua-not-authorized": findings.SeverityWarn, "dmarc.ruf-not-authorized": findings.SeverityWarn,
+			"dmarc.bad-uri": findings.SeverityWarn, "dmarc.testing": findings.SeverityWarn, "dmarc.weak-subdomain-policy": findings.SeverityWarn,
+			"dmarc.legacy-tag": findings.SeverityWarn, "dmarc.unknown-tag": findings.SeverityWarn, "dmarc.rfc7489-differs": findings.SeverityInfo,
 		}, nil},
-		{"servfail.test", report.StatusError, map[string]report.Severity{"dmarc.dns-error": report.SeverityError}, []string{"dmarc.no-record"}},
+		{"servfail.test", findings.StatusError, map[string]findings.Severity{"dmarc.dns-error": findings.SeverityError}, []string{"dmarc.no-record"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.domain, func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestPSLOrganizationalDomain(t *testing.T) {
 func TestAnalyzeCannotAlign(t *testing.T) {
 	srv := dnstest.Start(t, lintZone)
 	a := analyze(t, srv, "nospf.test")
-	if got := ids(a.Findings)["dmarc.cannot-align"]; got != report.SeverityWarn {
+	if got := ids(a.Findings)["dmarc.cannot-align"]; got != findings.SeverityWarn {
 		t.Fatalf("cannot-align %q; findings %v", got, ids(a.Findings))
 	}
 	if a.Alignability == nil || len(a.Alignability.SPFDomains) != 0 || a.Alignability.Checked[0] != "nospf.test" {
@@ -170,7 +170,7 @@ func TestAnalyzeCannotAlign(t *testing.T) {
 	}
 	// No DKIM key either: every message fails; p=reject names the bounces.
 	a.AddDKIMKeys(nil, 25)
-	var f report.Finding
+	var f findings.Finding
 	for _, x := range a.Findings {
 		if x.ID == "dmarc.cannot-align" {
 			f = x
@@ -193,7 +193,7 @@ func TestAnalyzeCannotAlign(t *testing.T) {
 	}
 }
 
-func idList(fs []report.Finding) []string {
+func idList(fs []findings.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.ID)

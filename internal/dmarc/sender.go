@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -55,7 +55,7 @@ type SenderEvaluation struct {
 	Receivers       []ReceiverOutcome `json:"receivers"`
 	Explanation     string            `json:"explanation"`
 
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 	fromOrg  string
 }
 
@@ -138,7 +138,7 @@ func EvaluateSender(ctx context.Context, r dnsx.Resolver, a SenderArgs) *SenderE
 	return se
 }
 
-func senderFindings(se *SenderEvaluation, d *Discovery, sev *spf.Evaluation, err error) []report.Finding {
+func senderFindings(se *SenderEvaluation, d *Discovery, sev *spf.Evaluation, err error) []findings.Finding {
 	var ev []string
 	ev = append(ev, fmt.Sprintf("SPF for MAIL FROM %s from %s: %s%s", se.MailFrom, se.IP, sev.Result, mechSuffix(sev)))
 	if se.Alignment.SPF != nil {
@@ -170,10 +170,10 @@ func senderFindings(se *SenderEvaluation, d *Discovery, sev *spf.Evaluation, err
 		f := dnsErrFinding(what, err)
 		f.Title = fmt.Sprintf("the DMARC result for mail from %s cannot be determined: %s failed", se.IP, what)
 		f.Evidence = ev
-		return []report.Finding{f}
+		return []findings.Finding{f}
 	case ResultPass:
-		return []report.Finding{{
-			ID: "dmarc.pass", Severity: report.SeverityInfo,
+		return []findings.Finding{{
+			ID: "dmarc.pass", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("mail from %s with MAIL FROM %s and From: %s passes DMARC", se.IP, se.MailFrom, se.From),
 			Detail:   se.Explanation,
 			Evidence: ev,
@@ -182,7 +182,7 @@ func senderFindings(se *SenderEvaluation, d *Discovery, sev *spf.Evaluation, err
 	case ResultNone:
 		return nil // the lint's dmarc.no-record says it
 	}
-	f := report.Finding{
+	f := findings.Finding{
 		ID:       "dmarc.not-aligned",
 		Title:    fmt.Sprintf("mail from %s with MAIL FROM %s and From: %s fails DMARC: %s", se.IP, se.MailFrom, se.From, failWhy(se, sev)),
 		Detail:   se.Explanation + ".",
@@ -191,14 +191,14 @@ func senderFindings(se *SenderEvaluation, d *Discovery, sev *spf.Evaluation, err
 	}
 	switch se.AppliedPolicy {
 	case PolicyReject:
-		f.Severity, f.BounceCodes = report.SeverityFail, se.BounceCodes
+		f.Severity, f.BounceCodes = findings.SeverityFail, se.BounceCodes
 	case PolicyQuarantine:
-		f.Severity = report.SeverityFail
+		f.Severity = findings.SeverityFail
 	default:
-		f.Severity, f.BounceCodes = report.SeverityWarn, se.BounceCodes
+		f.Severity, f.BounceCodes = findings.SeverityWarn, se.BounceCodes
 	}
 	f.Fix = fixFor(se, sev)
-	return []report.Finding{f}
+	return []findings.Finding{f}
 }
 
 func mechSuffix(sev *spf.Evaluation) string {

@@ -25,7 +25,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const check = "dnssec"
@@ -63,8 +63,8 @@ type Result struct {
 	// Answers are the questions asked, domain first, then the MX hosts.
 	Answers []Answer `json:"answers"`
 	// Hosts are the MX hosts and whether their addresses validated.
-	Hosts    []HostAnswer     `json:"mx_hosts,omitempty"`
-	Findings []report.Finding `json:"-"`
+	Hosts    []HostAnswer       `json:"mx_hosts,omitempty"`
+	Findings []findings.Finding `json:"-"`
 
 	skip string // why nothing can be said, when nothing can
 }
@@ -226,8 +226,8 @@ func (res *Result) judge() {
 			}
 		}
 		if len(unsigned) > 0 {
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "dnssec.mx-host-unsigned", Severity: report.SeverityInfo,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "dnssec.mx-host-unsigned", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("%s validates, but its MX hosts %s do not", d, strings.Join(unsigned, ", ")),
 				Detail:   "DANE for SMTP needs the MX host names (and their TLSA records) in DNSSEC-signed zones too (RFC 7672 2.2.2); hosted mail services often are not. " + adNote,
 				Evidence: ev(),
@@ -236,8 +236,8 @@ func (res *Result) judge() {
 			})
 		}
 	case res.Signed && !res.DS && res.ResolverValidates:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dnssec.no-ds", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dnssec.no-ds", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("zone %s publishes DNSKEY records but its parent has no DS record: nobody can validate %s", res.Zone, d),
 			Detail:   "A signed zone is only validated when the parent zone holds a DS record for it (the chain of trust, RFC 4035 5). Without it the signatures are ignored, so DANE and other DNSSEC-based protection do not work. " + adNote,
 			Evidence: ev(),
@@ -245,8 +245,8 @@ func (res *Result) judge() {
 			Refs:     []string{"RFC 4035 5", "RFC 4509"},
 		})
 	case (res.Signed || res.DS) && res.ResolverValidates:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dnssec.insecure", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dnssec.insecure", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("zone %s has DNSSEC records but the answers for %s are not validated, while other answers are", res.Zone, d),
 			Detail:   "The resolver validates (it set the AD bit on other answers in this run) yet treats this domain as insecure: typically the DS record uses an algorithm or digest the resolver does not support, or the MX answer passes through an unsigned zone (a CNAME). DANE does not work for an insecure domain. " + adNote,
 			Evidence: ev(),
@@ -254,8 +254,8 @@ func (res *Result) judge() {
 			Refs:     []string{"RFC 4035 4.3", "RFC 8624"},
 		})
 	case res.Signed || res.DS:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dnssec.not-validated", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dnssec.not-validated", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s is signed (DNSKEY/DS of zone %s found) but the resolver did not mark its answers as validated", d, res.Zone),
 			Detail:   "Either the resolver does not validate DNSSEC (no answer in this run carried the AD bit), or it strips the bit. A validating resolver that found the signatures broken would have answered SERVFAIL instead. " + adNote,
 			Evidence: ev(),
@@ -263,8 +263,8 @@ func (res *Result) judge() {
 			Refs:     []string{"RFC 6840 5.7", "RFC 4035 3.2.3"},
 		})
 	case res.ResolverValidates:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dnssec.unsigned", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dnssec.unsigned", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s is not DNSSEC-signed", d),
 			Detail:   "Most domains are not, and mail is accepted without DNSSEC. It is needed for DANE (RFC 7672), which lets senders authenticate the MX hosts' TLS certificates, and RFC 8689 REQUIRETLS accepts a DNSSEC-validated MX as an alternative to MTA-STS. " + adNote,
 			Evidence: ev(),
@@ -272,8 +272,8 @@ func (res *Result) judge() {
 			Refs:     []string{"RFC 4033", "RFC 7672 2.2"},
 		})
 	default:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "dnssec.unknown", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "dnssec.unknown", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s shows no sign of DNSSEC, and the resolver set the AD bit on no answer", d),
 			Detail:   "No DNSKEY or DS record was found, so the domain is most likely unsigned; but since no answer in this run was validated, the resolver may simply not validate. " + adNote,
 			Evidence: ev(),
@@ -304,9 +304,9 @@ func ask(ctx context.Context, r dnsx.Resolver, name string, qtype uint16) (Answe
 // servfailFinding: a validating resolver answers SERVFAIL for data whose
 // signatures do not verify, so a DNS failure is the typical symptom of
 // broken DNSSEC; it is still only "could not be determined".
-func servfailFinding(name string, err error) report.Finding {
-	return report.Finding{
-		ID: "dnssec.dns-error", Severity: report.SeverityError,
+func servfailFinding(name string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "dnssec.dns-error", Severity: findings.SeverityError,
 		Title:       fmt.Sprintf("could not look up %s: the DNS did not answer", name),
 		Detail:      err.Error() + ". When a validating resolver answers SERVFAIL but a non-validating one answers normally, the domain's DNSSEC is broken (expired signatures, a DS record that matches no key): validating receivers then cannot look up the sender's SPF, DKIM or DMARC records and defer its mail.",
 		BounceCodes: []string{"4.4.3", "4.7.0", "4.1.8"},
@@ -316,16 +316,16 @@ func servfailFinding(name string, err error) report.Finding {
 }
 
 // CheckResult turns the analysis into the dnssec check's result.
-func (res *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+func (res *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
 	if res.skip != "" {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = res.skip
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(res.Findings)
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	switch {
-	case cr.Status == report.StatusError:
+	case cr.Status == findings.StatusError:
 		cr.Summary = "could not be determined: DNS lookups failed"
 	case res.Validated:
 		n := 0
@@ -345,7 +345,7 @@ func (res *Result) CheckResult() report.CheckResult {
 		cr.Summary = "not signed"
 	default:
 		cr.Summary = "no DNSSEC seen; the resolver set AD on no answer"
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 	}
 	return cr
 }

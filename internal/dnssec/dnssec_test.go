@@ -9,7 +9,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
 
@@ -77,37 +77,37 @@ func TestCheck(t *testing.T) {
 
 	tests := []struct {
 		domain  string
-		status  report.Status
+		status  findings.Status
 		ids     string
 		summary string
 		check   func(t *testing.T, r *Result)
 	}{
-		{domain: "validated.example", status: report.StatusPass, summary: "validated (AD); 1/1 MX hosts validated",
+		{domain: "validated.example", status: findings.StatusPass, summary: "validated (AD); 1/1 MX hosts validated",
 			check: func(t *testing.T, r *Result) {
 				if !r.Validated || !r.Signed || !r.DS || !r.ResolverValidates || len(r.Answers) != 4 || !r.Hosts[0].Validated {
 					t.Errorf("%+v", r)
 				}
 			}},
-		{domain: "hostunsigned.example", status: report.StatusPass, ids: "dnssec.mx-host-unsigned", summary: "validated (AD); 1/2 MX hosts validated",
+		{domain: "hostunsigned.example", status: findings.StatusPass, ids: "dnssec.mx-host-unsigned", summary: "validated (AD); 1/2 MX hosts validated",
 			check: func(t *testing.T, r *Result) {
 				if f := r.Findings[0]; !strings.Contains(f.Title, "mx.hosted.example") || strings.Contains(f.Title, "mx2.") {
 					t.Errorf("title: %s", f.Title)
 				}
 			}},
-		{domain: "nods.example", status: report.StatusWarn, ids: "dnssec.no-ds"},
-		{domain: "notvalidated.example", status: report.StatusWarn, ids: "dnssec.not-validated"},
-		{domain: "insecure.example", status: report.StatusWarn, ids: "dnssec.insecure"},
-		{domain: "unsigned.example", status: report.StatusPass, ids: "dnssec.unsigned", summary: "not signed"},
-		{domain: "unknown.example", status: report.StatusSkip, ids: "dnssec.unknown"},
-		{domain: "servfail.example", status: report.StatusError, ids: "dnssec.dns-error",
+		{domain: "nods.example", status: findings.StatusWarn, ids: "dnssec.no-ds"},
+		{domain: "notvalidated.example", status: findings.StatusWarn, ids: "dnssec.not-validated"},
+		{domain: "insecure.example", status: findings.StatusWarn, ids: "dnssec.insecure"},
+		{domain: "unsigned.example", status: findings.StatusPass, ids: "dnssec.unsigned", summary: "not signed"},
+		{domain: "unknown.example", status: findings.StatusSkip, ids: "dnssec.unknown"},
+		{domain: "servfail.example", status: findings.StatusError, ids: "dnssec.dns-error",
 			check: func(t *testing.T, r *Result) {
 				if f := r.Findings[0]; len(f.BounceCodes) == 0 || !strings.Contains(f.Detail, "SERVFAIL") {
 					t.Errorf("%+v", f)
 				}
 			}},
-		{domain: "hostfail.example", status: report.StatusError, ids: "dnssec.dns-error,dnssec.unknown"},
+		{domain: "hostfail.example", status: findings.StatusError, ids: "dnssec.dns-error,dnssec.unknown"},
 		// A name inside a signed zone: the zone's DNSKEY counts.
-		{domain: "sub.zoned.example", status: report.StatusWarn, ids: "dnssec.not-validated",
+		{domain: "sub.zoned.example", status: findings.StatusWarn, ids: "dnssec.not-validated",
 			check: func(t *testing.T, r *Result) {
 				if r.Zone != "zoned.example" || !r.Signed {
 					t.Errorf("zone %q signed %v", r.Zone, r.Signed)
@@ -115,7 +115,7 @@ func TestCheck(t *testing.T) {
 			}},
 		// An unsigned zone below a signed parent: the parent's DNSKEY does
 		// not make it signed.
-		{domain: "child.signedparent.example", status: report.StatusPass, ids: "dnssec.unsigned",
+		{domain: "child.signedparent.example", status: findings.StatusPass, ids: "dnssec.unsigned",
 			check: func(t *testing.T, r *Result) {
 				if r.Zone != "child.signedparent.example" || r.Signed {
 					t.Errorf("zone %q signed %v", r.Zone, r.Signed)
@@ -129,7 +129,7 @@ func TestCheck(t *testing.T) {
 			var ids []string
 			for _, f := range cr.Findings {
 				ids = append(ids, f.ID)
-				if f.Severity != report.SeverityError && !strings.Contains(f.Detail, "AD bit") {
+				if f.Severity != findings.SeverityError && !strings.Contains(f.Detail, "AD bit") {
 					t.Errorf("%s: detail does not explain what the AD bit is worth", f.ID)
 				}
 			}
@@ -165,7 +165,7 @@ func TestCheckZoneAndOffline(t *testing.T) {
 		"example.org": "--offline",
 	} {
 		cr := Check(context.Background(), c, domain).CheckResult()
-		if cr.Status != report.StatusSkip || !strings.Contains(cr.Summary, want) || len(cr.Findings) != 0 {
+		if cr.Status != findings.StatusSkip || !strings.Contains(cr.Summary, want) || len(cr.Findings) != 0 {
 			t.Errorf("%s: %s %q %v", domain, cr.Status, cr.Summary, cr.Findings)
 		}
 	}

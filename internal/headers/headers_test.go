@@ -15,7 +15,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -62,21 +62,21 @@ func (fx *fixture) signed(t *testing.T) string {
 
 func trace(lines ...string) string { return strings.Join(lines, "\r\n") + "\r\n" }
 
-func analyze(t *testing.T, zone, msg string) (*Analysis, map[string]report.CheckResult) {
+func analyze(t *testing.T, zone, msg string) (*Analysis, map[string]findings.CheckResult) {
 	t.Helper()
 	srv := dnstest.Start(t, zone)
 	a, err := Analyze(context.Background(), srv.Client(t), []byte(msg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := map[string]report.CheckResult{}
+	checks := map[string]findings.CheckResult{}
 	for _, c := range a.CheckResults() {
 		checks[c.Name] = c
 	}
 	return a, checks
 }
 
-func findingIDs(c report.CheckResult) []string {
+func findingIDs(c findings.CheckResult) []string {
 	var ids []string
 	for _, f := range c.Findings {
 		ids = append(ids, f.ID+"/"+string(f.Severity))
@@ -85,7 +85,7 @@ func findingIDs(c report.CheckResult) []string {
 	return ids
 }
 
-func finding(c report.CheckResult, id string) *report.Finding {
+func finding(c findings.CheckResult, id string) *findings.Finding {
 	for i := range c.Findings {
 		if c.Findings[i].ID == id {
 			return &c.Findings[i]
@@ -129,7 +129,7 @@ func TestGmailStyleAllPass(t *testing.T) {
 		t.Errorf("dkim %v dmarc %v", a.DKIM.Passing(), a.DMARC.Verdict.Result)
 	}
 	for _, name := range []string{"spf", "dkim", "dmarc"} {
-		if c := checks[name]; c.Status != report.StatusPass {
+		if c := checks[name]; c.Status != findings.StatusPass {
 			t.Errorf("%s: %s %v", name, c.Status, findingIDs(c))
 		}
 	}
@@ -168,7 +168,7 @@ func TestMicrosoftStyleBodyChanged(t *testing.T) {
 	}
 	// SPF passes and aligns, so DMARC passes and the DKIM failure is a
 	// failure of DKIM alone.
-	if checks["dmarc"].Status != report.StatusPass || checks["spf"].Status != report.StatusPass || checks["dkim"].Status != report.StatusFail {
+	if checks["dmarc"].Status != findings.StatusPass || checks["spf"].Status != findings.StatusPass || checks["dkim"].Status != findings.StatusFail {
 		t.Errorf("statuses spf %s dkim %s dmarc %s", checks["spf"].Status, checks["dkim"].Status, checks["dmarc"].Status)
 	}
 }
@@ -202,7 +202,7 @@ func TestReceivedChainOnly(t *testing.T) {
 	if f := finding(checks["spf"], "spf.fail"); f == nil || len(f.BounceCodes) == 0 || !strings.Contains(f.Evidence[0], "198.51.100.7 (from received)") {
 		t.Errorf("spf finding %+v", f)
 	}
-	if checks["dmarc"].Status != report.StatusPass {
+	if checks["dmarc"].Status != findings.StatusPass {
 		t.Errorf("dmarc %s %v", checks["dmarc"].Status, findingIDs(checks["dmarc"]))
 	}
 }
@@ -227,7 +227,7 @@ func TestDMARCRejectAndReceiverComparison(t *testing.T) {
 		t.Fatalf("the receiver's own (topmost) result must be used: %+v", a.ReceiverDMARC())
 	}
 	f := finding(checks["dmarc"], "dmarc.message-fail")
-	if f == nil || f.Severity != report.SeverityFail || len(f.BounceCodes) == 0 {
+	if f == nil || f.Severity != findings.SeverityFail || len(f.BounceCodes) == 0 {
 		t.Fatalf("dmarc findings %+v", checks["dmarc"].Findings)
 	}
 	if !slices.ContainsFunc(f.Evidence, func(s string) bool { return strings.Contains(s, "recorded fail") && strings.Contains(s, "p=reject") }) {
@@ -255,7 +255,7 @@ func TestReceiverFailsNowPasses(t *testing.T) {
 		if got := findingIDs(checks[check]); !slices.Contains(got, id) {
 			t.Errorf("%s: %v lacks %s", check, got, id)
 		}
-		if checks[check].Status != report.StatusWarn {
+		if checks[check].Status != findings.StatusWarn {
 			t.Errorf("%s status %s", check, checks[check].Status)
 		}
 	}
@@ -296,11 +296,11 @@ func TestNoTraceHeaders(t *testing.T) {
 	if a.ClientIP != "" || a.SPF != nil {
 		t.Errorf("client %q", a.ClientIP)
 	}
-	if c := checks["spf"]; c.Status != report.StatusSkip || !slices.Equal(findingIDs(c), []string{"spf.no-client-ip/info"}) {
+	if c := checks["spf"]; c.Status != findings.StatusSkip || !slices.Equal(findingIDs(c), []string{"spf.no-client-ip/info"}) {
 		t.Errorf("spf %s %v", c.Status, findingIDs(c))
 	}
 	// DKIM alone aligns: DMARC passes without SPF.
-	if checks["dmarc"].Status != report.StatusPass || checks["dkim"].Status != report.StatusPass {
+	if checks["dmarc"].Status != findings.StatusPass || checks["dkim"].Status != findings.StatusPass {
 		t.Errorf("dkim %s dmarc %s", checks["dkim"].Status, checks["dmarc"].Status)
 	}
 }
@@ -320,7 +320,7 @@ func TestAnalyzeBadInput(t *testing.T) {
 	if len(cs) != 3 {
 		t.Fatalf("%d checks", len(cs))
 	}
-	if a.FromDomain != "" || cs[2].Status != report.StatusFail {
+	if a.FromDomain != "" || cs[2].Status != findings.StatusFail {
 		t.Errorf("from %q dmarc %s", a.FromDomain, cs[2].Status)
 	}
 	_ = dkim.NoPassCodes()

@@ -11,7 +11,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -125,18 +125,18 @@ func notPass(result string) bool { return result != "" && result != "pass" }
 
 // CheckResults are the message's spf, dkim and dmarc checks: each with
 // what the receiver saw, what holds now, and findings for both.
-func (a *Analysis) CheckResults() []report.CheckResult {
-	return []report.CheckResult{a.spfCheck(), a.dkimCheck(), a.dmarcCheck()}
+func (a *Analysis) CheckResults() []findings.CheckResult {
+	return []findings.CheckResult{a.spfCheck(), a.dkimCheck(), a.dmarcCheck()}
 }
 
-func (a *Analysis) spfCheck() report.CheckResult {
+func (a *Analysis) spfCheck() findings.CheckResult {
 	seen := a.ReceiverSPF()
 	data := &SPFData{Receiver: seen, Computed: a.SPF, ClientIP: a.ClientIP, IPSource: a.ClientIPSource, ChainIP: a.ChainIP,
 		HELO: a.HELO, MailFrom: a.ReturnPath, NullSender: a.NullSender, Received: a.Received}
-	res := report.CheckResult{Name: "spf", Data: data}
-	var fs []report.Finding
+	res := findings.CheckResult{Name: "spf", Data: data}
+	var fs []findings.Finding
 	if a.SPF == nil {
-		f := report.Finding{ID: "spf.no-client-ip", Check: "spf", Severity: report.SeverityInfo,
+		f := findings.Finding{ID: "spf.no-client-ip", Check: "spf", Severity: findings.SeverityInfo,
 			Title:  "the connecting IP cannot be found in the headers, so SPF was not evaluated again",
 			Detail: "Neither a Received-SPF client-ip, an address in the receiver's Authentication-Results, nor a public address in the Received chain was found.",
 			Fix:    "Use the full headers as the receiver delivered them, or run `deliverdoctor spf DOMAIN --ip IP`.",
@@ -156,7 +156,7 @@ func (a *Analysis) spfCheck() report.CheckResult {
 		fs = append(fs, f)
 	}
 	if seen != nil && notPass(seen.Result) && (a.SPF == nil || a.SPF.Result == spf.ResultPass) {
-		f := report.Finding{ID: "spf.receiver-fail", Check: "spf", Severity: report.SeverityWarn,
+		f := findings.Finding{ID: "spf.receiver-fail", Check: "spf", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the receiver %s saw SPF %s for this message", a.Receiver, seen.Result),
 			Evidence:    []string{seenLine(seen)},
 			BounceCodes: spfCodes(seen.Result),
@@ -171,12 +171,12 @@ func (a *Analysis) spfCheck() report.CheckResult {
 		fs = append(fs, f)
 	}
 	res.Findings = fs
-	res.Status = report.StatusFromFindings(fs)
+	res.Status = findings.StatusFromFindings(fs)
 	switch {
 	case a.SPF == nil && (seen == nil || !notPass(seen.Result)):
-		res.Status, res.Summary = report.StatusSkip, "not evaluated: no client IP in the headers"
+		res.Status, res.Summary = findings.StatusSkip, "not evaluated: no client IP in the headers"
 	case a.SPF != nil && errors.Is(a.SPF.Err, spf.ErrOffline):
-		res.Status, res.Summary = report.StatusSkip, "not evaluated: --offline"
+		res.Status, res.Summary = findings.StatusSkip, "not evaluated: --offline"
 	case a.SPF != nil:
 		res.Summary = fmt.Sprintf("%s for %s from %s", a.SPF.Result, a.SPF.Domain, a.ClientIP)
 	default:
@@ -204,7 +204,7 @@ func spfCodes(result string) []string {
 	return nil
 }
 
-func (a *Analysis) dkimCheck() report.CheckResult {
+func (a *Analysis) dkimCheck() findings.CheckResult {
 	m := a.DKIM
 	seen := a.ReceiverDKIM()
 	res := m.CheckResult()
@@ -216,14 +216,14 @@ func (a *Analysis) dkimCheck() report.CheckResult {
 		switch {
 		case sig == nil:
 			if notPass(r.Result) && r.Result != "none" {
-				fs = append(fs, report.Finding{ID: "dkim.receiver-fail", Check: "dkim", Severity: report.SeverityWarn,
+				fs = append(fs, findings.Finding{ID: "dkim.receiver-fail", Check: "dkim", Severity: findings.SeverityWarn,
 					Title:       fmt.Sprintf("the receiver %s saw dkim=%s for d=%s, a signature this copy does not carry", a.Receiver, r.Result, arDomain(r)),
 					Detail:      "The signature was removed after delivery, or the receiver reports one it added itself.",
 					Evidence:    []string{line},
 					BounceCodes: dkim.NoPassCodes(), Refs: []string{"RFC 8601 2.7.1"}})
 			}
 		case sig.Result == dkim.ResultPass && notPass(r.Result):
-			fs = append(fs, report.Finding{ID: "dkim.receiver-fail", Check: "dkim", Severity: report.SeverityWarn,
+			fs = append(fs, findings.Finding{ID: "dkim.receiver-fail", Check: "dkim", Severity: findings.SeverityWarn,
 				Title:       fmt.Sprintf("the receiver %s saw dkim=%s for %s, which verifies now", a.Receiver, r.Result, sig.Label()),
 				Detail:      "The key was published or repaired after delivery, or the key lookup failed at the receiver (temperror/permerror from DNS trouble).",
 				Evidence:    []string{line},
@@ -236,8 +236,8 @@ func (a *Analysis) dkimCheck() report.CheckResult {
 		}
 	}
 	res.Findings = fs
-	if res.Status != report.StatusSkip {
-		res.Status = report.StatusFromFindings(fs)
+	if res.Status != findings.StatusSkip {
+		res.Status = findings.StatusFromFindings(fs)
 	}
 	return res
 }
@@ -279,7 +279,7 @@ func arDomain(r AuthResult) string {
 }
 
 // annotate adds an evidence line to the findings about a signature.
-func annotate(fs []report.Finding, label, line string) {
+func annotate(fs []findings.Finding, label, line string) {
 	for i := range fs {
 		if strings.HasPrefix(fs[i].Title, label) {
 			fs[i].Evidence = append(fs[i].Evidence, line)
@@ -287,15 +287,15 @@ func annotate(fs []report.Finding, label, line string) {
 	}
 }
 
-func (a *Analysis) dmarcCheck() report.CheckResult {
+func (a *Analysis) dmarcCheck() findings.CheckResult {
 	seen := a.ReceiverDMARC()
 	data := &DMARCData{Receiver: seen, Computed: a.DMARC, From: a.From, FromDomain: a.FromDomain}
-	res := report.CheckResult{Name: "dmarc", Data: data}
-	var fs []report.Finding
+	res := findings.CheckResult{Name: "dmarc", Data: data}
+	var fs []findings.Finding
 	ev := a.DMARC
 	switch {
 	case a.FromDomain == "":
-		fs = append(fs, report.Finding{ID: "dmarc.no-author", Check: "dmarc", Severity: report.SeverityFail,
+		fs = append(fs, findings.Finding{ID: "dmarc.no-author", Check: "dmarc", Severity: findings.SeverityFail,
 			Title:       "the message has no usable From address, so DMARC cannot apply",
 			Detail:      "Receivers reject mail without exactly one From address (RFC 5322 3.6, RFC 7489 6.6.1).",
 			Evidence:    []string{"From: " + a.From},
@@ -303,14 +303,14 @@ func (a *Analysis) dmarcCheck() report.CheckResult {
 			Fix:         "Send with exactly one From: address.",
 			Refs:        []string{"RFC 5322 3.6", "RFC 7489 6.6.1"}})
 	case ev == nil:
-		f := report.Finding{ID: "dmarc.dns-error", Check: "dmarc", Severity: report.SeverityError,
+		f := findings.Finding{ID: "dmarc.dns-error", Check: "dmarc", Severity: findings.SeverityError,
 			Title: "the DMARC policy of " + a.FromDomain + " could not be looked up"}
 		if a.DMARCErr != nil {
 			f.Detail = a.DMARCErr.Error()
 		}
 		fs = append(fs, f)
 	case ev.Discovery != nil && ev.Discovery.Offline:
-		res.Status, res.Summary = report.StatusSkip, "not evaluated: --offline and _dmarc."+a.FromDomain+" is in no --zone file"
+		res.Status, res.Summary = findings.StatusSkip, "not evaluated: --offline and _dmarc."+a.FromDomain+" is in no --zone file"
 		res.Findings = fs
 		return res
 	default:
@@ -321,8 +321,8 @@ func (a *Analysis) dmarcCheck() report.CheckResult {
 			fs[len(fs)-1].Evidence = append(fs[len(fs)-1].Evidence, seenLine(seen))
 		}
 		if notPass(seen.Result) && seen.Result != "none" && ev != nil && ev.Verdict.Result == dmarc.ResultPass {
-			sev := report.SeverityWarn
-			fs = append(fs, report.Finding{ID: "dmarc.receiver-fail", Check: "dmarc", Severity: sev,
+			sev := findings.SeverityWarn
+			fs = append(fs, findings.Finding{ID: "dmarc.receiver-fail", Check: "dmarc", Severity: sev,
 				Title:       fmt.Sprintf("the receiver %s saw dmarc=%s for this message; it passes now", a.Receiver, seen.Result),
 				Detail:      "SPF or DKIM did not pass or align at delivery (DNS trouble, a key or record fixed since, or another client IP). At delivery the policy decided the message's fate.",
 				Evidence:    []string{seenLine(seen)},
@@ -331,7 +331,7 @@ func (a *Analysis) dmarcCheck() report.CheckResult {
 		}
 	}
 	res.Findings = fs
-	res.Status = report.StatusFromFindings(fs)
+	res.Status = findings.StatusFromFindings(fs)
 	if ev != nil && ev.Verdict != nil {
 		res.Summary = fmt.Sprintf("%s for %s", ev.Verdict.Result, a.FromDomain)
 		if ev.Verdict.AppliedPolicy != "" {
@@ -346,7 +346,7 @@ func (a *Analysis) dmarcCheck() report.CheckResult {
 
 // dmarcFinding states the DMARC verdict dmarc.Evaluate reached, with the
 // alignment of each identifier as evidence.
-func (a *Analysis) dmarcFinding(ev *dmarc.Evaluation) report.Finding {
+func (a *Analysis) dmarcFinding(ev *dmarc.Evaluation) findings.Finding {
 	v, al := ev.Verdict, ev.Alignment
 	var evid []string
 	if al.SPF != nil {
@@ -370,28 +370,28 @@ func (a *Analysis) dmarcFinding(ev *dmarc.Evaluation) report.Finding {
 		}
 		evid = append(evid, line)
 	}
-	f := report.Finding{Check: "dmarc", Evidence: evid, Detail: v.Explanation, Refs: []string{"RFC 9989 4.4", "RFC 9989 5.3.5"}}
+	f := findings.Finding{Check: "dmarc", Evidence: evid, Detail: v.Explanation, Refs: []string{"RFC 9989 4.4", "RFC 9989 5.3.5"}}
 	switch v.Result {
 	case dmarc.ResultPass:
-		f.ID, f.Severity = "dmarc.message-pass", report.SeverityInfo
+		f.ID, f.Severity = "dmarc.message-pass", findings.SeverityInfo
 		f.Title = fmt.Sprintf("the message passes DMARC for %s", a.FromDomain)
 	case dmarc.ResultNone:
-		f.ID, f.Severity = "dmarc.no-policy", report.SeverityWarn
+		f.ID, f.Severity = "dmarc.no-policy", findings.SeverityWarn
 		f.Title = fmt.Sprintf("no DMARC policy applies to %s", a.FromDomain)
 		f.BounceCodes = dmarc.BulkCodes()
 		f.Fix = fmt.Sprintf("Publish _dmarc.%s TXT \"v=DMARC1; p=none; rua=mailto:...\" and move to p=quarantine/reject once reports are clean; Gmail, Yahoo and Microsoft require DMARC from bulk senders.", a.FromDomain)
 	case dmarc.ResultTempError:
-		f.ID, f.Severity = "dmarc.temperror", report.SeverityError
+		f.ID, f.Severity = "dmarc.temperror", findings.SeverityError
 		f.Title = fmt.Sprintf("the DMARC result for %s cannot be determined: a DNS lookup failed", a.FromDomain)
 		f.BounceCodes = []string{"4.7.0"}
 		if a.DMARCErr != nil && dnsx.IsTemporary(a.DMARCErr) {
 			f.Evidence = append(f.Evidence, a.DMARCErr.Error())
 		}
 	default:
-		f.ID, f.Severity = "dmarc.message-fail", report.SeverityFail
+		f.ID, f.Severity = "dmarc.message-fail", findings.SeverityFail
 		f.Title = fmt.Sprintf("the message fails DMARC for %s: no authenticated identifier aligns", a.FromDomain)
 		if v.AppliedPolicy == dmarc.PolicyNone || v.AppliedPolicy == "" {
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 		}
 		f.Title += fmt.Sprintf(" (policy %s: %s)", firstNonEmpty(string(v.AppliedPolicy), "none"), v.Disposition)
 		f.BounceCodes = v.BounceCodes

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -118,7 +118,7 @@ type Result struct {
 	MXHosts      []string  `json:"mx_hosts,omitempty"`
 	MX           []MXMatch `json:"mx,omitempty"`
 	// Findings go to the report, not into Data.
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 
 	offline  bool   // the record lookup itself was not asked (--offline)
 	errored  bool   // the record lookup failed
@@ -171,8 +171,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		}
 		// A policy given to judge before publishing: go on without a record.
 	case errors.Is(err, ErrMultipleRecords):
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.multiple-records", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.multiple-records", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d MTA-STS records; senders ignore MTA-STS unless there is exactly one", RecordName(domain), len(txts)),
 			Detail:   "RFC 8461 3.1: if the number of TXT records starting with v=STSv1 is not one, senders must treat the domain as not implementing MTA-STS, so the policy protects nothing.",
 			Evidence: txtrecord.Evidence(RecordName(domain), txts),
@@ -182,8 +182,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		<-mxc
 		return res
 	case errors.Is(err, ErrRecordSyntax):
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.record-syntax", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.record-syntax", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS record of %s is invalid: %s", domain, strings.TrimPrefix(err.Error(), ErrRecordSyntax.Error()+": ")),
 			Detail:   "Senders must ignore an invalid record (RFC 8461 3.1), so the domain's policy is never applied. The id must be 1 to 32 letters and digits; fields are separated by \";\".",
 			Evidence: txtrecord.Evidence(RecordName(domain), txts),
@@ -195,8 +195,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	default:
 		res.Record = rec
 		if len(rec.Duplicates) > 0 {
-			res.Findings = append(res.Findings, report.Finding{
-				ID: "mta-sts.record-duplicate-field", Severity: report.SeverityInfo,
+			res.Findings = append(res.Findings, findings.Finding{
+				ID: "mta-sts.record-duplicate-field", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("the MTA-STS record repeats %s; only the first is used", strings.Join(rec.Duplicates, ", ")),
 				Evidence: txtrecord.Evidence(RecordName(domain), txts),
 				Fix:      "Publish " + rec.String(),
@@ -256,8 +256,8 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 		if !errors.As(err, &fe) {
 			fe = &httpsfetch.Error{Kind: httpsfetch.KindHTTP, URL: res.PolicyURL, Err: err}
 		}
-		f := report.Finding{
-			ID: "mta-sts.policy-unreachable", Severity: report.SeverityWarn,
+		f := findings.Finding{
+			ID: "mta-sts.policy-unreachable", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS policy of %s could not be fetched: %v", res.Domain, fe.Err),
 			Detail:   unusable,
 			Evidence: append(ev, fe.Error()),
@@ -278,7 +278,7 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 			f.Fix = fmt.Sprintf("Add an A/AAAA (or CNAME) record for %s pointing at the web server that serves the policy, or remove the _mta-sts record.", host)
 		case httpsfetch.KindDNS, httpsfetch.KindTimeout:
 			f.ID = "mta-sts.policy-fetch-error"
-			f.Severity = report.SeverityError
+			f.Severity = findings.SeverityError
 			f.Title = fmt.Sprintf("could not fetch the MTA-STS policy of %s: %v", res.Domain, fe.Err)
 			f.Detail = "The fetch failed in a way that may be temporary (DNS or timeout), so whether senders can get the policy is not known. " + unusable
 			f.Fix = "Retry; if it persists, check that " + host + " resolves and its web server answers quickly on port 443."
@@ -293,8 +293,8 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 	res.HTTP = resp
 	ev = append(ev, fmt.Sprintf("HTTP %d, %d bytes, Content-Type %q, %s", resp.StatusCode, resp.Size, resp.ContentType, resp.TLSVersion))
 	if resp.Redirected() {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-redirect", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-redirect", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s redirects (HTTP %d to %s); senders do not follow redirects", res.PolicyURL, resp.StatusCode, resp.Location),
 			Detail:   "RFC 8461 3.3: HTTP 3xx redirects must not be followed. " + unusable,
 			Evidence: ev,
@@ -304,8 +304,8 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 		return
 	}
 	if resp.StatusCode != 200 {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-unreachable", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-unreachable", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s answers HTTP %d instead of the policy", res.PolicyURL, resp.StatusCode),
 			Detail:   "RFC 8461 3.3: the policy must be served with status 200. " + unusable,
 			Evidence: ev,
@@ -315,8 +315,8 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 		return
 	}
 	if resp.Truncated {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-too-large", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-too-large", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS policy of %s is larger than %d KiB", res.Domain, MaxPolicySize/1024),
 			Detail:   "RFC 8461 3.3 lets senders refuse policies over 64 KiB; a real policy is a few hundred bytes, so this is probably the wrong document. " + unusable,
 			Evidence: ev,
@@ -327,8 +327,8 @@ func (res *Result) fetchPolicy(ctx context.Context, r dnsx.Resolver, o Options) 
 	}
 	// RFC 8461 3.2: the media type must be text/plain; senders should check.
 	if mt, _, err := mime.ParseMediaType(resp.ContentType); err != nil || mt != "text/plain" {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-content-type", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-content-type", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS policy is served as %q, not text/plain", resp.ContentType),
 			Detail:   "RFC 8461 3.2: the Content-Type must be text/plain and senders should check it (to reject HTML error pages); strict senders ignore the policy.",
 			Evidence: ev,
@@ -344,8 +344,8 @@ func (res *Result) usePolicy(text string, ev []string) {
 	res.PolicyText = text
 	p, err := ParsePolicy(res.PolicyText)
 	if err != nil {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-syntax", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-syntax", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the MTA-STS policy of %s is invalid: %s", res.Domain, strings.TrimPrefix(err.Error(), ErrPolicySyntax.Error()+": ")),
 			Detail:   "Senders ignore a policy they cannot parse (RFC 8461 3.2, 5). The format is strict: one \"key: value\" per line, lower-case keys, no blank lines.",
 			Evidence: append(ev, quoteLines(res.PolicyText, 12)...),
@@ -361,8 +361,8 @@ func (res *Result) usePolicy(text string, ev []string) {
 func (res *Result) lintPolicy(ev []string) {
 	p := res.Policy
 	if len(p.Duplicates) > 0 {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.policy-duplicate-field", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.policy-duplicate-field", Severity: findings.SeverityInfo,
 			Title: fmt.Sprintf("the MTA-STS policy repeats %s; senders use the first", strings.Join(p.Duplicates, ", ")),
 			Fix:   "Remove the repeated lines:\n" + p.String(),
 			Refs:  []string{"RFC 8461 3.2"},
@@ -370,16 +370,16 @@ func (res *Result) lintPolicy(ev []string) {
 	}
 	switch {
 	case p.MaxAge > MaxMaxAge:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.max-age-too-large", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.max-age-too-large", Severity: findings.SeverityWarn,
 			Title:  fmt.Sprintf("max_age %d exceeds the maximum of %d seconds (one year)", p.MaxAge, MaxMaxAge),
 			Detail: "RFC 8461 3.2 caps max_age at 31557600; senders may reject the policy or cap it.",
 			Fix:    "Use max_age: 604800 (a week) to 31557600.",
 			Refs:   []string{"RFC 8461 3.2"},
 		})
 	case p.MaxAge < MinSensibleMaxAge && p.Mode != ModeNone:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.max-age-short", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.max-age-short", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("max_age is %d seconds, less than a day", p.MaxAge),
 			Detail: "Senders cache the policy for max_age; RFC 8461 3.2 suggests weeks, so an attacker cannot simply wait for it to expire. A short value is fine while testing.",
 			Fix:    "Once the policy is stable, use max_age: 604800 or more.",
@@ -388,16 +388,16 @@ func (res *Result) lintPolicy(ev []string) {
 	}
 	switch p.Mode {
 	case ModeTesting:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.mode-testing", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.mode-testing", Severity: findings.SeverityInfo,
 			Title:  "the MTA-STS policy is in testing mode: senders report failures but still deliver",
 			Detail: "In testing mode senders deliver even when TLS or the MX check fails, and send TLS-RPT reports (if _smtp._tls is published). Switch to enforce once reports are clean.",
 			Fix:    "After a few weeks of clean TLS-RPT reports, set mode: enforce and change the id in the _mta-sts record.",
 			Refs:   []string{"RFC 8461 5"},
 		})
 	case ModeNone:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.mode-none", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.mode-none", Severity: findings.SeverityInfo,
 			Title:  "the MTA-STS policy is mode none: the domain has withdrawn MTA-STS",
 			Detail: "Mode none tells senders to forget any cached policy; it is the right way to turn MTA-STS off.",
 			Refs:   []string{"RFC 8461 5", "RFC 8461 8.3"},
@@ -441,8 +441,8 @@ func (res *Result) matchMX() {
 	}
 	ev := []string{"policy mx: " + strings.Join(pats, ", "), fmt.Sprintf("%s MX: %s", res.Domain, strings.Join(res.MXHosts, ", "))}
 	if len(res.MXHosts) == 0 && p.Mode != ModeNone {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.no-mx", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.no-mx", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("%s has an MTA-STS policy but no MX records to match it against", res.Domain),
 			Detail: "RFC 8461 applies to MX hosts; with no MX the policy has nothing to protect (the mx check reports the missing MX).",
 			Refs:   []string{"RFC 8461 4.1"},
@@ -450,7 +450,7 @@ func (res *Result) matchMX() {
 		return
 	}
 	if len(miss) > 0 && p.Mode != ModeNone {
-		f := report.Finding{
+		f := findings.Finding{
 			ID:       "mta-sts.mx-mismatch",
 			Evidence: ev,
 			Fix:      fmt.Sprintf("Add an mx line for %s to the policy (wildcards like \"*.%s\" match one label), change the id in the _mta-sts record, and keep the old policy's hosts until max_age has passed.", strings.Join(miss, ", "), parentOf(miss[0])),
@@ -459,25 +459,25 @@ func (res *Result) matchMX() {
 		all := len(miss) == len(res.MXHosts)
 		switch {
 		case p.Mode == ModeEnforce && all:
-			f.Severity = report.SeverityFail
+			f.Severity = findings.SeverityFail
 			f.Title = fmt.Sprintf("no MX host of %s matches its enforced MTA-STS policy: MTA-STS senders will not deliver mail to it", res.Domain)
 			f.Detail = "In enforce mode, senders that support MTA-STS (Gmail, Microsoft 365, Yahoo, Postfix with an MTA-STS resolver) refuse to deliver to MX hosts not listed in the policy (RFC 8461 5.1): replies and bounces to this domain are deferred (4.7.5) and finally returned as expired (4.4.7/5.4.7)."
 			f.BounceCodes = []string{"4.7.5", "4.4.7", "5.4.7"}
 		case p.Mode == ModeEnforce:
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Title = fmt.Sprintf("%d of %d MX hosts of %s are not in its enforced MTA-STS policy: %s", len(miss), len(res.MXHosts), res.Domain, strings.Join(miss, ", "))
 			f.Detail = "MTA-STS senders skip MX hosts that do not match the policy (RFC 8461 5.1); mail still flows through the others, but those hosts give no redundancy."
 			f.BounceCodes = []string{"4.7.5"}
 		default:
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Title = fmt.Sprintf("%d of %d MX hosts of %s are not in its MTA-STS policy (testing mode): %s", len(miss), len(res.MXHosts), res.Domain, strings.Join(miss, ", "))
 			f.Detail = "In testing mode senders still deliver, but report each such connection as a failure; switching to enforce now would block these hosts."
 		}
 		res.Findings = append(res.Findings, f)
 	}
 	if len(unused) > 0 && len(miss) == 0 {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mta-sts.unused-pattern", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mta-sts.unused-pattern", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("the MTA-STS policy lists mx patterns that match no MX host: %s", strings.Join(unused, ", ")),
 			Detail:   "Harmless, and normal while moving mail hosts; remove them once the old hosts are gone and max_age has passed.",
 			Evidence: ev,
@@ -490,14 +490,14 @@ func (res *Result) matchMX() {
 func (res *Result) Offline() bool { return res.offline }
 
 // CheckResult turns the analysis into the mta-sts check's result.
-func (res *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+func (res *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
 	if res.offline {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = "not checked: --offline and " + RecordName(res.Domain) + " is in no --zone file"
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(res.Findings)
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	switch {
 	case res.errored:
 		cr.Summary = "could not be determined: DNS lookup failed"
@@ -514,9 +514,9 @@ func (res *Result) CheckResult() report.CheckResult {
 		cr.Summary = "MTA-STS record invalid: senders ignore it"
 	case res.notFetch != "":
 		cr.Summary = "record ok (id " + res.Record.ID + "); policy " + res.notFetch
-		if cr.Status == report.StatusPass {
+		if cr.Status == findings.StatusPass {
 			// The record alone does not show whether the policy works.
-			cr.Status = report.StatusSkip
+			cr.Status = findings.StatusSkip
 		}
 	case res.Policy == nil:
 		cr.Summary = "record ok; policy not usable"
@@ -540,13 +540,13 @@ func (res *Result) policySummary() string {
 	return s
 }
 
-func noneFinding(domain string, res *dnsx.Result) report.Finding {
+func noneFinding(domain string, res *dnsx.Result) findings.Finding {
 	ev := RecordName(domain) + " TXT: no v=STSv1 record"
 	if res != nil {
 		ev += " (" + string(res.Status) + ")"
 	}
-	return report.Finding{
-		ID: "mta-sts.none", Severity: report.SeverityInfo,
+	return findings.Finding{
+		ID: "mta-sts.none", Severity: findings.SeverityInfo,
 		Title:    fmt.Sprintf("%s publishes no MTA-STS policy", domain),
 		Detail:   "MTA-STS is optional. It makes senders (Gmail, Microsoft 365, Yahoo, ...) require authenticated TLS when delivering to the domain, which stops STARTTLS downgrade attacks on replies and bounces. Without it (or DANE), mail sent with REQUIRETLS (RFC 8689) cannot be relayed to the domain.",
 		Evidence: []string{ev},
@@ -555,9 +555,9 @@ func noneFinding(domain string, res *dnsx.Result) report.Finding {
 	}
 }
 
-func dnsErrFinding(what string, err error) report.Finding {
-	return report.Finding{
-		ID: "mta-sts.dns-error", Check: check, Severity: report.SeverityError,
+func dnsErrFinding(what string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "mta-sts.dns-error", Check: check, Severity: findings.SeverityError,
 		Title:  "could not look up " + what + ": the DNS did not answer",
 		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
 		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC) or use another resolver with --resolver.",

@@ -11,9 +11,9 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch/fetchtest"
 	"github.com/deliverdoctor/deliverdoctor/internal/mtasts"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
@@ -129,7 +129,7 @@ func policyHandler(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(p))
 }
 
-func ids(fs []report.Finding) []string {
+func ids(fs []findings.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.ID)
@@ -137,7 +137,7 @@ func ids(fs []report.Finding) []string {
 	return out
 }
 
-func find(fs []report.Finding, id string) *report.Finding {
+func find(fs []findings.Finding, id string) *findings.Finding {
 	for i := range fs {
 		if fs[i].ID == id {
 			return &fs[i]
@@ -170,75 +170,75 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		domain  string
 		opts    mtasts.Options
-		status  report.Status
+		status  findings.Status
 		want    []string // finding IDs, in order
 		summary string
 		check   func(t *testing.T, r *mtasts.Result)
 	}{
-		{domain: "good.example", opts: opts(srv), status: report.StatusPass, summary: "mode enforce, max_age 604800, 2/2 MX hosts match",
+		{domain: "good.example", opts: opts(srv), status: findings.StatusPass, summary: "mode enforce, max_age 604800, 2/2 MX hosts match",
 			check: func(t *testing.T, r *mtasts.Result) {
 				if r.Record.ID != "20240101T000000" || len(r.TXT) != 1 || r.HTTP.StatusCode != 200 || len(r.MX) != 2 || !r.MX[1].Matches || r.MX[1].Pattern != "*.good.example" {
 					t.Errorf("data: %+v", r)
 				}
 			}},
-		{domain: "testing.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.mode-testing", "mta-sts.mx-mismatch"}},
-		{domain: "none.example", opts: opts(srv), status: report.StatusPass, want: []string{"mta-sts.mode-none"}},
-		{domain: "mismatch.example", opts: opts(srv), status: report.StatusFail, want: []string{"mta-sts.mx-mismatch"},
+		{domain: "testing.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.mode-testing", "mta-sts.mx-mismatch"}},
+		{domain: "none.example", opts: opts(srv), status: findings.StatusPass, want: []string{"mta-sts.mode-none"}},
+		{domain: "mismatch.example", opts: opts(srv), status: findings.StatusFail, want: []string{"mta-sts.mx-mismatch"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				f := find(r.Findings, "mta-sts.mx-mismatch")
-				if f.Severity != report.SeverityFail || len(f.BounceCodes) == 0 || f.BounceCodes[0] != "4.7.5" || !strings.Contains(f.Fix, "mx.mismatch.example") {
+				if f.Severity != findings.SeverityFail || len(f.BounceCodes) == 0 || f.BounceCodes[0] != "4.7.5" || !strings.Contains(f.Fix, "mx.mismatch.example") {
 					t.Errorf("finding: %+v", f)
 				}
 			}},
-		{domain: "partial.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.mx-mismatch"},
+		{domain: "partial.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.mx-mismatch"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				if f := find(r.Findings, "mta-sts.mx-mismatch"); !strings.Contains(f.Title, "1 of 2") || !strings.Contains(f.Title, "backup.elsewhere.example") {
 					t.Errorf("title: %s", f.Title)
 				}
 			}},
-		{domain: "redirect.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-redirect"}},
-		{domain: "big.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-too-large"}},
-		{domain: "syntax.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-syntax"},
+		{domain: "redirect.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-redirect"}},
+		{domain: "big.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-too-large"}},
+		{domain: "syntax.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-syntax"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				if f := find(r.Findings, "mta-sts.policy-syntax"); !strings.Contains(f.Title, "max_age field is missing") {
 					t.Errorf("title: %s", f.Title)
 				}
 			}},
-		{domain: "html.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-content-type", "mta-sts.max-age-short"}},
-		{domain: "notfound.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-unreachable"}},
-		{domain: "split.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.max-age-too-large"}},
-		{domain: "cert.example", opts: opts(wrong), status: report.StatusWarn, want: []string{"mta-sts.policy-certificate"},
+		{domain: "html.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-content-type", "mta-sts.max-age-short"}},
+		{domain: "notfound.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-unreachable"}},
+		{domain: "split.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.max-age-too-large"}},
+		{domain: "cert.example", opts: opts(wrong), status: findings.StatusWarn, want: []string{"mta-sts.policy-certificate"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				f := find(r.Findings, "mta-sts.policy-certificate")
 				if !strings.Contains(f.Title, "not valid for mta-sts.cert.example (it names www.cert.example)") || len(f.Evidence) < 3 {
 					t.Errorf("finding: %+v", f)
 				}
 			}},
-		{domain: "cert.example", opts: opts(expired), status: report.StatusWarn, want: []string{"mta-sts.policy-certificate"},
+		{domain: "cert.example", opts: opts(expired), status: findings.StatusWarn, want: []string{"mta-sts.policy-certificate"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				if f := find(r.Findings, "mta-sts.policy-certificate"); !strings.Contains(f.Title, "expired on") {
 					t.Errorf("title: %s", f.Title)
 				}
 			}},
-		{domain: "cert.example", opts: opts(untrusted), status: report.StatusWarn, want: []string{"mta-sts.policy-certificate"},
+		{domain: "cert.example", opts: opts(untrusted), status: findings.StatusWarn, want: []string{"mta-sts.policy-certificate"},
 			check: func(t *testing.T, r *mtasts.Result) {
 				if f := find(r.Findings, "mta-sts.policy-certificate"); !strings.Contains(f.Title, "trusted authority") {
 					t.Errorf("title: %s", f.Title)
 				}
 			}},
-		{domain: "nohost.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.policy-host-missing"}},
-		{domain: "multi.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.multiple-records"}},
-		{domain: "badrec.example", opts: opts(srv), status: report.StatusWarn, want: []string{"mta-sts.record-syntax"}},
-		{domain: "plain.example", opts: opts(srv), status: report.StatusPass, want: []string{"mta-sts.none"}, summary: "no MTA-STS policy (optional; protects mail to the domain)"},
-		{domain: "nxdomain.example", opts: opts(srv), status: report.StatusPass, want: []string{"mta-sts.none"}},
-		{domain: "servfail.example", opts: opts(srv), status: report.StatusError, want: []string{"mta-sts.dns-error"}},
+		{domain: "nohost.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.policy-host-missing"}},
+		{domain: "multi.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.multiple-records"}},
+		{domain: "badrec.example", opts: opts(srv), status: findings.StatusWarn, want: []string{"mta-sts.record-syntax"}},
+		{domain: "plain.example", opts: opts(srv), status: findings.StatusPass, want: []string{"mta-sts.none"}, summary: "no MTA-STS policy (optional; protects mail to the domain)"},
+		{domain: "nxdomain.example", opts: opts(srv), status: findings.StatusPass, want: []string{"mta-sts.none"}},
+		{domain: "servfail.example", opts: opts(srv), status: findings.StatusError, want: []string{"mta-sts.dns-error"}},
 		// --offline: the record is checked, the policy is not fetched and
 		// that is a skip, not a failure.
-		{domain: "good.example", opts: mtasts.Options{Offline: true}, status: report.StatusSkip, summary: "record ok (id 20240101T000000); policy not fetched: --offline"},
+		{domain: "good.example", opts: mtasts.Options{Offline: true}, status: findings.StatusSkip, summary: "record ok (id 20240101T000000); policy not fetched: --offline"},
 		// URL override: fetch from the test server's address while still
 		// requiring a certificate for mta-sts.good.example.
 		{domain: "good.example", opts: mtasts.Options{RootCAs: ca.Pool(), URL: "https://127.0.0.1:" + srv.Port + "/.well-known/mta-sts.txt"},
-			status: report.StatusWarn, want: []string{"mta-sts.policy-unreachable"}, // Host is 127.0.0.1, so the handler has no policy for it
+			status: findings.StatusWarn, want: []string{"mta-sts.policy-unreachable"}, // Host is 127.0.0.1, so the handler has no policy for it
 			check: func(t *testing.T, r *mtasts.Result) {
 				if !strings.HasPrefix(r.PolicyURL, "https://127.0.0.1:") || r.HTTP == nil || r.HTTP.StatusCode != 404 {
 					t.Errorf("override not used: %+v", r)
@@ -277,7 +277,7 @@ func TestCheckOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr := mtasts.Check(context.Background(), c, "example.org", mtasts.Options{Offline: true}).CheckResult()
-	if cr.Status != report.StatusSkip || len(cr.Findings) != 0 {
+	if cr.Status != findings.StatusSkip || len(cr.Findings) != 0 {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
 	}
 }
@@ -287,12 +287,12 @@ func TestCheckGivenPolicy(t *testing.T) {
 	c := dnstest.Start(t, zone).Client(t)
 	for _, tc := range []struct {
 		domain, policy string
-		status         report.Status
+		status         findings.Status
 		ids            string
 	}{
-		{"good.example", "version: STSv1\nmode: enforce\nmx: mx1.good.example\nmx: mx2.good.example\nmax_age: 604800\n", report.StatusPass, ""},
-		{"plain.example", "version: STSv1\nmode: enforce\nmx: mx.other.example\nmax_age: 604800\n", report.StatusFail, "mta-sts.none,mta-sts.mx-mismatch"},
-		{"plain.example", "version: STSv1\nmode: enforced\n", report.StatusWarn, "mta-sts.none,mta-sts.policy-syntax"},
+		{"good.example", "version: STSv1\nmode: enforce\nmx: mx1.good.example\nmx: mx2.good.example\nmax_age: 604800\n", findings.StatusPass, ""},
+		{"plain.example", "version: STSv1\nmode: enforce\nmx: mx.other.example\nmax_age: 604800\n", findings.StatusFail, "mta-sts.none,mta-sts.mx-mismatch"},
+		{"plain.example", "version: STSv1\nmode: enforced\n", findings.StatusWarn, "mta-sts.none,mta-sts.policy-syntax"},
 	} {
 		r := mtasts.Check(context.Background(), c, tc.domain, mtasts.Options{Policy: tc.policy, PolicySource: "mta-sts.txt", Offline: true})
 		cr := r.CheckResult()

@@ -17,7 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Host status values.
@@ -52,8 +52,8 @@ type Result struct {
 	Implicit bool   `json:"implicit"` // no MX: mail goes to the domain's A/AAAA
 	Hosts    []Host `json:"hosts"`
 	// Findings are not part of Data in JSON: they go to the report.
-	Findings []report.Finding `json:"-"`
-	Err      error            `json:"-"` // the MX lookup itself could not be done
+	Findings []findings.Finding `json:"-"`
+	Err      error              `json:"-"` // the MX lookup itself could not be done
 }
 
 const check = "mx"
@@ -82,8 +82,8 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 			res.Err = errOffline
 			return res
 		}
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mx.nxdomain", Severity: report.SeverityFail,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mx.nxdomain", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s does not exist in the DNS (NXDOMAIN)", domain),
 			Detail:      "Receivers check that the sender's domain exists (Postfix reject_unknown_sender_domain, Gmail, Microsoft); mail from a non-existent domain is refused, and nobody can reply to it.",
 			Evidence:    []string{fmt.Sprintf("%s MX: NXDOMAIN (%s)", domain, mxRes.Source)},
@@ -114,8 +114,8 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		return strings.ToLower(mxs[i].Mx) < strings.ToLower(mxs[j].Mx)
 	})
 	if len(mxs) > maxHosts {
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mx.too-many", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mx.too-many", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d MX records; only the first %d were checked", domain, len(mxs), maxHosts),
 			Detail:   "Senders try only a few MX hosts before giving up for this attempt; a long list adds nothing but delay.",
 			Evidence: mxEvidence(domain, mxs[:3]),
@@ -139,9 +139,9 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 	return res
 }
 
-func nullMXFinding(domain string, mxs []*dns.MX) report.Finding {
-	f := report.Finding{
-		ID: "mx.null-mx", Severity: report.SeverityFail,
+func nullMXFinding(domain string, mxs []*dns.MX) findings.Finding {
+	f := findings.Finding{
+		ID: "mx.null-mx", Severity: findings.SeverityFail,
 		Title:       fmt.Sprintf("%s publishes a null MX: it declares that it accepts no mail", domain),
 		Detail:      "RFC 7505 4.2: receivers should refuse mail whose envelope sender uses a domain with a null MX, since bounces to it cannot be delivered; mail to the domain fails at once (RFC 7505 4.1).",
 		Evidence:    mxEvidence(domain, mxs),
@@ -179,8 +179,8 @@ func implicitMX(ctx context.Context, r dnsx.Resolver, res *Result) *Result {
 		res.Err = errOffline
 		return res
 	case len(h.Addrs) == 0:
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "mx.no-mail-host", Severity: report.SeverityFail,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "mx.no-mail-host", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s has no MX and no A/AAAA record: no server receives its mail", domain),
 			Detail:      "Receivers verify that a sender's domain can receive replies and bounces (Postfix reject_unknown_sender_domain); with neither MX nor address records it cannot, and mail to it cannot be routed.",
 			Evidence:    []string{domain + " MX: no records", domain + " A/AAAA: no records"},
@@ -194,8 +194,8 @@ func implicitMX(ctx context.Context, r dnsx.Resolver, res *Result) *Result {
 		h.PartialError = aerr.Error()
 	}
 	res.Hosts = append(res.Hosts, h)
-	res.Findings = append(res.Findings, report.Finding{
-		ID: "mx.implicit", Severity: report.SeverityWarn,
+	res.Findings = append(res.Findings, findings.Finding{
+		ID: "mx.implicit", Severity: findings.SeverityWarn,
 		Title:    fmt.Sprintf("%s has no MX records; mail falls back to its A/AAAA address", domain),
 		Detail:   "RFC 5321 5.1 allows this implicit MX, but many receivers and spam filters treat a sending domain without MX as suspect, and web servers rarely accept mail.",
 		Evidence: []string{domain + " MX: no records", fmt.Sprintf("%s A/AAAA: %s", domain, joinAddrs(h.Addrs))},
@@ -289,15 +289,15 @@ func ipInName(name, domain string) (netip.Addr, bool) {
 	return ip, err == nil && ip.Is4()
 }
 
-func hostFindings(domain string, hosts []Host) []report.Finding {
-	var fs []report.Finding
+func hostFindings(domain string, hosts []Host) []findings.Finding {
+	var fs []findings.Finding
 	var bad, unknown, offline []string
 	for _, h := range hosts {
 		ev := fmt.Sprintf("%s MX %d %s", domain, h.Preference, h.Name)
 		switch h.Status {
 		case HostIPLiteral:
-			fs = append(fs, report.Finding{
-				ID: "mx.target-ip-literal", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "mx.target-ip-literal", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("MX of %s points at an IP address (%s), not a host name", domain, h.Name),
 				Detail:      "An MX record's exchange must be a host name with A/AAAA records (RFC 5321 5.1); senders will not deliver to an IP address in an MX, and receivers checking the sender's domain find no valid mail host.",
 				Evidence:    []string{ev},
@@ -306,8 +306,8 @@ func hostFindings(domain string, hosts []Host) []report.Finding {
 				Refs:        []string{"RFC 5321 5.1", "RFC 7505 3"},
 			})
 		case HostInvalid:
-			fs = append(fs, report.Finding{
-				ID: "mx.target-invalid-name", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "mx.target-invalid-name", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("MX of %s points at %q, which is not a valid host name", domain, h.Name),
 				Detail:      h.Error,
 				Evidence:    []string{ev},
@@ -329,8 +329,8 @@ func hostFindings(domain string, hosts []Host) []report.Finding {
 			offline = append(offline, h.Name)
 		}
 		if h.CNAME != "" {
-			fs = append(fs, report.Finding{
-				ID: "mx.target-cname", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "mx.target-cname", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("MX host %s is a CNAME (to %s)", h.Name, h.CNAME),
 				Detail:      "RFC 2181 10.3 and RFC 5321 5.1: an MX must point at a name with address records, not at an alias. Some MTAs refuse to deliver, others loop or defer.",
 				Evidence:    []string{ev, fmt.Sprintf("%s CNAME %s", h.Name, h.CNAME)},
@@ -341,15 +341,15 @@ func hostFindings(domain string, hosts []Host) []report.Finding {
 		}
 	}
 	if len(bad) > 0 {
-		sev := report.SeverityWarn
+		sev := findings.SeverityWarn
 		title := fmt.Sprintf("%d of %d MX hosts of %s do not resolve", len(bad), len(hosts), domain)
 		detail := "Senders skip MX hosts without addresses and try the next; mail still arrives, but every delivery pays for the dead entry, and it may hide a typo."
 		if len(bad) == len(hosts) {
-			sev = report.SeverityFail
+			sev = findings.SeverityFail
 			title = fmt.Sprintf("no MX host of %s resolves to an address", domain)
 			detail = "No server can receive mail for the domain, and receivers checking the sender's domain find no working mail host."
 		}
-		fs = append(fs, report.Finding{
+		fs = append(fs, findings.Finding{
 			ID: "mx.target-unresolvable", Severity: sev, Title: title, Detail: detail,
 			Evidence:    bad,
 			BounceCodes: []string{"5.4.4", "4.4.3", "5.1.8"},
@@ -363,8 +363,8 @@ func hostFindings(domain string, hosts []Host) []report.Finding {
 		fs = append(fs, f)
 	}
 	if len(offline) > 0 {
-		fs = append(fs, report.Finding{
-			ID: "mx.host-not-checked", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "mx.host-not-checked", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%d MX host(s) were not resolved: --offline and not in any --zone", len(offline)),
 			Evidence: offline,
 			Fix:      "Add the zone that holds these names with --zone, or run without --offline.",
@@ -378,7 +378,7 @@ func hostFindings(domain string, hosts []Host) []report.Finding {
 
 // partialFindings reports hosts whose A or AAAA lookup failed while the
 // other family answered.
-func partialFindings(hosts []Host) []report.Finding {
+func partialFindings(hosts []Host) []findings.Finding {
 	var ev []string
 	for _, h := range hosts {
 		if h.PartialError != "" {
@@ -388,8 +388,8 @@ func partialFindings(hosts []Host) []report.Finding {
 	if len(ev) == 0 {
 		return nil
 	}
-	return []report.Finding{{
-		ID: "mx.partial-dns-error", Severity: report.SeverityWarn,
+	return []findings.Finding{{
+		ID: "mx.partial-dns-error", Severity: findings.SeverityWarn,
 		Title:       fmt.Sprintf("%d MX host(s) answer only part of their address lookups", len(ev)),
 		Detail:      "One of the A/AAAA lookups failed (SERVFAIL or timeout) while the other answered. Senders that ask for the failing type first may defer mail.",
 		Evidence:    ev,
@@ -402,8 +402,8 @@ func partialFindings(hosts []Host) []report.Finding {
 // preferenceFindings notes MX hosts that share a preference (load
 // balancing, RFC 5321 5.1) and MX names that lead to the same address (no
 // real redundancy).
-func preferenceFindings(domain string, hosts []Host) []report.Finding {
-	var fs []report.Finding
+func preferenceFindings(domain string, hosts []Host) []findings.Finding {
+	var fs []findings.Finding
 	byPref := map[uint16][]string{}
 	var prefs []uint16
 	for _, h := range hosts {
@@ -419,8 +419,8 @@ func preferenceFindings(domain string, hosts []Host) []report.Finding {
 		}
 	}
 	if len(ev) > 0 {
-		fs = append(fs, report.Finding{
-			ID: "mx.equal-preference", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "mx.equal-preference", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s has MX hosts with equal preference: senders pick among them at random", domain),
 			Detail:   "RFC 5321 5.1: hosts with the same preference are tried in random order, which spreads the load. If one of them is meant as a backup, give it a higher preference value.",
 			Evidence: ev,
@@ -446,8 +446,8 @@ func preferenceFindings(domain string, hosts []Host) []report.Finding {
 		}
 	}
 	if len(ev) > 0 {
-		fs = append(fs, report.Finding{
-			ID: "mx.shared-address", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "mx.shared-address", Severity: findings.SeverityInfo,
 			Title:    "several MX names lead to the same address: the backup is the same server",
 			Detail:   "If that server is down, every MX is down; a second MX only adds redundancy on a different machine and network.",
 			Evidence: ev,
@@ -457,7 +457,7 @@ func preferenceFindings(domain string, hosts []Host) []report.Finding {
 	return fs
 }
 
-func addrFindings(hosts []Host) []report.Finding {
+func addrFindings(hosts []Host) []findings.Finding {
 	var ev []string
 	only, total := 0, 0
 	for _, h := range hosts {
@@ -483,8 +483,8 @@ func addrFindings(hosts []Host) []report.Finding {
 	if only > 0 {
 		title = fmt.Sprintf("%d of %d MX hosts resolve only to private, loopback or reserved addresses", only, total)
 	}
-	return []report.Finding{{
-		ID: "mx.private-address", Severity: report.SeverityWarn,
+	return []findings.Finding{{
+		ID: "mx.private-address", Severity: findings.SeverityWarn,
 		Title:       title,
 		Detail:      "Servers on the internet cannot reach these addresses, so mail to the domain (including bounces and replies) cannot be delivered there.",
 		Evidence:    ev,
@@ -572,15 +572,15 @@ func containsStr(ss []string, s string) bool {
 	return false
 }
 
-func dnsErr(what string, err error) report.Finding {
-	f := report.Finding{
-		ID: "mx.dns-error", Check: check, Severity: report.SeverityError,
+func dnsErr(what string, err error) findings.Finding {
+	f := findings.Finding{
+		ID: "mx.dns-error", Check: check, Severity: findings.SeverityError,
 		Title:  "could not look up " + what + ": the DNS did not answer",
 		Detail: err.Error(),
 		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
 	}
 	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID, f.Severity, f.Fix = "mx.invalid-name", report.SeverityFail, ""
+		f.ID, f.Severity, f.Fix = "mx.invalid-name", findings.SeverityFail, ""
 		f.Title = what + ": not a valid DNS name"
 	}
 	return f
@@ -607,16 +607,16 @@ func (r *Result) Reachable() []Host {
 }
 
 // CheckResult turns the analysis into the mx check's result.
-func (r *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: r, Findings: r.Findings}
+func (r *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: r, Findings: r.Findings}
 	if r.Offline() {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = "not checked: " + r.Err.Error()
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(r.Findings)
+	cr.Status = findings.StatusFromFindings(r.Findings)
 	switch {
-	case cr.Status == report.StatusError:
+	case cr.Status == findings.StatusError:
 		cr.Summary = "could not be determined: DNS lookups failed"
 	case !r.Exists:
 		cr.Summary = "the domain does not exist"

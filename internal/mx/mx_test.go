@@ -12,7 +12,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
 
@@ -66,7 +66,7 @@ partial.example.     300 IN MX 10 mx.partial.example.
 mx.partial.example.  300 IN A 203.0.114.51
 `
 
-func ids(fs []report.Finding) []string {
+func ids(fs []findings.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.ID)
@@ -74,7 +74,7 @@ func ids(fs []report.Finding) []string {
 	return out
 }
 
-func find(fs []report.Finding, id string) *report.Finding {
+func find(fs []findings.Finding, id string) *findings.Finding {
 	for i := range fs {
 		if fs[i].ID == id {
 			return &fs[i]
@@ -91,78 +91,78 @@ func TestAnalyze(t *testing.T) {
 	c := srv.Client(t)
 	tests := []struct {
 		domain   string
-		status   report.Status
+		status   findings.Status
 		ids      []string // exactly these findings, in any order
-		severity map[string]report.Severity
+		severity map[string]findings.Severity
 		check    func(t *testing.T, r *Result)
 	}{
-		{"good.example", report.StatusPass, nil, nil, func(t *testing.T, r *Result) {
+		{"good.example", findings.StatusPass, nil, nil, func(t *testing.T, r *Result) {
 			if len(r.Hosts) != 2 || r.Hosts[0].Name != "mx1.good.example" || r.Hosts[0].Preference != 10 || len(r.Hosts[0].Addrs) != 2 {
 				t.Errorf("hosts %+v", r.Hosts)
 			}
 		}},
-		{"missing.example", report.StatusFail, []string{"mx.nxdomain"}, nil, func(t *testing.T, r *Result) {
+		{"missing.example", findings.StatusFail, []string{"mx.nxdomain"}, nil, func(t *testing.T, r *Result) {
 			if r.Exists {
 				t.Error("Exists for NXDOMAIN")
 			}
 		}},
-		{"implicit.example", report.StatusWarn, []string{"mx.implicit"}, nil, func(t *testing.T, r *Result) {
+		{"implicit.example", findings.StatusWarn, []string{"mx.implicit"}, nil, func(t *testing.T, r *Result) {
 			if !r.Implicit || len(r.Hosts) != 1 || r.Hosts[0].Name != "implicit.example" {
 				t.Errorf("implicit %v hosts %+v", r.Implicit, r.Hosts)
 			}
 		}},
-		{"nomail.example", report.StatusFail, []string{"mx.no-mail-host"}, nil, nil},
-		{"nullmx.example", report.StatusFail, []string{"mx.null-mx"}, nil, nil},
-		{"nullmx10.example", report.StatusFail, []string{"mx.null-mx"}, nil, func(t *testing.T, r *Result) {
+		{"nomail.example", findings.StatusFail, []string{"mx.no-mail-host"}, nil, nil},
+		{"nullmx.example", findings.StatusFail, []string{"mx.null-mx"}, nil, nil},
+		{"nullmx10.example", findings.StatusFail, []string{"mx.null-mx"}, nil, func(t *testing.T, r *Result) {
 			if !strings.Contains(r.Findings[0].Detail, "preference 10") {
 				t.Errorf("detail %q", r.Findings[0].Detail)
 			}
 		}},
-		{"mixed.example", report.StatusFail, []string{"mx.null-mx-mixed"}, nil, nil},
-		{"cname.example", report.StatusFail, []string{"mx.target-cname"}, nil, func(t *testing.T, r *Result) {
+		{"mixed.example", findings.StatusFail, []string{"mx.null-mx-mixed"}, nil, nil},
+		{"cname.example", findings.StatusFail, []string{"mx.target-cname"}, nil, func(t *testing.T, r *Result) {
 			if r.Hosts[0].CNAME != "mx1.good.example" || len(r.Hosts[0].Addrs) == 0 {
 				t.Errorf("host %+v", r.Hosts[0])
 			}
 		}},
-		{"iplit.example", report.StatusFail, []string{"mx.target-ip-literal"}, nil, nil},
-		{"origin.example", report.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
+		{"iplit.example", findings.StatusFail, []string{"mx.target-ip-literal"}, nil, nil},
+		{"origin.example", findings.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
 			if ev := strings.Join(r.Findings[0].Evidence, " "); !strings.Contains(ev, "203.0.114.31 with the zone origin appended") {
 				t.Errorf("no trailing-dot hint: %q", ev)
 			}
 		}},
-		{"twice.example", report.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
+		{"twice.example", findings.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
 			if ev := strings.Join(r.Findings[0].Evidence, " "); !strings.Contains(ev, "missing trailing dot") {
 				t.Errorf("no trailing-dot hint: %q", ev)
 			}
 		}},
-		{"gone.example", report.StatusFail, []string{"mx.target-unresolvable"}, nil, nil},
-		{"halfgone.example", report.StatusWarn, []string{"mx.target-unresolvable"}, map[string]report.Severity{"mx.target-unresolvable": report.SeverityWarn}, nil},
-		{"nodatahost.example", report.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
+		{"gone.example", findings.StatusFail, []string{"mx.target-unresolvable"}, nil, nil},
+		{"halfgone.example", findings.StatusWarn, []string{"mx.target-unresolvable"}, map[string]findings.Severity{"mx.target-unresolvable": findings.SeverityWarn}, nil},
+		{"nodatahost.example", findings.StatusFail, []string{"mx.target-unresolvable"}, nil, func(t *testing.T, r *Result) {
 			if r.Hosts[0].Status != HostNoData {
 				t.Errorf("status %q", r.Hosts[0].Status)
 			}
 		}},
-		{"invalid.example", report.StatusFail, []string{"mx.target-invalid-name"}, nil, nil},
-		{"private.example", report.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
+		{"invalid.example", findings.StatusFail, []string{"mx.target-invalid-name"}, nil, nil},
+		{"private.example", findings.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
 			if f := r.Findings[0]; !strings.Contains(f.Title, "1 of 1 MX hosts resolve only") || !strings.Contains(f.Evidence[0], "(private)") {
 				t.Errorf("finding %+v", f)
 			}
 		}},
-		{"loop.example", report.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
+		{"loop.example", findings.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
 			if !strings.Contains(r.Findings[0].Evidence[0], "loopback") {
 				t.Errorf("evidence %q", r.Findings[0].Evidence)
 			}
 		}},
-		{"mixedpriv.example", report.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
+		{"mixedpriv.example", findings.StatusWarn, []string{"mx.private-address"}, nil, func(t *testing.T, r *Result) {
 			if !strings.Contains(r.Findings[0].Title, "1 address(es)") {
 				t.Errorf("title %q", r.Findings[0].Title)
 			}
 		}},
-		{"equal.example", report.StatusPass, []string{"mx.equal-preference"}, map[string]report.Severity{"mx.equal-preference": report.SeverityInfo}, nil},
-		{"shared.example", report.StatusPass, []string{"mx.shared-address"}, map[string]report.Severity{"mx.shared-address": report.SeverityInfo}, nil},
-		{"servfail.example", report.StatusError, []string{"mx.dns-error"}, nil, nil},
-		{"hostfail.example", report.StatusError, []string{"mx.dns-error"}, nil, nil},
-		{"partial.example", report.StatusWarn, []string{"mx.partial-dns-error"}, nil, func(t *testing.T, r *Result) {
+		{"equal.example", findings.StatusPass, []string{"mx.equal-preference"}, map[string]findings.Severity{"mx.equal-preference": findings.SeverityInfo}, nil},
+		{"shared.example", findings.StatusPass, []string{"mx.shared-address"}, map[string]findings.Severity{"mx.shared-address": findings.SeverityInfo}, nil},
+		{"servfail.example", findings.StatusError, []string{"mx.dns-error"}, nil, nil},
+		{"hostfail.example", findings.StatusError, []string{"mx.dns-error"}, nil, nil},
+		{"partial.example", findings.StatusWarn, []string{"mx.partial-dns-error"}, nil, func(t *testing.T, r *Result) {
 			if r.Hosts[0].Status != HostOK || r.Hosts[0].PartialError == "" {
 				t.Errorf("host %+v", r.Hosts[0])
 			}
@@ -189,11 +189,11 @@ func TestAnalyze(t *testing.T) {
 				if want, ok := tt.severity[f.ID]; ok && f.Severity != want {
 					t.Errorf("%s severity %s, want %s", f.ID, f.Severity, want)
 				}
-				if f.Severity == report.SeverityFail && len(f.BounceCodes) == 0 {
+				if f.Severity == findings.SeverityFail && len(f.BounceCodes) == 0 {
 					t.Errorf("%s: a failure without bounce codes", f.ID)
 				}
 			}
-			if tt.status == report.StatusError && (find(r.Findings, "mx.nxdomain") != nil || find(r.Findings, "mx.no-mail-host") != nil) {
+			if tt.status == findings.StatusError && (find(r.Findings, "mx.nxdomain") != nil || find(r.Findings, "mx.no-mail-host") != nil) {
 				t.Error("a DNS failure reported as a missing record")
 			}
 			if tt.check != nil {
@@ -206,7 +206,7 @@ func TestAnalyze(t *testing.T) {
 func TestAnalyzeInvalidDomain(t *testing.T) {
 	srv := dnstest.Start(t, mxZone)
 	r := Analyze(context.Background(), srv.Client(t), "exa mple.com")
-	if got := ids(r.Findings); !slices.Equal(got, []string{"mx.invalid-name"}) || r.CheckResult().Status != report.StatusFail {
+	if got := ids(r.Findings); !slices.Equal(got, []string{"mx.invalid-name"}) || r.CheckResult().Status != findings.StatusFail {
 		t.Errorf("findings %q", got)
 	}
 	if srv.Total() != 0 {
@@ -261,7 +261,7 @@ $ORIGIN zoned.example.
 mx1  300 IN A 203.0.114.60
 `, "zoned.example.")
 	r := Analyze(context.Background(), c, "outside.example")
-	if cr := r.CheckResult(); !r.Offline() || cr.Status != report.StatusSkip || len(r.Findings) != 0 {
+	if cr := r.CheckResult(); !r.Offline() || cr.Status != findings.StatusSkip || len(r.Findings) != 0 {
 		t.Errorf("outside the zones: offline %v status %s findings %q", r.Offline(), cr.Status, ids(r.Findings))
 	}
 	r = Analyze(context.Background(), c, "zoned.example")
@@ -269,7 +269,7 @@ mx1  300 IN A 203.0.114.60
 	if got := ids(r.Findings); !slices.Equal(got, []string{"mx.host-not-checked"}) {
 		t.Fatalf("findings %q", got)
 	}
-	if cr.Status != report.StatusPass || r.Hosts[1].Status != HostOffline || !strings.Contains(cr.Summary, "1 not checked") {
+	if cr.Status != findings.StatusPass || r.Hosts[1].Status != HostOffline || !strings.Contains(cr.Summary, "1 not checked") {
 		t.Errorf("status %s host %+v summary %q", cr.Status, r.Hosts[1], cr.Summary)
 	}
 	r = Analyze(context.Background(), c, "nothere.zoned.example")

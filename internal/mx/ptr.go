@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const ptrCheck = "ptr"
@@ -69,7 +69,7 @@ type PTRResult struct {
 	FCrDNS      bool       `json:"fcrdns"`
 	Error       string     `json:"error,omitempty"`
 	// Findings are judged for Role.
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 }
 
 // CheckPTR checks the reverse DNS of a sending IP.
@@ -90,8 +90,8 @@ func checkPTR(ctx context.Context, r dnsx.Resolver, ip netip.Addr, role Role, ho
 	}()
 	if Unroutable(ip) {
 		res.Status = PTRUnroutable
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "ptr.unroutable", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "ptr.unroutable", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("%s is a %s address: receivers never see it, so its reverse DNS was not judged", ip, Reserved(ip)),
 			Detail: "Mail from behind NAT reaches receivers from a public address; check that one (deliverdoctor ptr PUBLIC-IP).",
 		})
@@ -105,8 +105,8 @@ func checkPTR(ctx context.Context, r dnsx.Resolver, ip netip.Addr, role Role, ho
 	}
 	if pres.Offline {
 		res.Status = PTROffline
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "ptr.not-checked", Severity: report.SeverityInfo,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "ptr.not-checked", Severity: findings.SeverityInfo,
 			Title: fmt.Sprintf("reverse DNS of %s not checked: --offline and %s is in no --zone file", ip, res.ReverseName),
 			Fix:   "Load the reverse zone with --zone, or run without --offline.",
 		})
@@ -198,7 +198,7 @@ func suggestedName(res *PTRResult) string {
 	return "mail.example.com"
 }
 
-func missingPTR(res *PTRResult, pres *dnsx.Result) report.Finding {
+func missingPTR(res *PTRResult, pres *dnsx.Result) findings.Finding {
 	ip := res.IP
 	codes := []string{"5.7.25", "4.7.23", "5.7.1"}
 	detail := "Gmail refuses mail from IPs without a PTR record (4.7.23 while it defers, then 5.7.25); many other receivers do the same or score such mail as spam."
@@ -207,8 +207,8 @@ func missingPTR(res *PTRResult, pres *dnsx.Result) report.Finding {
 		detail += " Over IPv6 it is stricter still: Microsoft 365 refuses with 450 4.7.25/550 5.7.25 and Gmail with 550 5.7.1 (IPv6 sending guidelines)."
 	}
 	name := suggestedName(res)
-	return report.Finding{
-		ID: "ptr.missing", Severity: report.SeverityFail,
+	return findings.Finding{
+		ID: "ptr.missing", Severity: findings.SeverityFail,
 		Title:       fmt.Sprintf("%s has no PTR record (reverse DNS)", ip),
 		Detail:      detail,
 		Evidence:    []string{fmt.Sprintf("%s PTR: %s (%s)", res.ReverseName, strings.ToUpper(string(pres.Status)), pres.Source)},
@@ -219,16 +219,16 @@ func missingPTR(res *PTRResult, pres *dnsx.Result) report.Finding {
 	}
 }
 
-func ptrFindings(res *PTRResult) []report.Finding {
-	var fs []report.Finding
+func ptrFindings(res *PTRResult) []findings.Finding {
+	var fs []findings.Finding
 	ip := res.IP
 	var ev []string
 	for _, n := range res.Names {
 		ev = append(ev, fmt.Sprintf("%s PTR %s", res.ReverseName, n.Name))
 	}
 	if len(res.Names) > 1 {
-		fs = append(fs, report.Finding{
-			ID: "ptr.multiple", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "ptr.multiple", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s has %d PTR records", ip, len(res.Names)),
 			Detail:   "Receivers usually look at one of them, in no defined order; one PTR per address, matching the HELO name, is the convention.",
 			Evidence: ev,
@@ -257,16 +257,16 @@ func ptrFindings(res *PTRResult) []report.Finding {
 			f.Evidence = append(ev, unknown...)
 			fs = append(fs, f)
 		case len(offline) > 0:
-			fs = append(fs, report.Finding{
-				ID: "ptr.not-checked", Severity: report.SeverityInfo,
+			fs = append(fs, findings.Finding{
+				ID: "ptr.not-checked", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("forward DNS of %s's PTR name not checked: --offline and not in any --zone", ip),
 				Evidence: append(ev, offline...),
 				Fix:      "Load the zone of the PTR name with --zone, or run without --offline.",
 			})
 		default:
 			name := res.Names[0].Name
-			fs = append(fs, report.Finding{
-				ID: "ptr.not-fcrdns", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "ptr.not-fcrdns", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("reverse DNS of %s is not forward-confirmed: %s does not resolve back to it", ip, name),
 				Detail:      "Receivers check that the PTR name's " + family(ip) + " records contain the connecting IP (FCrDNS, \"iprev\"). Gmail requires it (4.7.23, then 5.7.25); Postfix reject_unknown_client_hostname answers \"450 4.7.25 Client host rejected: cannot find your hostname\" (4.7.1 in older versions).",
 				Evidence:    append(ev, fev...),
@@ -280,8 +280,8 @@ func ptrFindings(res *PTRResult) []report.Finding {
 		if n.Generic == "" {
 			continue
 		}
-		fs = append(fs, report.Finding{
-			ID: "ptr.generic", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "ptr.generic", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the PTR name of %s, %s, looks generic (ISP-assigned)", ip, n.Name),
 			Detail:      "Names that embed the address or words like dyn, dsl, pool or dhcp mark consumer and dynamic ranges; many receivers refuse or junk mail from them even when FCrDNS passes.",
 			Evidence:    []string{fmt.Sprintf("%s PTR %s", res.ReverseName, n.Name), "matched: " + n.Generic},
@@ -294,9 +294,9 @@ func ptrFindings(res *PTRResult) []report.Finding {
 	return fs
 }
 
-func ptrDNSError(what string, err error) report.Finding {
-	return report.Finding{
-		ID: "ptr.dns-error", Severity: report.SeverityError,
+func ptrDNSError(what string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "ptr.dns-error", Severity: findings.SeverityError,
 		Title:  "could not look up " + what + ": the DNS did not answer",
 		Detail: err.Error() + ". Receivers that hit the same failure defer mail (RFC 8601 \"temperror\").",
 		Fix:    "Retry; if it persists, check the reverse zone's name servers (the IP owner's) or use another resolver with --resolver.",
@@ -306,14 +306,14 @@ func ptrDNSError(what string, err error) report.Finding {
 
 // demote rewrites a finding about a sending IP for an MX host address:
 // receiving mail needs no reverse DNS, so failures become warnings.
-func demote(f *report.Finding, host string) {
-	if f.Severity == report.SeverityFail {
-		f.Severity = report.SeverityWarn
+func demote(f *findings.Finding, host string) {
+	if f.Severity == findings.SeverityFail {
+		f.Severity = findings.SeverityWarn
 	}
 	if host != "" {
 		f.Title = "MX host " + host + ": " + f.Title
 	}
-	if f.Severity == report.SeverityWarn {
+	if f.Severity == findings.SeverityWarn {
 		f.Detail = strings.TrimSpace(f.Detail + " This address is an MX host: it matters when the server also sends mail (replies, forwards, bounces), as MX hosts often do.")
 	}
 }
@@ -387,8 +387,8 @@ func PTRsForDomain(ctx context.Context, r dnsx.Resolver, an *Result, sender neti
 }
 
 // Findings returns the findings of every address.
-func (c *PTRCheck) Findings() []report.Finding {
-	var fs []report.Finding
+func (c *PTRCheck) Findings() []findings.Finding {
+	var fs []findings.Finding
 	for _, a := range c.Addresses {
 		fs = append(fs, a.Findings...)
 	}
@@ -396,10 +396,10 @@ func (c *PTRCheck) Findings() []report.Finding {
 }
 
 // CheckResult turns the reverse DNS results into the ptr check's result.
-func (c *PTRCheck) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: ptrCheck, Data: c, Findings: c.Findings()}
+func (c *PTRCheck) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: ptrCheck, Data: c, Findings: c.Findings()}
 	if c.skipWhy != "" {
-		cr.Status, cr.Summary = report.StatusSkip, c.skipWhy
+		cr.Status, cr.Summary = findings.StatusSkip, c.skipWhy
 		return cr
 	}
 	var confirmed, missing, unconfirmed, unknown, notChecked int
@@ -424,9 +424,9 @@ func (c *PTRCheck) CheckResult() report.CheckResult {
 		}
 	}
 	if notChecked == len(c.Addresses) {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 	} else {
-		cr.Status = report.StatusFromFindings(cr.Findings)
+		cr.Status = findings.StatusFromFindings(cr.Findings)
 	}
 	if len(c.Addresses) == 1 && c.Addresses[0].Role == RoleSender {
 		a := c.Addresses[0]
@@ -470,7 +470,7 @@ func confirmedNames(a *PTRResult) string {
 	return strings.Join(ns, ", ")
 }
 
-func hasID(fs []report.Finding, id string) bool {
+func hasID(fs []findings.Finding, id string) bool {
 	for _, f := range fs {
 		if f.ID == id {
 			return true

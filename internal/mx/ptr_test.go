@@ -10,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const ptrZone = `
@@ -52,17 +52,17 @@ func TestCheckPTR(t *testing.T) {
 	c := srv.Client(t)
 	tests := []struct {
 		ip     string
-		status report.Status
+		status findings.Status
 		ids    []string
 		fcrdns bool
 		check  func(t *testing.T, r *PTRResult)
 	}{
-		{"192.0.2.25", report.StatusPass, nil, true, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.25", findings.StatusPass, nil, true, func(t *testing.T, r *PTRResult) {
 			if r.ReverseName != "25.2.0.192.in-addr.arpa" || len(r.Names) != 1 || r.Names[0].Name != "mx1.example.com" || !r.Names[0].Confirmed {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"192.0.2.26", report.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.26", findings.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
 			f := find(r.Findings, "ptr.not-fcrdns")
 			if !strings.Contains(strings.Join(f.Evidence, "|"), "mx2.example.com A 192.0.2.99 (not 192.0.2.26)") || !strings.Contains(f.Fix, "mx2.example.com. A 192.0.2.26") {
 				t.Errorf("evidence %q fix %q", f.Evidence, f.Fix)
@@ -71,36 +71,36 @@ func TestCheckPTR(t *testing.T) {
 				t.Errorf("codes %q", f.BounceCodes)
 			}
 		}},
-		{"192.0.2.27", report.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.27", findings.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
 			if r.Names[0].Status != PTRNXDomain {
 				t.Errorf("forward status %q", r.Names[0].Status)
 			}
 		}},
-		{"192.0.2.28", report.StatusWarn, []string{"ptr.generic"}, true, nil},
-		{"192.0.2.29", report.StatusPass, []string{"ptr.multiple"}, true, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.28", findings.StatusWarn, []string{"ptr.generic"}, true, nil},
+		{"192.0.2.29", findings.StatusPass, []string{"ptr.multiple"}, true, func(t *testing.T, r *PTRResult) {
 			if len(r.Names) != 2 || !r.Names[0].Confirmed || r.Names[1].Confirmed {
 				t.Errorf("names %+v", r.Names)
 			}
 		}},
-		{"192.0.2.30", report.StatusError, []string{"ptr.dns-error"}, false, nil},
-		{"192.0.2.31", report.StatusError, []string{"ptr.dns-error"}, false, nil},
-		{"192.0.2.32", report.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.30", findings.StatusError, []string{"ptr.dns-error"}, false, nil},
+		{"192.0.2.31", findings.StatusError, []string{"ptr.dns-error"}, false, nil},
+		{"192.0.2.32", findings.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
 			if r.Status != PTRNXDomain || !strings.Contains(r.Findings[0].Fix, "32.2.0.192.in-addr.arpa. PTR") {
 				t.Errorf("status %q fix %q", r.Status, r.Findings[0].Fix)
 			}
 		}},
-		{"192.0.2.33", report.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.33", findings.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
 			if r.Status != PTRNoData {
 				t.Errorf("status %q", r.Status)
 			}
 		}},
-		{"192.0.2.34", report.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.34", findings.StatusFail, []string{"ptr.not-fcrdns"}, false, func(t *testing.T, r *PTRResult) {
 			if r.Names[0].Status != PTRInvalid {
 				t.Errorf("names %+v", r.Names)
 			}
 		}},
-		{"192.0.2.35", report.StatusPass, nil, true, nil}, // RFC 2317 classless delegation via CNAME
-		{"2001:db8::25", report.StatusPass, nil, true, func(t *testing.T, r *PTRResult) {
+		{"192.0.2.35", findings.StatusPass, nil, true, nil}, // RFC 2317 classless delegation via CNAME
+		{"2001:db8::25", findings.StatusPass, nil, true, func(t *testing.T, r *PTRResult) {
 			if r.ReverseName != "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa" {
 				t.Errorf("reverse name %q", r.ReverseName)
 			}
@@ -108,15 +108,15 @@ func TestCheckPTR(t *testing.T) {
 				t.Errorf("IPv6 FCrDNS looked at A records: %v", r.Names[0].Addrs)
 			}
 		}},
-		{"2001:db8::26", report.StatusWarn, []string{"ptr.generic"}, true, nil},
-		{"2001:db8::27", report.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
+		{"2001:db8::26", findings.StatusWarn, []string{"ptr.generic"}, true, nil},
+		{"2001:db8::27", findings.StatusFail, []string{"ptr.missing"}, false, func(t *testing.T, r *PTRResult) {
 			if !slices.Contains(r.Findings[0].BounceCodes, "4.7.25") || !strings.Contains(r.Findings[0].Detail, "IPv6") {
 				t.Errorf("IPv6 missing PTR: %+v", r.Findings[0])
 			}
 		}},
-		{"2001:db8::28", report.StatusFail, []string{"ptr.not-fcrdns"}, false, nil}, // only an A record: not the IPv6's family
-		{"::ffff:192.0.2.25", report.StatusPass, nil, true, nil},
-		{"10.9.8.7", report.StatusSkip, []string{"ptr.unroutable"}, false, nil},
+		{"2001:db8::28", findings.StatusFail, []string{"ptr.not-fcrdns"}, false, nil}, // only an A record: not the IPv6's family
+		{"::ffff:192.0.2.25", findings.StatusPass, nil, true, nil},
+		{"10.9.8.7", findings.StatusSkip, []string{"ptr.unroutable"}, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
@@ -130,11 +130,11 @@ func TestCheckPTR(t *testing.T) {
 				t.Errorf("status %s fcrdns %v, want %s %v (%s)", cr.Status, r.FCrDNS, tt.status, tt.fcrdns, cr.Summary)
 			}
 			for _, f := range r.Findings {
-				if f.Check != "ptr" || (f.Severity == report.SeverityFail && len(f.BounceCodes) == 0) {
+				if f.Check != "ptr" || (f.Severity == findings.SeverityFail && len(f.BounceCodes) == 0) {
 					t.Errorf("finding %+v", f)
 				}
 			}
-			if tt.status == report.StatusError && find(r.Findings, "ptr.missing") != nil {
+			if tt.status == findings.StatusError && find(r.Findings, "ptr.missing") != nil {
 				t.Error("DNS failure reported as missing PTR")
 			}
 			if tt.check != nil {
@@ -159,11 +159,11 @@ func TestPTRsForDomain(t *testing.T) {
 	if a := pc.Addresses[1]; a.Role != RoleMXHost || a.Host != "mx2.example.com" || a.IP.String() != "192.0.2.99" {
 		t.Errorf("second is mx2: %+v", a)
 	}
-	sev := map[string]report.Severity{}
+	sev := map[string]findings.Severity{}
 	for _, f := range cr.Findings {
 		sev[f.Title] = f.Severity
 	}
-	var sender, mxhost *report.Finding
+	var sender, mxhost *findings.Finding
 	for i, f := range cr.Findings {
 		if f.ID == "ptr.missing" && strings.HasPrefix(f.Title, "192.0.2.32") {
 			sender = &cr.Findings[i]
@@ -172,24 +172,24 @@ func TestPTRsForDomain(t *testing.T) {
 			mxhost = &cr.Findings[i]
 		}
 	}
-	if sender == nil || sender.Severity != report.SeverityFail {
+	if sender == nil || sender.Severity != findings.SeverityFail {
 		t.Errorf("sending IP without PTR: %+v", sender)
 	}
-	if mxhost == nil || mxhost.Severity != report.SeverityWarn || !strings.Contains(mxhost.Detail, "also sends mail") {
+	if mxhost == nil || mxhost.Severity != findings.SeverityWarn || !strings.Contains(mxhost.Detail, "also sends mail") {
 		t.Errorf("MX host without PTR is a warning: %+v", mxhost)
 	}
-	if cr.Status != report.StatusFail || !strings.Contains(cr.Summary, "sending IP and 3 address(es)") {
+	if cr.Status != findings.StatusFail || !strings.Contains(cr.Summary, "sending IP and 3 address(es)") {
 		t.Errorf("status %s summary %q", cr.Status, cr.Summary)
 	}
 
 	// Without --ip only MX hosts: the worst is a warning.
 	cr = PTRsForDomain(context.Background(), c, an, netip.Addr{}).CheckResult()
-	if cr.Status != report.StatusWarn || !strings.Contains(cr.Summary, "often also the outbound servers") {
+	if cr.Status != findings.StatusWarn || !strings.Contains(cr.Summary, "often also the outbound servers") {
 		t.Errorf("status %s summary %q", cr.Status, cr.Summary)
 	}
 	// Null MX and missing domains have nothing to check.
 	an = Analyze(context.Background(), c, "missing.example")
-	if cr := PTRsForDomain(context.Background(), c, an, netip.Addr{}).CheckResult(); cr.Status != report.StatusSkip {
+	if cr := PTRsForDomain(context.Background(), c, an, netip.Addr{}).CheckResult(); cr.Status != findings.StatusSkip {
 		t.Errorf("status %s", cr.Status)
 	}
 }
@@ -208,7 +208,7 @@ $ORIGIN 2.0.192.in-addr.arpa.
 	if find(r.Findings, "ptr.not-checked") == nil || find(r.Findings, "ptr.not-fcrdns") != nil {
 		t.Errorf("forward zone not loaded: %q", ids(r.Findings))
 	}
-	if cr := (&PTRCheck{Addresses: []*PTRResult{r}}).CheckResult(); cr.Status != report.StatusSkip {
+	if cr := (&PTRCheck{Addresses: []*PTRResult{r}}).CheckResult(); cr.Status != findings.StatusSkip {
 		t.Errorf("status %s", cr.Status)
 	}
 }

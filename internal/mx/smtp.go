@@ -6,8 +6,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 const smtpCheck = "smtp"
@@ -46,10 +46,10 @@ func (h *SMTPHost) Probe() *smtpprobe.Result {
 
 // SMTPResult is the smtp check: what the MX hosts said on port 25.
 type SMTPResult struct {
-	Domain   string           `json:"domain"`
-	Port     int              `json:"port"`
-	Hosts    []SMTPHost       `json:"hosts"`
-	Findings []report.Finding `json:"-"`
+	Domain   string             `json:"domain"`
+	Port     int                `json:"port"`
+	Hosts    []SMTPHost         `json:"hosts"`
+	Findings []findings.Finding `json:"-"`
 	skipWhy  string
 }
 
@@ -112,13 +112,13 @@ func where(p *smtpprobe.Result, name string) string {
 	return fmt.Sprintf("%s [%s]:%d", name, p.Addr, p.Port)
 }
 
-// smtpFindings judges the probes. Status rules (DESIGN.md): a server that
+// smtpFindings judges the probes. Status rules (docs/contracts.md): a server that
 // answers and refuses, breaks the protocol or breaks STARTTLS is a fail; a
 // server that cannot be reached at all is an error (from here it cannot be
 // told whether the server is down or this network blocks port 25); warnings
 // for what works but puts mail at risk.
-func smtpFindings(res *SMTPResult) []report.Finding {
-	var fs []report.Finding
+func smtpFindings(res *SMTPResult) []findings.Finding {
+	var fs []findings.Finding
 	reached := 0
 	var unreachable []string
 	for i := range res.Hosts {
@@ -142,8 +142,8 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 			unreachable = append(unreachable, errs...)
 			continue
 		case p.Failure == smtpprobe.FailProtocol && p.TLSError == "":
-			fs = append(fs, report.Finding{
-				ID: "smtp.protocol-error", Severity: report.SeverityFail,
+			fs = append(fs, findings.Finding{
+				ID: "smtp.protocol-error", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("%s broke the SMTP protocol: %s", at, p.Error),
 				Detail:      "Sending MTAs give up on a server whose replies they cannot parse (over-long lines, endless multi-line replies, non-SMTP data): mail is deferred and eventually bounced. A middlebox (firewall \"SMTP fixup\", load balancer) in front of the server is a common cause.",
 				Evidence:    transcript(p),
@@ -153,9 +153,9 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 			})
 			continue
 		case p.Greeting != nil && p.Greeting.Code != 220:
-			sev := report.SeverityWarn
+			sev := findings.SeverityWarn
 			if p.Greeting.Permanent() && reached == 0 {
-				sev = report.SeverityFail
+				sev = findings.SeverityFail
 			}
 			codes := []string{"4.3.2", "4.4.5"}
 			if p.Greeting.Permanent() {
@@ -164,7 +164,7 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 			if e := p.Greeting.Enhanced; e != "" && !containsStr(codes, e) {
 				codes = append([]string{e}, codes...)
 			}
-			fs = append(fs, report.Finding{
+			fs = append(fs, findings.Finding{
 				ID: "smtp.greeting-refused", Severity: sev,
 				Title:       fmt.Sprintf("%s refused the connection with %d instead of a 220 greeting", at, p.Greeting.Code),
 				Detail:      "A 554 greeting means \"no SMTP service here\" (RFC 5321 3.1), a 421 \"not now\". Either can be aimed at the address this probe ran from (a blocklist, a rate limit), so compare with a probe from your real sending host.",
@@ -175,11 +175,11 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 			})
 			continue
 		case p.Failure == smtpprobe.FailHello:
-			sev := report.SeverityFail
+			sev := findings.SeverityFail
 			if p.EHLO != nil && p.EHLO.Transient() {
-				sev = report.SeverityWarn
+				sev = findings.SeverityWarn
 			}
-			fs = append(fs, report.Finding{
+			fs = append(fs, findings.Finding{
 				ID: "smtp.hello-refused", Severity: sev,
 				Title:       fmt.Sprintf("%s refused both EHLO and HELO", at),
 				Detail:      "Without a successful EHLO or HELO no mail transaction can start. Servers refuse HELO names they consider invalid; this probe announced " + p.HELOName + ".",
@@ -191,8 +191,8 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 			continue
 		}
 		if p.HELOFallback {
-			fs = append(fs, report.Finding{
-				ID: "smtp.no-esmtp", Severity: report.SeverityWarn,
+			fs = append(fs, findings.Finding{
+				ID: "smtp.no-esmtp", Severity: findings.SeverityWarn,
 				Title:       fmt.Sprintf("%s does not speak ESMTP: EHLO was refused, only HELO works", at),
 				Detail:      "Without EHLO there are no extensions: no STARTTLS (mail arrives unencrypted, and senders that require TLS cannot deliver), no SIZE, no 8BITMIME, no SMTPUTF8.",
 				Evidence:    transcript(p),
@@ -203,8 +203,8 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 		}
 		fs = append(fs, tlsFindings(h, p, at)...)
 		if p.Failure != "" && p.TLSError == "" && p.Failure != smtpprobe.FailProtocol {
-			fs = append(fs, report.Finding{
-				ID: "smtp.dialogue-failed", Severity: report.SeverityWarn,
+			fs = append(fs, findings.Finding{
+				ID: "smtp.dialogue-failed", Severity: findings.SeverityWarn,
 				Title:       fmt.Sprintf("%s stopped answering after the greeting: %s", at, p.Error),
 				Evidence:    transcript(p),
 				BounceCodes: []string{"4.4.2"},
@@ -215,8 +215,8 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 	}
 	if len(unreachable) > 0 {
 		if reached == 0 && len(fs) == 0 {
-			fs = append(fs, report.Finding{
-				ID: "smtp.unreachable", Severity: report.SeverityError,
+			fs = append(fs, findings.Finding{
+				ID: "smtp.unreachable", Severity: findings.SeverityError,
 				Title:       fmt.Sprintf("could not connect to any MX host of %s on port %d", res.Domain, res.Port),
 				Detail:      "Every connection was refused or timed out. That is either the servers (down, firewalled: senders defer and bounce after days) or the network this ran from: many ISPs and cloud providers block outgoing port 25. Run the probe from a host that can send mail.",
 				Evidence:    unreachable,
@@ -225,11 +225,11 @@ func smtpFindings(res *SMTPResult) []report.Finding {
 				Refs:        []string{"RFC 5321 4.5.4.1"},
 			})
 		} else {
-			sev := report.SeverityWarn
+			sev := findings.SeverityWarn
 			if reached == 0 {
-				sev = report.SeverityError
+				sev = findings.SeverityError
 			}
-			fs = append(fs, report.Finding{
+			fs = append(fs, findings.Finding{
 				ID: "smtp.host-unreachable", Severity: sev,
 				Title:       fmt.Sprintf("%d MX host(s) of %s did not answer on port %d", hostsIn(unreachable), res.Domain, res.Port),
 				Detail:      "Senders move on to the next MX host, so mail still arrives if another host works, but each delivery waits for the dead one first (RFC 5321 5.1).",
@@ -253,12 +253,12 @@ func hostsIn(lines []string) int {
 }
 
 // tlsFindings judges STARTTLS and the certificate of one reached host.
-func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
-	var fs []report.Finding
+func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []findings.Finding {
+	var fs []findings.Finding
 	switch {
 	case p.TLSError != "":
-		return append(fs, report.Finding{
-			ID: "smtp.starttls-failed", Severity: report.SeverityFail,
+		return append(fs, findings.Finding{
+			ID: "smtp.starttls-failed", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s offers STARTTLS but it does not work: %s", at, p.TLSError),
 			Detail:      "Senders that try TLS fail here: some fall back to plaintext, others (MTA-STS, DANE, providers that require TLS) defer the mail and eventually bounce it.",
 			Evidence:    transcript(p),
@@ -267,8 +267,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 			Refs:        []string{"RFC 3207 4", "RFC 7435"},
 		})
 	case !p.StartTLSOffered && !p.HELOFallback:
-		return append(fs, report.Finding{
-			ID: "smtp.no-starttls", Severity: report.SeverityWarn,
+		return append(fs, findings.Finding{
+			ID: "smtp.no-starttls", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("%s does not offer STARTTLS: mail to it travels unencrypted", at),
 			Detail:      "Senders that require TLS (MTA-STS \"enforce\", DANE, TLS-required policies) cannot deliver: \"TLS is required, but was not offered\" (4.7.4). If these hosts also send the domain's mail, Gmail rate-limits and then rejects mail not sent over TLS (421 4.7.29, 550 5.7.29).",
 			Evidence:    []string{"EHLO: " + strings.Join(p.Extensions, ", ")},
@@ -289,8 +289,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 	certCodes := []string{"4.7.5", "4.7.320", "4.4.317"}
 	switch {
 	case ti.Expired:
-		fs = append(fs, report.Finding{
-			ID: "smtp.cert-expired", Severity: report.SeverityFail,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.cert-expired", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("the certificate of %s expired on %s", at, ti.NotAfter.Format("2006-01-02")),
 			Detail:      "Senders that verify certificates (MTA-STS, Microsoft 365 and Exchange connectors, TLS policies) defer mail and bounce it after their retry period; an expired certificate also shows that renewal has stopped.",
 			Evidence:    certEv,
@@ -299,8 +299,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 			Refs:        []string{"RFC 8461 4.2", "RFC 5280 4.1.2.5"},
 		})
 	case ti.NotYetValid:
-		fs = append(fs, report.Finding{
-			ID: "smtp.cert-not-yet-valid", Severity: report.SeverityFail,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.cert-not-yet-valid", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("the certificate of %s is not valid before %s", at, ti.NotBefore.Format("2006-01-02 15:04 MST")),
 			Detail:      "Verifying senders refuse it until then; check the server's clock and the certificate's dates.",
 			Evidence:    certEv,
@@ -309,8 +309,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 			Refs:        []string{"RFC 5280 4.1.2.5"},
 		})
 	case ti.DaysLeft < smtpprobe.ExpiryWarnDays:
-		fs = append(fs, report.Finding{
-			ID: "smtp.cert-expiring", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.cert-expiring", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the certificate of %s expires in %d day(s), on %s", at, ti.DaysLeft, ti.NotAfter.Format("2006-01-02")),
 			Detail:      fmt.Sprintf("Automated renewal normally replaces certificates 30 days ahead; fewer than %d days left suggests it is failing.", smtpprobe.ExpiryWarnDays),
 			Evidence:    certEv,
@@ -320,8 +320,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 		})
 	}
 	if !ti.Trusted && !ti.ChainOKIgnoringTime {
-		fs = append(fs, report.Finding{
-			ID: "smtp.cert-untrusted", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.cert-untrusted", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the certificate of %s does not chain to a trusted root: %s", at, ti.TrustError),
 			Detail:      "Opportunistic TLS still encrypts, but senders that verify (MTA-STS \"enforce\", Microsoft 365 TLS connectors, verify/secure TLS policies) defer mail to this host.",
 			Evidence:    certEv,
@@ -335,8 +335,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 		if len(ti.Chain) > 0 {
 			names = strings.Join(ti.Chain[0].DNSNames, ", ")
 		}
-		fs = append(fs, report.Finding{
-			ID: "smtp.cert-name-mismatch", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.cert-name-mismatch", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the certificate of %s is not valid for the name %s (it names %s)", at, h.Name, orNone(names)),
 			Detail:      "Senders that verify match the certificate against the MX host name (RFC 7672 for DANE, RFC 8461 4.2 for MTA-STS); a mismatch makes them defer mail. Microsoft 365 reports it as 4.7.320 SubjectMismatch.",
 			Evidence:    certEv,
@@ -346,8 +346,8 @@ func tlsFindings(h *SMTPHost, p *smtpprobe.Result, at string) []report.Finding {
 		})
 	}
 	if ti.Version == "TLS 1.0" || ti.Version == "TLS 1.1" || strings.HasPrefix(ti.Version, "SSL") {
-		fs = append(fs, report.Finding{
-			ID: "smtp.tls-old-version", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "smtp.tls-old-version", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("%s negotiated %s at best", at, ti.Version),
 			Detail:      "RFC 8996 deprecates TLS 1.0 and 1.1; current senders refuse them at their default settings and fall back to plaintext or defer mail.",
 			Evidence:    certEv,
@@ -379,13 +379,13 @@ func transcript(p *smtpprobe.Result) []string {
 }
 
 // CheckResult turns the probes into the smtp check's result.
-func (r *SMTPResult) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: smtpCheck, Data: r, Findings: r.Findings}
+func (r *SMTPResult) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: smtpCheck, Data: r, Findings: r.Findings}
 	if r.skipWhy != "" {
-		cr.Status, cr.Summary = report.StatusSkip, r.skipWhy
+		cr.Status, cr.Summary = findings.StatusSkip, r.skipWhy
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(r.Findings)
+	cr.Status = findings.StatusFromFindings(r.Findings)
 	reached, tls := 0, 0
 	var versions []string
 	for i := range r.Hosts {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
@@ -54,40 +54,40 @@ func TestProbeMX(t *testing.T) {
 		name   string
 		domain string
 		server func(t *testing.T) int
-		status report.Status
+		status findings.Status
 		ids    []string
-		sev    report.Severity // of the first finding, when set
+		sev    findings.Severity // of the first finding, when set
 	}{
-		{"valid TLS", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})), report.StatusPass, nil, ""},
+		{"valid TLS", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})), findings.StatusPass, nil, ""},
 		{"no STARTTLS", "test.example", func(t *testing.T) int { return int(smtptest.Start(t, nil, nil).Addr.Port()) },
-			report.StatusWarn, []string{"smtp.no-starttls"}, report.SeverityWarn},
+			findings.StatusWarn, []string{"smtp.no-starttls"}, findings.SeverityWarn},
 		{"expired", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-100 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})),
-			report.StatusFail, []string{"smtp.cert-expired"}, report.SeverityFail},
+			findings.StatusFail, []string{"smtp.cert-expired"}, findings.SeverityFail},
 		{"expiring", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(-80 * 24 * time.Hour), NotAfter: now.Add(3 * 24 * time.Hour)})),
-			report.StatusWarn, []string{"smtp.cert-expiring"}, report.SeverityWarn},
+			findings.StatusWarn, []string{"smtp.cert-expiring"}, findings.SeverityWarn},
 		{"not yet valid", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)})),
-			report.StatusFail, []string{"smtp.cert-not-yet-valid"}, report.SeverityFail},
+			findings.StatusFail, []string{"smtp.cert-not-yet-valid"}, findings.SeverityFail},
 		{"wrong name", "test.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"other.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
-			report.StatusWarn, []string{"smtp.cert-name-mismatch"}, report.SeverityWarn},
+			findings.StatusWarn, []string{"smtp.cert-name-mismatch"}, findings.SeverityWarn},
 		{"self-signed", "test.example", withCert(testpki.SelfSigned(t, "mx.test.example")),
-			report.StatusWarn, []string{"smtp.cert-untrusted"}, report.SeverityWarn},
+			findings.StatusWarn, []string{"smtp.cert-untrusted"}, findings.SeverityWarn},
 		{"one of two down", "two.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
-			report.StatusWarn, []string{"smtp.host-unreachable"}, report.SeverityWarn},
+			findings.StatusWarn, []string{"smtp.host-unreachable"}, findings.SeverityWarn},
 		{"all down", "down.example", withCert(ca.Issue(t, testpki.Leaf{Names: []string{"mx.test.example"}, NotAfter: time.Now().Add(60 * 24 * time.Hour)})),
-			report.StatusError, []string{"smtp.unreachable"}, report.SeverityError},
+			findings.StatusError, []string{"smtp.unreachable"}, findings.SeverityError},
 		{"554 greeting", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
 			io.WriteString(c, "554 5.7.1 mx.test.example no service for you\r\n")
 			smtptest.ServeCommands(c, r, lg, nil)
-		}), report.StatusFail, []string{"smtp.greeting-refused"}, report.SeverityFail},
+		}), findings.StatusFail, []string{"smtp.greeting-refused"}, findings.SeverityFail},
 		{"421 greeting", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
 			io.WriteString(c, "421 4.3.2 too busy\r\n")
-		}), report.StatusWarn, []string{"smtp.greeting-refused"}, report.SeverityWarn},
+		}), findings.StatusWarn, []string{"smtp.greeting-refused"}, findings.SeverityWarn},
 		{"hostile banner", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
 			io.WriteString(c, "220 "+strings.Repeat("\x1b[5m", 3000)+"\r\n")
-		}), report.StatusFail, []string{"smtp.protocol-error"}, report.SeverityFail},
+		}), findings.StatusFail, []string{"smtp.protocol-error"}, findings.SeverityFail},
 		{"slow banner", "test.example", scripted(func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
 			time.Sleep(3 * time.Second)
-		}), report.StatusError, []string{"smtp.unreachable"}, report.SeverityError},
+		}), findings.StatusError, []string{"smtp.unreachable"}, findings.SeverityError},
 		{"broken STARTTLS", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
 			io.WriteString(c, "220 mx.test.example ESMTP\r\n")
 			smtptest.ReadCommand(r, lg)
@@ -97,15 +97,15 @@ func TestProbeMX(t *testing.T) {
 			buf := make([]byte, 1024)
 			c.Read(buf)
 			io.WriteString(c, "garbage, not TLS\r\n")
-		}), report.StatusFail, []string{"smtp.starttls-failed"}, report.SeverityFail},
+		}), findings.StatusFail, []string{"smtp.starttls-failed"}, findings.SeverityFail},
 		{"EHLO refused, HELO works", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
 			io.WriteString(c, "220 old SMTP\r\n")
 			smtptest.ServeCommands(c, r, lg, map[string]string{"EHLO": "500 5.5.1 unknown command\r\n", "HELO": "250 old\r\n"})
-		}), report.StatusWarn, []string{"smtp.no-esmtp"}, report.SeverityWarn},
+		}), findings.StatusWarn, []string{"smtp.no-esmtp"}, findings.SeverityWarn},
 		{"EHLO and HELO refused", "test.example", scripted(func(c net.Conn, r *bufio.Reader, lg *smtptest.CommandLog) {
 			io.WriteString(c, "220 picky SMTP\r\n")
 			smtptest.ServeCommands(c, r, lg, map[string]string{"EHLO": "550 5.7.1 no\r\n", "HELO": "550 5.7.1 no\r\n"})
-		}), report.StatusFail, []string{"smtp.hello-refused"}, report.SeverityFail},
+		}), findings.StatusFail, []string{"smtp.hello-refused"}, findings.SeverityFail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestProbeMX(t *testing.T) {
 				t.Errorf("severity %s, want %s", res.Findings[0].Severity, tt.sev)
 			}
 			for _, f := range res.Findings {
-				if f.Check != "smtp" || f.Title == "" || (f.Severity != report.SeverityInfo && len(f.BounceCodes) == 0) {
+				if f.Check != "smtp" || f.Title == "" || (f.Severity != findings.SeverityInfo && len(f.BounceCodes) == 0) {
 					t.Errorf("finding %+v", f)
 				}
 				if strings.ContainsAny(f.Title+strings.Join(f.Evidence, ""), "\x1b\x00") {
@@ -150,7 +150,7 @@ func TestProbeMXSummaryAndSkips(t *testing.T) {
 	}
 	s.Log.AssertNoData(t)
 	for _, d := range []string{"nullmx.example", "missing.example"} {
-		if cr := probeDomain(t, d, 1, nil).CheckResult(); cr.Status != report.StatusSkip {
+		if cr := probeDomain(t, d, 1, nil).CheckResult(); cr.Status != findings.StatusSkip {
 			t.Errorf("%s: status %s", d, cr.Status)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
 )
@@ -74,11 +75,11 @@ func Subject(reports []*report.Report, changes []state.Change) string {
 		var fails, warns, errs int
 		for _, f := range r.Findings {
 			switch f.Severity {
-			case report.SeverityFail:
+			case findings.SeverityFail:
 				fails++
-			case report.SeverityWarn:
+			case findings.SeverityWarn:
 				warns++
-			case report.SeverityError:
+			case findings.SeverityError:
 				errs++
 			}
 		}
@@ -94,7 +95,7 @@ func Subject(reports []*report.Report, changes []state.Change) string {
 		}
 	}
 	s := report.Summarize(reports)
-	if n := s.ByStatus[report.StatusFail]; n > 0 {
+	if n := s.ByStatus[findings.StatusFail]; n > 0 {
 		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, s.Total)
 	}
 	return fmt.Sprintf("deliverdoctor: %s", s.String())

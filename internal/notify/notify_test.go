@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
@@ -18,9 +19,9 @@ import (
 )
 
 func sampleReports() []*report.Report {
-	r := &report.Report{Target: "example.com", Kind: "domain", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail, Summary: "14 lookups",
-		Findings: []report.Finding{{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: "SPF needs 14 DNS lookups <b>"},
-			{ID: "spf.x", Severity: report.SeverityFail, Title: "second"}}}}}
+	r := &report.Report{Target: "example.com", Kind: "domain", Checks: []findings.CheckResult{{Name: "spf", Status: findings.StatusFail, Summary: "14 lookups",
+		Findings: []findings.Finding{{ID: "spf.too-many-lookups", Severity: findings.SeverityFail, Title: "SPF needs 14 DNS lookups <b>"},
+			{ID: "spf.x", Severity: findings.SeverityFail, Title: "second"}}}}}
 	r.Finalize(nil)
 	return []*report.Report{r}
 }
@@ -127,7 +128,7 @@ func TestSubjects(t *testing.T) {
 	if got := Subject(sampleReports(), ch); got != "deliverdoctor: example.com changed: 1 new, 0 resolved" {
 		t.Errorf("%q", got)
 	}
-	pass := &report.Report{Target: "ok.example", Checks: []report.CheckResult{{Name: "mx", Status: report.StatusPass}}}
+	pass := &report.Report{Target: "ok.example", Checks: []findings.CheckResult{{Name: "mx", Status: findings.StatusPass}}}
 	pass.Finalize(nil)
 	if got := Subject([]*report.Report{pass}, nil); got != "deliverdoctor: ok.example passes" {
 		t.Errorf("%q", got)

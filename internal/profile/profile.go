@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 //go:embed rules.json
@@ -113,9 +113,9 @@ type Result struct {
 
 // Evaluate judges results for profile (gmail, yahoo, microsoft or bulk: all
 // three).
-func Evaluate(rules *Rules, profile string, results []report.CheckResult) (*Result, []report.Finding) {
+func Evaluate(rules *Rules, profile string, results []findings.CheckResult) (*Result, []findings.Finding) {
 	res := &Result{Profile: profile}
-	byCheck := map[string]report.CheckResult{}
+	byCheck := map[string]findings.CheckResult{}
 	for _, c := range results {
 		byCheck[c.Name] = c
 	}
@@ -167,7 +167,7 @@ func Evaluate(rules *Rules, profile string, results []report.CheckResult) (*Resu
 		}
 		res.Providers = append(res.Providers, pr)
 	}
-	var findings []report.Finding
+	var found []findings.Finding
 	ids := make([]string, 0, len(aggs))
 	for id := range aggs {
 		ids = append(ids, id)
@@ -175,22 +175,22 @@ func Evaluate(rules *Rules, profile string, results []report.CheckResult) (*Resu
 	sort.Slice(ids, func(i, j int) bool { return reqIndex(rules, ids[i]) < reqIndex(rules, ids[j]) })
 	for _, id := range ids {
 		a := aggs[id]
-		f := report.Finding{ID: "profile." + id, Title: fmt.Sprintf("%s: %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title)), Fix: a.req.Fix}
+		f := findings.Finding{ID: "profile." + id, Title: fmt.Sprintf("%s: %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title)), Fix: a.req.Fix}
 		switch {
 		case a.state == NotMet && a.required:
-			f.Severity = report.SeverityFail
+			f.Severity = findings.SeverityFail
 			f.Title = fmt.Sprintf("not ready for %s: %s is required", strings.Join(a.providers, ", "), lowerFirst(a.req.Title))
 			f.BounceCodes = a.codes
 		case a.state == NotMet:
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Title = fmt.Sprintf("%s recommend(s): %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title))
 			f.BounceCodes = a.codes
 		default:
 			// Unknown: a warning where a provider requires it, a note where
 			// it only recommends it.
-			f.Severity = report.SeverityInfo
+			f.Severity = findings.SeverityInfo
 			if a.required {
-				f.Severity = report.SeverityWarn
+				f.Severity = findings.SeverityWarn
 			}
 			f.Title = fmt.Sprintf("cannot confirm for %s: %s", strings.Join(a.providers, ", "), lowerFirst(a.req.Title))
 		}
@@ -205,13 +205,13 @@ func Evaluate(rules *Rules, profile string, results []report.CheckResult) (*Resu
 				}
 			}
 		}
-		findings = append(findings, f)
+		found = append(found, f)
 	}
-	return res, findings
+	return res, found
 }
 
 // judge reads one requirement off its check's result.
-func judge(req Requirement, byCheck map[string]report.CheckResult) (State, string) {
+func judge(req Requirement, byCheck map[string]findings.CheckResult) (State, string) {
 	c, ok := byCheck[req.Check]
 	if !ok {
 		hint := req.UnknownHint
@@ -221,7 +221,7 @@ func judge(req Requirement, byCheck map[string]report.CheckResult) (State, strin
 		return Unknown, hint
 	}
 	for _, f := range c.Findings {
-		if slices.Contains(req.Blocking, f.ID) && (f.Severity == report.SeverityFail || f.Severity == report.SeverityWarn) {
+		if slices.Contains(req.Blocking, f.ID) && (f.Severity == findings.SeverityFail || f.Severity == findings.SeverityWarn) {
 			return NotMet, fmt.Sprintf("%s: %s [%s]", req.Check, f.Title, f.ID)
 		}
 	}
@@ -235,9 +235,9 @@ func judge(req Requirement, byCheck map[string]report.CheckResult) (State, strin
 		}
 	}
 	switch c.Status {
-	case report.StatusError:
+	case findings.StatusError:
 		return Unknown, fmt.Sprintf("the %s check could not be completed (%s)", req.Check, c.Summary)
-	case report.StatusSkip:
+	case findings.StatusSkip:
 		why := req.UnknownHint
 		if why == "" {
 			why = fmt.Sprintf("the %s check was skipped (%s)", req.Check, c.Summary)
@@ -280,8 +280,8 @@ func lowerFirst(s string) string {
 }
 
 // CheckResult is the profile check's result.
-func CheckResult(res *Result, findings []report.Finding) report.CheckResult {
-	cr := report.CheckResult{Name: "profile", Data: res, Findings: findings, Status: report.StatusFromFindings(findings)}
+func CheckResult(res *Result, found []findings.Finding) findings.CheckResult {
+	cr := findings.CheckResult{Name: "profile", Data: res, Findings: found, Status: findings.StatusFromFindings(found)}
 	var parts []string
 	for _, p := range res.Providers {
 		parts = append(parts, fmt.Sprintf("%s: %s", p.Title, map[string]string{"yes": "ready", "no": "not ready", "unknown": "cannot confirm"}[p.Ready]))

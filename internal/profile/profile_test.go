@@ -8,21 +8,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
-func cr(name string, st report.Status, ids ...string) report.CheckResult {
-	c := report.CheckResult{Name: name, Status: st}
+func cr(name string, st findings.Status, ids ...string) findings.CheckResult {
+	c := findings.CheckResult{Name: name, Status: st}
 	for _, id := range ids {
-		c.Findings = append(c.Findings, report.Finding{ID: id, Severity: report.SeverityFail, Title: id})
+		c.Findings = append(c.Findings, findings.Finding{ID: id, Severity: findings.SeverityFail, Title: id})
 	}
 	return c
 }
 
-func good() []report.CheckResult {
-	return []report.CheckResult{
-		cr("spf", report.StatusPass), cr("dkim", report.StatusPass), cr("dmarc", report.StatusPass),
-		cr("ptr", report.StatusPass), cr("smtp", report.StatusPass), cr("rbl", report.StatusPass),
+func good() []findings.CheckResult {
+	return []findings.CheckResult{
+		cr("spf", findings.StatusPass), cr("dkim", findings.StatusPass), cr("dmarc", findings.StatusPass),
+		cr("ptr", findings.StatusPass), cr("smtp", findings.StatusPass), cr("rbl", findings.StatusPass),
 	}
 }
 
@@ -44,7 +44,7 @@ func TestEvaluate(t *testing.T) {
 	}
 
 	results := good()
-	results[2] = cr("dmarc", report.StatusFail, "dmarc.no-record")
+	results[2] = cr("dmarc", findings.StatusFail, "dmarc.no-record")
 	res, fs = Evaluate(rules, "bulk", results)
 	if r := ready(res); r["gmail"] != "no" || r["microsoft"] != "no" {
 		t.Errorf("no DMARC: %v", r)
@@ -53,7 +53,7 @@ func TestEvaluate(t *testing.T) {
 	for _, f := range fs {
 		if f.ID == "profile.dmarc" {
 			codes = f.BounceCodes
-			if f.Severity != report.SeverityFail || !strings.Contains(f.Title, "Gmail, Yahoo, Microsoft") {
+			if f.Severity != findings.SeverityFail || !strings.Contains(f.Title, "Gmail, Yahoo, Microsoft") {
 				t.Errorf("finding %+v", f)
 			}
 		}
@@ -64,7 +64,7 @@ func TestEvaluate(t *testing.T) {
 
 	// PTR missing is required by Gmail, only recommended by Microsoft.
 	results = good()
-	results[3] = cr("ptr", report.StatusFail, "ptr.missing")
+	results[3] = cr("ptr", findings.StatusFail, "ptr.missing")
 	res, _ = Evaluate(rules, "bulk", results)
 	if r := ready(res); r["gmail"] != "no" || r["microsoft"] != "yes" {
 		t.Errorf("ptr: %v", r)
@@ -82,7 +82,7 @@ func TestEvaluate(t *testing.T) {
 
 	// DNS trouble is not "not met".
 	results = good()
-	results[0] = report.CheckResult{Name: "spf", Status: report.StatusError, Summary: "SERVFAIL"}
+	results[0] = findings.CheckResult{Name: "spf", Status: findings.StatusError, Summary: "SERVFAIL"}
 	res, _ = Evaluate(rules, "yahoo", results)
 	if r := ready(res); r["yahoo"] != "unknown" {
 		t.Errorf("error: %v", r)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Defaults for Options.
@@ -69,19 +69,19 @@ type Counts struct {
 
 // Report is the outcome of checking one target.
 type Report struct {
-	Target     string        `json:"target"`
-	Kind       string        `json:"kind"` // "ip" or "domain"
-	Status     report.Status `json:"status"`
-	Summary    string        `json:"summary"`
-	Lists      []ListInfo    `json:"lists"`
-	Checked    []Subject     `json:"checked"`
-	Results    []Result      `json:"results"`
-	Health     []Health      `json:"health,omitempty"`
-	Counts     Counts        `json:"counts"`
-	Notes      []string      `json:"notes,omitempty"`
-	DurationMS int64         `json:"duration_ms"`
+	Target     string          `json:"target"`
+	Kind       string          `json:"kind"` // "ip" or "domain"
+	Status     findings.Status `json:"status"`
+	Summary    string          `json:"summary"`
+	Lists      []ListInfo      `json:"lists"`
+	Checked    []Subject       `json:"checked"`
+	Results    []Result        `json:"results"`
+	Health     []Health        `json:"health,omitempty"`
+	Counts     Counts          `json:"counts"`
+	Notes      []string        `json:"notes,omitempty"`
+	DurationMS int64           `json:"duration_ms"`
 	// Findings go to the report's findings list, not into check data.
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 
 	incomplete int // lookups of sending addresses that failed
 }
@@ -120,7 +120,7 @@ type job struct {
 	subject Subject
 }
 
-func run(ctx context.Context, r dnsx.Resolver, target, kind string, subjects []Subject, notes []string, problems []report.Finding, opts Options) *Report {
+func run(ctx context.Context, r dnsx.Resolver, target, kind string, subjects []Subject, notes []string, problems []findings.Finding, opts Options) *Report {
 	opts.defaults()
 	start := time.Now()
 	rep := &Report{Target: target, Kind: kind, Checked: subjects, Notes: notes, Results: []Result{}, Lists: []ListInfo{}}
@@ -195,10 +195,10 @@ func run(ctx context.Context, r dnsx.Resolver, target, kind string, subjects []S
 		}
 	}
 	rep.incomplete = len(problems)
-	rep.Findings = append(problems, findings(rep)...)
-	rep.Status = report.StatusFromFindings(rep.Findings)
+	rep.Findings = append(problems, found(rep)...)
+	rep.Status = findings.StatusFromFindings(rep.Findings)
 	if rep.Counts.Listed+rep.Counts.Clean+rep.Counts.Error == 0 && len(problems) == 0 {
-		rep.Status = report.StatusSkip
+		rep.Status = findings.StatusSkip
 	}
 	rep.Summary = summary(rep)
 	rep.DurationMS = time.Since(start).Milliseconds()
@@ -222,7 +222,7 @@ func summary(rep *Report) string {
 	c := rep.Counts
 	asked := c.Listed + c.Clean + c.Error
 	if asked == 0 {
-		if rep.Status == report.StatusSkip {
+		if rep.Status == findings.StatusSkip {
 			return "blocklists not checked: " + skipReason(rep)
 		}
 		return "blocklists could not be checked"
@@ -289,6 +289,6 @@ func plural(n int, one, many string) string {
 }
 
 // CheckResult adapts a report to the check runner's shape.
-func (rep *Report) CheckResult() report.CheckResult {
-	return report.CheckResult{Name: "rbl", Status: rep.Status, Summary: rep.Summary, Data: rep, Findings: rep.Findings}
+func (rep *Report) CheckResult() findings.CheckResult {
+	return findings.CheckResult{Name: "rbl", Status: rep.Status, Summary: rep.Summary, Data: rep, Findings: rep.Findings}
 }

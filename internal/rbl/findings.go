@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Bounce codes a listing causes, most specific first.
@@ -28,12 +28,12 @@ var (
 	domainBounces = []string{"5.7.1"}
 )
 
-func findings(rep *Report) []report.Finding {
+func found(rep *Report) []findings.Finding {
 	subjects := map[string]Subject{}
 	for _, s := range rep.Checked {
 		subjects[s.Value] = s
 	}
-	var out []report.Finding
+	var out []findings.Finding
 	for _, res := range rep.Results {
 		if res.Status == StatusListed {
 			out = append(out, listedFinding(res, subjects[res.Checked]))
@@ -89,10 +89,10 @@ func sourceText(s Subject) string {
 	return " (" + strings.Join(s.Sources, "; ") + ")"
 }
 
-func listedFinding(res Result, s Subject) report.Finding {
+func listedFinding(res Result, s Subject) findings.Finding {
 	l := res.list
 	major := l.Weight == WeightMajor || l.UserGiven
-	f := report.Finding{ID: "rbl.listed", Check: "rbl", Severity: report.SeverityFail}
+	f := findings.Finding{ID: "rbl.listed", Check: "rbl", Severity: findings.SeverityFail}
 	meaning := "listed"
 	if len(res.Meanings) > 0 {
 		meaning = strings.Join(res.Meanings, "; ")
@@ -106,7 +106,7 @@ func listedFinding(res Result, s Subject) report.Finding {
 	d.WriteString(". ")
 	switch {
 	case !major:
-		f.ID, f.Severity = "rbl.minor-listing", report.SeverityWarn
+		f.ID, f.Severity = "rbl.minor-listing", findings.SeverityWarn
 		d.WriteString("Few receivers reject mail on this list alone, and many use it only to add spam score, so it costs some mail rather than all of it; it often comes with listings elsewhere.")
 	case res.CheckedKind == "domain":
 		d.WriteString("Receivers that use it refuse mail whose sender, HELO name or links use this domain, or file it as spam.")
@@ -173,9 +173,9 @@ func rfcRef(res Result) string {
 	return "RFC 5782 2.1"
 }
 
-func refusedFinding(rs []Result) report.Finding {
+func refusedFinding(rs []Result) findings.Finding {
 	l := rs[0].list
-	f := report.Finding{ID: "rbl.query-refused", Check: "rbl", Severity: report.SeverityError}
+	f := findings.Finding{ID: "rbl.query-refused", Check: "rbl", Severity: findings.SeverityError}
 	f.Title = fmt.Sprintf("%s refused the query (%s): %s", l.Name, codesOf(rs), checkedList(rs))
 	f.Detail = fmt.Sprintf("%s answered with a code that means the query was refused or in error, not a listing: %s. Whether %s is listed is unknown.", l.Name, rs[0].Reason, checkedList(rs))
 	for _, r := range rs {
@@ -219,14 +219,14 @@ func checkedList(rs []Result) string {
 }
 
 // groupFinding reports several lists that failed the same way.
-func groupFinding(rs []Result, id, verb, detail, fix string) report.Finding {
+func groupFinding(rs []Result, id, verb, detail, fix string) findings.Finding {
 	var lists []string
 	for _, r := range rs {
 		if !slices.Contains(lists, r.List) {
 			lists = append(lists, r.List)
 		}
 	}
-	f := report.Finding{ID: id, Check: "rbl", Severity: report.SeverityError, Detail: detail, Fix: fix,
+	f := findings.Finding{ID: id, Check: "rbl", Severity: findings.SeverityError, Detail: detail, Fix: fix,
 		Refs: []string{"RFC 5782 2.1"}}
 	f.Title = fmt.Sprintf("%d %s %s: %s", len(lists), plural(len(lists), "blocklist", "blocklists"), verb, strings.Join(firstN(lists, 6), ", "))
 	for i, r := range rs {
@@ -239,8 +239,8 @@ func groupFinding(rs []Result, id, verb, detail, fix string) report.Finding {
 	return f
 }
 
-func unhealthyFindings(rep *Report, rs []Result) []report.Finding {
-	var out []report.Finding
+func unhealthyFindings(rep *Report, rs []Result) []findings.Finding {
+	var out []findings.Finding
 	for _, h := range rep.Health {
 		if h.Status != HealthBad {
 			continue
@@ -254,8 +254,8 @@ func unhealthyFindings(rep *Report, rs []Result) []report.Finding {
 		if n == 0 {
 			continue
 		}
-		out = append(out, report.Finding{
-			ID: "rbl.list-unhealthy", Check: "rbl", Severity: report.SeverityError,
+		out = append(out, findings.Finding{
+			ID: "rbl.list-unhealthy", Check: "rbl", Severity: findings.SeverityError,
 			Title:    fmt.Sprintf("%s failed its health check: its %d %s cannot be trusted", h.List, n, plural(n, "answer", "answers")),
 			Detail:   h.Detail + ". A list that does not answer its RFC 5782 test entries correctly says nothing about this target.",
 			Evidence: []string{h.Zone + ": " + h.Detail},

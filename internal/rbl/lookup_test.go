@@ -12,7 +12,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // blZone makes dnstest play the real lists, so the catalogue's meanings
@@ -86,18 +86,18 @@ func TestCheckIP(t *testing.T) {
 		status   Status
 		kind     ErrorKind
 		meaning  string
-		repState report.Status
+		repState findings.Status
 		finding  string
 	}{
-		{"192.0.2.1", "spamhaus-zen", StatusListed, "", "SBL", report.StatusFail, "rbl.listed"},
-		{"192.0.2.2", "spamhaus-zen", StatusListed, "", "XBL", report.StatusFail, "rbl.listed"},
-		{"192.0.2.3", "spamhaus-zen", StatusError, ErrRefused, "", report.StatusError, "rbl.query-refused"},
-		{"192.0.2.4", "spamcop", StatusError, ErrBogus, "", report.StatusError, "rbl.bogus-answer"},
-		{"192.0.2.5", "spamcop", StatusListed, "", "not in SpamCop's documentation", report.StatusFail, "rbl.listed"},
-		{"192.0.2.6", "uceprotect-2", StatusListed, "", "allocation", report.StatusWarn, "rbl.minor-listing"},
-		{"192.0.2.7", "spamhaus-zen", StatusError, ErrDNS, "", report.StatusError, "rbl.dns-error"},
-		{"192.0.2.8", "spamhaus-zen", StatusError, ErrDNS, "", report.StatusError, "rbl.dns-error"},
-		{"192.0.2.9", "spamhaus-zen", StatusClean, "", "", report.StatusPass, ""},
+		{"192.0.2.1", "spamhaus-zen", StatusListed, "", "SBL", findings.StatusFail, "rbl.listed"},
+		{"192.0.2.2", "spamhaus-zen", StatusListed, "", "XBL", findings.StatusFail, "rbl.listed"},
+		{"192.0.2.3", "spamhaus-zen", StatusError, ErrRefused, "", findings.StatusError, "rbl.query-refused"},
+		{"192.0.2.4", "spamcop", StatusError, ErrBogus, "", findings.StatusError, "rbl.bogus-answer"},
+		{"192.0.2.5", "spamcop", StatusListed, "", "not in SpamCop's documentation", findings.StatusFail, "rbl.listed"},
+		{"192.0.2.6", "uceprotect-2", StatusListed, "", "allocation", findings.StatusWarn, "rbl.minor-listing"},
+		{"192.0.2.7", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.8", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.9", "spamhaus-zen", StatusClean, "", "", findings.StatusPass, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestListedFinding(t *testing.T) {
 		t.Fatalf("findings %v", findingIDs(rep))
 	}
 	f := rep.Findings[0]
-	if f.ID != "rbl.listed" || f.Severity != report.SeverityFail || f.Check != "rbl" {
+	if f.ID != "rbl.listed" || f.Severity != findings.SeverityFail || f.Check != "rbl" {
 		t.Errorf("finding %+v", f)
 	}
 	for _, want := range []string{"192.0.2.1", "Spamhaus ZEN", "SBL"} {
@@ -203,7 +203,7 @@ func TestRefusedFinding(t *testing.T) {
 		t.Fatalf("findings %v", findingIDs(rep))
 	}
 	f := rep.Findings[0]
-	if f.ID != "rbl.query-refused" || f.Severity != report.SeverityError {
+	if f.ID != "rbl.query-refused" || f.Severity != findings.SeverityError {
 		t.Fatalf("%+v", f)
 	}
 	if !strings.Contains(f.Title, "127.255.255.254") || !strings.Contains(f.Detail, "public or open resolver") || !strings.Contains(f.Fix, "resolver of your own") {
@@ -260,7 +260,7 @@ func TestOfflineIsSkipNotClean(t *testing.T) {
 	}
 	all, _ := Default().Select("all")
 	rep := CheckIP(context.Background(), c, netip.MustParseAddr("127.0.0.2"), Options{Lists: all})
-	if rep.Status != report.StatusSkip || rep.Counts.Clean != 0 || rep.Counts.Skip != len(rep.Results) {
+	if rep.Status != findings.StatusSkip || rep.Counts.Clean != 0 || rep.Counts.Skip != len(rep.Results) {
 		t.Errorf("status %s counts %+v", rep.Status, rep.Counts)
 	}
 	if !strings.Contains(rep.Summary, "not checked") || !strings.Contains(rep.Summary, "offline") {
@@ -305,7 +305,7 @@ func TestEveryQuestionOnceAndConcurrently(t *testing.T) {
 			t.Errorf("%s asked %d times", q.Name, srv.Count(q.Name, q.Type))
 		}
 	}
-	if rep.Status != report.StatusPass || rep.Counts.Clean != ipLists {
+	if rep.Status != findings.StatusPass || rep.Counts.Clean != ipLists {
 		t.Errorf("status %s counts %+v", rep.Status, rep.Counts)
 	}
 }
@@ -398,7 +398,7 @@ test.dgood.example.net.      60 IN A 127.0.0.2
 	if r := find(t, rep, "world.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != ErrUnhealthy {
 		t.Errorf("a list listing everything must not produce a listing: %+v", r)
 	}
-	if rep.Status != report.StatusError || !slices.Contains(findingIDs(rep), "rbl.list-unhealthy") || slices.Contains(findingIDs(rep), "rbl.listed") {
+	if rep.Status != findings.StatusError || !slices.Contains(findingIDs(rep), "rbl.list-unhealthy") || slices.Contains(findingIDs(rep), "rbl.listed") {
 		t.Errorf("status %s findings %v", rep.Status, findingIDs(rep))
 	}
 	if len(rep.Health) != 3 {
@@ -421,7 +421,7 @@ bad.example.bl.local.test. 60 IN A 127.0.0.2
 		t.Errorf("%+v", r)
 	}
 	// A zone the user named is one they rely on: a listing there fails.
-	if rep.Findings[0].Severity != report.SeverityFail {
+	if rep.Findings[0].Severity != findings.SeverityFail {
 		t.Errorf("severity %s", rep.Findings[0].Severity)
 	}
 	rep = CheckDomain(context.Background(), srv.Client(t), "bad.example", Options{Lists: ls})

@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -26,7 +26,7 @@ type sources struct {
 	rank     map[netip.Addr]int // where it was first found: MX order, then SPF order
 	order    []netip.Addr
 	notes    []string
-	problems []report.Finding
+	problems []findings.Finding
 }
 
 func (s *sources) add(ip netip.Addr, source string, rank int) {
@@ -55,7 +55,7 @@ func (s *sources) note(format string, a ...any) {
 	s.mu.Unlock()
 }
 
-func (s *sources) problem(f report.Finding) {
+func (s *sources) problem(f findings.Finding) {
 	s.mu.Lock()
 	s.problems = append(s.problems, f)
 	s.mu.Unlock()
@@ -87,7 +87,7 @@ func notPublic(ip netip.Addr) string {
 // and a provider's shared ranges are the provider's to watch. At most max
 // addresses are returned. Lookup failures come back as findings: the
 // addresses behind them could not be checked.
-func SendingIPs(ctx context.Context, r dnsx.Resolver, domain string, max int) ([]Subject, []string, []report.Finding) {
+func SendingIPs(ctx context.Context, r dnsx.Resolver, domain string, max int) ([]Subject, []string, []findings.Finding) {
 	s := &sources{byIP: map[netip.Addr]*Subject{}, rank: map[netip.Addr]int{}}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -234,9 +234,9 @@ func firstN(ss []string, n int) []string {
 }
 
 // dnsErrorFinding is a lookup that failed while gathering what to check.
-func dnsErrorFinding(what string, err error) report.Finding {
-	return report.Finding{
-		ID: "rbl.dns-error", Check: "rbl", Severity: report.SeverityError,
+func dnsErrorFinding(what string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "rbl.dns-error", Check: "rbl", Severity: findings.SeverityError,
 		Title:  fmt.Sprintf("could not look up %s: the addresses behind it were not checked", what),
 		Detail: oneLine(err.Error()),
 		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",

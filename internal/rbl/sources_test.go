@@ -9,7 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const senderZone = `
@@ -67,7 +67,7 @@ func TestCheckDomainSendingIPs(t *testing.T) {
 	srv := dnstest.Start(t, senderZone)
 	ls := lists(t, "spamhaus-zen", "spamcop", "spamhaus-dbl")
 	rep := CheckDomain(context.Background(), srv.Client(t), "sender.example", Options{Lists: ls})
-	if rep.Status != report.StatusFail {
+	if rep.Status != findings.StatusFail {
 		t.Fatalf("status %s: %s", rep.Status, rep.Summary)
 	}
 	if r := find(t, rep, "spamhaus-zen", "192.0.2.10"); r.Status != StatusListed {
@@ -102,7 +102,7 @@ func TestCheckDomainLookupFailures(t *testing.T) {
 	srv := dnstest.Start(t, senderZone)
 	srv.Set("slowspf.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure, Types: []uint16{dns.TypeTXT}})
 	rep := CheckDomain(context.Background(), srv.Client(t), "slowspf.example", Options{Lists: lists(t, "spamhaus-zen")})
-	if rep.Status != report.StatusError || !slices.Contains(findingIDs(rep), "rbl.dns-error") {
+	if rep.Status != findings.StatusError || !slices.Contains(findingIDs(rep), "rbl.dns-error") {
 		t.Errorf("a failed SPF lookup must make the check an error: %s %v", rep.Status, findingIDs(rep))
 	}
 	// The MX addresses were still checked.
@@ -114,7 +114,7 @@ func TestCheckDomainLookupFailures(t *testing.T) {
 	}
 
 	rep = CheckDomain(context.Background(), srv.Client(t), "nomail.example", Options{Lists: lists(t, "spamhaus-zen", "spamhaus-dbl")})
-	if rep.Status != report.StatusPass || !strings.Contains(strings.Join(rep.Notes, "|"), "found no sending address") {
+	if rep.Status != findings.StatusPass || !strings.Contains(strings.Join(rep.Notes, "|"), "found no sending address") {
 		t.Errorf("status %s notes %q", rep.Status, rep.Notes)
 	}
 }

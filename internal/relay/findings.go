@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 const checkName = "relay"
@@ -26,8 +26,8 @@ func (r *Result) Where() string {
 
 // Status is the check status the verdict implies (open fail, unknown
 // error, closed pass or warn when address tricks stayed ambiguous).
-func (r *Result) Status() report.Status {
-	return report.StatusFromFindings(r.Findings())
+func (r *Result) Status() findings.Status {
+	return findings.StatusFromFindings(r.Findings())
 }
 
 // Relay-closing instructions, per MTA. Sources: Postfix SMTPD_ACCESS_README
@@ -60,15 +60,15 @@ var familyWords = map[string]string{
 }
 
 // Findings are the findings for one probed server.
-func (r *Result) Findings() []report.Finding {
+func (r *Result) Findings() []findings.Finding {
 	where := r.Where()
-	var fs []report.Finding
+	var fs []findings.Finding
 	switch r.Verdict {
 	case VerdictOpen:
 		fs = append(fs, openFinding(r, where))
 	case VerdictClosed:
-		f := report.Finding{
-			ID: "relay.closed", Severity: report.SeverityInfo,
+		f := findings.Finding{
+			ID: "relay.closed", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("%s refused to relay: %d of %d attempts refused", where, countOutcome(r, OutcomeRefused), countKinds(r, KindForeign, KindTrick)),
 			Detail: "Every MAIL FROM / RCPT TO pair with a foreign final recipient was refused with a permanent error.",
 			Refs:   []string{"RFC 5321 3.6.1", "RFC 2505 2.1"},
@@ -82,8 +82,8 @@ func (r *Result) Findings() []report.Finding {
 	}
 	fs = append(fs, trickFindings(r, where)...)
 	if r.AuthSeen && r.Verdict != VerdictOpen {
-		fs = append(fs, report.Finding{
-			ID: "relay.auth-required", Severity: report.SeverityInfo,
+		fs = append(fs, findings.Finding{
+			ID: "relay.auth-required", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("%s asks unauthenticated clients to log in (530 / 5.7.0)", where),
 			Detail: "Requiring SMTP AUTH before relaying is what a submission server should do. On an MX (port 25) it must still accept mail for its own domains without authentication, or it will refuse inbound mail from the internet.",
 			Refs:   []string{"RFC 4954 6", "RFC 6409 4.3"},
@@ -95,7 +95,7 @@ func (r *Result) Findings() []report.Finding {
 	return fs
 }
 
-func openFinding(r *Result, where string) report.Finding {
+func openFinding(r *Result, where string) findings.Finding {
 	var relayed []Attempt
 	for _, a := range r.Attempts {
 		if a.Outcome == OutcomeRelayed {
@@ -126,8 +126,8 @@ func openFinding(r *Result, where string) report.Finding {
 	if first.Kind == KindTrick {
 		detail += (" This recipient hides a foreign address in its local part; the server accepted it but refused the nonexistent control recipient at the same domain, so it did not take it as a local mailbox: it routes the hidden address.")
 	}
-	return report.Finding{
-		ID: "relay.open", Severity: report.SeverityFail,
+	return findings.Finding{
+		ID: "relay.open", Severity: findings.SeverityFail,
 		Title:       fmt.Sprintf("%s is an open relay: it accepted RCPT TO:%s from an unauthenticated stranger", where, first.RcptTo),
 		Detail:      detail,
 		Evidence:    ev,
@@ -137,9 +137,9 @@ func openFinding(r *Result, where string) report.Finding {
 	}
 }
 
-func unknownFinding(r *Result, where string) report.Finding {
-	f := report.Finding{
-		ID: "relay.unknown", Severity: report.SeverityError,
+func unknownFinding(r *Result, where string) findings.Finding {
+	f := findings.Finding{
+		ID: "relay.unknown", Severity: findings.SeverityError,
 		Detail: capitalize(r.Reason) + ".",
 		Refs:   []string{"RFC 5321 3.1", "RFC 5321 4.5.3.2"},
 	}
@@ -187,7 +187,7 @@ func unknownFinding(r *Result, where string) report.Finding {
 	return f
 }
 
-func trickFindings(r *Result, where string) []report.Finding {
+func trickFindings(r *Result, where string) []findings.Finding {
 	byFamily := map[string][]Attempt{}
 	var order []string
 	for _, a := range r.Attempts {
@@ -205,7 +205,7 @@ func trickFindings(r *Result, where string) []report.Finding {
 			ctl[a.ControlFor] = a
 		}
 	}
-	var fs []report.Finding
+	var fs []findings.Finding
 	for _, fam := range order {
 		as := byFamily[fam]
 		var ev []string
@@ -227,8 +227,8 @@ func trickFindings(r *Result, where string) []report.Finding {
 			title = fmt.Sprintf("%s accepted %d recipient(s) written with %s; the control recipient could not settle whether it relays", where, len(as), name)
 			why = "The control recipient (a plain local part that cannot exist at the same domain) was deferred or got no answer, so it stays open whether the server routes the hidden address (relaying) or takes any local part and bounces later. "
 		}
-		fs = append(fs, report.Finding{
-			ID: "relay.accepts-" + fam, Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{
+			ID: "relay.accepts-" + fam, Severity: findings.SeverityWarn,
 			Title: title,
 			Detail: fmt.Sprintf("The server said 250 to RCPT TO:%s, which hides a foreign address in %s. ", as[0].RcptTo, familyWords[fam]) + why +
 				"Without sending a message the two cannot be told apart. Either way it accepts mail it may not be able to deliver, which turns into backscatter: bounces to the forged senders of spam.",
@@ -304,11 +304,11 @@ func (r *Result) Summary() string {
 // CheckResult is the relay check's result for a set of probed servers
 // (the MX hosts of a domain, or one IP), plus findings from finding them
 // (DNS errors).
-func CheckResult(results []*Result, extra []report.Finding) report.CheckResult {
+func CheckResult(results []*Result, extra []findings.Finding) findings.CheckResult {
 	if results == nil {
 		results = []*Result{}
 	}
-	cr := report.CheckResult{Name: checkName, Data: map[string]any{"hosts": results}}
+	cr := findings.CheckResult{Name: checkName, Data: map[string]any{"hosts": results}}
 	var sums []string
 	for _, r := range results {
 		cr.Findings = append(cr.Findings, r.Findings()...)
@@ -319,10 +319,10 @@ func CheckResult(results []*Result, extra []report.Finding) report.CheckResult {
 		cr.Findings = append(cr.Findings, f)
 		sums = append(sums, f.Title)
 	}
-	cr.Status = report.StatusFromFindings(cr.Findings)
+	cr.Status = findings.StatusFromFindings(cr.Findings)
 	cr.Summary = strings.Join(sums, "; ")
 	if len(cr.Findings) == 0 {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = "no mail server to probe"
 	}
 	return cr

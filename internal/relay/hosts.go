@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 // Host is a mail server to probe: a name and its addresses.
@@ -23,10 +23,10 @@ type Host struct {
 // in preference order, or the domain itself when it has no MX (RFC 5321
 // 5.1 implicit MX). skip is set when there is nothing to probe (NXDOMAIN,
 // null MX, --offline); findings report DNS failures (never as "no host").
-func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Host, skip string, findings []report.Finding) {
+func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Host, skip string, found []findings.Finding) {
 	mxs, res, err := dnsx.LookupMX(ctx, r, domain)
 	if err != nil {
-		return nil, "", []report.Finding{dnsFinding("the MX records of "+domain, err)}
+		return nil, "", []findings.Finding{dnsFinding("the MX records of "+domain, err)}
 	}
 	if res.Offline {
 		return nil, "not probed: --offline and " + domain + " is in no --zone file", nil
@@ -77,14 +77,14 @@ func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Hos
 		case len(h.Addrs) > 0:
 			out = append(out, h)
 		case errs[i] != nil:
-			findings = append(findings, dnsFinding("the address of "+h.Name, errs[i]))
+			found = append(found, dnsFinding("the address of "+h.Name, errs[i]))
 		}
 		// A name without addresses is the mx check's finding; nothing to probe.
 	}
-	if len(out) == 0 && len(findings) == 0 {
+	if len(out) == 0 && len(found) == 0 {
 		skip = "no MX host of " + domain + " has an address: nothing to probe"
 	}
-	return out, skip, findings
+	return out, skip, found
 }
 
 // maxParallel bounds how many different servers are probed at once.
@@ -133,9 +133,9 @@ func ProbeHosts(ctx context.Context, hosts []Host, base Options) []*Result {
 	return results
 }
 
-func dnsFinding(what string, err error) report.Finding {
-	return report.Finding{
-		ID: "relay.dns-error", Check: checkName, Severity: report.SeverityError,
+func dnsFinding(what string, err error) findings.Finding {
+	return findings.Finding{
+		ID: "relay.dns-error", Check: checkName, Severity: findings.SeverityError,
 		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
 		Detail: err.Error() + ". Without the mail servers' addresses the relay probe cannot run; this is not the same as having no mail server.",
 		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",

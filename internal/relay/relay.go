@@ -32,7 +32,7 @@ import (
 // Verdict is the answer to "is this an open relay?".
 type Verdict string
 
-// Verdicts (DESIGN.md: open|closed|unknown).
+// Verdicts (docs/contracts.md: open|closed|unknown).
 const (
 	VerdictOpen    Verdict = "open"    // a stranger's mail for a foreign domain was accepted
 	VerdictClosed  Verdict = "closed"  // every relay attempt was refused
@@ -142,7 +142,7 @@ func (a Attempt) Reply() string {
 	return s
 }
 
-// Result is the outcome of probing one server (DESIGN.md's relay
+// Result is the outcome of probing one server (docs/contracts.md's relay
 // contract: host, verdict, attempts; the rest are additions).
 type Result struct {
 	Host        string    `json:"host"`

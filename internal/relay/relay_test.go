@@ -14,7 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
@@ -72,7 +72,7 @@ func TestOpenRelay(t *testing.T) {
 	if len(r.Untested) != len(Plan(Variants, Params{Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]", External: "example.net"}))-1 {
 		t.Errorf("untested %v", r.Untested)
 	}
-	if r.Status() != report.StatusFail || !hasID(r, "relay.open") {
+	if r.Status() != findings.StatusFail || !hasID(r, "relay.open") {
 		t.Errorf("status %s findings %v", r.Status(), findingIDs(r))
 	}
 	f := r.Findings()[0]
@@ -148,7 +148,7 @@ func TestClosedRelay(t *testing.T) {
 	if tp.Count("RSET") != len(steps)-1 || tp.Count("QUIT") != 1 {
 		t.Errorf("RSET %d QUIT %d", tp.Count("RSET"), tp.Count("QUIT"))
 	}
-	if r.Status() != report.StatusPass || !hasID(r, "relay.closed") {
+	if r.Status() != findings.StatusPass || !hasID(r, "relay.closed") {
 		t.Errorf("status %s %v", r.Status(), findingIDs(r))
 	}
 }
@@ -182,7 +182,7 @@ func TestGreylisting(t *testing.T) {
 	if r.Attempts[0].Outcome != OutcomeDeferred || r.Attempts[0].Code != 450 || r.Attempts[0].EnhancedCode != "4.2.0" {
 		t.Errorf("attempt %+v", r.Attempts[0])
 	}
-	if r.Status() != report.StatusError || !hasID(r, "relay.unknown") {
+	if r.Status() != findings.StatusError || !hasID(r, "relay.unknown") {
 		t.Errorf("status %s %v", r.Status(), findingIDs(r))
 	}
 	if f := r.Findings()[0]; !strings.Contains(f.Title, "greylisting") || !strings.Contains(f.Fix, "again") {
@@ -280,7 +280,7 @@ func TestCatchAllTricksAreAmbiguous(t *testing.T) {
 			t.Errorf("missing %s in %v", id, findingIDs(r))
 		}
 	}
-	if r.Status() != report.StatusWarn {
+	if r.Status() != findings.StatusWarn {
 		t.Errorf("status %s", r.Status())
 	}
 	if !strings.Contains(r.Reason, "ambiguous") {
@@ -403,7 +403,7 @@ func TestGreeting421(t *testing.T) {
 	if r.Verdict != VerdictUnknown || r.Failure != "greeting" || len(r.Attempts) != 0 {
 		t.Fatalf("verdict %s failure %s", r.Verdict, r.Failure)
 	}
-	if !strings.HasPrefix(r.Banner, "421 4.3.2") || r.Status() != report.StatusError {
+	if !strings.HasPrefix(r.Banner, "421 4.3.2") || r.Status() != findings.StatusError {
 		t.Errorf("banner %q status %s", r.Banner, r.Status())
 	}
 	if tp.Count("EHLO") != 0 {
@@ -500,7 +500,7 @@ func TestUnreachable(t *testing.T) {
 	if r.Verdict != VerdictUnknown || r.Failure != "unreachable" || !hasID(r, "relay.unreachable") {
 		t.Fatalf("verdict %s failure %s %v", r.Verdict, r.Failure, findingIDs(r))
 	}
-	if r.Status() != report.StatusError {
+	if r.Status() != findings.StatusError {
 		t.Errorf("status %s", r.Status())
 	}
 }

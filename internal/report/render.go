@@ -8,9 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -129,45 +127,50 @@ func Paint(on bool, st Status, s string) string {
 // Table writes rows under headers as an aligned, borderless table. Every
 // cell is sanitized: tables often show strings that came off the network.
 func Table(w io.Writer, headers []string, rows [][]string) error {
-	var buf strings.Builder
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithTrimSpace(tw.Off),
-	)
-	h := make([]any, len(headers))
-	for i, s := range headers {
-		h[i] = s
-	}
-	t.Header(h...)
-	for _, r := range rows {
-		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = sanitize.Line(c)
+	return PaintedTable(w, headers, rows, nil)
+}
+
+// PaintedTable is Table with colour: paint(row, col) names the status
+// whose colour a body cell gets (ok false: none). Colour is applied to the
+// cell after the widths are computed, never by searching the laid-out
+// text, so a summary that happens to contain " FAIL " stays as it is.
+func PaintedTable(w io.Writer, headers []string, rows [][]string, paint func(row, col int) (Status, bool)) error {
+	all := make([][]string, 0, len(rows)+1)
+	all = append(all, headers)
+	all = append(all, rows...)
+	var widths []int
+	for r, row := range all {
+		clean := make([]string, len(row))
+		for i, c := range row {
+			clean[i] = sanitize.Line(c)
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], twwidth.Width(clean[i]))
 		}
-		if err := t.Append(cells); err != nil {
-			return err
-		}
+		all[r] = clean
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	// Padding after the last column is noise in terminals and diffs.
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
+	var b strings.Builder
+	for r, row := range all {
+		b.Reset()
+		for i := range widths {
+			cell := ""
+			if i < len(row) {
+				cell = row[i]
+			}
+			pad := strings.Repeat(" ", widths[i]-twwidth.Width(cell))
+			if r > 0 && paint != nil && cell != "" {
+				if st, ok := paint(r-1, i); ok {
+					cell = Paint(true, st, cell)
+				}
+			}
+			b.WriteString(" ")
+			b.WriteString(cell)
+			b.WriteString(pad)
+			b.WriteString(" ")
 		}
-		_, err := io.WriteString(w, strings.TrimRight(strings.TrimSuffix(line, "\n"), " ")+"\n")
-		if err != nil {
+		// Padding after the last column is noise in terminals and diffs.
+		if _, err := io.WriteString(w, strings.TrimRight(b.String(), " ")+"\n"); err != nil {
 			return err
 		}
 	}
@@ -205,18 +208,13 @@ func TextReport(w io.Writer, r *Report, opts Options) error {
 	for _, ch := range r.Checks {
 		rows = append(rows, []string{ch.Name, strings.ToUpper(string(ch.Status)), ch.Summary})
 	}
-	var tb strings.Builder
-	if err := Table(&tb, []string{"CHECK", "STATUS", "SUMMARY"}, rows); err != nil {
+	var paint func(row, col int) (Status, bool)
+	if c {
+		paint = func(row, col int) (Status, bool) { return r.Checks[row].Status, col == 1 }
+	}
+	if err := PaintedTable(w, []string{"CHECK", "STATUS", "SUMMARY"}, rows, paint); err != nil {
 		return err
 	}
-	out := tb.String()
-	if c { // colour the status column after layout, so widths stay right
-		for _, st := range []Status{StatusFail, StatusError, StatusWarn, StatusPass, StatusSkip} {
-			up := " " + strings.ToUpper(string(st)) + " "
-			out = strings.ReplaceAll(out, up, " "+Paint(true, st, strings.ToUpper(string(st)))+" ")
-		}
-	}
-	fmt.Fprint(w, out)
 	WriteFindingsText(w, r.Findings, c, opts.Verbose)
 	return nil
 }

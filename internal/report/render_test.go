@@ -178,3 +178,32 @@ func TestMarkdownEscape(t *testing.T) {
 		t.Errorf("mdCode %q", got)
 	}
 }
+
+// TestColourOnlyOnStatusCells: colour goes to the status cell, never to
+// text that happens to spell a status (a summary saying " FAIL ").
+func TestColourOnlyOnStatusCells(t *testing.T) {
+	r := &Report{Target: "example.com", Kind: "domain", Checks: []CheckResult{
+		{Name: "spf", Status: StatusPass, Summary: "receivers say FAIL when the record is gone"},
+		{Name: "mx", Status: StatusFail, Summary: "null MX"},
+	}}
+	r.Finalize(nil)
+	var b strings.Builder
+	if err := TextReport(&b, r, Options{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "say FAIL when") {
+		t.Errorf("the summary was painted:\n%q", out)
+	}
+	if !strings.Contains(out, Paint(true, StatusFail, "FAIL")) || !strings.Contains(out, Paint(true, StatusPass, "PASS")) {
+		t.Errorf("the status cells are not painted:\n%q", out)
+	}
+	var plain strings.Builder
+	if err := TextReport(&plain, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	strip := strings.NewReplacer("\x1b[32m", "", "\x1b[31;1m", "", "\x1b[0m", "", "\x1b[2m", "")
+	if strip.Replace(out) != plain.String() {
+		t.Errorf("colour changed the layout:\n%s\n%s", strip.Replace(out), plain.String())
+	}
+}

@@ -1,119 +1,50 @@
 // Package report is deliverdoctor's findings model, the JSON report contract
-// (schema deliverdoctor.report/v1, see DESIGN.md) and its renderers. Checks
+// (schema deliverdoctor.report/v1, see docs/contracts.md) and its renderers. Checks
 // build CheckResults and Findings; renderers never query anything.
 package report
 
 import (
 	"slices"
 	"sort"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Schema names the JSON report format; it changes only on breaking changes.
 const Schema = "deliverdoctor.report/v1"
 
-// Status is a check's or a report's outcome.
-type Status string
-
-// Statuses, in increasing order of severity (skip is lowest).
-const (
-	StatusSkip  Status = "skip"  // not run, or could not be asked (e.g. --offline)
-	StatusPass  Status = "pass"  // nothing wrong
-	StatusWarn  Status = "warn"  // works, but should be fixed
-	StatusError Status = "error" // could not be determined (DNS timeout, SERVFAIL, connection refused)
-	StatusFail  Status = "fail"  // mail will be rejected or is at risk
+// The findings model lives in internal/findings, which checks import
+// without the renderers; these aliases keep report.Finding and friends
+// working for code written against this package.
+type (
+	Status      = findings.Status
+	Severity    = findings.Severity
+	Finding     = findings.Finding
+	CheckResult = findings.CheckResult
 )
 
-// Rank orders statuses: the report's status is the highest-ranked one. A
-// fail outranks an error: something definitely broken is the headline.
-func (s Status) Rank() int {
-	switch s {
-	case StatusPass:
-		return 1
-	case StatusWarn:
-		return 2
-	case StatusError:
-		return 3
-	case StatusFail:
-		return 4
-	default:
-		return 0
-	}
-}
+// Statuses and severities (see internal/findings).
+const (
+	StatusSkip  = findings.StatusSkip
+	StatusPass  = findings.StatusPass
+	StatusWarn  = findings.StatusWarn
+	StatusError = findings.StatusError
+	StatusFail  = findings.StatusFail
+
+	SeverityInfo  = findings.SeverityInfo
+	SeverityWarn  = findings.SeverityWarn
+	SeverityFail  = findings.SeverityFail
+	SeverityError = findings.SeverityError
+)
 
 // Worst returns the highest-ranked status (skip when there are none).
-func Worst(ss ...Status) Status {
-	w := StatusSkip
-	for _, s := range ss {
-		if s.Rank() > w.Rank() {
-			w = s
-		}
-	}
-	return w
-}
-
-// Severity is a finding's weight.
-type Severity string
-
-// Severities.
-const (
-	SeverityInfo  Severity = "info"  // worth knowing, nothing to fix
-	SeverityWarn  Severity = "warn"  // should be fixed
-	SeverityFail  Severity = "fail"  // causes rejections
-	SeverityError Severity = "error" // a part of the check could not be done
-)
-
-// Status maps a severity to the check status it implies.
-func (s Severity) Status() Status {
-	switch s {
-	case SeverityFail:
-		return StatusFail
-	case SeverityError:
-		return StatusError
-	case SeverityWarn:
-		return StatusWarn
-	default:
-		return StatusPass
-	}
-}
-
-// Finding is one thing a check found. ID is stable and part of the JSON
-// contract (e.g. "spf.too-many-lookups").
-type Finding struct {
-	ID          string   `json:"id"`
-	Check       string   `json:"check"`
-	Severity    Severity `json:"severity"`
-	Title       string   `json:"title"`
-	Detail      string   `json:"detail,omitempty"`
-	Evidence    []string `json:"evidence,omitempty"`
-	BounceCodes []string `json:"bounce_codes,omitempty"`
-	Fix         string   `json:"fix,omitempty"`
-	Refs        []string `json:"refs,omitempty"`
-}
-
-// CheckResult is one check's outcome. Data is check-specific (the record
-// found, the MX hosts, ...) and must marshal to a JSON object.
-type CheckResult struct {
-	Name       string `json:"name"`
-	Status     Status `json:"status"`
-	Summary    string `json:"summary"`
-	Data       any    `json:"data"`
-	DurationMS int64  `json:"duration_ms"`
-	// Findings are the check's own findings; in JSON they appear in the
-	// report's top-level findings list.
-	Findings []Finding `json:"-"`
-}
+func Worst(ss ...Status) Status { return findings.Worst(ss...) }
 
 // StatusFromFindings is the status a set of findings implies: the worst
 // severity, pass when there are none.
-func StatusFromFindings(fs []Finding) Status {
-	st := StatusPass
-	for _, f := range fs {
-		st = Worst(st, f.Severity.Status())
-	}
-	return st
-}
+func StatusFromFindings(fs []Finding) Status { return findings.StatusFromFindings(fs) }
 
-// Report is the result for one target (DESIGN.md's JSON contract).
+// Report is the result for one target (docs/contracts.md's JSON contract).
 type Report struct {
 	Schema     string        `json:"schema"`
 	Target     string        `json:"target"`
@@ -206,7 +137,7 @@ func (r *Report) HasError() bool {
 	return false
 }
 
-// ExitCode per DESIGN.md: 1 when something is at or above failOn, else 3
+// ExitCode per docs/contracts.md: 1 when something is at or above failOn, else 3
 // when a check could not run, else 0. (2, usage errors, is the CLI's.)
 func ExitCode(reports []*Report, failOn Status) int {
 	code := 0

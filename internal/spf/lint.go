@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // LintResult is what Lint found out about a domain's SPF policy without a
@@ -40,7 +40,7 @@ type LintResult struct {
 	// outside every --zone file): nothing was checked.
 	Offline bool `json:"offline,omitempty"`
 	// Findings go to the report, not into Data.
-	Findings []report.Finding `json:"-"`
+	Findings []findings.Finding `json:"-"`
 	// Err is the reason the record could not be looked up at all.
 	Err error `json:"-"`
 }
@@ -159,7 +159,7 @@ func Lint(ctx context.Context, r dnsx.Resolver, domain string) *LintResult {
 	if root.rec != nil && root.syntax == nil {
 		lr.Normalized = root.rec.String()
 	}
-	l.findings(type99)
+	l.found(type99)
 	return lr
 }
 
@@ -387,7 +387,7 @@ func walk(n *Node, f func(*Node)) {
 
 // Bounce codes (RFC 3463 syntax, most specific first) the findings cause.
 var (
-	// The DESIGN.md contract for too many lookups: SPF permerror is treated
+	// The docs/contracts.md contract for too many lookups: SPF permerror is treated
 	// as fail (RFC 7372 5.7.23), which fails DMARC (5.7.26; Microsoft's
 	// 5.7.509 under p=reject).
 	codesLookups = []string{"5.7.23", "5.7.26", "5.7.509"}
@@ -417,13 +417,13 @@ func (l *linter) dedupe() {
 	l.res.Findings = out
 }
 
-func (l *linter) add(f report.Finding) {
+func (l *linter) add(f findings.Finding) {
 	f.Check = "spf"
 	l.res.Findings = append(l.res.Findings, f)
 }
 
 // findings judges the resolved tree.
-func (l *linter) findings(type99 *dnsx.Result) {
+func (l *linter) found(type99 *dnsx.Result) {
 	lr, root := l.res, l.res.Tree
 	if lr.Offline {
 		return // nothing was asked: the check reports skip
@@ -451,8 +451,8 @@ func (l *linter) findings(type99 *dnsx.Result) {
 		atLeast = "at least "
 	}
 	if lr.Lookups > MaxLookups {
-		l.add(report.Finding{
-			ID: "spf.too-many-lookups", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.too-many-lookups", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("SPF needs %s%d DNS lookups; the limit is 10", atLeast, lr.Lookups),
 			Detail:      "RFC 7208 4.6.4 limits the include, a, mx, ptr, exists and redirect terms evaluated for one message to 10, includes and redirects followed. Receivers stop at the 11th with permerror, which they treat as a failed SPF check: DMARC then fails unless DKIM aligns.",
 			Evidence:    lookupEvidence(root),
@@ -461,8 +461,8 @@ func (l *linter) findings(type99 *dnsx.Result) {
 			Refs:        []string{"RFC 7208 4.6.4"},
 		})
 	} else if lr.Lookups >= MaxLookups-1 {
-		l.add(report.Finding{
-			ID: "spf.near-lookup-limit", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.near-lookup-limit", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("SPF needs %s%d DNS lookups: %d short of the limit of 10", atLeast, lr.Lookups, MaxLookups-lr.Lookups),
 			Detail:      "One more include (or a provider adding one inside theirs) pushes the record over the limit, and then every receiver answers permerror.",
 			Evidence:    lookupEvidence(root),
@@ -472,8 +472,8 @@ func (l *linter) findings(type99 *dnsx.Result) {
 		})
 	}
 	if lr.VoidLookups > MaxVoidLookups {
-		l.add(report.Finding{
-			ID: "spf.too-many-void-lookups", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.too-many-void-lookups", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("SPF has %d lookups that find nothing; the limit is 2", lr.VoidLookups),
 			Detail:      "RFC 7208 4.6.4: more than two terms whose DNS lookup returns NXDOMAIN or no records make receivers return permerror.",
 			Evidence:    voidEvidence(root),
@@ -482,8 +482,8 @@ func (l *linter) findings(type99 *dnsx.Result) {
 			Refs:        []string{"RFC 7208 4.6.4"},
 		})
 	} else if lr.VoidLookups > 0 {
-		l.add(report.Finding{
-			ID: "spf.void-lookup", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.void-lookup", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("SPF has %d lookup(s) that find nothing (the limit is 2)", lr.VoidLookups),
 			Detail:   "Each costs a lookup and authorises nobody; a third one makes the record permerror.",
 			Evidence: voidEvidence(root),
@@ -508,8 +508,8 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 	}
 	switch root.Status {
 	case "dns-error":
-		l.add(report.Finding{
-			ID: "spf.dns-error", Severity: report.SeverityError,
+		l.add(findings.Finding{
+			ID: "spf.dns-error", Severity: findings.SeverityError,
 			Title:       fmt.Sprintf("could not look up the SPF record of %s: the DNS did not answer", d),
 			Detail:      root.Error,
 			BounceCodes: codesTemp,
@@ -518,8 +518,8 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 		})
 		return
 	case "no-record":
-		f := report.Finding{
-			ID: "spf.no-record", Severity: report.SeverityFail,
+		f := findings.Finding{
+			ID: "spf.no-record", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s has no SPF record", d),
 			Detail:      "Without SPF, receivers cannot tell your servers from forgers. Gmail, Yahoo and Microsoft require SPF or DKIM from every sender and both from bulk senders; DMARC cannot pass on SPF.",
 			BounceCodes: codesNone,
@@ -557,8 +557,8 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 				recs = append(recs, t)
 			}
 		}
-		l.add(report.Finding{
-			ID: "spf.multiple-records", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.multiple-records", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s publishes %d SPF records; there must be exactly one", d, len(recs)),
 			Detail:      "RFC 7208 4.5: with more than one TXT record starting with v=spf1, check_host() returns permerror for every message, which receivers treat as an SPF failure.",
 			Evidence:    ev,
@@ -573,8 +573,8 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 	}
 	// The record exists.
 	if len(type99Recs) > 0 {
-		f := report.Finding{
-			ID: "spf.deprecated-spf-rr", Severity: report.SeverityWarn,
+		f := findings.Finding{
+			ID: "spf.deprecated-spf-rr", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s also publishes the obsolete SPF (type 99) record type", d),
 			Detail:   "RFC 7208 3.1 discontinued the SPF RR type: receivers use only the TXT record, and two copies drift apart over time.",
 			Evidence: []string{fmt.Sprintf("%s SPF(99) %q", d, type99Recs[0]), fmt.Sprintf("%s TXT %q", d, root.Record)},
@@ -592,8 +592,8 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 		size += len(t)
 	}
 	if size > 450 {
-		l.add(report.Finding{
-			ID: "spf.record-too-long", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.record-too-long", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the TXT records of %s total %d octets with the name; RFC 7208 advises under 450", d, size),
 			Detail:      "Answers that do not fit one UDP packet need a retry over TCP; some verifiers and middleboxes fail there, and the result is temperror or a missed record.",
 			Evidence:    []string{fmt.Sprintf("%s TXT %q (%d octets)", d, root.Record, len(root.Record))},
@@ -690,8 +690,8 @@ func (l *linter) syntaxFinding(n *Node) {
 			fix = segs
 		}
 	}
-	l.add(report.Finding{
-		ID: "spf.syntax", Severity: report.SeverityFail,
+	l.add(findings.Finding{
+		ID: "spf.syntax", Severity: findings.SeverityFail,
 		Title: title, Detail: "Syntax errors in " + where + " make receivers return permerror (RFC 7208 4.6), which counts as an SPF failure.",
 		Evidence: ev, BounceCodes: codesPermerror, Fix: fix,
 		Refs: []string{"RFC 7208 4.6", "RFC 7208 12"},
@@ -746,8 +746,8 @@ func (l *linter) splitFinding(n *Node) {
 		off += len(s)
 		for _, t := range n.rec.Terms {
 			if off > t.Pos && off < t.Pos+len(t.Text) {
-				l.add(report.Finding{
-					ID: "spf.string-split", Severity: report.SeverityInfo,
+				l.add(findings.Finding{
+					ID: "spf.string-split", Severity: findings.SeverityInfo,
 					Title:    fmt.Sprintf("the SPF record of %s is split into %d strings in the middle of the term %q", n.Domain, len(segs), t.Text),
 					Detail:   "DNS joins the strings without a space (RFC 7208 3.3), so this works; but an edit that adds a space at the boundary would break the term.",
 					Evidence: []string{fmt.Sprintf("%s TXT %s", n.Domain, quoteSegments(segs))},
@@ -780,16 +780,16 @@ func (l *linter) nodeProblems(n *Node) {
 			id, title = "spf.redirect-missing", fmt.Sprintf("redirect=%s has no SPF record", n.Domain)
 			detail = "RFC 7208 6.1: a redirect to a domain without an SPF record is permerror."
 		}
-		l.add(report.Finding{
-			ID: id, Severity: report.SeverityFail, Title: title, Detail: detail,
+		l.add(findings.Finding{
+			ID: id, Severity: findings.SeverityFail, Title: title, Detail: detail,
 			Evidence:    []string{how, n.Error},
 			BounceCodes: codesPermerror,
 			Fix:         fmt.Sprintf("Check the spelling of %s against the provider's documentation, or remove the term if you no longer use that service.", n.Domain),
 			Refs:        []string{"RFC 7208 5.2", "RFC 7208 6.1"},
 		})
 	case "multiple-records":
-		l.add(report.Finding{
-			ID: "spf.multiple-records", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.multiple-records", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s, reached by %s, publishes more than one SPF record", n.Domain, n.Term),
 			Detail:      "RFC 7208 4.5: several v=spf1 records make its evaluation permerror, and so yours.",
 			Evidence:    []string{how, n.Error},
@@ -800,8 +800,8 @@ func (l *linter) nodeProblems(n *Node) {
 	case "syntax-error":
 		l.syntaxFinding(n)
 	case "loop":
-		l.add(report.Finding{
-			ID: "spf.include-loop", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.include-loop", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("SPF %s loop: %s leads back to %s", n.Via, n.Term, n.Domain),
 			Detail:      "Evaluation follows the loop until the 10-lookup limit and returns permerror (RFC 7208 4.6.4).",
 			Evidence:    []string{chain(n)},
@@ -810,8 +810,8 @@ func (l *linter) nodeProblems(n *Node) {
 			Refs:        []string{"RFC 7208 4.6.4", "RFC 7208 5.2"},
 		})
 	case "dns-error":
-		l.add(report.Finding{
-			ID: "spf.dns-error", Severity: report.SeverityError,
+		l.add(findings.Finding{
+			ID: "spf.dns-error", Severity: findings.SeverityError,
 			Title:       fmt.Sprintf("could not look up the SPF record of %s (reached by %s): the DNS did not answer", n.Domain, n.Term),
 			Detail:      n.Error,
 			Evidence:    []string{how},
@@ -820,8 +820,8 @@ func (l *linter) nodeProblems(n *Node) {
 			Refs:        []string{"RFC 7208 5.2", "RFC 7208 2.6.6"},
 		})
 	case "not-checked":
-		l.add(report.Finding{
-			ID: "spf.not-checked", Severity: report.SeverityInfo,
+		l.add(findings.Finding{
+			ID: "spf.not-checked", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s (reached by %s) was not checked: --offline and it is in no --zone file", n.Domain, n.Term),
 			Detail:   "Its lookups are not counted; the totals are lower bounds.",
 			Evidence: []string{how},
@@ -875,8 +875,8 @@ func (l *linter) allFindings() {
 	ev := []string{fmt.Sprintf("%s TXT %q", n.Domain, n.Record)}
 	switch {
 	case all == nil && n.rec.Redirect() == nil:
-		l.add(report.Finding{
-			ID: "spf.no-all", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.no-all", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the SPF record of %s does not end in an \"all\" term: unlisted senders get neutral", n.Domain),
 			Detail:      "RFC 7208 4.7: without a match or redirect the result is neutral, which protects nobody: forged mail is not rejected on SPF, and DMARC relies on DKIM alone.",
 			Evidence:    ev,
@@ -885,8 +885,8 @@ func (l *linter) allFindings() {
 			Refs:        []string{"RFC 7208 4.7", "RFC 7208 5.1"},
 		})
 	case all != nil && all.Qualifier == QualifierPass:
-		l.add(report.Finding{
-			ID: "spf.pass-all", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.pass-all", Severity: findings.SeverityFail,
 			Title:    fmt.Sprintf("the SPF record of %s ends in %q: it authorises every server on the internet", n.Domain, all.Text),
 			Detail:   "Anyone can send mail that passes SPF as your domain, and DMARC passes on it; receivers see such records as a sign of a spammer's domain. Your own mail is not bounced for it, but it is easily forged and filtered.",
 			Evidence: ev,
@@ -894,8 +894,8 @@ func (l *linter) allFindings() {
 			Refs:     []string{"RFC 7208 5.1", "RFC 7208 10.1"},
 		})
 	case all != nil && all.Qualifier == QualifierNeutral:
-		l.add(report.Finding{
-			ID: "spf.neutral-all", Severity: report.SeverityFail,
+		l.add(findings.Finding{
+			ID: "spf.neutral-all", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("the SPF record of %s ends in %q: it makes no statement about unlisted servers", n.Domain, all.Text),
 			Detail:      "?all gives neutral for everyone not listed: forged mail is not rejected on SPF, and mail from servers you forgot to list fails DMARC without warning.",
 			Evidence:    ev,
@@ -913,8 +913,8 @@ func (l *linter) allFindings() {
 		for _, t := range c.rec.Mechanisms() {
 			if t.Name == "all" {
 				if t.Qualifier == QualifierPass && includeQualifier(c) == QualifierPass {
-					l.add(report.Finding{
-						ID: "spf.pass-all", Severity: report.SeverityFail,
+					l.add(findings.Finding{
+						ID: "spf.pass-all", Severity: findings.SeverityFail,
 						Title:    fmt.Sprintf("%s (included by %s) ends in %q: the include matches every server", c.Domain, c.parent.Domain, t.Text),
 						Detail:   "RFC 7208 5.2: an include matches when the included record passes, so this include authorises the whole internet to send as your domain.",
 						Evidence: []string{chain(c), fmt.Sprintf("%s TXT %q", c.Domain, c.Record)},
@@ -961,8 +961,8 @@ func (l *linter) termFindings(n *Node) {
 		t := &rec.Terms[i]
 		ti := n.Terms[i]
 		if t.Kind == KindMechanism && afterAll != "" {
-			l.add(report.Finding{
-				ID: "spf.shadowed-mechanism", Severity: report.SeverityWarn,
+			l.add(findings.Finding{
+				ID: "spf.shadowed-mechanism", Severity: findings.SeverityWarn,
 				Title:    fmt.Sprintf("%q in the record of %s comes after %q and is never evaluated", t.Text, n.Domain, afterAll),
 				Detail:   "RFC 7208 5.1: \"all\" always matches, so evaluation stops there; the servers listed after it are not authorised.",
 				Evidence: []string{ev},
@@ -972,8 +972,8 @@ func (l *linter) termFindings(n *Node) {
 			continue
 		}
 		if t.Kind == KindMechanism && t.Name == "ptr" {
-			l.add(report.Finding{
-				ID: "spf.ptr-mechanism", Severity: report.SeverityWarn,
+			l.add(findings.Finding{
+				ID: "spf.ptr-mechanism", Severity: findings.SeverityWarn,
 				Title:       fmt.Sprintf("the SPF record of %s uses the ptr mechanism (%q), which RFC 7208 says not to use", n.Domain, t.Text),
 				Detail:      "ptr is slow, depends on reverse DNS the client's network controls, and costs lookups; some large receivers ignore it, so servers authorised only by ptr fail SPF there.",
 				Evidence:    []string{ev},
@@ -986,8 +986,8 @@ func (l *linter) termFindings(n *Node) {
 			l.wideRange(n, t, ev)
 		}
 		if t.Kind == KindMechanism && t.Name == "mx" && len(ti.mx) > maxNames {
-			l.add(report.Finding{
-				ID: "spf.too-many-mx", Severity: report.SeverityFail,
+			l.add(findings.Finding{
+				ID: "spf.too-many-mx", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("%q in the record of %s names %d MX hosts; at most 10 may be looked up", t.Text, n.Domain, len(ti.mx)),
 				Detail:      "RFC 7208 4.6.4: an mx mechanism whose evaluation needs more than 10 address lookups is permerror for every client it does not match among the first 10.",
 				Evidence:    []string{ev, ti.Note},
@@ -999,8 +999,8 @@ func (l *linter) termFindings(n *Node) {
 		if t.Kind == KindMechanism {
 			key := strings.ToLower(mechKey(t))
 			if prev, dup := seen[key]; dup {
-				l.add(report.Finding{
-					ID: "spf.duplicate-mechanism", Severity: report.SeverityWarn,
+				l.add(findings.Finding{
+					ID: "spf.duplicate-mechanism", Severity: findings.SeverityWarn,
 					Title:    fmt.Sprintf("%q appears twice in the record of %s (first as %q)", t.Text, n.Domain, prev),
 					Detail:   "The second copy can never match anything the first did not; if it queries DNS it still costs a lookup.",
 					Evidence: []string{ev},
@@ -1010,8 +1010,8 @@ func (l *linter) termFindings(n *Node) {
 			} else {
 				seen[key] = t.Text
 				if by := shadowedBy(t, earlier); by != nil {
-					l.add(report.Finding{
-						ID: "spf.shadowed-mechanism", Severity: report.SeverityWarn,
+					l.add(findings.Finding{
+						ID: "spf.shadowed-mechanism", Severity: findings.SeverityWarn,
 						Title:    fmt.Sprintf("%q in the record of %s is covered by the earlier %q and never decides anything", t.Text, n.Domain, by.Text),
 						Detail:   "RFC 7208 4.6.2: the first matching mechanism wins, and every address this term matches already matched the earlier one.",
 						Evidence: []string{ev},
@@ -1027,8 +1027,8 @@ func (l *linter) termFindings(n *Node) {
 		}
 	}
 	if rd := rec.Redirect(); rd != nil && rec.HasAll() {
-		l.add(report.Finding{
-			ID: "spf.redirect-with-all", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.redirect-with-all", Severity: findings.SeverityWarn,
 			Title:       fmt.Sprintf("the record of %s has both an \"all\" term and %q: the redirect is ignored", n.Domain, rd.Text),
 			Detail:      "RFC 7208 6.1: a redirect is ignored when the record has an \"all\" mechanism, so the servers the redirect target lists are not authorised.",
 			Evidence:    []string{ev},
@@ -1089,15 +1089,15 @@ func (l *linter) wideRange(n *Node, t *Term, ev string) {
 	if bits >= warnAt {
 		return
 	}
-	sev := report.SeverityWarn
+	sev := findings.SeverityWarn
 	if bits <= failAt {
-		sev = report.SeverityFail
+		sev = findings.SeverityFail
 	}
 	count := "2^" + fmt.Sprint(total-bits)
 	if total == 32 {
 		count = fmt.Sprint(uint64(1) << (32 - bits))
 	}
-	l.add(report.Finding{
+	l.add(findings.Finding{
 		ID: "spf.wide-range", Severity: sev,
 		Title:    fmt.Sprintf("%q in the record of %s authorises %s addresses (%s)", t.Text, n.Domain, count, what),
 		Detail:   "Anyone who can send from any address in the range (cloud and hosting providers rent such space out) passes SPF as your domain.",
@@ -1135,8 +1135,8 @@ func (l *linter) duplicateIncludes() {
 		for _, n := range ns {
 			ev = append(ev, chain(n))
 		}
-		l.add(report.Finding{
-			ID: "spf.duplicate-mechanism", Severity: report.SeverityWarn,
+		l.add(findings.Finding{
+			ID: "spf.duplicate-mechanism", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("include:%s is reached %d times; each costs %d lookup(s)", d, len(ns), ns[0].TotalLookups),
 			Detail:   "Receivers evaluate an include every time they reach it, and count its lookups again.",
 			Evidence: ev,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
 
@@ -29,7 +29,7 @@ func zoneOf(lines ...string) string {
 	return b.String()
 }
 
-func ids(fs []report.Finding) []string {
+func ids(fs []findings.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.ID)
@@ -43,79 +43,79 @@ func TestLintFindings(t *testing.T) {
 		zone   []string
 		want   []string // finding IDs that must be present
 		absent []string // and must not
-		status report.Status
+		status findings.Status
 	}{
 		{name: "good", zone: []string{
 			`good.example TXT "v=spf1 mx include:_spf.good.example -all"`,
 			`good.example MX 10 mx.good.example.`, `mx.good.example A 192.0.2.1`,
 			`_spf.good.example TXT "v=spf1 ip4:192.0.2.0/24 ~all"`,
-		}, status: report.StatusPass, absent: []string{"spf.no-all", "spf.void-lookup"}},
+		}, status: findings.StatusPass, absent: []string{"spf.no-all", "spf.void-lookup"}},
 		{name: "no record", zone: []string{`norec.example TXT "google-site-verification=x"`},
-			want: []string{"spf.no-record"}, status: report.StatusFail},
+			want: []string{"spf.no-record"}, status: findings.StatusFail},
 		{name: "joined without space", zone: []string{`joined.example TXT "v=spf1" "mx -all"`},
-			want: []string{"spf.no-record"}, status: report.StatusFail},
+			want: []string{"spf.no-record"}, status: findings.StatusFail},
 		{name: "only type 99", zone: []string{`old.example SPF "v=spf1 -all"`, `old.example A 192.0.2.1`},
-			want: []string{"spf.no-record"}, status: report.StatusFail},
+			want: []string{"spf.no-record"}, status: findings.StatusFail},
 		{name: "type 99 too", zone: []string{`both.example SPF "v=spf1 -all"`, `both.example TXT "v=spf1 -all"`},
-			want: []string{"spf.deprecated-spf-rr"}, status: report.StatusWarn},
+			want: []string{"spf.deprecated-spf-rr"}, status: findings.StatusWarn},
 		{name: "two records", zone: []string{`two.example TXT "v=spf1 mx -all"`, `two.example TXT "v=spf1 include:x.example ~all"`},
-			want: []string{"spf.multiple-records"}, status: report.StatusFail},
+			want: []string{"spf.multiple-records"}, status: findings.StatusFail},
 		{name: "syntax", zone: []string{`syn.example TXT "v=spf1 ip4:192.0.2.300 -all"`},
-			want: []string{"spf.syntax"}, status: report.StatusFail},
+			want: []string{"spf.syntax"}, status: findings.StatusFail},
 		{name: "split mid-term breaks it", zone: []string{`split.example TXT "v=spf1 ip4:192.0.2.1" "include:x.example -all"`},
-			want: []string{"spf.syntax"}, status: report.StatusFail},
+			want: []string{"spf.syntax"}, status: findings.StatusFail},
 		{name: "split mid-term works", zone: []string{`split2.example TXT "v=spf1 ip4:192.0" ".2.1 -all"`},
-			want: []string{"spf.string-split"}, status: report.StatusPass},
+			want: []string{"spf.string-split"}, status: findings.StatusPass},
 		{name: "too many lookups", zone: []string{
 			`many.example TXT "v=spf1 include:a.many.example include:b.many.example include:c.many.example -all"`,
 			`a.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example a:h3.many.example -all"`,
 			`b.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example a:h3.many.example -all"`,
 			`c.many.example TXT "v=spf1 a:h1.many.example a:h2.many.example ~all"`,
 			`h1.many.example A 192.0.2.1`, `h2.many.example A 192.0.2.2`, `h3.many.example AAAA 2001:db8::3`,
-		}, want: []string{"spf.too-many-lookups"}, status: report.StatusFail},
+		}, want: []string{"spf.too-many-lookups"}, status: findings.StatusFail},
 		{name: "near the limit", zone: []string{
 			`near.example TXT "v=spf1 a mx a:h.near.example mx:h.near.example include:i.near.example -all"`,
 			`near.example A 192.0.2.1`, `near.example MX 1 h.near.example.`, `h.near.example A 192.0.2.2`, `h.near.example MX 1 h.near.example.`,
 			`i.near.example TXT "v=spf1 a mx a:h.near.example mx:h.near.example -all"`, `i.near.example A 192.0.2.3`, `i.near.example MX 1 h.near.example.`,
-		}, want: []string{"spf.near-lookup-limit"}, absent: []string{"spf.too-many-lookups"}, status: report.StatusWarn},
+		}, want: []string{"spf.near-lookup-limit"}, absent: []string{"spf.too-many-lookups"}, status: findings.StatusWarn},
 		{name: "void lookups", zone: []string{`void.example TXT "v=spf1 a:gone1.void.example mx:gone2.void.example a:gone3.void.example -all"`},
-			want: []string{"spf.too-many-void-lookups"}, status: report.StatusFail},
+			want: []string{"spf.too-many-void-lookups"}, status: findings.StatusFail},
 		{name: "one void lookup", zone: []string{`void1.example TXT "v=spf1 a:gone.void1.example -all"`},
-			want: []string{"spf.void-lookup"}, status: report.StatusWarn},
+			want: []string{"spf.void-lookup"}, status: findings.StatusWarn},
 		{name: "include loop", zone: []string{`loop.example TXT "v=spf1 include:l2.loop.example -all"`, `l2.loop.example TXT "v=spf1 include:loop.example -all"`},
-			want: []string{"spf.include-loop"}, status: report.StatusFail},
+			want: []string{"spf.include-loop"}, status: findings.StatusFail},
 		{name: "include missing", zone: []string{`miss.example TXT "v=spf1 include:nothere.example -all"`},
-			want: []string{"spf.include-missing"}, status: report.StatusFail},
+			want: []string{"spf.include-missing"}, status: findings.StatusFail},
 		{name: "redirect missing", zone: []string{`rmiss.example TXT "v=spf1 redirect=nothere.example"`},
-			want: []string{"spf.redirect-missing"}, status: report.StatusFail},
-		{name: "+all", zone: []string{`pall.example TXT "v=spf1 +all"`}, want: []string{"spf.pass-all"}, status: report.StatusFail},
+			want: []string{"spf.redirect-missing"}, status: findings.StatusFail},
+		{name: "+all", zone: []string{`pall.example TXT "v=spf1 +all"`}, want: []string{"spf.pass-all"}, status: findings.StatusFail},
 		{name: "+all through redirect", zone: []string{`rpall.example TXT "v=spf1 ip4:192.0.2.1 redirect=t.rpall.example"`, `t.rpall.example TXT "v=spf1 all"`},
-			want: []string{"spf.pass-all"}, status: report.StatusFail},
+			want: []string{"spf.pass-all"}, status: findings.StatusFail},
 		{name: "+all in an include", zone: []string{`ipall.example TXT "v=spf1 include:t.ipall.example -all"`, `t.ipall.example TXT "v=spf1 +all"`},
-			want: []string{"spf.pass-all"}, status: report.StatusFail},
-		{name: "?all", zone: []string{`nall.example TXT "v=spf1 ip4:192.0.2.1 ?all"`}, want: []string{"spf.neutral-all"}, status: report.StatusFail},
-		{name: "no all", zone: []string{`noall.example TXT "v=spf1 ip4:192.0.2.1"`}, want: []string{"spf.no-all"}, status: report.StatusWarn},
-		{name: "ptr", zone: []string{`ptr.example TXT "v=spf1 ptr -all"`}, want: []string{"spf.ptr-mechanism"}, status: report.StatusWarn},
-		{name: "wide /8", zone: []string{`wide.example TXT "v=spf1 ip4:10.0.0.0/8 -all"`}, want: []string{"spf.wide-range"}, status: report.StatusFail},
-		{name: "wide /12 warns", zone: []string{`wide2.example TXT "v=spf1 ip4:172.16.0.0/12 -all"`}, want: []string{"spf.wide-range"}, status: report.StatusWarn},
-		{name: "deny range is fine", zone: []string{`wide3.example TXT "v=spf1 -ip4:10.0.0.0/8 ip4:192.0.2.1 -all"`}, absent: []string{"spf.wide-range"}, status: report.StatusPass},
-		{name: "duplicate", zone: []string{`dup.example TXT "v=spf1 ip4:192.0.2.1 ip4:192.0.2.1 -all"`}, want: []string{"spf.duplicate-mechanism"}, status: report.StatusWarn},
+			want: []string{"spf.pass-all"}, status: findings.StatusFail},
+		{name: "?all", zone: []string{`nall.example TXT "v=spf1 ip4:192.0.2.1 ?all"`}, want: []string{"spf.neutral-all"}, status: findings.StatusFail},
+		{name: "no all", zone: []string{`noall.example TXT "v=spf1 ip4:192.0.2.1"`}, want: []string{"spf.no-all"}, status: findings.StatusWarn},
+		{name: "ptr", zone: []string{`ptr.example TXT "v=spf1 ptr -all"`}, want: []string{"spf.ptr-mechanism"}, status: findings.StatusWarn},
+		{name: "wide /8", zone: []string{`wide.example TXT "v=spf1 ip4:10.0.0.0/8 -all"`}, want: []string{"spf.wide-range"}, status: findings.StatusFail},
+		{name: "wide /12 warns", zone: []string{`wide2.example TXT "v=spf1 ip4:172.16.0.0/12 -all"`}, want: []string{"spf.wide-range"}, status: findings.StatusWarn},
+		{name: "deny range is fine", zone: []string{`wide3.example TXT "v=spf1 -ip4:10.0.0.0/8 ip4:192.0.2.1 -all"`}, absent: []string{"spf.wide-range"}, status: findings.StatusPass},
+		{name: "duplicate", zone: []string{`dup.example TXT "v=spf1 ip4:192.0.2.1 ip4:192.0.2.1 -all"`}, want: []string{"spf.duplicate-mechanism"}, status: findings.StatusWarn},
 		{name: "duplicate include across records", zone: []string{
 			`dupi.example TXT "v=spf1 include:a.dupi.example include:s.dupi.example -all"`,
 			`a.dupi.example TXT "v=spf1 include:s.dupi.example -all"`, `s.dupi.example TXT "v=spf1 ip4:192.0.2.1 -all"`,
-		}, want: []string{"spf.duplicate-mechanism"}, status: report.StatusWarn},
-		{name: "shadowed by range", zone: []string{`shad.example TXT "v=spf1 ip4:192.0.2.0/24 -ip4:192.0.2.7 -all"`}, want: []string{"spf.shadowed-mechanism"}, status: report.StatusWarn},
-		{name: "after all", zone: []string{`after.example TXT "v=spf1 -all ip4:192.0.2.1"`}, want: []string{"spf.shadowed-mechanism"}, status: report.StatusWarn},
-		{name: "redirect with all", zone: []string{`rwa.example TXT "v=spf1 ip4:192.0.2.1 ~all redirect=x.rwa.example"`}, want: []string{"spf.redirect-with-all"}, status: report.StatusWarn},
+		}, want: []string{"spf.duplicate-mechanism"}, status: findings.StatusWarn},
+		{name: "shadowed by range", zone: []string{`shad.example TXT "v=spf1 ip4:192.0.2.0/24 -ip4:192.0.2.7 -all"`}, want: []string{"spf.shadowed-mechanism"}, status: findings.StatusWarn},
+		{name: "after all", zone: []string{`after.example TXT "v=spf1 -all ip4:192.0.2.1"`}, want: []string{"spf.shadowed-mechanism"}, status: findings.StatusWarn},
+		{name: "redirect with all", zone: []string{`rwa.example TXT "v=spf1 ip4:192.0.2.1 ~all redirect=x.rwa.example"`}, want: []string{"spf.redirect-with-all"}, status: findings.StatusWarn},
 		{name: "too long", zone: []string{`long.example TXT "v=spf1 ` + strings.Repeat("ip4:192.0.2.1 ", 20) + `" "-all"`, `long.example TXT "` + strings.Repeat("x", 200) + `"`},
-			want: []string{"spf.record-too-long", "spf.duplicate-mechanism"}, status: report.StatusWarn},
+			want: []string{"spf.record-too-long", "spf.duplicate-mechanism"}, status: findings.StatusWarn},
 		{name: "too many mx", zone: append([]string{`tmx.example TXT "v=spf1 mx -all"`}, func() []string {
 			var z []string
 			for i := range 11 {
 				z = append(z, fmt.Sprintf("tmx.example MX %d m%d.tmx.example.", i, i), fmt.Sprintf("m%d.tmx.example A 192.0.2.%d", i, i+1))
 			}
 			return z
-		}()...), want: []string{"spf.too-many-mx"}, status: report.StatusFail},
+		}()...), want: []string{"spf.too-many-mx"}, status: findings.StatusFail},
 	}
 	var zoneText strings.Builder
 	for _, tt := range tests {
@@ -145,7 +145,7 @@ func TestLintFindings(t *testing.T) {
 				if f.Title == "" || f.Check != "spf" || !strings.HasPrefix(f.ID, "spf.") || strings.Contains(f.Title, "\n") {
 					t.Errorf("malformed finding %+v", f)
 				}
-				if f.Severity == report.SeverityFail && f.Fix == "" {
+				if f.Severity == findings.SeverityFail && f.Fix == "" {
 					t.Errorf("%s: a failure without a fix", f.ID)
 				}
 			}
@@ -194,7 +194,7 @@ func TestLintDNSErrors(t *testing.T) {
 		lr := Lint(context.Background(), c, d)
 		cr := CheckResult(lr, nil, "")
 		got := ids(lr.Findings)
-		if cr.Status != report.StatusError || !slices.Contains(got, "spf.dns-error") {
+		if cr.Status != findings.StatusError || !slices.Contains(got, "spf.dns-error") {
 			t.Errorf("%s: status %s, findings %v: a DNS failure must be error", d, cr.Status, got)
 		}
 		if slices.Contains(got, "spf.no-record") || slices.Contains(got, "spf.include-missing") {
@@ -224,12 +224,12 @@ _spf 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 	if !slices.Contains(got, "spf.not-checked") || lr.Complete {
 		t.Errorf("want spf.not-checked and an incomplete count: %v complete=%v", got, lr.Complete)
 	}
-	if cr := CheckResult(lr, nil, ""); cr.Status != report.StatusPass {
+	if cr := CheckResult(lr, nil, ""); cr.Status != findings.StatusPass {
 		t.Errorf("status %s", cr.Status)
 	}
 	// A domain outside every zone: skip, not "no record".
 	lr = Lint(context.Background(), c, "other.example")
-	if cr := CheckResult(lr, nil, ""); cr.Status != report.StatusSkip || len(lr.Findings) != 0 {
+	if cr := CheckResult(lr, nil, ""); cr.Status != findings.StatusSkip || len(lr.Findings) != 0 {
 		t.Errorf("outside the zones: status %s findings %v", cr.Status, ids(lr.Findings))
 	}
 	// CheckHost needing such a name: temperror with ErrOffline.

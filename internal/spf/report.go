@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // CheckData is the spf check's data in reports: the lint result and, when
@@ -23,9 +23,9 @@ type EvaluationData struct {
 }
 
 // CheckResult turns a lint (and an optional evaluation for --ip) into the
-// spf check's result, following DESIGN.md's status rules.
-func CheckResult(lr *LintResult, ev *Evaluation, ip string) report.CheckResult {
-	cr := report.CheckResult{Name: "spf"}
+// spf check's result, following docs/contracts.md's status rules.
+func CheckResult(lr *LintResult, ev *Evaluation, ip string) findings.CheckResult {
+	cr := findings.CheckResult{Name: "spf"}
 	data := &CheckData{LintResult: lr}
 	cr.Findings = append(cr.Findings, lr.Findings...)
 	if ev != nil {
@@ -36,11 +36,11 @@ func CheckResult(lr *LintResult, ev *Evaluation, ip string) report.CheckResult {
 	}
 	cr.Data = data
 	if lr.Offline {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = lr.Summary()
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(cr.Findings)
+	cr.Status = findings.StatusFromFindings(cr.Findings)
 	cr.Summary = lr.Summary()
 	if ev != nil {
 		cr.Summary = fmt.Sprintf("%s for %s; %s", ev.Result, ip, cr.Summary)
@@ -50,10 +50,10 @@ func CheckResult(lr *LintResult, ev *Evaluation, ip string) report.CheckResult {
 
 // EvaluationFinding reports a check_host() result for --ip. ok is false
 // when the evaluation could not be done because of --offline.
-func EvaluationFinding(ev *Evaluation, ip string) (report.Finding, bool) {
+func EvaluationFinding(ev *Evaluation, ip string) (findings.Finding, bool) {
 	if errors.Is(ev.Err, ErrOffline) {
-		return report.Finding{
-			ID: "spf.not-checked", Check: "spf", Severity: report.SeverityInfo,
+		return findings.Finding{
+			ID: "spf.not-checked", Check: "spf", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("SPF for %s was not evaluated: a name it needs is in no --zone file (--offline)", ip),
 			Detail: ev.Error(),
 		}, true
@@ -72,42 +72,42 @@ func EvaluationFinding(ev *Evaluation, ip string) (report.Finding, bool) {
 	if ev.Explanation != "" {
 		ev2 = append(ev2, "explanation: "+ev.Explanation)
 	}
-	f := report.Finding{ID: "spf." + string(ev.Result), Check: "spf", Evidence: ev2, Refs: []string{"RFC 7208 2.6", "RFC 7208 4"}}
+	f := findings.Finding{ID: "spf." + string(ev.Result), Check: "spf", Evidence: ev2, Refs: []string{"RFC 7208 2.6", "RFC 7208 4"}}
 	switch ev.Result {
 	case ResultPass:
-		f.Severity = report.SeverityInfo
+		f.Severity = findings.SeverityInfo
 		f.Title = fmt.Sprintf("%s may send for %s: SPF pass%s", ip, ev.Domain, by)
 	case ResultFail:
-		f.Severity = report.SeverityFail
+		f.Severity = findings.SeverityFail
 		f.Title = fmt.Sprintf("%s is not authorised to send for %s: SPF fail%s", ip, ev.Domain, by)
 		f.Detail = "Receivers that enforce SPF reject the message; under DMARC p=reject it is rejected unless DKIM aligns."
 		f.BounceCodes = []string{"5.7.23", "5.7.26", "5.7.509"}
 		f.Fix = fmt.Sprintf("If %s sends your mail, add it to the record (ip4:/ip6:, or the include: its provider documents) before the %q term.", ip, ev.Mechanism)
 	case ResultSoftfail:
-		f.Severity = report.SeverityFail
+		f.Severity = findings.SeverityFail
 		f.Title = fmt.Sprintf("%s is probably not authorised to send for %s: SPF softfail%s", ip, ev.Domain, by)
 		f.Detail = "Softfail is not a pass: DMARC fails unless DKIM aligns, and many receivers send such mail to spam or reject it."
 		f.BounceCodes = []string{"5.7.26", "5.7.509", "5.7.23"}
 		f.Fix = fmt.Sprintf("If %s sends your mail, add it to the record before the %q term.", ip, ev.Mechanism)
 	case ResultNeutral:
-		f.Severity = report.SeverityWarn
+		f.Severity = findings.SeverityWarn
 		f.Title = fmt.Sprintf("%s gets SPF neutral for %s: the record neither allows nor denies it%s", ip, ev.Domain, by)
 		f.Detail = "Neutral is treated like none: DMARC cannot pass on SPF."
 		f.BounceCodes = codesNeutral
 		f.Fix = fmt.Sprintf("If %s sends your mail, list it in the record.", ip)
 	case ResultNone:
-		f.Severity = report.SeverityFail
+		f.Severity = findings.SeverityFail
 		f.Title = fmt.Sprintf("SPF none for %s: %v", ev.Domain, ev.Err)
 		f.BounceCodes = codesNone
 		f.Fix = "Publish an SPF record listing the servers that send the domain's mail."
 	case ResultTemperror:
-		f.Severity = report.SeverityError
+		f.Severity = findings.SeverityError
 		f.Title = fmt.Sprintf("SPF temperror for %s from %s: %v", ev.Domain, ip, ev.Err)
 		f.Detail = "A DNS lookup the evaluation needs failed; receivers defer the message and retry."
 		f.BounceCodes = codesTemp
 		f.Fix = "Retry; if it persists, check the name servers of the domains in the record."
 	case ResultPermerror:
-		f.Severity = report.SeverityFail
+		f.Severity = findings.SeverityFail
 		f.Title = fmt.Sprintf("SPF permerror for %s from %s: %v", ev.Domain, ip, ev.Err)
 		f.Detail = "The policy cannot be evaluated; receivers treat permerror as a failed SPF check."
 		f.BounceCodes = codesPermerror

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -22,18 +23,18 @@ const Version = 1
 // Item is one remembered finding. Its key is ID plus title: the title holds
 // the specifics ("SPF needs 14 lookups"), so a number changing is a change.
 type Item struct {
-	ID       string          `json:"id"`
-	Severity report.Severity `json:"severity"`
-	Title    string          `json:"title"`
+	ID       string            `json:"id"`
+	Severity findings.Severity `json:"severity"`
+	Title    string            `json:"title"`
 }
 
 func (i Item) key() string { return i.ID + "\x00" + i.Title }
 
 // Target is what was found for one target.
 type Target struct {
-	Status   report.Status `json:"status"`
-	Checked  time.Time     `json:"checked"`
-	Findings []Item        `json:"findings"`
+	Status   findings.Status `json:"status"`
+	Checked  time.Time       `json:"checked"`
+	Findings []Item          `json:"findings"`
 }
 
 // State is the state file's content.
@@ -90,7 +91,7 @@ func (s *State) Save(path string) error {
 func itemsOf(r *report.Report) []Item {
 	var items []Item
 	for _, f := range r.Findings {
-		if f.Severity == report.SeverityInfo {
+		if f.Severity == findings.SeverityInfo {
 			continue
 		}
 		items = append(items, Item{ID: f.ID, Severity: f.Severity, Title: f.Title})
@@ -101,11 +102,11 @@ func itemsOf(r *report.Report) []Item {
 
 // Change is what differs for one target since the last run.
 type Change struct {
-	Target      string        `json:"target"`
-	New         bool          `json:"new"` // not in the previous state
-	Was, Now    report.Status `json:"-"`
-	Appeared    []Item        `json:"appeared,omitempty"`
-	Disappeared []Item        `json:"disappeared,omitempty"`
+	Target      string          `json:"target"`
+	New         bool            `json:"new"` // not in the previous state
+	Was, Now    findings.Status `json:"-"`
+	Appeared    []Item          `json:"appeared,omitempty"`
+	Disappeared []Item          `json:"disappeared,omitempty"`
 }
 
 // Update compares reports with the state, records them, and returns the

@@ -6,20 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
-func rep(target string, fs ...report.Finding) *report.Report {
-	r := &report.Report{Target: target, Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFromFindings(fs), Findings: fs}}}
+func rep(target string, fs ...findings.Finding) *report.Report {
+	r := &report.Report{Target: target, Checks: []findings.CheckResult{{Name: "spf", Status: findings.StatusFromFindings(fs), Findings: fs}}}
 	r.Finalize(nil)
 	return r
 }
 
 var (
-	lookups   = report.Finding{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: "SPF needs 14 DNS lookups"}
-	lookups15 = report.Finding{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: "SPF needs 15 DNS lookups"}
-	none      = report.Finding{ID: "dmarc.policy-none", Severity: report.SeverityWarn, Title: "p=none"}
-	info      = report.Finding{ID: "dmarc.legacy-tag", Severity: report.SeverityInfo, Title: "pct"}
+	lookups   = findings.Finding{ID: "spf.too-many-lookups", Severity: findings.SeverityFail, Title: "SPF needs 14 DNS lookups"}
+	lookups15 = findings.Finding{ID: "spf.too-many-lookups", Severity: findings.SeverityFail, Title: "SPF needs 15 DNS lookups"}
+	none      = findings.Finding{ID: "dmarc.policy-none", Severity: findings.SeverityWarn, Title: "p=none"}
+	info      = findings.Finding{ID: "dmarc.legacy-tag", Severity: findings.SeverityInfo, Title: "pct"}
 )
 
 func TestUpdateAndPersist(t *testing.T) {

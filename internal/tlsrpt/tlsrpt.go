@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -177,11 +177,11 @@ type Options struct {
 
 // Result is the TLS-RPT analysis of a domain.
 type Result struct {
-	Domain   string           `json:"domain"`
-	TXT      []string         `json:"txt,omitempty"`
-	Record   *Record          `json:"record,omitempty"`
-	Policies []string         `json:"policies,omitempty"`
-	Findings []report.Finding `json:"-"`
+	Domain   string             `json:"domain"`
+	TXT      []string           `json:"txt,omitempty"`
+	Record   *Record            `json:"record,omitempty"`
+	Policies []string           `json:"policies,omitempty"`
+	Findings []findings.Finding `json:"-"`
 
 	offline, errored bool
 }
@@ -200,8 +200,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			res.offline = true
 			return res
 		}
-		f := report.Finding{
-			ID: "tls-rpt.none", Severity: report.SeverityInfo,
+		f := findings.Finding{
+			ID: "tls-rpt.none", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s publishes no TLS-RPT record", domain),
 			Detail:   "TLS reporting (RFC 8460) asks sending MTAs (Gmail, Microsoft 365, ...) for daily reports on TLS failures when they deliver to this domain. It is recommended together with MTA-STS or DANE.",
 			Evidence: []string{fmt.Sprintf("%s TXT: no v=TLSRPTv1 record (%s)", name, txtRes.Status)},
@@ -209,14 +209,14 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			Refs:     []string{"RFC 8460 3"},
 		}
 		if len(o.Policies) > 0 {
-			f.Severity = report.SeverityWarn
+			f.Severity = findings.SeverityWarn
 			f.Title = fmt.Sprintf("%s uses %s but publishes no TLS-RPT record: delivery failures it causes go unreported", domain, strings.Join(o.Policies, " and "))
 			f.Detail = "With MTA-STS or DANE, a certificate or MX mistake makes senders defer mail to the domain; TLS-RPT reports are how the domain learns of it (RFC 8460 1). Without them the first sign is missing mail."
 		}
 		res.Findings = append(res.Findings, f)
 	case errors.Is(err, ErrMultipleRecords):
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "tls-rpt.multiple-records", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "tls-rpt.multiple-records", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%s has %d TLS-RPT records; senders use none of them", name, len(txts)),
 			Detail:   "RFC 8460 3: if the number of TXT records starting with v=TLSRPTv1 is not one, senders assume the domain does not implement TLS-RPT and send no reports.",
 			Evidence: txtrecord.Evidence(name, txts),
@@ -224,8 +224,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			Refs:     []string{"RFC 8460 3"},
 		})
 	case errors.Is(err, ErrRecordSyntax):
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "tls-rpt.record-syntax", Severity: report.SeverityWarn,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "tls-rpt.record-syntax", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("the TLS-RPT record of %s is invalid: %s", domain, strings.TrimPrefix(err.Error(), ErrRecordSyntax.Error()+": ")),
 			Detail:   "Senders ignore a record they cannot parse, so no reports are sent.",
 			Evidence: txtrecord.Evidence(name, txts),
@@ -234,8 +234,8 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		})
 	case err != nil:
 		res.errored = true
-		res.Findings = append(res.Findings, report.Finding{
-			ID: "tls-rpt.dns-error", Severity: report.SeverityError,
+		res.Findings = append(res.Findings, findings.Finding{
+			ID: "tls-rpt.dns-error", Severity: findings.SeverityError,
 			Title:  "could not look up the TLS-RPT record " + name + ": the DNS did not answer",
 			Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
 			Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
@@ -249,12 +249,12 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 			}
 		}
 		if len(bad) > 0 {
-			sev := report.SeverityWarn
+			sev := findings.SeverityWarn
 			title := fmt.Sprintf("%d of %d TLS-RPT report URIs of %s are unusable", len(bad), len(rec.RUA), domain)
 			if len(bad) == len(rec.RUA) {
 				title = fmt.Sprintf("no TLS-RPT report URI of %s is usable: no reports can be sent", domain)
 			}
-			res.Findings = append(res.Findings, report.Finding{
+			res.Findings = append(res.Findings, findings.Finding{
 				ID: "tls-rpt.bad-uri", Severity: sev, Title: title,
 				Detail:   "RFC 8460 3 defines mailto: (reports as e-mail) and https: (reports POSTed) URIs; commas and semicolons inside a URI must be %-encoded.",
 				Evidence: append(txtrecord.Evidence(name, txts), bad...),
@@ -267,14 +267,14 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 }
 
 // CheckResult turns the analysis into the tls-rpt check's result.
-func (res *Result) CheckResult() report.CheckResult {
-	cr := report.CheckResult{Name: check, Data: res, Findings: res.Findings}
+func (res *Result) CheckResult() findings.CheckResult {
+	cr := findings.CheckResult{Name: check, Data: res, Findings: res.Findings}
 	if res.offline {
-		cr.Status = report.StatusSkip
+		cr.Status = findings.StatusSkip
 		cr.Summary = "not checked: --offline and " + RecordName(res.Domain) + " is in no --zone file"
 		return cr
 	}
-	cr.Status = report.StatusFromFindings(res.Findings)
+	cr.Status = findings.StatusFromFindings(res.Findings)
 	switch {
 	case res.errored:
 		cr.Summary = "could not be determined: DNS lookup failed"

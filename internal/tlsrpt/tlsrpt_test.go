@@ -11,7 +11,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 func TestParseRecord(t *testing.T) {
@@ -106,20 +106,20 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		domain   string
 		policies []string
-		status   report.Status
+		status   findings.Status
 		ids      string
 		summary  string
 	}{
-		{domain: "good.example", status: report.StatusPass, summary: "reports to mailto:tlsrpt@good.example"},
-		{domain: "split.example", status: report.StatusPass, summary: "reports to https://r.example/tlsrpt"},
-		{domain: "multi.example", status: report.StatusWarn, ids: "tls-rpt.multiple-records"},
-		{domain: "bad.example", status: report.StatusWarn, ids: "tls-rpt.record-syntax"},
-		{domain: "baduri.example", status: report.StatusWarn, ids: "tls-rpt.bad-uri"},
-		{domain: "allbad.example", status: report.StatusWarn, ids: "tls-rpt.bad-uri"},
-		{domain: "none.example", status: report.StatusPass, ids: "tls-rpt.none", summary: "no TLS-RPT record"},
-		{domain: "none.example", policies: []string{"MTA-STS"}, status: report.StatusWarn, ids: "tls-rpt.none"},
-		{domain: "nxdomain.example", status: report.StatusPass, ids: "tls-rpt.none"},
-		{domain: "fail.example", status: report.StatusError, ids: "tls-rpt.dns-error"},
+		{domain: "good.example", status: findings.StatusPass, summary: "reports to mailto:tlsrpt@good.example"},
+		{domain: "split.example", status: findings.StatusPass, summary: "reports to https://r.example/tlsrpt"},
+		{domain: "multi.example", status: findings.StatusWarn, ids: "tls-rpt.multiple-records"},
+		{domain: "bad.example", status: findings.StatusWarn, ids: "tls-rpt.record-syntax"},
+		{domain: "baduri.example", status: findings.StatusWarn, ids: "tls-rpt.bad-uri"},
+		{domain: "allbad.example", status: findings.StatusWarn, ids: "tls-rpt.bad-uri"},
+		{domain: "none.example", status: findings.StatusPass, ids: "tls-rpt.none", summary: "no TLS-RPT record"},
+		{domain: "none.example", policies: []string{"MTA-STS"}, status: findings.StatusWarn, ids: "tls-rpt.none"},
+		{domain: "nxdomain.example", status: findings.StatusPass, ids: "tls-rpt.none"},
+		{domain: "fail.example", status: findings.StatusError, ids: "tls-rpt.dns-error"},
 	}
 	for _, tc := range tests {
 		r := Check(context.Background(), c, tc.domain, Options{Policies: tc.policies})
@@ -147,7 +147,7 @@ func TestCheckOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr := Check(context.Background(), c, "example.org", Options{}).CheckResult(); cr.Status != report.StatusSkip || len(cr.Findings) != 0 {
+	if cr := Check(context.Background(), c, "example.org", Options{}).CheckResult(); cr.Status != findings.StatusSkip || len(cr.Findings) != 0 {
 		t.Fatalf("got %s %q %v", cr.Status, cr.Summary, cr.Findings)
 	}
 }
