@@ -257,6 +257,10 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16, sc *Scop
 func (c *Client) query(ctx context.Context, name string, qtype uint16, sc *Scope) (*raw, error) {
 	k := key{name, qtype}
 	c.mu.Lock()
+	if sc != nil && sc.keys == nil {
+		c.mu.Unlock()
+		return nil, &Error{Name: name, Type: qtype, Reason: "asked after its target finished", Err: ErrReleased}
+	}
 	if cl, ok := c.calls[k]; ok {
 		c.hold(sc, k, cl)
 		c.mu.Unlock()

@@ -437,3 +437,21 @@ func TestScopesBoundTheCache(t *testing.T) {
 		t.Errorf("after all releases the cache holds %d, want 2", got)
 	}
 }
+
+// TestReleasedScopeRefuses is the regression test for issue 23.2: a lookup
+// through a released scope panicked ("assignment to entry in nil map").
+func TestReleasedScopeRefuses(t *testing.T) {
+	srv := dnstest.Start(t, testZone)
+	c := srv.Client(t)
+	sc := c.Scope()
+	if _, err := sc.Lookup(context.Background(), "example.com", dns.TypeMX); err != nil {
+		t.Fatal(err)
+	}
+	sc.Release()
+	for _, name := range []string{"example.com", "mx.example.com"} {
+		_, err := sc.Lookup(context.Background(), name, dns.TypeMX)
+		if !errors.Is(err, dnsx.ErrReleased) {
+			t.Errorf("%s after Release: err = %v", name, err)
+		}
+	}
+}
