@@ -78,6 +78,8 @@ type Server struct {
 	loss     float64
 	dead     bool
 	tcpConns atomic.Int64
+	tlsConns atomic.Int64 // DoT and DoH connections accepted
+	closers  []func()
 }
 
 // countingListener counts accepted TCP connections.
@@ -157,6 +159,13 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) Close() {
 	_ = s.udp.Shutdown()
 	_ = s.tcp.Shutdown()
+	s.mu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range closers {
+		c()
+	}
 }
 
 // Client returns a dnsx client that asks only this server, with short
@@ -250,6 +259,16 @@ func (s *Server) ResetLog() {
 
 // ServeDNS implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	proto := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	s.serve(w, req, proto)
+}
+
+// serve answers one question that came over proto ("udp", "tcp", "tls",
+// "https"); everything but "udp" is a stream (no truncation).
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, proto string) {
 	if len(req.Question) != 1 {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeFormatError)
@@ -258,10 +277,6 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
-	proto := "udp"
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		proto = "tcp"
-	}
 	s.mu.Lock()
 	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Proto: proto, At: time.Now()})
 	b, hasB := s.behavior[name]
@@ -281,7 +296,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.mu.Unlock()
 	if hasB {
 		delay += b.Delay
-		drop = drop || b.Drop || nth <= b.DropFirst || (b.DropTCP && proto == "tcp")
+		drop = drop || b.Drop || nth <= b.DropFirst || (b.DropTCP && proto != "udp")
 	}
 	if delay > 0 {
 		time.Sleep(delay)
