@@ -148,11 +148,12 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	res := r.Resolver
+	var scope *dnsx.Scope
 	if sc, ok := res.(interface{ Scope() *dnsx.Scope }); ok {
 		// One scope per target: its answers stay cached while it runs (no
 		// question twice), then only a bounded number are kept for later
 		// targets, so a batch's memory stays flat.
-		scope := sc.Scope()
+		scope = sc.Scope()
 		defer scope.Release()
 		res = scope
 	}
@@ -202,7 +203,10 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 	rep.DurationMS = time.Since(start).Milliseconds()
 	if r.Stats != nil {
 		st := r.Stats()
-		rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
+		rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits, Servers: report.ServerStatsOf(st.Servers)}
+	}
+	if scope != nil {
+		rep.AddDNSNotes(scope.Failures(), scope.FromZone())
 	}
 	return rep
 }
@@ -239,6 +243,14 @@ func DNSErrorFinding(check, what string, err error) report.Finding {
 		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
 		Detail: err.Error(),
 		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
+	}
+	if errors.Is(err, dnsx.ErrCNAMELoop) {
+		// Issue 23.11: a loop is a permanent error in the domain's data,
+		// not a DNS that did not answer.
+		f.ID = check + ".cname-loop"
+		f.Title = fmt.Sprintf("%s: its CNAME chain loops or is longer than 10", what)
+		f.Severity = report.SeverityFail
+		f.Fix = "Fix the CNAME records so that the chain ends at a name holding the records."
 	}
 	if errors.Is(err, dnsx.ErrInvalidName) {
 		f.ID = check + ".invalid-name"

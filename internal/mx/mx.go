@@ -583,6 +583,10 @@ func dnsErr(what string, err error) report.Finding {
 		f.ID, f.Severity, f.Fix = "mx.invalid-name", report.SeverityFail, ""
 		f.Title = what + ": not a valid DNS name"
 	}
+	if errors.Is(err, dnsx.ErrCNAMELoop) { // permanent: the data is wrong (issue 23.11)
+		f.ID, f.Severity = "mx.cname-loop", report.SeverityFail
+		f.Title, f.Fix = what+": the CNAME chain loops or is longer than 10", "Fix the CNAME records so that the chain ends at a name holding the records."
+	}
 	return f
 }
 
