@@ -331,9 +331,19 @@ func TestInvalidNames(t *testing.T) {
 func TestNormalizeServer(t *testing.T) {
 	for in, want := range map[string]string{
 		"1.1.1.1": "1.1.1.1:53", "127.0.0.1:5353": "127.0.0.1:5353", "::1": "[::1]:53", "[::1]:53": "[::1]:53", "localhost": "localhost:53",
+		" 127.0.0.1#5399 ": "127.0.0.1:5399", "::1#5353": "[::1]:5353", // dig and unbound syntax
+		"tls://127.0.0.1": "tls://127.0.0.1:853", "TLS://dns.example:8853": "tls://dns.example:8853", "tls://[::1]": "tls://[::1]:853",
+		"https://dns.example/dns-query": "https://dns.example/dns-query", "https://127.0.0.1:8443": "https://127.0.0.1:8443/dns-query",
+		"https://[::1]/q": "https://[::1]/q",
 	} {
 		if got, err := dnsx.NormalizeServer(in); err != nil || got != want {
 			t.Errorf("%s: got %q %v want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "127.0.0.1#", "127.0.0.1#x", "1.2.3.4:abc", "1.2.3.4:0", "a b", "ftp://x", "tls://", "tls://a b",
+		"https://", "https://u:p@dns.example/q", "https://dns.example/q?x=1", "1.2.3.4#53#53", "exa_mple/x"} {
+		if got, err := dnsx.NormalizeServer(in); err == nil {
+			t.Errorf("%q: accepted as %q", in, got)
 		}
 	}
 }
