@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -47,16 +48,17 @@ func newStdIO() *IO {
 type App struct {
 	IO *IO
 
-	Resolvers []string
-	Zones     []string
-	Offline   bool
-	Trace     bool
-	Timeout   time.Duration // per DNS packet
-	Deadline  time.Duration // per target
-	Format    string
-	FailOn    string
-	NoColor   bool
-	Verbose   bool
+	Resolvers  []string
+	ResolverCA string // PEM file of CAs for tls:// and https:// resolvers
+	Zones      []string
+	Offline    bool
+	Trace      bool
+	Timeout    time.Duration // per DNS packet
+	Deadline   time.Duration // per target
+	Format     string
+	FailOn     string
+	NoColor    bool
+	Verbose    bool
 
 	once   sync.Once
 	client *dnsx.Client
@@ -151,11 +153,12 @@ back at the checks.`,
 	root.SetVersionTemplate("deliverdoctor {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringArrayVar(&app.Resolvers, "resolver", nil, "DNS resolver `HOST[:PORT]` to ask (repeatable; default: /etc/resolv.conf)")
-	pf.StringArrayVar(&app.Zones, "zone", nil, "answer from this RFC 1035 zone `FILE` first (repeatable): check records before publishing them")
+	pf.StringArrayVar(&app.Resolvers, "resolver", nil, "DNS `resolver` to ask: HOST[:PORT], HOST#PORT, tls://HOST[:853] (DNS over TLS) or https://HOST/dns-query (DNS over HTTPS); repeatable, healthy ones first (default: /etc/resolv.conf)")
+	pf.StringVar(&app.ResolverCA, "resolver-ca", "", "trust the CA certificates in this PEM `FILE` for tls:// and https:// resolvers")
+	pf.StringArrayVar(&app.Zones, "zone", nil, "lay this RFC 1035 zone `FILE` over the live DNS (repeatable): the names and types it holds replace live answers; with --offline the files are the whole DNS")
 	pf.BoolVar(&app.Offline, "offline", false, "send no network traffic: names outside --zone files are NXDOMAIN and checks needing them are skipped")
 	pf.BoolVar(&app.Trace, "trace", false, "print every DNS question to stderr: server, name, type, rcode, answers, ms")
-	pf.DurationVar(&app.Timeout, "timeout", 2*time.Second, "wait for one DNS reply (retried twice, then the answer is 'error')")
+	pf.DurationVar(&app.Timeout, "timeout", 2*time.Second, "wait for one DNS question to one server, retransmissions included (asked up to 3 times, then the answer is 'error')")
 	pf.DurationVar(&app.Deadline, "deadline", 60*time.Second, "overall time limit per target")
 	pf.StringVarP(&app.Format, "format", "o", "text", "output `format`: "+strings.Join(report.Formats(), ", "))
 	pf.StringVar(&app.FailOn, "fail-on", "fail", "exit 1 when a check is at or above this `level`: warn or fail")
@@ -174,7 +177,7 @@ back at the checks.`,
 		if app.Timeout <= 0 || app.Deadline <= 0 {
 			return usageErrorf("--timeout and --deadline must be positive")
 		}
-		return nil
+		return app.checkResolverFlags()
 	}
 	for _, c := range commands {
 		root.AddCommand(c(app))
@@ -215,10 +218,47 @@ func buildVersion() string {
 	return "dev"
 }
 
+// checkResolverFlags refuses malformed --resolver and --resolver-ca values
+// before any work (exit 2).
+func (a *App) checkResolverFlags() error {
+	for _, r := range a.Resolvers {
+		if _, err := dnsx.NormalizeServer(r); err != nil {
+			return &usageError{err}
+		}
+	}
+	if a.ResolverCA != "" {
+		if _, err := loadCAs(a.ResolverCA); err != nil {
+			return &usageError{err}
+		}
+	}
+	return nil
+}
+
+// loadCAs reads PEM certificates for --resolver-ca.
+func loadCAs(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--resolver-ca: %s", oneLine(err.Error()))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--resolver-ca %s: no PEM certificate in the file", path)
+	}
+	return pool, nil
+}
+
 // Resolver returns the run's resolver (one per process, so one cache).
 func (a *App) Resolver() (*dnsx.Client, error) {
 	a.once.Do(func() {
 		cfg := dnsx.Config{Servers: a.Resolvers, Offline: a.Offline, Timeout: a.Timeout}
+		if a.ResolverCA != "" {
+			pool, err := loadCAs(a.ResolverCA)
+			if err != nil {
+				a.err = &usageError{err}
+				return
+			}
+			cfg.RootCAs = pool
+		}
 		if len(a.Zones) > 0 {
 			st := zone.NewStore(false)
 			for _, f := range a.Zones {

@@ -154,11 +154,12 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	res := r.Resolver
+	var scope *dnsx.Scope
 	if sc, ok := res.(interface{ Scope() *dnsx.Scope }); ok {
 		// One scope per target: its answers stay cached while it runs (no
 		// question twice), then only a bounded number are kept for later
 		// targets, so a batch's memory stays flat.
-		scope := sc.Scope()
+		scope = sc.Scope()
 		defer scope.Release()
 		res = scope
 	}
@@ -208,7 +209,10 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 	rep.DurationMS = time.Since(start).Milliseconds()
 	if r.Stats != nil {
 		st := r.Stats()
-		rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
+		rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits, Servers: report.ServerStatsOf(st.Servers)}
+	}
+	if scope != nil {
+		rep.AddDNSNotes(scope.Failures(), scope.FromZone())
 	}
 	return rep
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -73,10 +74,18 @@ func Walk(ctx context.Context, r dnsx.Resolver, domain string) ([]Step, error) {
 	if len(names) == 0 {
 		return nil, &dnsx.Error{Name: domain, Reason: "empty name", Err: dnsx.ErrInvalidName}
 	}
+	// Every goroutine started here ends before Walk returns: a stop or an
+	// error cancels the questions still in flight, and the deferred Wait
+	// collects them, so no lookup outlives the caller's resolver scope.
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	results := make([]chan Step, len(names))
 	for i, d := range names {
 		results[i] = make(chan Step, 1)
-		go func() { results[i] <- lookupStep(ctx, r, d) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] <- lookupStep(ctx, r, d) }()
 	}
 	var steps []Step
 	for i := range names {

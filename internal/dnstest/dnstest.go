@@ -4,8 +4,11 @@
 // answered (CNAME chains followed), every other name is NXDOMAIN.
 //
 // Per-name knobs make it misbehave the ways real DNS does: added latency,
-// SERVFAIL, REFUSED, no answer at all (a timeout), truncation over UDP, an
-// oversized TXT record, the AD bit. It logs every query, so tests can assert
+// SERVFAIL (always, or for the first N questions), REFUSED, no answer at
+// all (a timeout), lost packets, truncation over UDP, a TCP port that
+// hangs, an oversized TXT record, the AD bit, and hostile replies (wrong ID,
+// wrong question). Server-wide knobs: latency with jitter, a loss rate, a
+// dead server. It logs every query, so tests can assert
 // how many were sent.
 package dnstest
 
@@ -15,6 +18,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +36,20 @@ type Behavior struct {
 	Truncate bool          // over UDP, answer with TC=1 and no records (forces TCP)
 	BigTXT   int           // answer TXT questions with one record of this many bytes
 	AD       bool          // set the AD bit (as a validating resolver would)
+	// ServFailFirst answers SERVFAIL to the first N questions for the name
+	// (counted from when the behaviour was set), then answers normally: a
+	// blip, as in issue 21.
+	ServFailFirst int
+	// DropFirst never answers the first N packets for the name: lost
+	// packets, for retransmission tests.
+	DropFirst int
+	// Hostile replies: WrongID answers with another message ID; WrongName
+	// answers (with records) for this other name instead of the asked one.
+	WrongID   bool
+	WrongName string
+	// DropTCP never answers over TCP (the connection stays open): with
+	// Truncate, a TCP port that accepts and hangs.
+	DropTCP bool
 	// Types limits the behaviour to these query types (empty: all types).
 	Types []uint16
 }
@@ -56,7 +74,30 @@ type Server struct {
 	jitter   time.Duration
 	rng      *rand.Rand
 	queries  []Query
+	seen     map[string]int // questions per name since its behaviour was set
+	loss     float64
+	dead     bool
+	tcpConns atomic.Int64
+	tlsConns atomic.Int64 // DoT and DoH connections accepted
+	closers  []func()
 }
+
+// countingListener counts accepted TCP connections.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TCPConns returns how many TCP connections the server accepted.
+func (s *Server) TCPConns() int { return int(s.tcpConns.Load()) }
 
 // New starts a server for zone text. Relative names are relative to the
 // root, so "example.com TXT ..." needs no trailing dot.
@@ -67,7 +108,7 @@ func New(zoneText string) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{store: store, behavior: map[string]Behavior{}, rng: rand.New(rand.NewPCG(1, 2))}
+	s := &Server{store: store, behavior: map[string]Behavior{}, seen: map[string]int{}, rng: rand.New(rand.NewPCG(1, 2))}
 	var lastErr error
 	for try := 0; try < 20; try++ {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -86,7 +127,7 @@ func New(zoneText string) (*Server, error) {
 		}
 		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: 65535}
-		s.tcp = &dns.Server{Listener: l, Handler: s}
+		s.tcp = &dns.Server{Listener: &countingListener{Listener: l, n: &s.tcpConns}, Handler: s}
 		started := make(chan struct{}, 2)
 		s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
 		s.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
@@ -118,6 +159,13 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) Close() {
 	_ = s.udp.Shutdown()
 	_ = s.tcp.Shutdown()
+	s.mu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range closers {
+		c()
+	}
 }
 
 // Client returns a dnsx client that asks only this server, with short
@@ -136,7 +184,25 @@ func (s *Server) Client(tb testing.TB) *dnsx.Client {
 func (s *Server) Set(name string, b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.behavior[strings.ToLower(dns.Fqdn(name))] = b
+	name = strings.ToLower(dns.Fqdn(name))
+	s.behavior[name] = b
+	delete(s.seen, name)
+}
+
+// SetLoss drops this fraction (0 to 1) of all packets received, at random
+// (seeded: runs are repeatable). The questions are still logged.
+func (s *Server) SetLoss(rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loss = rate
+}
+
+// SetDead makes the server answer nothing at all (a dead resolver); the
+// questions are still logged.
+func (s *Server) SetDead(dead bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dead = dead
 }
 
 // SetLatency delays every answer by fixed plus a uniformly random extra in
@@ -193,6 +259,16 @@ func (s *Server) ResetLog() {
 
 // ServeDNS implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	proto := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	s.serve(w, req, proto)
+}
+
+// serve answers one question that came over proto ("udp", "tcp", "tls",
+// "https"); everything but "udp" is a stream (no truncation).
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, proto string) {
 	if len(req.Question) != 1 {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeFormatError)
@@ -201,10 +277,6 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
-	proto := "udp"
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		proto = "tcp"
-	}
 	s.mu.Lock()
 	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Proto: proto, At: time.Now()})
 	b, hasB := s.behavior[name]
@@ -215,14 +287,21 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if s.jitter > 0 {
 		delay += time.Duration(s.rng.Int64N(int64(s.jitter)))
 	}
+	nth := 0
+	if hasB {
+		s.seen[name]++
+		nth = s.seen[name]
+	}
+	drop := s.dead || (s.loss > 0 && s.rng.Float64() < s.loss)
 	s.mu.Unlock()
 	if hasB {
 		delay += b.Delay
+		drop = drop || b.Drop || nth <= b.DropFirst || (b.DropTCP && proto != "udp")
 	}
 	if delay > 0 {
 		time.Sleep(delay)
 	}
-	if b.Drop {
+	if drop {
 		return
 	}
 	m := new(dns.Msg)
@@ -230,8 +309,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m.RecursionAvailable = true
 	m.AuthenticatedData = b.AD
 	switch {
+	case b.WrongName != "":
+		other := strings.ToLower(dns.Fqdn(b.WrongName))
+		m.Question[0].Name = other
+		s.answer(m, other, q.Qtype)
 	case b.Rcode != 0:
 		m.Rcode = b.Rcode
+	case nth > b.DropFirst && nth <= b.DropFirst+b.ServFailFirst:
+		m.Rcode = dns.RcodeServerFailure
 	case b.Truncate && proto == "udp":
 		m.Truncated = true
 	case b.BigTXT > 0 && q.Qtype == dns.TypeTXT:
@@ -248,6 +333,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		m.Truncate(size)
 	} else {
 		m.Truncate(dns.MaxMsgSize)
+	}
+	if b.WrongID {
+		m.Id = req.Id + 1
 	}
 	_ = w.WriteMsg(m)
 }
@@ -273,9 +361,7 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
 		}
 		name = strings.ToLower(cn.Target)
 		if seen[name] {
-			m.Rcode = dns.RcodeServerFailure // a loop: what resolvers answer
-			m.Answer = nil
-			return
+			return // a loop: answer the chain so far, as BIND does
 		}
 		seen[name] = true
 	}

@@ -3,10 +3,13 @@ package dnsx
 import (
 	"container/list"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,18 +22,29 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	// Servers are "host:port" (or "host", port 53) of recursive resolvers,
-	// tried in order. Empty means /etc/resolv.conf.
+	// Servers are the recursive resolvers, in order of preference, each as
+	// NormalizeServer accepts it: plain DNS "host[:port]" (or "host#port"),
+	// "tls://host[:853]" (DNS over TLS) or "https://host/dns-query" (DNS
+	// over HTTPS). Empty means /etc/resolv.conf. A server that keeps failing
+	// is put last until a background probe finds it answering again.
 	Servers []string
-	// Zones answer first, for names they are authoritative for.
+	// RootCAs verifies DoT and DoH servers (nil: the system's roots).
+	RootCAs *x509.CertPool
+	// Zones answer first. Without Offline they are laid over the live DNS:
+	// only the (name, type) pairs they hold (or a CNAME at the name) replace
+	// the live answer; every other question goes to the servers.
 	Zones *zone.Store
-	// Offline forbids network queries: names outside Zones get a synthetic
-	// NXDOMAIN with Result.Offline set.
+	// Offline forbids network queries: the zones are the whole world (in a
+	// zone's domain, a name or type it lacks is NXDOMAIN/NODATA) and names
+	// outside every zone get a synthetic NXDOMAIN with Result.Offline set.
 	Offline bool
-	// Timeout is the wait for one reply to one packet (default 2s).
+	// Timeout bounds one question to one server, retransmissions included
+	// (default 2s).
 	Timeout time.Duration
-	// Retries is how many more packets are sent after a timeout or a
-	// SERVFAIL/REFUSED, rotating through Servers (default 2).
+	// Retries is how many more times a question is asked, of the next
+	// server in health order, after a timeout or a SERVFAIL/REFUSED
+	// (default 2). Within one Timeout a lost UDP packet is resent after an
+	// adaptive RTO (RFC 6298), so a loss costs a few round trips.
 	Retries int
 	// UDPSize is the EDNS0 buffer size advertised (default 1232, the DNS
 	// flag day 2020 value that avoids IP fragmentation).
@@ -44,6 +58,8 @@ type Config struct {
 	// are kept for later targets (default 4096, least recently used dropped
 	// first, so names many targets share stay). Answers a target holds
 	// are never dropped, so a target never asks the same question twice.
+	// Temporary failures are never kept: they go to the questions waiting
+	// on that exchange, and the next asker asks again.
 	SharedCache int
 }
 
@@ -52,18 +68,16 @@ type Config struct {
 // concurrent use; create one per run.
 type Client struct {
 	cfg     Config
-	servers []string
+	servers []*server
 
 	mu    sync.Mutex
 	calls map[key]*call
 	idle  *list.List // keys no scope holds, most recently released first
 
-	muxMu sync.Mutex
-	muxes map[string]*udpMux // server -> UDP sockets
-
 	sent      atomic.Int64 // packets sent to servers
 	zoneHits  atomic.Int64 // questions answered from zones or offline
 	cacheHits atomic.Int64 // questions answered from the cache or joined in flight
+	failures  atomic.Int64 // questions that ended in a temporary failure
 	traceMu   sync.Mutex
 	logMu     sync.Mutex
 	log       []Exchange
@@ -78,8 +92,11 @@ type call struct {
 	done chan struct{}
 	res  *raw
 	err  error
-	refs int           // scopes (running targets) holding this answer
-	idle *list.Element // position in the Client's idle list when refs == 0 after a release
+	// cancelled: the asker's own context ended the exchange, so a joined
+	// question with time left asks again.
+	cancelled bool
+	refs      int           // scopes (running targets) holding this answer
+	idle      *list.Element // position in the Client's idle list when refs == 0 after a release
 }
 
 // raw is one question's answer before CNAME chasing.
@@ -104,9 +121,12 @@ type Exchange struct {
 
 // Stats counts what a Client did.
 type Stats struct {
-	Sent      int64 // packets sent to DNS servers (retries and TCP fallback included)
+	Sent      int64 // packets sent to DNS servers (retransmissions, retries and TCP fallback included)
 	ZoneHits  int64 // questions answered from --zone data or --offline
 	CacheHits int64 // questions answered by the cache or joined to one in flight
+	Failures  int64 // questions that ended in a temporary failure (timeout, SERVFAIL, ...)
+	// Servers has one entry per configured server, in configured order.
+	Servers []ServerStats
 }
 
 // New returns a Client. Without servers it reads /etc/resolv.conf (unless
@@ -126,51 +146,47 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SharedCache <= 0 {
 		cfg.SharedCache = 4096
 	}
-	c := &Client{cfg: cfg, calls: map[key]*call{}, idle: list.New(), muxes: map[string]*udpMux{}}
+	c := &Client{cfg: cfg, calls: map[key]*call{}, idle: list.New()}
+	tlsConf := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	var specs []string
 	for _, s := range cfg.Servers {
-		hp, err := NormalizeServer(s)
+		spec, err := NormalizeServer(s)
 		if err != nil {
 			return nil, err
 		}
-		c.servers = append(c.servers, hp)
+		specs = append(specs, spec)
 	}
-	if len(c.servers) == 0 && !cfg.Offline {
+	if len(specs) == 0 && !cfg.Offline {
 		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil || len(conf.Servers) == 0 {
 			return nil, fmt.Errorf("no DNS resolver: /etc/resolv.conf has none; give one with --resolver HOST[:PORT], or use --offline with --zone")
 		}
 		for _, s := range conf.Servers {
-			c.servers = append(c.servers, net.JoinHostPort(s, conf.Port))
+			specs = append(specs, net.JoinHostPort(s, conf.Port))
 		}
+	}
+	for _, spec := range specs {
+		c.servers = append(c.servers, newServer(spec, tlsConf, cfg.Timeout))
 	}
 	return c, nil
 }
 
-// NormalizeServer turns "1.2.3.4", "1.2.3.4:5353", "::1" or "[::1]:53" into
-// host:port.
-func NormalizeServer(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", errors.New("empty --resolver")
+// Servers returns the servers in use, in configured order.
+func (c *Client) Servers() []string {
+	out := make([]string, len(c.servers))
+	for i, s := range c.servers {
+		out[i] = s.name
 	}
-	if host, port, err := net.SplitHostPort(s); err == nil {
-		if host == "" || port == "" {
-			return "", fmt.Errorf("--resolver %q: want HOST[:PORT]", s)
-		}
-		return s, nil
-	}
-	if strings.Count(s, ":") > 1 || !strings.Contains(s, ":") { // bare IPv6 or bare host
-		return net.JoinHostPort(strings.Trim(s, "[]"), "53"), nil
-	}
-	return "", fmt.Errorf("--resolver %q: want HOST[:PORT]", s)
+	return out
 }
-
-// Servers returns the servers in use.
-func (c *Client) Servers() []string { return append([]string(nil), c.servers...) }
 
 // Stats returns the counters so far.
 func (c *Client) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), ZoneHits: c.zoneHits.Load(), CacheHits: c.cacheHits.Load()}
+	st := Stats{Sent: c.sent.Load(), ZoneHits: c.zoneHits.Load(), CacheHits: c.cacheHits.Load(), Failures: c.failures.Load()}
+	for _, s := range c.servers {
+		st.Servers = append(st.Servers, s.stats())
+	}
+	return st
 }
 
 // Log returns the recorded exchanges (Config.Record).
@@ -204,44 +220,24 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16, sc *Scop
 		asked := cur
 		r, err := c.query(ctx, cur, qtype, sc)
 		if err != nil {
+			if sc != nil && !errors.Is(err, ErrReleased) {
+				sc.noteFailure(err)
+			}
 			return nil, err
+		}
+		if sc != nil && r.source == "zone" {
+			sc.noteZone(cur, qtype)
 		}
 		res.AD = (hop == 0 || res.AD) && r.ad
 		res.Source = r.source
 		res.Offline = res.Offline || r.offline
-		// Follow the chain inside this answer.
-		for {
-			next := ""
-			for _, rr := range r.answer {
-				if cn, ok := rr.(*dns.CNAME); ok && strings.EqualFold(cn.Hdr.Name, cur) && qtype != dns.TypeCNAME {
-					next = strings.ToLower(cn.Target)
-					break
-				}
+		if cur, seen, err = follow(res, r, cur, seen); err != nil {
+			if sc != nil {
+				sc.noteFailure(err)
 			}
-			if next == "" {
-				break
-			}
-			if seen == nil {
-				seen = map[string]bool{fq: true}
-			}
-			if seen[next] || len(res.CNAMEs) >= maxChain {
-				return nil, &Error{Name: fq, Type: qtype, Reason: "CNAME chain loops or is longer than 10", Err: ErrCNAMELoop}
-			}
-			seen[next] = true
-			res.CNAMEs = append(res.CNAMEs, next)
-			cur = next
+			return nil, err
 		}
-		for _, rr := range r.answer {
-			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, cur) {
-				res.Records = append(res.Records, rr)
-			}
-		}
-		if len(res.Records) > 0 {
-			res.Status = StatusOK
-			return res, nil
-		}
-		if r.rcode == dns.RcodeNameError {
-			res.Status = StatusNXDomain
+		if res.Status != "" {
 			return res, nil
 		}
 		if r.partial && cur != asked {
@@ -252,48 +248,107 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16, sc *Scop
 	}
 }
 
-// query answers one question from the cache, joining an identical question
-// already in flight, or asks zones/servers.
-func (c *Client) query(ctx context.Context, name string, qtype uint16, sc *Scope) (*raw, error) {
-	k := key{name, qtype}
-	c.mu.Lock()
-	if cl, ok := c.calls[k]; ok {
-		c.hold(sc, k, cl)
-		c.mu.Unlock()
-		c.cacheHits.Add(1)
-		select {
-		case <-cl.done:
-			return cl.res, cl.err
-		case <-ctx.Done():
-			return nil, &Error{Name: name, Type: qtype, Reason: "deadline exceeded", Err: ErrTemporary}
+// follow reads one answer into res: it follows the CNAME chain inside the
+// answer from cur, then takes the records of the asked type owned by the
+// end of the chain. It sets res.Status when the answer is final (records or
+// NXDOMAIN) and returns the name the chain ended at. A chain that loops or
+// grows past maxChain is ErrCNAMELoop, a permanent error.
+func follow(res *Result, r *raw, cur string, seen map[string]bool) (string, map[string]bool, error) {
+	qtype := res.Type
+	for {
+		next := ""
+		for _, rr := range r.answer {
+			if cn, ok := rr.(*dns.CNAME); ok && strings.EqualFold(cn.Hdr.Name, cur) && qtype != dns.TypeCNAME {
+				next = strings.ToLower(cn.Target)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		if seen == nil {
+			seen = map[string]bool{res.Name: true}
+		}
+		if seen[next] || len(res.CNAMEs) >= maxChain {
+			return cur, seen, &Error{Name: res.Name, Type: qtype, Reason: "CNAME chain loops or is longer than 10", Err: ErrCNAMELoop}
+		}
+		seen[next] = true
+		res.CNAMEs = append(res.CNAMEs, next)
+		cur = next
+	}
+	for _, rr := range r.answer {
+		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, cur) {
+			res.Records = append(res.Records, rr)
 		}
 	}
-	cl := &call{done: make(chan struct{})}
-	c.calls[k] = cl
-	c.hold(sc, k, cl)
-	c.mu.Unlock()
-
-	cl.res, cl.err = c.exchange(ctx, name, qtype)
-	if cl.err != nil && ctx.Err() != nil {
-		// This caller's own deadline ended the query: do not cache that
-		// for callers with time left.
-		c.mu.Lock()
-		delete(c.calls, k)
-		c.mu.Unlock()
+	switch {
+	case len(res.Records) > 0:
+		res.Status = StatusOK
+	case r.rcode == dns.RcodeNameError:
+		res.Status = StatusNXDomain
 	}
-	close(cl.done)
-	return cl.res, cl.err
+	return cur, seen, nil
+}
+
+// query answers one question from the cache, joining an identical question
+// already in flight, or asks zones/servers. Answers (records, NXDOMAIN,
+// NODATA) are shared with later askers; a temporary failure goes only to
+// the questions that were waiting on that exchange: the call is dropped, so
+// the next asker asks again.
+func (c *Client) query(ctx context.Context, name string, qtype uint16, sc *Scope) (*raw, error) {
+	k := key{name, qtype}
+	for {
+		c.mu.Lock()
+		if sc != nil && sc.keys == nil {
+			c.mu.Unlock()
+			return nil, &Error{Name: name, Type: qtype, Reason: "asked after its target finished", Err: ErrReleased}
+		}
+		if cl, ok := c.calls[k]; ok {
+			c.hold(sc, k, cl)
+			c.mu.Unlock()
+			c.cacheHits.Add(1)
+			select {
+			case <-cl.done:
+				if cl.err != nil && cl.cancelled && ctx.Err() == nil {
+					continue // its asker gave up; this one has time left
+				}
+				return cl.res, cl.err
+			case <-ctx.Done():
+				return nil, &Error{Name: name, Type: qtype, Reason: "deadline exceeded", Err: ErrTemporary}
+			}
+		}
+		cl := &call{done: make(chan struct{})}
+		c.calls[k] = cl
+		c.hold(sc, k, cl)
+		c.mu.Unlock()
+
+		cl.res, cl.err = c.exchange(ctx, name, qtype)
+		if cl.err != nil {
+			cl.cancelled = ctx.Err() != nil
+			if !cl.cancelled {
+				c.failures.Add(1)
+			}
+			c.mu.Lock()
+			if c.calls[k] == cl {
+				delete(c.calls, k)
+				if cl.idle != nil {
+					c.idle.Remove(cl.idle)
+					cl.idle = nil
+				}
+			}
+			c.mu.Unlock()
+		}
+		close(cl.done)
+		return cl.res, cl.err
+	}
 }
 
 // hold records that scope sc uses the answer to k (c.mu held).
 func (c *Client) hold(sc *Scope, k key, cl *call) {
-	if sc == nil {
+	if sc == nil || sc.keys[k] == cl {
 		return
 	}
-	if _, ok := sc.keys[k]; ok {
-		return
-	}
-	sc.keys[k] = cl
+	sc.keys[k] = cl // may replace a call that failed and was dropped
 	cl.refs++
 	if cl.idle != nil {
 		c.idle.Remove(cl.idle)
@@ -304,14 +359,75 @@ func (c *Client) hold(sc *Scope, k key, cl *call) {
 // Scope is a view of the Client for one target. The answers a scope has
 // used stay cached until Release, so one target never asks a question
 // twice; after Release they join a bounded list shared by later targets
-// (Config.SharedCache), which keeps a long batch run's memory flat.
+// (Config.SharedCache), which keeps a long batch run's memory flat. A scope
+// also remembers which of its questions failed and which were answered
+// from a --zone file, for the target's report. After Release it refuses
+// lookups with ErrReleased.
 type Scope struct {
 	c    *Client
-	keys map[key]*call // guarded by c.mu
+	keys map[key]*call // guarded by c.mu; nil after Release
+
+	noteMu   sync.Mutex
+	failed   []Failure
+	fromZone []string
 }
+
+// Failure is one question of a target that could not be answered.
+type Failure struct {
+	Name   string // lower-case FQDN
+	Type   uint16
+	Reason string // "SERVFAIL", "REFUSED", "timeout", "CNAME chain loops ..."
+	Server string // the last server asked, if any
+}
+
+// String is "_dmarc.com TXT SERVFAIL" (name without the final dot).
+func (f Failure) String() string {
+	return strings.TrimSuffix(f.Name, ".") + " " + TypeString(f.Type) + " " + f.Reason
+}
+
+// maxNotes bounds each of a scope's lists.
+const maxNotes = 32
 
 // Scope starts a scope.
 func (c *Client) Scope() *Scope { return &Scope{c: c, keys: map[key]*call{}} }
+
+func (s *Scope) noteFailure(err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return
+	}
+	f := Failure{Name: e.Name, Type: e.Type, Reason: e.Reason, Server: e.Server}
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	if len(s.failed) < maxNotes && !slices.Contains(s.failed, f) {
+		s.failed = append(s.failed, f)
+	}
+}
+
+func (s *Scope) noteZone(name string, qtype uint16) {
+	n := strings.TrimSuffix(name, ".") + " " + TypeString(qtype)
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	if len(s.fromZone) < maxNotes && !slices.Contains(s.fromZone, n) {
+		s.fromZone = append(s.fromZone, n)
+	}
+}
+
+// Failures returns the questions of this scope that failed (temporary
+// failures and CNAME loops), in the order they failed (at most 32).
+func (s *Scope) Failures() []Failure {
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	return slices.Clone(s.failed)
+}
+
+// FromZone returns the questions answered from a --zone file, as
+// "name TYPE", in the order they were asked (at most 32).
+func (s *Scope) FromZone() []string {
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	return slices.Clone(s.fromZone)
+}
 
 // Lookup implements Resolver.
 func (s *Scope) Lookup(ctx context.Context, name string, qtype uint16) (*Result, error) {
@@ -350,7 +466,11 @@ func (c *Client) Cached() int {
 
 func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*raw, error) {
 	if z := c.cfg.Zones; z != nil {
-		if outcome, rrs := z.Lookup(name, qtype); outcome != zone.NotAuthoritative {
+		outcome, rrs := z.Lookup(name, qtype)
+		// Offline, the zones are the whole world. Online they are laid over
+		// the live DNS: only what a file holds for this name and type (or a
+		// CNAME at the name) replaces the live answer.
+		if (c.cfg.Offline && outcome != zone.NotAuthoritative) || outcome == zone.Answer {
 			c.zoneHits.Add(1)
 			r := &raw{answer: rrs, source: "zone", partial: true}
 			if outcome == zone.NXDomain {
@@ -371,88 +491,141 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*raw,
 	m.AuthenticatedData = true // RFC 6840 5.7: ask for the AD bit
 	m.SetEdns0(c.cfg.UDPSize, false)
 
+	order := c.order()
 	var lastErr *Error
 	for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
-		server := c.servers[attempt%len(c.servers)]
-		resp, proto, err := c.send(ctx, m, server)
+		srv := order[attempt%len(order)]
+		if attempt > 0 {
+			srv.retried.Add(1)
+		}
+		resp, proto, err := c.ask(ctx, m, srv)
 		if err != nil {
 			reason := "timeout"
 			var ne net.Error
 			if !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, context.DeadlineExceeded) {
 				reason = err.Error()
+				srv.errors.Add(1)
+			} else if ctx.Err() == nil {
+				srv.timedOut.Add(1)
 			}
-			lastErr = &Error{Name: name, Type: qtype, Server: server, Reason: reason, Err: ErrTemporary}
+			lastErr = &Error{Name: name, Type: qtype, Server: srv.name, Reason: reason, Err: ErrTemporary}
 			if ctx.Err() != nil {
 				lastErr.Reason = "deadline exceeded"
 				return nil, lastErr
 			}
+			srv.failed(time.Now())
 			continue
 		}
 		switch resp.Rcode {
 		case dns.RcodeSuccess, dns.RcodeNameError:
-			return &raw{rcode: resp.Rcode, answer: resp.Answer, ad: resp.AuthenticatedData, source: server + "/" + proto}, nil
-		default: // SERVFAIL, REFUSED, FORMERR, NOTIMP...: try the next server
-			lastErr = &Error{Name: name, Type: qtype, Server: server, Reason: rcodeName(resp.Rcode), Err: ErrTemporary}
+			srv.answered.Add(1)
+			srv.succeeded()
+			return &raw{rcode: resp.Rcode, answer: resp.Answer, ad: resp.AuthenticatedData, source: srv.name + "/" + proto}, nil
+		case dns.RcodeRefused: // the server will not serve us: try another
+			srv.refused.Add(1)
+			srv.failed(time.Now())
+		case dns.RcodeServerFailure: // often the domain's fault, not the server's
+			srv.servfail.Add(1)
+			srv.succeeded()
+		default: // FORMERR, NOTIMP, ...
+			srv.errors.Add(1)
+			srv.failed(time.Now())
 		}
+		lastErr = &Error{Name: name, Type: qtype, Server: srv.name, Reason: rcodeName(resp.Rcode), Err: ErrTemporary}
 	}
 	return nil, lastErr
 }
 
-// send sends one question over UDP, and again over TCP if the reply was
-// truncated.
-func (c *Client) send(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, string, error) {
-	for _, proto := range []string{"udp", "tcp"} {
-		start := time.Now()
-		c.sent.Add(1)
-		var resp *dns.Msg
-		var err error
-		if proto == "udp" {
-			// The multiplexer picks the ID, unique among its questions.
-			var mux *udpMux
-			if mux, err = c.mux(server); err == nil {
-				resp, err = mux.exchange(ctx, m, c.cfg.Timeout) // its own timer bounds the wait
-			}
-		} else {
-			m.Id = dns.Id()
-			qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-			cl := &dns.Client{Net: "tcp", Timeout: c.cfg.Timeout}
-			resp, _, err = cl.ExchangeContext(qctx, m, server)
-			cancel()
-		}
-		end := time.Now()
-		q := m.Question[0]
-		if err != nil {
-			c.record(q, server, "TIMEOUT", start, end)
-			c.trace(server+"/"+proto, q.Name, q.Qtype, "error", 0, end.Sub(start), false, err.Error())
-			return nil, proto, err
-		}
-		c.record(q, server, rcodeName(resp.Rcode), start, end)
-		note := ""
-		if resp.Truncated && proto == "udp" {
-			note = "truncated, retrying over TCP"
-		}
-		c.trace(server+"/"+proto, q.Name, q.Qtype, rcodeName(resp.Rcode), len(resp.Answer), end.Sub(start), resp.AuthenticatedData, note)
-		if resp.Truncated && proto == "udp" {
-			continue
-		}
-		return resp, proto, nil
+// order returns the servers, healthy first (configured order within each
+// rank), and starts a background probe of any down server whose time is up.
+func (c *Client) order() []*server {
+	if len(c.servers) == 1 {
+		return c.servers
 	}
-	return nil, "tcp", errors.New("truncated over TCP")
+	now := time.Now()
+	out := slices.Clone(c.servers)
+	ranks := make([]int, len(out))
+	for i, s := range out {
+		ranks[i] = s.rank(now)
+		if s.dueForProbe(now) {
+			go c.probe(s)
+		}
+	}
+	// A stable insertion sort by rank: a handful of servers.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && ranks[j] < ranks[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+			ranks[j], ranks[j-1] = ranks[j-1], ranks[j]
+		}
+	}
+	return out
 }
 
-// mux returns the UDP multiplexer for server.
-func (c *Client) mux(server string) (*udpMux, error) {
-	c.muxMu.Lock()
-	defer c.muxMu.Unlock()
-	if m, ok := c.muxes[server]; ok {
-		return m, nil
+// probe asks a down server for the root's NS records; any reply but REFUSED
+// makes it healthy again. It ends within the Timeout.
+func (c *Client) probe(s *server) {
+	m := new(dns.Msg)
+	m.SetQuestion(".", dns.TypeNS)
+	m.RecursionDesired = true
+	m.SetEdns0(c.cfg.UDPSize, false)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	resp, _, err := c.ask(ctx, m, s)
+	s.probed(err == nil && resp.Rcode != dns.RcodeRefused, time.Now())
+}
+
+// ask sends one question to one server: over UDP (retransmitted after an
+// adaptive RTO, then over TCP if the reply was truncated), TLS or HTTPS.
+func (c *Client) ask(ctx context.Context, m *dns.Msg, srv *server) (*dns.Msg, string, error) {
+	proto := srv.proto
+	q := m.Question[0]
+	for {
+		start := time.Now()
+		c.sent.Add(1)
+		srv.sent.Add(1)
+		var resp *dns.Msg
+		var err error
+		switch proto {
+		case "udp":
+			var mux *udpMux
+			if mux, err = srv.udp(); err == nil {
+				var resent bool
+				resp, resent, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func() {
+					c.sent.Add(1)
+					srv.sent.Add(1)
+					srv.retried.Add(1)
+					c.trace(srv.name+"/udp", q.Name, q.Qtype, "-", 0, time.Since(start), false, "no reply yet, sent again")
+				})
+				if err == nil && !resent {
+					srv.sample(time.Since(start))
+				}
+			}
+		case "tcp", "tls":
+			resp, err = srv.tcp.exchange(ctx, m, c.cfg.Timeout)
+		case "https":
+			resp, err = srv.doh.exchange(ctx, m, c.cfg.Timeout)
+		}
+		end := time.Now()
+		if err != nil {
+			c.record(q, srv.name, "TIMEOUT", start, end)
+			c.trace(srv.name+"/"+proto, q.Name, q.Qtype, "error", 0, end.Sub(start), false, err.Error())
+			return nil, proto, err
+		}
+		c.record(q, srv.name, rcodeName(resp.Rcode), start, end)
+		truncated := resp.Truncated && proto == "udp"
+		note := ""
+		if truncated {
+			note = "truncated, asking again over TCP"
+		}
+		c.trace(srv.name+"/"+proto, q.Name, q.Qtype, rcodeName(resp.Rcode), len(resp.Answer), end.Sub(start), resp.AuthenticatedData, note)
+		if !truncated {
+			if resp.Truncated {
+				return nil, proto, errors.New("reply truncated over a stream")
+			}
+			return resp, proto, nil
+		}
+		proto = "tcp"
 	}
-	m, err := newUDPMux(server, c.cfg.UDPSize)
-	if err != nil {
-		return nil, err
-	}
-	c.muxes[server] = m
-	return m, nil
 }
 
 func (c *Client) record(q dns.Question, server, rcode string, start, end time.Time) {

@@ -180,6 +180,10 @@ var ErrInvalidName = errors.New("invalid DNS name")
 // ErrCNAMELoop marks a CNAME chain that loops or is too long.
 var ErrCNAMELoop = errors.New("CNAME chain loops or is too long")
 
+// ErrReleased marks a question asked through a Scope after Release: a bug
+// in the caller (a goroutine that outlived its check), refused cleanly.
+var ErrReleased = errors.New("resolver scope already released")
+
 // Error describes a failed lookup.
 type Error struct {
 	Name   string

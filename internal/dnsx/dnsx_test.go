@@ -187,17 +187,50 @@ func TestCoalescing(t *testing.T) {
 	}
 }
 
-func TestErrorsAreCachedToo(t *testing.T) {
+// TestFailuresAreNotShared: a SERVFAIL goes to the questions that waited
+// on that exchange, never to a later asker (issue 21).
+func TestFailuresAreNotShared(t *testing.T) {
 	srv := dnstest.Start(t, testZone)
-	srv.Set("sf.example.com", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
-	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 200 * time.Millisecond, Retries: -1})
-	for i := 0; i < 3; i++ {
+	srv.Set("sf.example.com", dnstest.Behavior{Rcode: dns.RcodeServerFailure, Delay: 50 * time.Millisecond})
+	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: time.Second, Retries: -1})
+	// Ten at once share one exchange and its failure.
+	var wg sync.WaitGroup
+	var bad sync.Map
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Lookup(context.Background(), "sf.example.com", dns.TypeTXT); !dnsx.IsTemporary(err) {
+				bad.Store(i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	bad.Range(func(k, v any) bool { t.Errorf("asker %v: err = %v", k, v); return true })
+	if n := srv.Count("sf.example.com", 0); n != 1 {
+		t.Errorf("ten concurrent askers sent %d, want 1", n)
+	}
+	// Later askers ask again.
+	for i := 0; i < 2; i++ {
 		if _, err := c.Lookup(context.Background(), "sf.example.com", dns.TypeTXT); !dnsx.IsTemporary(err) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.Count("sf.example.com", 0); n != 1 {
-		t.Errorf("sent %d, want 1", n)
+	if n := srv.Count("sf.example.com", 0); n != 3 {
+		t.Errorf("sent %d, want 3: a failure must not be cached", n)
+	}
+	// Once the name answers, the answer is shared again.
+	srv.Set("sf.example.com", dnstest.Behavior{})
+	for i := 0; i < 2; i++ {
+		if _, err := c.Lookup(context.Background(), "sf.example.com", dns.TypeTXT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.Count("sf.example.com", 0); n != 4 {
+		t.Errorf("sent %d, want 4: answers are cached", n)
+	}
+	if st := c.Stats(); st.Failures != 3 || st.Servers[0].ServFail != 3 || st.Servers[0].Answered != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
@@ -246,16 +279,17 @@ func TestZoneThenServer(t *testing.T) {
 	if err != nil || len(txt) != 1 || !strings.Contains(txt[0], "198.51.100.1") {
 		t.Fatalf("zone should override the server: %q %v", txt, err)
 	}
-	// MX is not in the local zone: the local zone is authoritative, NODATA.
-	if res, _ := c.Lookup(ctx, "example.com", dns.TypeMX); res.Status != dnsx.StatusNoData {
-		t.Errorf("MX status %s", res.Status)
+	// MX is not in the file: laid over the live DNS, the file replaces only
+	// what it holds, so MX comes from the server (issue 22.1).
+	if res, err := c.Lookup(ctx, "example.com", dns.TypeMX); err != nil || !res.Exists() || res.Source == "zone" {
+		t.Errorf("MX res=%+v err=%v", res, err)
 	}
 	res, err := c.Lookup(ctx, "alias.example.com", dns.TypeA)
 	if err != nil || len(res.IPs()) != 1 {
 		t.Fatalf("zone CNAME chased to the server: %+v %v", res, err)
 	}
-	if srv.Total() != 1 {
-		t.Errorf("server saw %d queries, want 1 (web.example.net A)", srv.Total())
+	if srv.Total() != 2 {
+		t.Errorf("server saw %d queries, want 2 (example.com MX, web.example.net A)", srv.Total())
 	}
 }
 
@@ -297,9 +331,19 @@ func TestInvalidNames(t *testing.T) {
 func TestNormalizeServer(t *testing.T) {
 	for in, want := range map[string]string{
 		"1.1.1.1": "1.1.1.1:53", "127.0.0.1:5353": "127.0.0.1:5353", "::1": "[::1]:53", "[::1]:53": "[::1]:53", "localhost": "localhost:53",
+		" 127.0.0.1#5399 ": "127.0.0.1:5399", "::1#5353": "[::1]:5353", // dig and unbound syntax
+		"tls://127.0.0.1": "tls://127.0.0.1:853", "TLS://dns.example:8853": "tls://dns.example:8853", "tls://[::1]": "tls://[::1]:853",
+		"https://dns.example/dns-query": "https://dns.example/dns-query", "https://127.0.0.1:8443": "https://127.0.0.1:8443/dns-query",
+		"https://[::1]/q": "https://[::1]/q",
 	} {
 		if got, err := dnsx.NormalizeServer(in); err != nil || got != want {
 			t.Errorf("%s: got %q %v want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "127.0.0.1#", "127.0.0.1#x", "1.2.3.4:abc", "1.2.3.4:0", "a b", "ftp://x", "tls://", "tls://a b",
+		"https://", "https://u:p@dns.example/q", "https://dns.example/q?x=1", "1.2.3.4#53#53", "exa_mple/x"} {
+		if got, err := dnsx.NormalizeServer(in); err == nil {
+			t.Errorf("%q: accepted as %q", in, got)
 		}
 	}
 }
@@ -435,5 +479,23 @@ func TestScopesBoundTheCache(t *testing.T) {
 	b.Release()
 	if got := c.Cached(); got != 2 {
 		t.Errorf("after all releases the cache holds %d, want 2", got)
+	}
+}
+
+// TestReleasedScopeRefuses is the regression test for issue 23.2: a lookup
+// through a released scope panicked ("assignment to entry in nil map").
+func TestReleasedScopeRefuses(t *testing.T) {
+	srv := dnstest.Start(t, testZone)
+	c := srv.Client(t)
+	sc := c.Scope()
+	if _, err := sc.Lookup(context.Background(), "example.com", dns.TypeMX); err != nil {
+		t.Fatal(err)
+	}
+	sc.Release()
+	for _, name := range []string{"example.com", "mx.example.com"} {
+		_, err := sc.Lookup(context.Background(), name, dns.TypeMX)
+		if !errors.Is(err, dnsx.ErrReleased) {
+			t.Errorf("%s after Release: err = %v", name, err)
+		}
 	}
 }

@@ -26,7 +26,6 @@ import (
 type udpMux struct {
 	server string
 	raddr  *net.UDPAddr
-	size   int
 
 	mu    sync.Mutex
 	conns []*muxConn
@@ -55,6 +54,7 @@ type muxConn struct {
 
 type waiter struct {
 	q     dns.Question
+	op    int
 	reply chan *dns.Msg
 }
 
@@ -64,12 +64,12 @@ var errMuxClosed = errors.New("socket closed")
 // in a few hundred bytes.
 var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-func newUDPMux(server string, size uint16) (*udpMux, error) {
+func newUDPMux(server string) (*udpMux, error) {
 	raddr, err := net.ResolveUDPAddr("udp", server)
 	if err != nil {
 		return nil, err
 	}
-	return &udpMux{server: server, raddr: raddr, size: int(size)}, nil
+	return &udpMux{server: server, raddr: raddr}, nil
 }
 
 // conn picks an open socket with room, opening one if all are busy.
@@ -114,17 +114,22 @@ func (m *udpMux) conn() (*muxConn, error) {
 	return c, nil
 }
 
-// exchange sends msg and waits for its reply until timeout or ctx ends.
-func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+// exchange sends msg and waits for its reply until timeout or ctx ends. If
+// no reply came after rto, the same packet (same ID, so a late reply to the
+// first one still counts) is sent again, the wait doubling each time, never
+// past timeout. resent is called for each retransmission; retransmitted
+// reports whether any was made (RFC 6298 5: Karn's rule, such a round trip
+// is no RTT sample).
+func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.Duration, resent func()) (reply *dns.Msg, retransmitted bool, err error) {
 	c, err := m.conn()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	w := &waiter{q: msg.Question[0], reply: make(chan *dns.Msg, 1)}
+	w := &waiter{q: msg.Question[0], op: msg.Opcode, reply: make(chan *dns.Msg, 1)}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, errMuxClosed
+		return nil, false, errMuxClosed
 	}
 	id := uint16(rand.UintN(1 << 16))
 	for _, taken := c.pending[id]; taken; _, taken = c.pending[id] {
@@ -143,28 +148,42 @@ func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, timeout time.Durati
 	// Pack into a pooled buffer and write this socket's ID into the header
 	// (its first two bytes): the caller's message is left as it was.
 	bp := packBufs.Get().(*[]byte)
+	defer packBufs.Put(bp)
 	buf, err := msg.PackBuffer(*bp)
 	if err != nil {
-		packBufs.Put(bp)
-		return nil, err
+		return nil, false, err
 	}
-	binary.BigEndian.PutUint16(buf, id)
-	_, err = c.conn.Write(buf)
 	*bp = buf[:0]
-	packBufs.Put(bp)
-	if err != nil {
-		return nil, err
+	binary.BigEndian.PutUint16(buf, id)
+	if _, err = c.conn.Write(buf); err != nil {
+		return nil, false, err
 	}
-	t := time.NewTimer(timeout)
+	end := time.Now().Add(timeout)
+	wait := min(rto, timeout)
+	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case r := <-w.reply:
-		r.Id = msg.Id
-		return r, nil
-	case <-t.C:
-		return nil, timeoutError{}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case r := <-w.reply:
+			r.Id = msg.Id
+			return r, retransmitted, nil
+		case <-ctx.Done():
+			return nil, retransmitted, ctx.Err()
+		case now := <-t.C:
+			left := end.Sub(now)
+			if left <= time.Millisecond {
+				return nil, retransmitted, timeoutError{}
+			}
+			if _, err = c.conn.Write(buf); err != nil {
+				return nil, retransmitted, err
+			}
+			retransmitted = true
+			if resent != nil {
+				resent()
+			}
+			wait *= 2
+			t.Reset(min(wait, left))
+		}
 	}
 }
 
@@ -197,7 +216,7 @@ func (c *muxConn) readLoop() {
 		}
 		c.mu.Lock()
 		w, ok := c.pending[r.Id]
-		if ok && sameQuestion(w.q, r.Question[0]) {
+		if ok && r.Response && r.Opcode == w.op && sameQuestion(w.q, r.Question[0]) {
 			delete(c.pending, r.Id)
 		} else {
 			ok = false

@@ -129,6 +129,14 @@ func DNSError(check, what string, err error) Finding {
 		Detail: err.Error(),
 		Fix:    DNSErrorFix,
 	}
+	if errors.Is(err, dnsx.ErrCNAMELoop) {
+		// A loop is a permanent error in the domain's data, not a DNS
+		// that did not answer: retrying does not help.
+		f.ID = check + ".cname-loop"
+		f.Title = fmt.Sprintf("%s: its CNAME chain loops or is longer than 10", what)
+		f.Severity = SeverityFail
+		f.Fix = "Fix the CNAME records so that the chain ends at a name holding the records."
+	}
 	if errors.Is(err, dnsx.ErrInvalidName) {
 		f.ID = check + ".invalid-name"
 		f.Title = fmt.Sprintf("%s is not a valid DNS name", what)

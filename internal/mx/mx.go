@@ -573,17 +573,7 @@ func containsStr(ss []string, s string) bool {
 }
 
 func dnsErr(what string, err error) findings.Finding {
-	f := findings.Finding{
-		ID: "mx.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error(),
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
-	}
-	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID, f.Severity, f.Fix = "mx.invalid-name", findings.SeverityFail, ""
-		f.Title = what + ": not a valid DNS name"
-	}
-	return f
+	return findings.DNSError(check, what, err)
 }
 
 type offlineError struct{}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
@@ -66,6 +67,38 @@ type DNSStats struct {
 	Sent      int64 `json:"sent"`
 	ZoneHits  int64 `json:"zone_answers"`
 	CacheHits int64 `json:"cache_hits"`
+	// Failed lists this target's questions that got no answer, e.g.
+	// "_dmarc.com TXT SERVFAIL"; FromZone the answers a --zone file gave,
+	// e.g. "example.com TXT" (both bounded by the resolver).
+	Failed   []string `json:"failed,omitempty"`
+	FromZone []string `json:"from_zone,omitempty"`
+	// Servers counts the work of each resolver so far in the run.
+	Servers []dnsx.ServerStats `json:"servers,omitempty"`
+}
+
+// ServerStatsOf keeps only servers that were asked anything.
+func ServerStatsOf(ss []dnsx.ServerStats) []dnsx.ServerStats {
+	var out []dnsx.ServerStats
+	for _, s := range ss {
+		if s.Sent > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AddDNSNotes records the target's failed questions and zone-file answers.
+func (r *Report) AddDNSNotes(failed []dnsx.Failure, fromZone []string) {
+	if len(failed) == 0 && len(fromZone) == 0 {
+		return
+	}
+	if r.DNS == nil {
+		r.DNS = &DNSStats{}
+	}
+	for _, f := range failed {
+		r.DNS.Failed = append(r.DNS.Failed, f.String())
+	}
+	r.DNS.FromZone = fromZone
 }
 
 // Finalize orders checks and findings, gathers findings into the top-level
