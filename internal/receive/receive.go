@@ -82,6 +82,9 @@ type Options struct {
 // report fields, the SMTP envelope and the per-provider verdicts.
 type Report struct {
 	*report.Report
+	// ID names the report among those of one server run (and its file
+	// under --output).
+	ID       string      `json:"id,omitempty"`
 	Envelope Envelope    `json:"envelope"`
 	Message  MessageInfo `json:"message"`
 	Verdicts []Verdict   `json:"verdicts"`

@@ -19,7 +19,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
-
 type fixture struct {
 	key  ed25519.PrivateKey
 	dns  *dnstest.Server
@@ -178,14 +177,14 @@ func TestVerdicts(t *testing.T) {
 			env:  Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@nodmarc.example"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.26"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"reject", "5.7.515"}}},
 		{name: "client IP on a blocklist", msg: signedOK,
-			env:  Envelope{ClientIP: "192.0.2.27", MailFrom: "bounce@example.com"},
-			want: map[string][2]string{"gmail": {"spam", ""}, "yahoo": {"reject", "5.7.1"}, "microsoft": {"reject", "5.7.1"}},
+			env:    Envelope{ClientIP: "192.0.2.27", MailFrom: "bounce@example.com"},
+			want:   map[string][2]string{"gmail": {"spam", ""}, "yahoo": {"reject", "5.7.1"}, "microsoft": {"reject", "5.7.1"}},
 			checks: map[string]report.Status{"rbl": "fail"}},
 		{name: "no From", msg: "To: grace@mx.test.example\r\nSubject: x\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <a@b.example>\r\n" + textBody,
 			env:  Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.1"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"reject", "5.7.512"}},
 			ids:  []string{"bulk.no-from"}},
-		{name: "no Message-ID, no TLS, HTML only, bare LF", msg: fx.sign(t, "example.com", "From: Ada <ada@example.com>\nDate: " + time.Now().Format(time.RFC1123Z) + "\nMIME-Version: 1.0\nContent-Type: text/html\n\n<a href=\"https://badlinks.example/x\">x</a>\n"),
+		{name: "no Message-ID, no TLS, HTML only, bare LF", msg: fx.sign(t, "example.com", "From: Ada <ada@example.com>\nDate: "+time.Now().Format(time.RFC1123Z)+"\nMIME-Version: 1.0\nContent-Type: text/html\n\n<a href=\"https://badlinks.example/x\">x</a>\n"),
 			env:    Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com", TLS: TLSInfo{Used: false, Version: "-"}},
 			want:   map[string][2]string{"gmail": {"reject", "5.7.1"}, "yahoo": {"spam", ""}, "microsoft": {"spam", ""}},
 			ids:    []string{"bulk.no-message-id", "bulk.html-only", "bulk.bare-lf"},
