@@ -174,6 +174,16 @@ func (s *Server) Serve(ln net.Listener) error {
 // Close stops accepting and ends every session.
 func (s *Server) Close() error { return s.srv.Close() }
 
+// Shutdown stops accepting and waits for open sessions to end (the
+// client's QUIT) until ctx is done, then closes them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	return err
+}
+
 // limitListener refuses sessions beyond MaxConns with 421 (RFC 5321
 // 3.8), instead of queueing them.
 type limitListener struct {
