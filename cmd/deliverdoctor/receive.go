@@ -139,10 +139,12 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	var (
-		first   *receive.Report
-		outErr  error
-		errOut  = app.IO.Err
-		logf    = func(format string, a ...any) { fmt.Fprintf(errOut, "receive: %s\n", sanitize.Line(fmt.Sprintf(format, a...))) }
+		first  *receive.Report
+		outErr error
+		errOut = app.IO.Err
+		logf   = func(format string, a ...any) {
+			fmt.Fprintf(errOut, "receive: %s\n", sanitize.Line(fmt.Sprintf(format, a...)))
+		}
 		started = time.Now()
 	)
 	srv, err := receive.NewServer(receive.ServerOptions{
