@@ -184,6 +184,7 @@ func relaxedHeader(f *dkim.Field) string {
 	value = strings.ReplaceAll(value, "\r\n", "")
 	value = strings.ReplaceAll(value, "\n", "")
 	value = strings.Join(strings.FieldsFunc(value, func(r rune) bool { return r == ' ' || r == '\t' }), " ")
+	name = strings.NewReplacer("\r", "", "\n", "").Replace(name)
 	return strings.ToLower(strings.TrimRight(name, " \t")) + ":" + strings.TrimSpace(value) + "\r\n"
 }
 

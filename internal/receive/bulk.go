@@ -25,6 +25,7 @@ const (
 	maxParts     = 64
 	maxPartBytes = 4 << 20
 	maxDepth     = 8
+	maxLinks     = 100 // distinct link hosts remembered
 	// MaxHeaderBytes is the largest header section judged; receivers
 	// refuse larger ones (Gmail and Microsoft allow a few hundred kB).
 	MaxHeaderBytes = 1 << 20
@@ -169,7 +170,7 @@ func (p *parsedMessage) walk(h mail.Header, body io.Reader, depth int) {
 	b = decodeTransfer(h.Get("Content-Transfer-Encoding"), b)
 	for _, m := range linkRe.FindAllSubmatch(b, 200) {
 		host := strings.ToLower(strings.TrimSuffix(string(m[1]), "."))
-		if strings.Contains(host, ".") && !slices.Contains(p.links, host) {
+		if len(p.links) < maxLinks && strings.Contains(host, ".") && !slices.Contains(p.links, host) {
 			p.links = append(p.links, host)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	msgdkim "github.com/emersion/go-msgauth/dkim"
+	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
@@ -234,5 +235,21 @@ func assertCase(t *testing.T, rep *Report, want map[string][2]string, checks map
 	}
 	if rep.Kind != "message" || rep.Schema != report.Schema {
 		t.Errorf("kind %q schema %q", rep.Kind, rep.Schema)
+	}
+}
+
+// A DNS failure is never "no record": DMARC is temperror and every
+// provider defers (4xx), none rejects for good.
+func TestVerdictDNSFailure(t *testing.T) {
+	fx := newFixture(t)
+	fx.dns.Set("_dmarc.example.com", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	rep := fx.eval(t, header("example.com")+textBody, Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"})
+	for _, v := range rep.Verdicts {
+		if v.Outcome != OutcomeReject || !v.Temporary || v.SMTPCode/100 != 4 || len(v.Codes) == 0 || v.Codes[0] != "4.7.0" {
+			t.Errorf("%s: %+v, want a temporary 4.7.0 deferral", v.Provider, v)
+		}
+	}
+	if st := checkStatus(rep, "dmarc"); st != report.StatusError {
+		t.Errorf("dmarc check %s, want error", st)
 	}
 }
