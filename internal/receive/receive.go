@@ -193,7 +193,7 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			links[i] = rbl.CheckDomain(ctx, r, d, rbl.Options{Lists: domainLists(opts.Lists), Timeout: opts.RBLTimeout})
+			links[i] = rbl.CheckDomainName(ctx, r, d, rbl.Options{Lists: domainLists(opts.Lists), Timeout: opts.RBLTimeout})
 		}()
 	}
 	wg.Wait()

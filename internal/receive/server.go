@@ -229,7 +229,11 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 		s.o.Logf("%s: session time limit (%s) reached; closing", peer, s.o.SessionTimeout)
 		_ = c.Conn().Close()
 	})
-	s.o.Logf("%s: connected", peer)
+	if st, ok := c.TLSConnectionState(); ok {
+		s.o.Logf("%s: STARTTLS done: %s %s", peer, tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	} else {
+		s.o.Logf("%s: connected", peer)
+	}
 	return sess, nil
 }
 
@@ -254,7 +258,7 @@ func (ss *session) Reset() {
 func (ss *session) Logout() error {
 	ss.timer.Stop()
 	ss.Reset()
-	ss.s.o.Logf("%s: disconnected", ss.peer)
+	ss.s.o.Logf("%s: session ended", ss.peer)
 	return nil
 }
 
