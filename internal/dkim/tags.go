@@ -111,3 +111,7 @@ func tagValue(tags []Tag, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// ParseTagList splits an RFC 6376 3.2 tag-list (used by DKIM signatures
+// and keys, and by ARC's header fields, RFC 8617 4.1).
+func ParseTagList(s string) ([]Tag, error) { return parseTagList(s) }

@@ -342,3 +342,23 @@ func receiverEvidence(kind, domain string) []string {
 	}
 	return out
 }
+
+// ReceiverReply is a receiver's SMTP reply and enhanced code.
+type ReceiverReply struct{ Code, Reply string }
+
+// ReceiverRule is one large receiver's replies: to a DMARC reject, and to
+// bulk mail without the authentication it requires (DOMAIN stands for the
+// From: domain).
+type ReceiverRule struct {
+	Name         string
+	Reject, Bulk ReceiverReply
+}
+
+// ReceiverRules returns the receivers' replies (receivers.json).
+func ReceiverRules() []ReceiverRule {
+	var out []ReceiverRule
+	for _, r := range receivers() {
+		out = append(out, ReceiverRule{Name: r.Name, Reject: ReceiverReply{r.Reject.Code, r.Reject.Reply}, Bulk: ReceiverReply{r.Bulk.Code, r.Bulk.Reply}})
+	}
+	return out
+}

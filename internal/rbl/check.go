@@ -114,6 +114,22 @@ func CheckDomain(ctx context.Context, r dnsx.Resolver, domain string, opts Optio
 	return run(ctx, r, domain, "domain", subjects, notes, problems, opts)
 }
 
+// CheckDomainName checks only domain (and its registered domain) on the
+// domain lists of opts.Lists, not the addresses that send for it: for
+// names that appear in a message, such as the hosts of its links.
+func CheckDomainName(ctx context.Context, r dnsx.Resolver, domain string, opts Options) *Report {
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	var subjects []Subject
+	for _, n := range DomainNames(domain) {
+		src := "the domain checked"
+		if n != domain {
+			src = "the registered domain of " + domain
+		}
+		subjects = append(subjects, DomainSubject(n, src))
+	}
+	return run(ctx, r, domain, "domain", subjects, nil, nil, opts)
+}
+
 // job is one question: a list about a subject.
 type job struct {
 	list    List
