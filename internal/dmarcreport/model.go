@@ -24,8 +24,8 @@ const (
 
 // Errors a file can fail with, tested with errors.Is.
 var (
-	ErrTooLarge = errors.New("report too large")     // over the decompression or size limit
-	ErrNoReport = errors.New("no report found")      // nothing in the input looks like a report
+	ErrTooLarge = errors.New("report too large")      // over the decompression or size limit
+	ErrNoReport = errors.New("no report found")       // nothing in the input looks like a report
 	ErrSyntax   = errors.New("report cannot be read") // XML/JSON beyond repair, or required fields missing
 )
 
