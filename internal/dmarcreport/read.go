@@ -31,21 +31,27 @@ func PathSource(paths []string, stdin io.Reader, max int64) Source {
 	}
 }
 
-// Collection is every report read, de-duplicated, and every input that
-// could not be read, in input order.
-type Collection struct {
-	Reports    []*Report
-	Errors     []FileError
-	Inputs     int // inputs read
-	Duplicates int // reports dropped as already seen (same kind, org, report id)
+// Stats counts what a walk read.
+type Stats struct {
+	Inputs     int `json:"inputs"`     // inputs read (files, messages)
+	Reports    int `json:"reports"`    // distinct reports
+	Duplicates int `json:"duplicates"` // reports dropped as already seen (same kind, org, report id)
+	Errors     int `json:"errors"`     // inputs or parts that could not be read
 }
 
-// Collect extracts the reports of every input of src on workers
-// goroutines (0: one per CPU) and keeps the input order. Memory holds a
-// few inputs at a time, not all of them. Reports are de-duplicated by
-// (kind, reporting org, report id): the same report mailed twice, or
-// present both as a file and inside a message, counts once.
-func Collect(ctx context.Context, src Source, lim Limits, workers int) (*Collection, error) {
+// Visitor receives the walk's results in input order.
+type Visitor struct {
+	Report func(*Report) error // a distinct report; an error stops the walk
+	Error  func(FileError)     // an input or part that could not be read
+}
+
+// Walk extracts the reports of every input of src on workers goroutines
+// (0: one per CPU) and hands them to v in input order. Memory holds a few
+// inputs at a time, never all of them: v decides what to keep. Reports are
+// de-duplicated by (kind, reporting org, report id): the same report
+// mailed twice, or present both as a file and inside a message, counts
+// once.
+func Walk(ctx context.Context, src Source, lim Limits, workers int, v Visitor) (Stats, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -90,27 +96,65 @@ func Collect(ctx context.Context, src Source, lim Limits, workers int) (*Collect
 			return nil
 		})
 	}()
-	c := &Collection{}
+	var st Stats
+	var visitErr error
 	seen := map[string]bool{}
 	for out := range order {
 		x := <-out
-		c.Inputs++
-		c.Errors = append(c.Errors, x.Errors...)
+		if visitErr != nil {
+			continue // drain, so the workers and the source end
+		}
+		st.Inputs++
+		for _, e := range x.Errors {
+			st.Errors++
+			if v.Error != nil {
+				v.Error(e)
+			}
+		}
 		for _, r := range x.Reports {
 			if id := r.ID(); id != "" {
 				key := string(r.Kind) + "\x00" + strings.ToLower(r.Org()) + "\x00" + id
 				if seen[key] {
-					c.Duplicates++
+					st.Duplicates++
 					continue
 				}
 				seen[key] = true
 			}
-			c.Reports = append(c.Reports, r)
+			st.Reports++
+			if v.Report != nil {
+				if err := v.Report(r); err != nil {
+					visitErr = err
+					cancel()
+					break
+				}
+			}
 		}
 	}
 	wg.Wait()
-	if err := <-srcErr; err != nil {
-		return c, err
+	if visitErr != nil {
+		return st, visitErr
 	}
-	return c, ctx.Err()
+	if err := <-srcErr; err != nil {
+		return st, err
+	}
+	return st, ctx.Err()
+}
+
+// Collection is every report of a walk and every input that could not be
+// read, in input order: for tests and small sets (Walk keeps nothing).
+type Collection struct {
+	Stats
+	Reports []*Report
+	Errors  []FileError
+}
+
+// Collect walks src and keeps everything.
+func Collect(ctx context.Context, src Source, lim Limits, workers int) (*Collection, error) {
+	c := &Collection{}
+	st, err := Walk(ctx, src, lim, workers, Visitor{
+		Report: func(r *Report) error { c.Reports = append(c.Reports, r); return nil },
+		Error:  func(e FileError) { c.Errors = append(c.Errors, e) },
+	})
+	c.Stats = st
+	return c, err
 }
