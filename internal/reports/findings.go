@@ -234,7 +234,7 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 	for _, s := range doc.Sources {
 		if s.DNSError != "" {
 			out = append(out, report.Finding{ID: "reports.dns-error", Check: "dmarc", Severity: report.SeverityError,
-				Title: fmt.Sprintf("could not check %s against today's DNS: %s", s.IP, s.DNSError),
+				Title:  fmt.Sprintf("could not check %s against today's DNS: %s", s.IP, s.DNSError),
 				Detail: "A DNS timeout or SERVFAIL is not an answer: the source's verdict may change when the lookup works."})
 		}
 		if s.Verdict == VerdictUnknown {
