@@ -22,6 +22,8 @@ type checkFlags struct {
 	jobs  int
 	shard string
 	mail  mailFlags
+
+	selectorsFrom []string // DMARC report paths: their DKIM selectors are checked too
 }
 
 func newCheckCmd(app *App) *cobra.Command {
@@ -77,6 +79,7 @@ nothing failed), 3 a check could not run and nothing failed.`,
 	fl.StringVar(&f.input, "input", "", "read targets from `FILE` (one a line, # comments; - for stdin)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 64, "check this many targets at once (each waits on DNS most of the time)")
 	fl.StringVar(&f.shard, "shard", "", "check only shard `I/N` of the targets (0 <= I < N), split by a hash of the name")
+	fl.StringArrayVar(&f.selectorsFrom, "selectors-from", nil, "also check the DKIM selectors seen in these DMARC reports (`PATH`: files, mbox, Maildir, directory; repeatable)")
 	addMailFlags(fl, &f.mail)
 	return cmd
 }
@@ -140,6 +143,13 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 	targets, bad, err := collectTargets(app, args, f.input, sh)
 	if err != nil {
 		return err
+	}
+	if len(f.selectorsFrom) > 0 {
+		seen, err := selectorsFromReports(cmd.Context(), app, f.selectorsFrom, args)
+		if err != nil {
+			return err
+		}
+		opts.Selectors = append(opts.Selectors, seen...)
 	}
 	res, err := app.Resolver()
 	if err != nil {

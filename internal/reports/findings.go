@@ -56,7 +56,8 @@ func (b *Builder) finishDomains(j *joiner) {
 		default:
 			d.Next = "quarantine"
 		}
-		d.Ready = d.LegitimateFailing == 0
+		// No mail of your own in the reports says nothing about readiness.
+		d.Ready = d.LegitimateFailing == 0 && d.LegitimateTotal > 0
 		sort.SliceStable(failing, func(i, k int) bool { return failing[i].Failing() > failing[k].Failing() })
 		for _, s := range failing {
 			if len(d.FixFirst) < 10 {
@@ -190,6 +191,12 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 		case d.Next == "":
 			// p=reject already: failing sources are being refused today,
 			// and said so above.
+		case d.LegitimateTotal == 0:
+			out = append(out, report.Finding{
+				ID: "reports.no-legitimate-mail", Check: "dmarc", Severity: report.SeverityInfo,
+				Title:  fmt.Sprintf("none of the %d messages reported for %s came from a source that passes or is authorised", d.Messages, d.Domain),
+				Detail: "Either the domain sends no mail of its own (then p=reject is safe), or its senders are missing from these reports.",
+			})
 		case d.Ready:
 			out = append(out, report.Finding{
 				ID: "reports.policy-ready", Check: "dmarc", Severity: report.SeverityInfo,

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
+	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
+	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/reports"
+)
+
+func init() { addCommand(newReportsCmd) }
+
+type reportsFlags struct {
+	noRBL   bool
+	lists   string
+	maxSize int64
+}
+
+func newReportsCmd(app *App) *cobra.Command {
+	var f reportsFlags
+	cmd := &cobra.Command{
+		Use:   "reports PATH...",
+		Short: "Read DMARC aggregate, failure and SMTP TLS reports: who sends as my domain, who fails, and why",
+		Long: `Read the reports receivers mail to a domain — DMARC aggregate reports (rua:
+RFC 7489 appendix C and the RFC 9990 schema), DMARC failure reports (ruf:
+RFC 6591) and SMTP TLS reports (RFC 8460) — and join every sending source with
+today's DNS.
+
+PATH is a report file (.xml, .xml.gz, .zip, .json, .json.gz), an e-mail
+message carrying reports (.eml, any number of attachments), an mbox, a
+Maildir, a directory (read recursively) or - (standard input). Reports are
+recognised by content, not by name, and de-duplicated by (reporting org,
+report id). A file that cannot be read is listed with the reason under
+"errors"; the run goes on.
+
+Per policy domain and source IP: messages, DMARC pass, SPF/DKIM results and
+alignment, dispositions, reporting orgs, envelope-from and DKIM d=/selectors;
+then, unless --offline: does today's SPF record authorise the IP for its
+envelope-from (check_host), is the DKIM d= aligned, the PTR name, blocklists.
+Each source gets a verdict:
+
+  aligned    aligned and passing (or passing with today's DNS)
+  failing    your service, failing DMARC; the fix says what to change
+  forwarded  SPF fails, DKIM passes: forwarders and mailing lists, expected
+  unknown    unknown or spoofing: p=reject stops it
+
+and each domain its readiness for the next policy step (none → quarantine →
+reject): how much legitimate mail it would lose today and which sources to fix
+first. TLS reports give the failure rate per receiving MX and result type.
+
+Formats: text (tables), json (the deliverdoctor.reports/v1 contract), jsonl
+(one line per report row, for a database), csv (one line per source),
+markdown, html. Exit codes: 0 nothing at or above --fail-on, 1 findings at or
+above it (a failing source is a fail), 2 usage error or no report could be
+read, 3 a DNS lookup failed and nothing failed.`,
+		Example: `  deliverdoctor reports ~/Maildir/.DMARC
+  deliverdoctor reports reports/*.xml.gz reports/*.zip --format json
+  deliverdoctor reports dmarc.mbox --offline --format csv > sources.csv
+  deliverdoctor reports ~/Maildir/.DMARC --format jsonl | jq 'select(.dmarc_pass==false)'
+  deliverdoctor check example.com --selectors-from ~/Maildir/.DMARC`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReports(cmd.Context(), app, &f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.noRBL, "no-rbl", false, "do not look the source IPs up on blocklists")
+	fl.StringVar(&f.lists, "lists", "major", "which built-in blocklists: major or all")
+	fl.Int64Var(&f.maxSize, "max-size", dmarcreport.DefaultLimits.MaxSize, "largest report in `BYTES`, also after decompression (zip bombs)")
+	return cmd
+}
+
+func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("give a report file, message, mbox, Maildir or directory")
+	}
+	for _, p := range args {
+		if p == "-" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return usageErrorf("%s: %v", p, unwrapPathErr(err))
+		}
+	}
+	if f.maxSize <= 0 {
+		return usageErrorf("--max-size must be positive")
+	}
+	lim := dmarcreport.DefaultLimits
+	lim.MaxSize = f.maxSize
+	opts := reports.Options{}
+	if !app.Offline {
+		r, err := app.Resolver()
+		if err != nil {
+			return err
+		}
+		opts.Resolver = r
+		if !f.noRBL {
+			lists, err := rbl.Default().Select(f.lists)
+			if err != nil {
+				return &usageError{err}
+			}
+			opts.Lists = lists
+		}
+	}
+	sources := []dmarcreport.Source{}
+	if len(args) > 0 {
+		sources = append(sources, dmarcreport.PathSource(args, app.IO.In, f.maxSize))
+	}
+	b := reports.NewBuilder()
+	stream := app.Format == "jsonl"
+	st, err := dmarcreport.Walk(ctx, chainSources(sources), lim, 0, dmarcreport.Visitor{
+		Report: func(r *dmarcreport.Report) error {
+			b.Add(r)
+			if stream {
+				for _, l := range reports.Rows(r) {
+					if err := report.WriteJSONLine(app.IO.Out, l); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+		Error: b.AddError,
+	})
+	if err != nil {
+		return fmt.Errorf("reading reports: %w", err)
+	}
+	doc := b.Finish(ctx, opts)
+	doc.Stats = st
+	switch app.Format {
+	case "json":
+		err = report.WriteJSON(app.IO.Out, doc)
+	case "jsonl":
+		// The rows were streamed; errors go to stderr so the output stays
+		// one kind of line.
+		for _, e := range doc.Errors {
+			fmt.Fprintf(app.IO.Err, "deliverdoctor: %s: %s\n", e.File, oneLine(e.Error))
+		}
+	case "csv":
+		err = reports.CSV(app.IO.Out, doc)
+	case "markdown":
+		err = reports.Markdown(app.IO.Out, doc)
+	case "html":
+		err = reports.HTML(app.IO.Out, doc)
+	default:
+		err = reports.Text(app.IO.Out, doc, app.Color(), app.Verbose)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Reports == 0 {
+		if st.Errors > 0 {
+			return &exitError{2}
+		}
+		fmt.Fprintln(app.IO.Err, "deliverdoctor: no reports found")
+		return &exitError{2}
+	}
+	return app.StatusExit(doc.Status)
+}
+
+// chainSources reads the sources one after the other.
+func chainSources(srcs []dmarcreport.Source) dmarcreport.Source {
+	return func(emit func(dmarcreport.Input) error) error {
+		for _, s := range srcs {
+			if err := s(emit); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// selectorsFromReports reads reports and returns the DKIM selectors used
+// with d= one of domains, for check --selectors-from.
+func selectorsFromReports(ctx context.Context, app *App, paths, domains []string) ([]string, error) {
+	for _, p := range paths {
+		if p != "-" {
+			if _, err := os.Stat(p); err != nil {
+				return nil, usageErrorf("--selectors-from %s: %v", p, unwrapPathErr(err))
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, d := range domains {
+		want[strings.TrimSuffix(strings.ToLower(d), ".")] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	_, err := dmarcreport.Walk(ctx, dmarcreport.PathSource(paths, app.IO.In, bounce.DefaultMaxSize), dmarcreport.DefaultLimits, 0, dmarcreport.Visitor{
+		Report: func(r *dmarcreport.Report) error {
+			if r.Aggregate == nil {
+				return nil
+			}
+			for _, row := range r.Aggregate.Rows {
+				for _, d := range row.DKIMAuth {
+					s := strings.ToLower(d.Selector)
+					if d.Selector != "" && want[d.Domain] && !seen[s] {
+						seen[s] = true
+						out = append(out, s)
+					}
+				}
+			}
+			return nil
+		},
+	})
+	return out, err
+}
