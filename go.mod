@@ -3,6 +3,7 @@ module github.com/deliverdoctor/deliverdoctor
 go 1.26.0
 
 require (
+	github.com/emersion/go-imap v1.2.1
 	github.com/emersion/go-message v0.18.2
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6

@@ -21,6 +21,7 @@ type reportsFlags struct {
 	noRBL   bool
 	lists   string
 	maxSize int64
+	imap    imapFlags
 }
 
 func newReportsCmd(app *App) *cobra.Command {
@@ -64,6 +65,7 @@ read, 3 a DNS lookup failed and nothing failed.`,
   deliverdoctor reports reports/*.xml.gz reports/*.zip --format json
   deliverdoctor reports dmarc.mbox --offline --format csv > sources.csv
   deliverdoctor reports ~/Maildir/.DMARC --format jsonl | jq 'select(.dmarc_pass==false)'
+  DELIVERDOCTOR_IMAP_PASSWORD=... deliverdoctor reports --imap imaps://dmarc@mail.example.com/INBOX
   deliverdoctor check example.com --selectors-from ~/Maildir/.DMARC`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReports(cmd.Context(), app, &f, args)
@@ -72,13 +74,14 @@ read, 3 a DNS lookup failed and nothing failed.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.noRBL, "no-rbl", false, "do not look the source IPs up on blocklists")
 	fl.StringVar(&f.lists, "lists", "major", "which built-in blocklists: major or all")
+	addIMAPFlags(fl, &f.imap)
 	fl.Int64Var(&f.maxSize, "max-size", dmarcreport.DefaultLimits.MaxSize, "largest report in `BYTES`, also after decompression (zip bombs)")
 	return cmd
 }
 
 func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("give a report file, message, mbox, Maildir or directory")
+	if len(args) == 0 && f.imap.url == "" {
+		return usageErrorf("give a report file, message, mbox, Maildir or directory, or --imap URL")
 	}
 	for _, p := range args {
 		if p == "-" {
@@ -111,6 +114,13 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	sources := []dmarcreport.Source{}
 	if len(args) > 0 {
 		sources = append(sources, dmarcreport.PathSource(args, app.IO.In, f.maxSize))
+	}
+	if f.imap.url != "" {
+		src, err := imapSource(ctx, app, &f.imap, f.maxSize)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, src)
 	}
 	b := reports.NewBuilder()
 	stream := app.Format == "jsonl"
