@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/url"
 	"sort"
@@ -214,6 +215,9 @@ func session(ctx context.Context, t target, cfg Config, tlsCfg *tls.Config) (*cl
 		return nil, 0, nil, fmt.Errorf("IMAP %s: %w", t.addr, err)
 	}
 	c.Timeout = cfg.Timeout
+	// A dropped connection is handled (and reported) here, not logged by
+	// the library on stderr.
+	c.ErrorLog = log.New(io.Discard, "", 0)
 	if err := c.Login(t.user, cfg.Password); err != nil {
 		c.Terminate() //nolint:errcheck
 		return nil, 0, nil, fmt.Errorf("%w: %s as %s: %v", ErrAuth, t.addr, t.user, err)
