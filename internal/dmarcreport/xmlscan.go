@@ -212,8 +212,26 @@ func isNameByte(c byte, first bool) bool {
 	return false
 }
 
+// knownNames are the element names of the report schemas: looking them up
+// costs no allocation per tag (the compiler does not copy b for a map
+// index), which matters for reports of thousands of rows.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"feedback", "version", "report_metadata", "org_name", "email", "extra_contact_info",
+		"report_id", "date_range", "begin", "end", "error", "generator", "policy_published", "domain", "adkim", "aspf",
+		"p", "sp", "np", "pct", "fo", "testing", "discovery_method", "record", "row", "source_ip", "count",
+		"policy_evaluated", "disposition", "dkim", "spf", "reason", "type", "comment", "identifiers", "header_from",
+		"envelope_from", "envelope_to", "auth_results", "selector", "result", "human_result", "scope"} {
+		m[n] = n
+	}
+	return m
+}()
+
 // localName drops a namespace prefix and lower-cases.
 func localName(b []byte) string {
+	if n, ok := knownNames[string(b)]; ok {
+		return n
+	}
 	s := string(b)
 	if k := strings.LastIndexByte(s, ':'); k >= 0 {
 		s = s[k+1:]
@@ -231,6 +249,15 @@ func localName(b []byte) string {
 func appendText(n *node, b []byte) {
 	if n.name == "#document" {
 		return
+	}
+	// White space between elements is not a value (values are trimmed):
+	// skip it before it costs a copy.
+	if n.text.Len() == 0 {
+		i := 0
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		b = b[i:]
 	}
 	for len(b) > 0 {
 		amp := -1
