@@ -158,7 +158,7 @@ func Fetch(ctx context.Context, cfg Config, fn func(Message) error) (Stats, erro
 			stop := context.AfterFunc(ctx, func() { c.Terminate() }) //nolint:errcheck
 			err = fetchFrom(ctx, c, cfg, t, uids, &next, &st, fn)
 			stop()
-			c.Logout() //nolint:errcheck // best effort
+			c.Logout()    //nolint:errcheck // best effort
 			c.Terminate() //nolint:errcheck
 			if err == nil {
 				return st, nil
