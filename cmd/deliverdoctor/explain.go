@@ -87,7 +87,7 @@ reply or a bounce.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.provider, "provider", "", "read the code as this `PROVIDER` uses it: gmail, microsoft, yahoo or ses (default: from the bounce, else the registry meaning)")
+	fl.StringVar(&f.provider, "provider", "", "read the code as this `PROVIDER` uses it: gmail, microsoft, yahoo, icloud or ses (default: from the bounce, else the registry meaning)")
 	fl.BoolVar(&f.check, "check", false, "run the linked checks on the sender's domain and show the evidence")
 	fl.StringVar(&f.domain, "domain", "", "sender `DOMAIN` for --check (default: the bounce's sender)")
 	fl.BoolVar(&f.smtp, "smtp", false, "with --check: also probe the MX hosts over SMTP (never sends DATA)")
@@ -158,8 +158,8 @@ func runExplain(ctx context.Context, app *App, f *explainFlags, args []string) e
 	default:
 		return usageErrorf("explain: --format %s is not supported (text, json, jsonl or markdown)", app.Format)
 	}
-	if f.provider != "" && !contains([]string{"gmail", "google", "microsoft", "outlook", "office365", "yahoo", "aol", "ses", "amazonses"}, strings.ToLower(f.provider)) {
-		return usageErrorf("--provider %q: want gmail, microsoft, yahoo or ses", f.provider)
+	if f.provider != "" && !contains([]string{"gmail", "google", "microsoft", "outlook", "office365", "yahoo", "aol", "icloud", "apple", "ses", "amazonses"}, strings.ToLower(f.provider)) {
+		return usageErrorf("--provider %q: want gmail, microsoft, yahoo, icloud or ses", f.provider)
 	}
 	input := strings.Join(args, " ")
 	out, b, err := explainInput(app, f, args)
@@ -661,7 +661,7 @@ func runExplainList(app *App, what string) error {
 		// Each code once, with the meaning (registry or provider) that
 		// links it to the check.
 		for _, code := range bounce.CodesForCheck(what) {
-			for _, p := range []string{"", "google", "microsoft", "yahoo", "ses"} {
+			for _, p := range []string{"", "google", "microsoft", "yahoo", "apple", "ses"} {
 				if e, ok := bounce.Lookup(code, p); ok && e.Exact && slices.Contains(e.Checks, what) {
 					entries = append(entries, e)
 					break

@@ -204,3 +204,46 @@ func TestExplainHostileText(t *testing.T) {
 		t.Fatalf("markdown not escaped: %q", out)
 	}
 }
+
+// TestExplainReadsTheReply: the replies issue 22 found misread - explain
+// goes by the words and the provider's code, not only the enhanced code.
+func TestExplainReadsTheReply(t *testing.T) {
+	type want struct {
+		permanent   bool
+		disposition string
+		category    string
+		checkDomain string // "" when no check is linked
+	}
+	for in, w := range map[string]want{
+		"421 4.7.0 Try again later, closing connection.":                                                          {false, "retry", "policy-related", "sender"},
+		"553 5.7.2 [TSS09] All messages from 192.0.2.10 will be permanently deferred; Retrying will NOT succeed.": {true, "fix-setup", "spam-related", "sender"},
+		"TSS09": {true, "fix-setup", "spam-related", "sender"},
+		"550 5.4.1 Recipient address rejected: Access denied": {true, "suppress", "bad-mailbox", "recipient"},
+		"550 5.4.4 Unable to route":                           {true, "retry", "routing-errors", "recipient"},
+		"550 Utilisateur inconnu":                             {true, "suppress", "bad-mailbox", ""},
+		"550 El usuario no existe":                            {true, "suppress", "bad-mailbox", ""},
+	} {
+		out, stderr, code := runCLI(t, "explain", in, "--format", "json")
+		if code != 0 {
+			t.Errorf("%q: exit %d %s", in, code, stderr)
+			continue
+		}
+		var v struct {
+			Permanent   bool     `json:"permanent"`
+			Disposition string   `json:"disposition"`
+			Category    string   `json:"category"`
+			Checks      []string `json:"checks"`
+			CheckDomain string   `json:"check_domain"`
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatal(err)
+		}
+		side := v.CheckDomain
+		if len(v.Checks) == 0 {
+			side = ""
+		}
+		if v.Permanent != w.permanent || v.Disposition != w.disposition || v.Category != w.category || side != w.checkDomain {
+			t.Errorf("%q: got %+v, want %+v", in, v, w)
+		}
+	}
+}

@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// providerCodeRe finds provider codes in brackets: Yahoo's "[TSS04]".
-var providerCodeRe = regexp.MustCompile(`\[(TSS?\d{2})\]`)
+// providerCodeRe finds provider codes in brackets: Yahoo's "[TSS04]" and
+// "[BL21]", iCloud's "[CS01]" and "[HM08]", Outlook.com's "(S3150)".
+var providerCodeRe = regexp.MustCompile(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
 
 var providerRes = []struct {
 	re       *regexp.Regexp
@@ -17,6 +18,7 @@ var providerRes = []struct {
 	{regexp.MustCompile(`(?i)outlook\.com|protection\.outlook|office365|hotmail\.|\.prod\.outlook|microsoft\.com|messaging\.microsoft|sender\.office\.com`), "microsoft"},
 	{regexp.MustCompile(`(?i)yahoo|yahoodns|\baol\.com|\[TSS?\d{2}\]`), "yahoo"},
 	{regexp.MustCompile(`(?i)amazonses`), "ses"},
+	{regexp.MustCompile(`(?i)icloud\.com|\bme\.com|\bmac\.com|support\.apple\.com|\[(CS|HM)\d{2}\]`), "apple"},
 }
 
 // recipientProviders map well-known consumer domains to their provider.
@@ -24,6 +26,7 @@ var recipientProviders = map[string]string{
 	"gmail.com": "google", "googlemail.com": "google",
 	"outlook.com": "microsoft", "hotmail.com": "microsoft", "live.com": "microsoft", "msn.com": "microsoft",
 	"yahoo.com": "yahoo", "aol.com": "yahoo", "ymail.com": "yahoo",
+	"icloud.com": "apple", "me.com": "apple", "mac.com": "apple",
 }
 
 // detectProvider names the receiving provider from the remote MTA, the
@@ -73,12 +76,21 @@ func classify(f *Failure) {
 	}
 	var entry *Entry
 	if m := providerCodeRe.FindStringSubmatch(f.Diagnostic); m != nil {
-		if e, ok := Lookup(m[1], "yahoo"); ok {
-			f.ProviderCode, entry = m[1], e
+		pc := m[1] + m[2]
+		if e, ok := Lookup(pc, f.Provider); ok {
+			f.ProviderCode, entry = pc, e
 		}
 	}
 	if entry == nil && !status.IsZero() {
 		entry, _ = Lookup(status.String(), f.Provider)
+		// RFC 3463's X.4.1 is "no answer from host", but a server that
+		// replied 550 5.4.1 did answer: that reply is Microsoft's "recipient
+		// address rejected: access denied" (an unknown recipient).
+		if entry != nil && entry.KBCode == "X.4.1" && f.ReplyCode >= 500 {
+			if e, ok := Lookup(status.String(), "microsoft"); ok && e.Provider == "microsoft" {
+				entry = e
+			}
+		}
 	}
 	specific := entry != nil && entry.Exact && (f.ProviderCode != "" || !status.Generic())
 
@@ -100,7 +112,7 @@ func classify(f *Failure) {
 	if class == 0 && f.ProviderCode == "" && f.ReplyCode >= 400 {
 		class = f.ReplyCode / 100
 	}
-	if entry != nil && f.ProviderCode != "" {
+	if entry != nil && f.ProviderCode != "" && class == 0 {
 		if entry.Permanent {
 			class = 5
 		} else {
@@ -137,7 +149,21 @@ func classify(f *Failure) {
 			c.Meaning, c.Action = entry.Meaning, entry.Action
 			c.Checks = union(entry.Checks, p.Checks)
 			c.CheckDomain = entry.CheckDomain
+			switch {
+			case entry.Provider != "":
+				// A provider's own meaning of its code is precise:
+				// the words add nothing to its checks.
+				c.Checks = slices.Clone(entry.Checks)
+			case p.Checks != nil && !entry.firm:
+				// The words name the cause more precisely than a
+				// general code: their checks (none for "recipient
+				// preferences") replace the code's.
+				c.Checks, c.CheckDomain = slices.Clone(p.Checks), p.CheckDomain
+			}
 			disposition = entry.Disposition
+			if p.Disposition != "" && entry.Provider == "" && !entry.firm {
+				disposition = p.Disposition
+			}
 			ses = entry.SESType + "/" + entry.SESSubtype
 			break
 		}

@@ -165,7 +165,7 @@ func loadKnowledge() (*knowledge, error) {
 	return k, nil
 }
 
-var providers = []string{"", "google", "microsoft", "yahoo", "ses"}
+var providers = []string{"", "google", "microsoft", "yahoo", "apple", "ses"}
 
 func (k *knowledge) addEntry(e *rawEntry) error {
 	if e.Title == "" || e.Meaning == "" || e.Source == "" {
@@ -349,6 +349,8 @@ func normalizeProvider(p string) string {
 		return "yahoo"
 	case "ses", "amazonses", "amazon":
 		return "ses"
+	case "apple", "icloud":
+		return "apple"
 	}
 	return ""
 }
@@ -374,6 +376,17 @@ func (k *knowledge) entry(code string, e *rawEntry, c Code, exact bool) *Entry {
 		ses = e.SES
 	}
 	switch {
+	case c.IsZero() && len(e.Classes) == 1:
+		// A provider code ("[TSS09]") always sent with one class: the
+		// entry says which.
+		out.Permanent = e.Classes[0] == 5
+		out.Hard = out.Permanent && cat.Hard
+		if !out.Permanent && out.Disposition == DispositionSuppress {
+			out.Disposition = DispositionRetry
+		}
+		if !out.Hard && strings.HasPrefix(ses, "Permanent/") {
+			ses = "Transient/General"
+		}
 	case c.IsZero():
 		// A provider key without a class: SES types say it themselves.
 		out.Hard = strings.HasPrefix(ses, "Permanent/")

@@ -19,6 +19,8 @@ type pattern struct {
 	CheckDomain string   `yaml:"check_domain"`
 	Re          string   `yaml:"re"`
 	Why         string   `yaml:"why"`
+	// Examples are real replies the pattern must match (tested).
+	Examples []string `yaml:"examples"`
 
 	re     *regexp.Regexp
 	strong bool
