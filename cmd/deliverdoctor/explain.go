@@ -56,10 +56,14 @@ receiving server refused the message while your server was talking to it)
 or a bounce sent after the message was accepted (which is backscatter if you
 never sent it) - and so who has to act.
 
-With --check it runs the linked checks on the sender's domain (taken from
-the bounce, or --domain) and shows the evidence next to the code: "5.7.26 -
-and indeed: SPF needs 14 DNS lookups". Checks that concern the recipient's
-domain (5.1.2, 5.4.4) run on that domain.
+With --check it runs the linked checks on the sender's domain and shows the
+evidence next to the code: "5.7.26 - and indeed: SPF needs 14 DNS lookups".
+The domain is --domain, else the one the reply names ("sending domain X does
+not pass DMARC", "SPF [X] with ip: [IP]"), else the bounce's: the envelope
+sender (Return-Path) for an SPF cause, the DKIM d= for a DKIM cause, From:
+otherwise. A reply naming an IP and a blocklist ("Client host [IP] blocked
+using LIST") has that IP looked up on that list. Checks that concern the
+recipient's domain (5.1.2, 5.4.4) run on that domain.
 
 Exit codes: 0 explained; with --check 1 when a check fails (at or above
 --fail-on) and 3 when one could not run; 2 for input that is not a code, a
@@ -71,6 +75,7 @@ reply or a bounce.`,
   deliverdoctor explain bounce.eml
   deliverdoctor explain bounce.eml --check              # and run spf, dkim, dmarc ... on the sender's domain
   deliverdoctor explain 5.7.26 --check --domain example.com --format json
+  deliverdoctor explain "554 5.7.1 Client host [192.0.2.10] blocked using zen.spamhaus.org" --check --domain example.com
   pbpaste | deliverdoctor explain -
   deliverdoctor explain --list spf                      # every code the spf check explains`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -149,7 +154,9 @@ type explainEvidence struct {
 	Report    *report.Report     `json:"report,omitempty"`
 	// RecipientReport holds the checks that concern the recipient's domain.
 	RecipientReport *report.Report `json:"recipient_report,omitempty"`
-	Notes           []string       `json:"notes,omitempty"`
+	// IPReport holds the rbl check on the IP the reply names.
+	IPReport *report.Report `json:"ip_report,omitempty"`
+	Notes    []string       `json:"notes,omitempty"`
 }
 
 func runExplain(ctx context.Context, app *App, f *explainFlags, args []string) error {
@@ -268,14 +275,7 @@ func fromBounce(f *explainFlags, b *bounce.Bounce, file string) (*explainOutput,
 	for i := range b.Failures {
 		out.Recipients = append(out.Recipients, newBounceRecord(file, b, &b.Failures[i]))
 	}
-	var primary *bounce.Failure
-	for i := range b.Failures {
-		fl := &b.Failures[i]
-		if fl.DSNAction == "failed" || fl.DSNAction == "delayed" {
-			primary = fl
-			break
-		}
-	}
+	primary := b.Primary()
 	if primary == nil {
 		return out, b, nil
 	}
@@ -315,14 +315,20 @@ func fromBounce(f *explainFlags, b *bounce.Bounce, file string) (*explainOutput,
 	return out, b, nil
 }
 
-// gatherEvidence runs the linked checks (--check).
+// gatherEvidence runs the linked checks (--check) on what the reply and
+// the bounce name: the sending domain a receiver judged ("sending domain X
+// does not pass DMARC"), else the bounce's From, Return-Path or DKIM d=;
+// the IP and blocklist a reply names ("Client host [IP] blocked using
+// LIST") for the rbl check.
 func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explainOutput, b *bounce.Bounce) (*explainEvidence, findings.Status, error) {
-	domain := f.domain
-	if domain == "" {
-		domain = out.SenderDomain
+	text := out.Diagnostic
+	if text == "" {
+		text = out.Input
 	}
+	named := bounce.NamedInReply(text)
+	domain, whence := senderDomainFor(f.domain, named, out, b)
 	if domain == "" {
-		return nil, "", usageErrorf("explain --check needs the sender's domain: give --domain, or a bounce that names the sender")
+		return nil, "", usageErrorf("explain --check needs the sender's domain: give --domain, or a reply or bounce that names it")
 	}
 	t, err := target.Parse(domain)
 	if err != nil {
@@ -333,6 +339,9 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 		return nil, "", err
 	}
 	ev := &explainEvidence{Domain: t.Name, Ran: []string{}, Confirmed: []findings.Finding{}}
+	if whence != "" {
+		ev.Notes = append(ev.Notes, "sender's domain "+t.Name+" "+whence)
+	}
 	registered := check.Names()
 	var senderChecks, recipientChecks []string
 	for _, c := range out.Checks {
@@ -347,11 +356,21 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 		}
 	}
 	opts := check.Options{Offline: app.Offline, ProbeTimeout: 10 * time.Second, Lists: "major", SMTP: f.smtp, Relay: f.relay}
+	var namedIP netip.Addr
+	if ip, err := netip.ParseAddr(named.IP); err == nil {
+		namedIP = ip
+	} else if b != nil {
+		namedIP, _ = netip.ParseAddr(b.SenderIP)
+	}
+	if namedIP.IsValid() {
+		opts.SenderIP = namedIP
+		ev.Notes = append(ev.Notes, "sending IP "+namedIP.String()+" taken from the receiver's reply")
+	}
+	if named.List != "" && slices.Contains(senderChecks, "rbl") {
+		opts.DNSBL = []string{named.List}
+		ev.Notes = append(ev.Notes, "blocklist "+named.List+" named in the reply")
+	}
 	if b != nil {
-		if ip, err := netip.ParseAddr(b.SenderIP); err == nil {
-			opts.SenderIP = ip
-			ev.Notes = append(ev.Notes, "sending IP "+ip.String()+" taken from the receiver's reply")
-		}
 		if b.MailFrom != "" && strings.EqualFold(domainOf(b.MailFrom), t.Name) {
 			opts.MailFrom = b.MailFrom
 		}
@@ -382,6 +401,14 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 		}
 		return rep
 	}
+	// The reply names the IP it refused: the blocklists are asked about
+	// that address, not about the domain's MX and SPF addresses.
+	if namedIP.IsValid() && slices.Contains(senderChecks, "rbl") {
+		if it, err := target.Parse(namedIP.String()); err == nil {
+			ev.IPReport = run(it, []string{"rbl"})
+			senderChecks = slices.DeleteFunc(senderChecks, func(c string) bool { return c == "rbl" })
+		}
+	}
 	if len(senderChecks) > 0 {
 		ev.Report = run(t, senderChecks)
 	}
@@ -407,6 +434,40 @@ func gatherEvidence(ctx context.Context, app *App, f *explainFlags, out *explain
 	return ev, status, nil
 }
 
+// senderDomainFor picks the domain the sender-side checks examine and says
+// where it came from: --domain; the domain the reply names (the one the
+// receiver judged); else the bounce's sending domains - the envelope
+// sender's for a cause only SPF explains, the signer's for one only DKIM
+// explains, the author's (From:) otherwise, then whichever is known.
+func senderDomainFor(flag string, named bounce.Named, out *explainOutput, b *bounce.Bounce) (domain, whence string) {
+	if flag != "" {
+		return flag, ""
+	}
+	if named.Domain != "" {
+		return named.Domain, "named in the reply"
+	}
+	if b == nil {
+		return "", ""
+	}
+	sds := b.SendingDomains()
+	if len(sds) == 0 {
+		return "", ""
+	}
+	want := "From"
+	switch {
+	case slices.Equal(out.Checks, []string{"spf"}):
+		want = "Return-Path"
+	case slices.Equal(out.Checks, []string{"dkim"}):
+		want = "DKIM d="
+	}
+	for _, sd := range sds {
+		if sd.From == want {
+			return sd.Domain, "from the bounce's " + sd.From
+		}
+	}
+	return sds[0].Domain, "from the bounce's " + sds[0].From
+}
+
 func codeOr(out *explainOutput) string {
 	if out.Code != "" {
 		return out.Code
@@ -417,22 +478,12 @@ func codeOr(out *explainOutput) string {
 	return "this bounce"
 }
 
-// confirms reports a finding that names the bounce's code (or the same
-// subject.detail in the other class: 4.7.26 and 5.7.26 have one cause).
+// confirms reports a warn or fail finding that names the bounce's code.
 func confirms(f findings.Finding, code string) bool {
 	if f.Severity != findings.SeverityFail && f.Severity != findings.SeverityWarn {
 		return false
 	}
-	c, err := bounce.ParseCode(code)
-	if err != nil {
-		return false
-	}
-	for _, bc := range f.BounceCodes {
-		if x, err := bounce.ParseCode(bc); err == nil && x.Subject == c.Subject && x.Detail == c.Detail {
-			return true
-		}
-	}
-	return false
+	return bounce.ConfirmsCode(f.BounceCodes, code)
 }
 
 func domainOf(addr string) string {
@@ -549,7 +600,7 @@ func writeExplainText(w io.Writer, out *explainOutput, opts report.Options) erro
 		for _, n := range ev.Notes {
 			fmt.Fprintf(w, "  note: %s\n", l(n))
 		}
-		for _, rep := range []*report.Report{ev.Report, ev.RecipientReport} {
+		for _, rep := range []*report.Report{ev.IPReport, ev.Report, ev.RecipientReport} {
 			if rep != nil {
 				fmt.Fprintln(w)
 				if err := report.TextReport(w, rep, opts); err != nil {
@@ -622,7 +673,7 @@ func writeExplainMarkdown(w io.Writer, out *explainOutput) error {
 	}
 	if ev := out.Evidence; ev != nil {
 		fmt.Fprintf(w, "\n### Evidence for %s\n\n%s\n", md(ev.Domain), md(ev.Summary))
-		for _, rep := range []*report.Report{ev.Report, ev.RecipientReport} {
+		for _, rep := range []*report.Report{ev.IPReport, ev.Report, ev.RecipientReport} {
 			if rep != nil {
 				fmt.Fprintln(w)
 				report.MarkdownReport(w, rep, report.Options{})

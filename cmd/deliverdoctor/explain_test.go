@@ -247,3 +247,60 @@ func TestExplainReadsTheReply(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainCheckUsesNamed: --check runs on what the reply names - the
+// sending domain the receiver judged, the IP and the blocklist - and on the
+// bounce's returned headers when From: is missing.
+func TestExplainCheckUsesNamed(t *testing.T) {
+	srv := dnstest.Start(t, `
+nodmarc.example. 300 IN MX 10 mx.nodmarc.example.
+mx.nodmarc.example. 300 IN A 192.0.2.20
+nodmarc.example. 300 IN TXT "v=spf1 -all"
+49.2.0.192.bl.test.example. 300 IN A 127.0.0.2
+49.2.0.192.bl.test.example. 300 IN TXT "listed for testing"
+envelope.example. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"
+`)
+	type evidence struct {
+		Evidence struct {
+			Domain   string          `json:"domain"`
+			Ran      []string        `json:"checks_run"`
+			Notes    []string        `json:"notes"`
+			IPReport json.RawMessage `json:"ip_report"`
+		} `json:"evidence"`
+	}
+	decode := func(out string) evidence {
+		t.Helper()
+		var v evidence
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return v
+	}
+	// Microsoft names the domain that failed DMARC.
+	out, stderr, code := runCLI(t, "explain", "550 5.7.509 Access denied, sending domain nodmarc.example does not pass DMARC verification and has a DMARC policy of reject.",
+		"--check", "--resolver", srv.Addr(), "--format", "json")
+	if code == 2 {
+		t.Fatalf("exit 2: %s", stderr)
+	}
+	if v := decode(out); v.Evidence.Domain != "nodmarc.example" || !slices.Contains(v.Evidence.Ran, "dmarc") {
+		t.Errorf("5.7.509: %+v", v.Evidence)
+	}
+	// Postfix names the IP and the list: that IP is asked on that list.
+	out, stderr, code = runCLI(t, "explain", "554 5.7.1 Service unavailable; Client host [192.0.2.49] blocked using bl.test.example",
+		"--check", "--domain", "nodmarc.example", "--resolver", srv.Addr(), "--format", "json")
+	v := decode(out)
+	if code != 1 || !strings.Contains(string(v.Evidence.IPReport), "192.0.2.49") || !strings.Contains(string(v.Evidence.IPReport), "bl.test.example") ||
+		!strings.Contains(string(v.Evidence.IPReport), `"fail"`) {
+		t.Errorf("blocked using: exit %d %s\n%s", code, stderr, out)
+	}
+	// A bounce for an SPF failure: SPF judged the envelope sender
+	// (Return-Path), not the author's From: domain.
+	msg := "From: MAILER-DAEMON@mx.isp.example\nTo: postmaster@isp.example\nSubject: Undelivered Mail Returned to Sender\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nfailed\n\n" +
+		"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.isp.example\n\nFinal-Recipient: rfc822; bob@other.example\nAction: failed\nStatus: 5.7.23\n" +
+		"Remote-MTA: dns; mx.other.example\nDiagnostic-Code: smtp; 550 5.7.23 SPF validation failed\n\n--B\nContent-Type: text/rfc822-headers\n\nReturn-Path: <bounce-7@envelope.example>\nFrom: Alice <alice@author.example>\nTo: bob@other.example\n\n--B--\n"
+	out, stderr, code = bounceCLI(t, msg, "explain", "-", "--check", "--resolver", srv.Addr(), "--format", "json")
+	if v := decode(out); code == 2 || v.Evidence.Domain != "envelope.example" || !slices.Equal(v.Evidence.Ran, []string{"spf"}) {
+		t.Errorf("Return-Path: exit %d %s %+v", code, stderr, v.Evidence)
+	}
+}
