@@ -56,10 +56,13 @@ func runDKIM(ctx context.Context, app *App, arg string, selectors []string) erro
 	if err != nil {
 		return err
 	}
-	for _, s := range selectors {
-		if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t@/") {
-			return usageErrorf("--selector %q is not a selector (a DNS label such as s1 or google)", s)
+	for i, s := range selectors {
+		// "s1._domainkey.example.com" (a common paste) means s1.
+		sel, err := dkim.NormalizeSelector(s, t.Name)
+		if err != nil {
+			return usageErrorf("--selector %v", err)
 		}
+		selectors[i] = sel
 	}
 	rep, err := app.runSelection(ctx, t, check.Options{Only: []string{"dkim"}, Selectors: selectors})
 	if err != nil {

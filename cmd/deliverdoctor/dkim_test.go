@@ -46,6 +46,8 @@ func TestDKIMCommand(t *testing.T) {
 		ids    []string
 	}{
 		{[]string{"dkim", "example.com", "--selector", "s1"}, 0, findings.StatusPass, nil},
+		// The whole key name, as DNS consoles show it, means the selector.
+		{[]string{"dkim", "example.com", "--selector", "s1._domainkey.example.com"}, 0, findings.StatusPass, nil},
 		{[]string{"dkim", "example.com"}, 0, findings.StatusPass, nil},
 		{[]string{"dkim", "Example.COM", "--selector", "s1", "--selector", "nosuch"}, 1, findings.StatusFail, []string{"dkim.no-key"}},
 		{[]string{"dkim", "elsewhere.example", "--selector", "s1"}, 0, findings.StatusSkip, nil},
@@ -75,7 +77,8 @@ func TestDKIMCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "SELECTOR") || !strings.Contains(out, "rsa 2048-bit") || !strings.Contains(out, "keys: s1") {
 		t.Errorf("text output:\n%s", out)
 	}
-	for _, args := range [][]string{{"dkim"}, {"dkim", "not a domain"}, {"dkim", "example.com", "--selector", "a b"}, {"dkim", "192.0.2.1"}} {
+	for _, args := range [][]string{{"dkim"}, {"dkim", "not a domain"}, {"dkim", "example.com", "--selector", "a b"}, {"dkim", "192.0.2.1"},
+		{"dkim", "example.com", "--selector", "s1._domainkey.other.example"}} {
 		_, stderr, code := runCLI(t, args...)
 		if code != 2 || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)

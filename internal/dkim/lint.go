@@ -102,7 +102,23 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []findings.Fi
 		present++
 		fs = append(fs, KeyFindings(kr, asked)...)
 	}
-	if len(errs) > 0 {
+	// A guessed selector that did not answer is not the domain's problem
+	// when another selector answered: DNS cannot list selectors, so a
+	// failed guess says nothing about DKIM. Only a selector the user named,
+	// or no answer to any guess, is an error.
+	guessesOnly := !asked && len(errs) > 0 && len(errs) < len(results)
+	if guessesOnly {
+		var ev []string
+		for _, kr := range errs {
+			ev = append(ev, fmt.Sprintf("%s: %s", kr.Name, kr.Error))
+		}
+		f := finding("guess-unanswered", findings.SeverityInfo, fmt.Sprintf("%d of %d guessed selectors of %s got no answer from the DNS", len(errs), len(results), d.Domain))
+		f.Detail = "These selectors were guesses from the built-in list, not selectors your mail is known to use; a timeout or SERVFAIL on a guess does not change the verdict on the keys that were found. Give the selectors your mail uses with --selector to check them for sure."
+		f.Evidence = ev
+		f.Refs = []string{"RFC 6376 6.1.2"}
+		fs = append(fs, f)
+	}
+	if len(errs) > 0 && !guessesOnly {
 		var ev []string
 		for _, kr := range errs {
 			ev = append(ev, fmt.Sprintf("%s: %s", kr.Name, kr.Error))
@@ -125,7 +141,7 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []findings.Fi
 		f.Refs = []string{"RFC 6376 6.1.2"}
 		fs = append(fs, f)
 	}
-	if !asked && present == 0 && len(errs) == 0 && !d.Offline {
+	if !asked && present == 0 && len(errs) < len(results) && !d.Offline {
 		f := finding("no-selector-found", findings.SeverityWarn, fmt.Sprintf("no DKIM key found for %s at %d common selectors", d.Domain, d.Checked))
 		f.Detail = "DNS cannot list selectors, so this cannot confirm whether the domain signs its mail. Gmail, Yahoo and Microsoft require DKIM (and DMARC alignment) from bulk senders; mail without a passing signature is deferred or rejected."
 		f.Evidence = []string{"tried: " + strings.Join(d.NotFound, ", ")}

@@ -155,6 +155,30 @@ func looksLikeKey(txt string) bool {
 	return false
 }
 
+// NormalizeSelector accepts a selector as people paste it: "s1", or the
+// whole key name "s1._domainkey.example.com" (as DNS consoles show it),
+// which is cut back to "s1" when it names domain. A key name of another
+// domain is an error that says what to give.
+func NormalizeSelector(sel, domain string) (string, error) {
+	s := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(sel), "."))
+	domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
+	i := strings.Index(s, "._domainkey")
+	if i < 0 {
+		if s == "" || strings.ContainsAny(s, " \t@/") {
+			return "", fmt.Errorf("%q is not a selector (a DNS label such as s1 or google)", sel)
+		}
+		return s, nil
+	}
+	short, rest := s[:i], strings.TrimPrefix(s[i:], "._domainkey")
+	if short == "" {
+		return "", fmt.Errorf("%q has no selector before ._domainkey", sel)
+	}
+	if rest != "" && rest != "."+domain {
+		return "", fmt.Errorf("%q is the key name of %s, not of %s: give the selector alone (%s)", sel, strings.TrimPrefix(rest, "."), domain, short)
+	}
+	return short, nil
+}
+
 // Discovery is the DKIM picture of a domain: what each selector holds.
 type Discovery struct {
 	Domain string `json:"domain"`

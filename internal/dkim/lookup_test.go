@@ -261,3 +261,56 @@ func TestKnownSelectorsData(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverGuessTimeoutIsANote (issue 22.4): one guessed selector that
+// times out must not turn a domain with a good key into an error; a
+// selector the user named that times out still is one.
+func TestDiscoverGuessTimeoutIsANote(t *testing.T) {
+	srv := dnstest.Start(t, zoneTXT("s1._domainkey.good.example", rsaRecord(t, rsaKey(t, 2048), "")))
+	guess := KnownSelectors()[0].Selector
+	srv.Set(guess+"._domainkey.good.example", dnstest.Behavior{Drop: true})
+	srv.Set(guess+"._domainkey.nokey.example", dnstest.Behavior{Drop: true})
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 100_000_000, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d := Discover(ctx, c, "good.example", nil)
+	if got := ids(d.Findings); !slices.Equal(got, []string{"dkim.guess-unanswered/info"}) {
+		t.Errorf("findings %v", got)
+	}
+	if st := d.CheckResult().Status; st != findings.StatusPass {
+		t.Errorf("status %s, want pass: s1 has a good key", st)
+	}
+	// Only guesses answered, none with a key: the usual "no key at the
+	// common selectors" warning plus the note, never an error.
+	d = Discover(ctx, c, "nokey.example", nil)
+	if got := ids(d.Findings); !slices.Equal(got, []string{"dkim.guess-unanswered/info", "dkim.no-selector-found/warn"}) {
+		t.Errorf("nokey findings %v", got)
+	}
+	// The user named the selector: its timeout is an error.
+	d = Discover(ctx, c, "good.example", []string{"s1", guess})
+	if got := ids(d.Findings); !slices.Contains(got, "dkim.dns-error/error") {
+		t.Errorf("named selector findings %v", got)
+	}
+}
+
+func TestNormalizeSelector(t *testing.T) {
+	for in, want := range map[string]string{
+		"s1": "s1", " S1 ": "s1", "s1._domainkey.example.com": "s1", "s1._domainkey.example.com.": "s1",
+		"s1._domainkey": "s1", "google._domainkey.Example.COM": "google",
+	} {
+		if got, err := NormalizeSelector(in, "example.com"); err != nil || got != want {
+			t.Errorf("NormalizeSelector(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a b", "x@y", "._domainkey.example.com"} {
+		if _, err := NormalizeSelector(bad, "example.com"); err == nil {
+			t.Errorf("NormalizeSelector(%q): no error", bad)
+		}
+	}
+	_, err := NormalizeSelector("s1._domainkey.other.example", "example.com")
+	if err == nil || !strings.Contains(err.Error(), "give the selector alone (s1)") {
+		t.Errorf("other domain: %v", err)
+	}
+}
