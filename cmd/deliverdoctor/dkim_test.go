@@ -52,6 +52,7 @@ func TestDKIMCommand(t *testing.T) {
 		{[]string{"dkim", "Example.COM", "--selector", "s1", "--selector", "nosuch"}, 1, findings.StatusFail, []string{"dkim.no-key"}},
 		{[]string{"dkim", "elsewhere.example", "--selector", "s1"}, 0, findings.StatusSkip, nil},
 		{[]string{"check", "example.com", "--selector", "s1", "--checks", "dkim"}, 0, findings.StatusPass, nil},
+		{[]string{"check", "example.com", "--selector", "s1._domainkey.example.com", "--checks", "dkim"}, 0, findings.StatusPass, nil},
 		{[]string{"check", "example.com", "--selector", "gone", "--checks", "dkim"}, 1, findings.StatusFail, []string{"dkim.no-key"}},
 	}
 	for _, tt := range tests {

@@ -207,6 +207,9 @@ func Discover(ctx context.Context, r dnsx.Resolver, domain string, selectors []s
 		seen := map[string]bool{}
 		for _, s := range selectors {
 			s = strings.ToLower(strings.TrimSpace(s))
+			if n, err := NormalizeSelector(s, domain); err == nil {
+				s = n // "s1._domainkey.example.com" pasted for s1
+			}
 			if s != "" && !seen[s] {
 				seen[s] = true
 				uniq = append(uniq, s)
