@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -209,7 +211,19 @@ func explainInput(app *App, f *explainFlags, args []string) (*explainOutput, *bo
 		return fromBounce(f, b, "stdin")
 	}
 	if len(args) == 1 {
-		if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
+		st, err := os.Stat(arg)
+		switch {
+		case err == nil && st.IsDir():
+			return nil, nil, usageErrorf("%s is a directory; use deliverdoctor bounces for many messages", arg)
+		case err == nil && !st.Mode().IsRegular():
+			// A FIFO would block the read, a device (/dev/zero) never ends.
+			return nil, nil, usageErrorf("%s is not a regular file (%s); save the bounce to a file, or pipe it to explain -", arg, fileKind(st.Mode()))
+		case err != nil && errors.Is(err, syscall.ELOOP):
+			return nil, nil, usageErrorf("%s: a loop of symbolic links", arg)
+		case err != nil && errors.Is(err, fs.ErrPermission):
+			return nil, nil, usageErrorf("%s: permission denied", arg)
+		}
+		if err == nil && st.Mode().IsRegular() {
 			fh, err := os.Open(arg)
 			if err != nil {
 				return nil, nil, usageErrorf("%s: %v", arg, unwrapPathErr(err))
@@ -220,8 +234,6 @@ func explainInput(app *App, f *explainFlags, args []string) (*explainOutput, *bo
 				return nil, nil, usageErrorf("%s: %v", arg, err)
 			}
 			return fromBounce(f, b, arg)
-		} else if err == nil {
-			return nil, nil, usageErrorf("%s is a directory; use deliverdoctor bounces for many messages", arg)
 		}
 		// A bare code: the knowledge base's entry, no reply around it.
 		if e, ok := bounce.Lookup(arg, f.provider); ok && !strings.ContainsAny(strings.TrimSpace(arg), " \t") {
@@ -238,6 +250,21 @@ func explainInput(app *App, f *explainFlags, args []string) (*explainOutput, *bo
 		return nil, nil, usageErrorf("%s: no such file", arg)
 	}
 	return nil, nil, usageErrorf("%q is not a status code (5.7.26), an SMTP reply (550 5.7.26 ...) or a bounce file", clipInput(text))
+}
+
+// fileKind names a non-regular file's type for a message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a file"
 }
 
 func unwrapPathErr(err error) error {

@@ -51,6 +51,9 @@ type Result struct {
 	NullMX   bool   `json:"null_mx"`
 	Implicit bool   `json:"implicit"` // no MX: mail goes to the domain's A/AAAA
 	Hosts    []Host `json:"hosts"`
+	// Records is how many MX records the domain has; more than len(Hosts)
+	// when only the first maxHosts were checked.
+	Records int `json:"records,omitempty"`
 	// Findings are not part of Data in JSON: they go to the report.
 	Findings []findings.Finding `json:"-"`
 	Err      error              `json:"-"` // the MX lookup itself could not be done
@@ -113,6 +116,7 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		}
 		return strings.ToLower(mxs[i].Mx) < strings.ToLower(mxs[j].Mx)
 	})
+	res.Records = len(mxs)
 	if len(mxs) > maxHosts {
 		res.Findings = append(res.Findings, findings.Finding{
 			ID: "mx.too-many", Severity: findings.SeverityWarn,
@@ -634,6 +638,9 @@ func (r *Result) CheckResult() findings.CheckResult {
 			names = append(names, "…")
 		}
 		cr.Summary = fmt.Sprintf("%d MX host(s) (%s), %d resolve", len(r.Hosts), strings.Join(names, ", "), ok)
+		if r.Records > len(r.Hosts) {
+			cr.Summary = fmt.Sprintf("%d MX host(s), the first %d checked (%s), %d resolve", r.Records, len(r.Hosts), strings.Join(names, ", "), ok)
+		}
 		if off > 0 {
 			cr.Summary += fmt.Sprintf(", %d not checked (offline)", off)
 		}

@@ -224,6 +224,11 @@ func TestAnalyzeTooManyHosts(t *testing.T) {
 	if len(r.Hosts) != maxHosts || find(r.Findings, "mx.too-many") == nil {
 		t.Fatalf("%d hosts, findings %q", len(r.Hosts), ids(r.Findings))
 	}
+	// The summary counts the records, not the hosts checked (issue 23.11:
+	// "32 MX host(s)" for 200).
+	if sum := r.CheckResult().Summary; !strings.HasPrefix(sum, "40 MX host(s), the first 32 checked") {
+		t.Errorf("summary %q", sum)
+	}
 }
 
 // TestAnalyzeConcurrentAndCached: host lookups run in parallel through the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
@@ -119,7 +120,7 @@ func where(p *smtpprobe.Result, name string) string {
 // for what works but puts mail at risk.
 func smtpFindings(res *SMTPResult) []findings.Finding {
 	var fs []findings.Finding
-	reached := 0
+	reached, silent := 0, 0
 	var unreachable []string
 	for i := range res.Hosts {
 		if p := res.Hosts[i].Probe(); p != nil && p.Reached() {
@@ -137,6 +138,12 @@ func smtpFindings(res *SMTPResult) []findings.Finding {
 		case !p.Connected || (p.Greeting == nil && p.Failure != smtpprobe.FailProtocol):
 			var errs []string
 			for _, q := range h.Probes {
+				if q.Connected && q.Greeting == nil {
+					// TCP worked; the server never spoke.
+					silent++
+					errs = append(errs, fmt.Sprintf("%s [%s]:%d: connected, no greeting within %s: %s", h.Name, q.Addr, q.Port, waited(q), q.Error))
+					continue
+				}
 				errs = append(errs, fmt.Sprintf("%s [%s]:%d: %s", h.Name, q.Addr, q.Port, q.Error))
 			}
 			unreachable = append(unreachable, errs...)
@@ -215,10 +222,18 @@ func smtpFindings(res *SMTPResult) []findings.Finding {
 	}
 	if len(unreachable) > 0 {
 		if reached == 0 && len(fs) == 0 {
+			title := fmt.Sprintf("could not connect to any MX host of %s on port %d", res.Domain, res.Port)
+			detail := "Every connection was refused or timed out. That is either the servers (down, firewalled: senders defer and bounce after days) or the network this ran from: many ISPs and cloud providers block outgoing port 25. Run the probe from a host that can send mail."
+			if silent == len(unreachable) {
+				title = fmt.Sprintf("connected to the MX hosts of %s on port %d, but none sent a greeting", res.Domain, res.Port)
+				detail = "The TCP connections succeeded, so the network path is open, but no server sent its 220 banner in time. An overloaded or hung MTA, a tarpit, or a middlebox that accepts the connection and forwards nothing does this; senders defer and bounce after days."
+			} else if silent > 0 {
+				title = fmt.Sprintf("no MX host of %s on port %d greeted: some refused or timed out, some connected and stayed silent", res.Domain, res.Port)
+			}
 			fs = append(fs, findings.Finding{
 				ID: "smtp.unreachable", Severity: findings.SeverityError,
-				Title:       fmt.Sprintf("could not connect to any MX host of %s on port %d", res.Domain, res.Port),
-				Detail:      "Every connection was refused or timed out. That is either the servers (down, firewalled: senders defer and bounce after days) or the network this ran from: many ISPs and cloud providers block outgoing port 25. Run the probe from a host that can send mail.",
+				Title:       title,
+				Detail:      detail,
 				Evidence:    unreachable,
 				BounceCodes: []string{"4.4.1", "4.4.2", "5.4.7"},
 				Fix:         "Check that the MX hosts listen on port 25 and that their firewall admits the internet.",
@@ -241,6 +256,11 @@ func smtpFindings(res *SMTPResult) []findings.Finding {
 		}
 	}
 	return fs
+}
+
+// waited is how long a probe waited, rounded to the second ("10s").
+func waited(p *smtpprobe.Result) string {
+	return (time.Duration(p.DurationMS) * time.Millisecond).Round(time.Second).String()
 }
 
 func hostsIn(lines []string) int {

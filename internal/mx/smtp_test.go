@@ -155,3 +155,22 @@ func TestProbeMXSummaryAndSkips(t *testing.T) {
 		}
 	}
 }
+
+// TestNoGreetingIsNotNoConnection (issue 23.11): a server that takes the
+// TCP connection and never greets is "connected, no greeting", not "could
+// not connect".
+func TestNoGreetingIsNotNoConnection(t *testing.T) {
+	ca := testpki.NewCA(t)
+	port := int(smtptest.StartScripted(t, func(c net.Conn, _ *bufio.Reader, _ *smtptest.CommandLog) {
+		time.Sleep(3 * time.Second)
+	}).Addr.Port())
+	res := probeDomain(t, "test.example", port, ca)
+	if len(res.Findings) != 1 {
+		t.Fatalf("findings %q", ids(res.Findings))
+	}
+	f := res.Findings[0]
+	if f.ID != "smtp.unreachable" || strings.Contains(f.Title, "could not connect") || !strings.Contains(f.Title, "none sent a greeting") ||
+		!strings.Contains(strings.Join(f.Evidence, "\n"), "connected, no greeting within") {
+		t.Errorf("%s: %s %q", f.ID, f.Title, f.Evidence)
+	}
+}

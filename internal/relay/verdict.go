@@ -80,7 +80,16 @@ func decide(res *Result, p *prober) (Verdict, string, string) {
 				failure = "protocol"
 			}
 		}
-		s := fmt.Sprintf("%d relay attempt(s) got no usable reply or were never tried", len(failed)+len(untested))
+		// Count what was tried apart from what never was: "6 attempts got
+		// no usable reply" when one was tried misleads.
+		var parts []string
+		if len(failed) > 0 {
+			parts = append(parts, fmt.Sprintf("%d relay attempt(s) got no usable reply", len(failed)))
+		}
+		if len(untested) > 0 {
+			parts = append(parts, fmt.Sprintf("%d were never tried", len(untested)))
+		}
+		s := strings.Join(parts, " and ")
 		if p.sessionErr != nil {
 			s += ": " + p.sessionErr.Error()
 		}
