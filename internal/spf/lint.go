@@ -890,7 +890,7 @@ func (l *linter) allFindings() {
 			Title:    fmt.Sprintf("the SPF record of %s ends in %q: it authorises every server on the internet", n.Domain, all.Text),
 			Detail:   "Anyone can send mail that passes SPF as your domain, and DMARC passes on it; receivers see such records as a sign of a spammer's domain. Your own mail is not bounced for it, but it is easily forged and filtered.",
 			Evidence: ev,
-			Fix:      fmt.Sprintf("List your servers and end in ~all or -all: %q.", replaceAll(n.rec, all, "~all")),
+			Fix:      passAllFix(n.rec, all),
 			Refs:     []string{"RFC 7208 5.1", "RFC 7208 10.1"},
 		})
 	case all != nil && all.Qualifier == QualifierNeutral:
@@ -934,6 +934,16 @@ func includeQualifier(n *Node) Qualifier {
 		return QualifierPass
 	}
 	return n.parent.rec.Terms[n.termIdx].Qualifier
+}
+
+// passAllFix says how to end a +all record: keep what it lists and end in
+// ~all. A record that lists nothing but +all must not be told "v=spf1
+// ~all": copied as is, that authorises no server at all.
+func passAllFix(rec *Record, all *Term) string {
+	if len(rec.Mechanisms()) > 1 {
+		return fmt.Sprintf("Keep the servers the record lists and end in ~all (or -all once every sender is listed): %q.", replaceAll(rec, all, "~all"))
+	}
+	return "List the servers that send your mail, then end in ~all (or -all once every sender is listed), e.g. \"v=spf1 mx include:_spf.your-provider.example ~all\" with your provider's include. Do not publish \"v=spf1 ~all\" alone: it authorises no server."
 }
 
 func replaceAll(rec *Record, all *Term, with string) string {

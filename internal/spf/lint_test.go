@@ -370,3 +370,25 @@ func txtChunks(s string) string {
 	}
 	return strings.Join(append(parts, `"`+s+`"`), " ")
 }
+
+// TestPassAllFix (issue 22): the fix for "v=spf1 +all" must not be "v=spf1
+// ~all", which authorises no server if copied; a record with mechanisms
+// keeps them.
+func TestPassAllFix(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(`only.example TXT "v=spf1 +all"`, `some.example TXT "v=spf1 ip4:192.0.2.1 mx +all"`))
+	fix := func(domain string) string {
+		for _, f := range Lint(context.Background(), srv.Client(t), domain).Findings {
+			if f.ID == "spf.pass-all" {
+				return f.Fix
+			}
+		}
+		t.Fatalf("%s: no spf.pass-all", domain)
+		return ""
+	}
+	if f := fix("only.example"); strings.Contains(f, `"v=spf1 ~all".`) || !strings.Contains(f, "List the servers") {
+		t.Errorf("only +all: %q", f)
+	}
+	if f := fix("some.example"); !strings.Contains(f, `"v=spf1 ip4:192.0.2.1 mx ~all"`) {
+		t.Errorf("with mechanisms: %q", f)
+	}
+}
