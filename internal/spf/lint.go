@@ -90,7 +90,8 @@ type TermInfo struct {
 	// Unreached is set for terms after "all" (never evaluated).
 	Unreached bool `json:"unreached,omitempty"`
 
-	mx []string // MX hosts (mx terms)
+	cost int      // lookups the term itself costs: 1, or 2 with a %{p} macro
+	mx   []string // MX hosts (mx terms)
 }
 
 // maxNodes bounds the tree: a hostile or broken set of records must not
@@ -239,10 +240,11 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 			continue
 		}
 		ti.Lookup = true
-		n.Lookups++
+		ti.cost = 1
 		if t.DomainSpec != nil && t.DomainSpec.Uses('p') {
-			n.Lookups++ // RFC 7208 4.6.4: %{p} queries PTR records
+			ti.cost++ // RFC 7208 4.6.4: %{p} queries PTR records
 		}
+		n.Lookups += ti.cost
 		if n.Lookups > maxResolvedTerms {
 			// Evaluation stops long before this (RFC 7208 4.6.4): a hostile
 			// record must not make the linter send thousands of queries.
@@ -365,6 +367,17 @@ func (l *linter) resolveTarget(ctx context.Context, t *Term, ti *TermInfo, targe
 		}
 		ti.Note = fmt.Sprintf("%d MX host(s): %s", len(ti.mx), strings.Join(ti.mx, ", "))
 	}
+}
+
+// Cost is what a node costs its parent against the 10-lookup limit: the
+// include or redirect term that reached it plus everything below it - the
+// number the tree shows and the lookup evidence lists, one rule for both.
+func (n *Node) Cost() int {
+	c := n.TotalLookups
+	if p := n.parent; p != nil && n.termIdx >= 0 && n.termIdx < len(p.Terms) {
+		c += p.Terms[n.termIdx].cost
+	}
+	return c
 }
 
 // total adds up lookups bottom-up.
@@ -1169,7 +1182,7 @@ func lookupEvidence(root *Node) []string {
 		if !ti.Lookup {
 			continue
 		}
-		n := 1
+		n := ti.cost
 		for _, c := range root.Children {
 			if c.termIdx == i {
 				n += c.TotalLookups

@@ -333,7 +333,7 @@ func TestWriteTree(t *testing.T) {
 	want := `tree.example  [3 lookups, 1 void]
 │   v=spf1 mx include:_spf.tree.example a:gone.tree.example ~all
 ├── mx  → 1 MX host(s): mx.tree.example
-├── include:_spf.tree.example  [0 lookups]
+├── include:_spf.tree.example  [1 lookup]
 │       v=spf1 ip4:192.0.2.0/24 -all
 └── a:gone.tree.example  → gone.tree.example has no A or AAAA records (NXDOMAIN)  (void)
 `
@@ -390,5 +390,25 @@ func TestPassAllFix(t *testing.T) {
 	}
 	if f := fix("some.example"); !strings.Contains(f, `"v=spf1 ip4:192.0.2.1 mx ~all"`) {
 		t.Errorf("with mechanisms: %q", f)
+	}
+}
+
+// TestTreeAndEvidenceCountAlike (issue 22: the tree said 11 where the
+// evidence said 12): an include's line in the tree and its line in the
+// lookup evidence give the same number, and the root's total is the sum.
+func TestTreeAndEvidenceCountAlike(t *testing.T) {
+	srv := dnstest.Start(t, zoneOf(
+		`deep.example TXT "v=spf1 include:a.deep.example mx -all"`,
+		`deep.example MX 10 mx.deep.example.`, `mx.deep.example A 192.0.2.1`,
+		`a.deep.example TXT "v=spf1 include:b.deep.example a:mx.deep.example -all"`,
+		`b.deep.example TXT "v=spf1 ip4:192.0.2.0/24 -all"`,
+	))
+	lr := Lint(context.Background(), srv.Client(t), "deep.example")
+	var b strings.Builder
+	WriteTree(&b, lr.Tree)
+	ev := strings.Join(lookupEvidence(lr.Tree), "\n")
+	if !strings.Contains(b.String(), "include:a.deep.example  [3 lookups]") || !strings.Contains(ev, "include:a.deep.example: 3 lookup(s)") ||
+		!strings.Contains(b.String(), "deep.example  [4 lookups]") || lr.Lookups != 4 {
+		t.Errorf("tree:\n%s\nevidence:\n%s\nlookups %d", b.String(), ev, lr.Lookups)
 	}
 }

@@ -23,9 +23,11 @@ func writeNode(w io.Writer, n *Node, first, rest string) {
 	info := ""
 	switch n.Status {
 	case "ok":
-		info = fmt.Sprintf("  [%s]", plural(n.TotalLookups, "lookup"))
+		// An include or redirect shows what it costs the record, itself
+		// counted (as the lookup evidence does); the root its total.
+		info = fmt.Sprintf("  [%s]", plural(n.Cost(), "lookup"))
 		if n.TotalVoid > 0 {
-			info = fmt.Sprintf("  [%s, %d void]", plural(n.TotalLookups, "lookup"), n.TotalVoid)
+			info = fmt.Sprintf("  [%s, %d void]", plural(n.Cost(), "lookup"), n.TotalVoid)
 		}
 	default:
 		info = "  [" + strings.ReplaceAll(n.Status, "-", " ") + "]"
