@@ -284,8 +284,40 @@ func CheckResult(res *Result, found []findings.Finding) findings.CheckResult {
 	cr := findings.CheckResult{Name: "profile", Data: res, Findings: found, Status: findings.StatusFromFindings(found)}
 	var parts []string
 	for _, p := range res.Providers {
-		parts = append(parts, fmt.Sprintf("%s: %s", p.Title, map[string]string{"yes": "ready", "no": "not ready", "unknown": "cannot confirm"}[p.Ready]))
+		part := fmt.Sprintf("%s: %s", p.Title, map[string]string{"yes": "ready", "no": "not ready", "unknown": "cannot confirm"}[p.Ready])
+		// "ready" must not hide what the findings warn about: the
+		// recommendations not met and the points that could not be
+		// confirmed for this provider.
+		notMet, unknown := 0, 0
+		for _, v := range p.Verdicts {
+			switch {
+			case v.Level == Required:
+			case v.State == NotMet:
+				notMet++
+			case v.State == Unknown:
+				unknown++
+			}
+		}
+		var extra []string
+		if notMet > 0 {
+			extra = append(extra, plural(notMet, "recommendation")+" not met")
+		}
+		if unknown > 0 {
+			extra = append(extra, fmt.Sprintf("%d not confirmed", unknown))
+		}
+		if p.Ready == "yes" && len(extra) > 0 {
+			part += " (" + strings.Join(extra, ", ") + ")"
+		}
+		parts = append(parts, part)
 	}
 	cr.Summary = strings.Join(parts, "; ")
 	return cr
+}
+
+// plural writes "1 recommendation", "2 recommendations".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

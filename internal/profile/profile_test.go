@@ -158,3 +158,25 @@ func TestBlockingIDsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryReflectsWarnings (issue 22): PTR missing is required by Gmail
+// but only recommended by Microsoft; Microsoft's "ready" must say so
+// instead of reading as if nothing were wrong.
+func TestSummaryReflectsWarnings(t *testing.T) {
+	rules, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := good()
+	results[3] = cr("ptr", findings.StatusFail, "ptr.missing")
+	res, fs := Evaluate(rules, "bulk", results)
+	sum := CheckResult(res, fs).Summary
+	if !strings.Contains(sum, "Microsoft (Outlook.com): ready (1 recommendation not met)") || !strings.Contains(sum, "Gmail: not ready") {
+		t.Errorf("summary %q", sum)
+	}
+	// Nothing to confirm or recommend: plain "ready".
+	res, fs = Evaluate(rules, "bulk", good())
+	if sum := CheckResult(res, fs).Summary; strings.Contains(sum, "ready (") {
+		t.Errorf("all good: %q", sum)
+	}
+}
