@@ -12,7 +12,8 @@ import (
 func init() { Register("csv", renderCSV) }
 
 // CSVHeader is the fixed part of the batch summary's header; one column per
-// check follows, then the IDs of the findings that failed or errored.
+// check follows, then the IDs of every finding that is not a pass (warn,
+// fail, error): a row whose status is warn must say why.
 var CSVHeader = []string{"target", "kind", "status", "fails", "warnings", "errors", "duration_ms"}
 
 // CSVCell makes s safe for a spreadsheet: control characters escaped, and a
@@ -58,6 +59,7 @@ func (cw *CSVWriter) Write(r *Report) error {
 			ids = append(ids, f.ID)
 		case SeverityWarn:
 			warns++
+			ids = append(ids, f.ID)
 		}
 	}
 	row := []string{CSVCell(r.Target), r.Kind, string(r.Status), fmt.Sprint(fails), fmt.Sprint(warns), fmt.Sprint(errs), fmt.Sprint(r.DurationMS)}

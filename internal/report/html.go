@@ -19,6 +19,7 @@ var templatesFS embed.FS
 // clean() also makes control characters visible before that.
 var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"clean": sanitize.Line,
+	"prose": prose,
 	"upper": func(s Status) string { return strings.ToUpper(string(s)) },
 	"color": func(s Status) string {
 		switch s {
@@ -39,6 +40,30 @@ var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.Fun
 	"join":      strings.Join,
 	"summary":   func(rs []*Report) string { return Summarize(rs).String() },
 }).ParseFS(templatesFS, "templates/report.html.tmpl"))
+
+// prose renders our own prose (a finding's title, detail, fix): escaped,
+// control characters visible, and `code` spans - Markdown backticks in the
+// texts - as <code> instead of literal backticks.
+func prose(s string) template.HTML {
+	esc := template.HTMLEscapeString(sanitize.Line(s))
+	parts := strings.Split(esc, "`")
+	if len(parts) < 3 {
+		return template.HTML(esc)
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		switch {
+		case i%2 == 0:
+			b.WriteString(p)
+		case i == len(parts)-1:
+			// An unpaired backtick stays as it is.
+			b.WriteString("`" + p)
+		default:
+			b.WriteString(`<code style="font-family:monospace;background:#f6f8fa;padding:0 2px">` + p + "</code>")
+		}
+	}
+	return template.HTML(b.String())
+}
 
 type htmlData struct {
 	Reports []*Report

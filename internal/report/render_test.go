@@ -207,3 +207,46 @@ func TestColourOnlyOnStatusCells(t *testing.T) {
 		t.Errorf("colour changed the layout:\n%s\n%s", strip.Replace(out), plain.String())
 	}
 }
+
+// TestHTMLCodeSpans (issue 22): backticks in our texts become <code> in
+// HTML; the content stays escaped.
+func TestHTMLCodeSpans(t *testing.T) {
+	r := sample()
+	r.Findings[0].Fix = "Run `deliverdoctor headers <MSG>.eml` and check; a lone ` stays."
+	for i := range r.Checks {
+		for j := range r.Checks[i].Findings {
+			if r.Checks[i].Findings[j].ID == r.Findings[0].ID {
+				r.Checks[i].Findings[j].Fix = r.Findings[0].Fix
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, "html", []*Report{r}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, ">deliverdoctor headers &lt;MSG&gt;.eml</code>") || strings.Contains(out, "`deliverdoctor headers") {
+		t.Errorf("code span not rendered:\n%s", out)
+	}
+}
+
+// TestCSVListsEveryNonPassFinding (issue 22): a warn row names its warnings.
+func TestCSVListsEveryNonPassFinding(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "csv", []*Report{sample()}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := rows[1][len(rows[1])-1]
+	for _, want := range []string{"spf.too-many-lookups", "dmarc.policy-none", "rbl.dns-error"} {
+		if !strings.Contains(ids, want) {
+			t.Errorf("findings column %q lacks %s", ids, want)
+		}
+	}
+	if strings.Contains(ids, "dmarc.legacy-tag") {
+		t.Errorf("an info note is not a non-pass finding: %q", ids)
+	}
+}
