@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -290,7 +291,14 @@ func (a *App) Color() bool {
 
 // RenderOptions for the global flags.
 func (a *App) RenderOptions() report.Options {
-	return report.Options{Color: a.Color(), Verbose: a.Verbose}
+	o := report.Options{Color: a.Color(), Verbose: a.Verbose}
+	if a.IO.OutTTY { // wrap prose at word boundaries, not mid-word at the edge
+		o.Width = 80
+		if n, err := strconv.Atoi(a.IO.Env("COLUMNS")); err == nil && n >= 40 {
+			o.Width = n
+		}
+	}
+	return o
 }
 
 // FailOnStatus is --fail-on as a status.

@@ -57,7 +57,7 @@ func renderMarkdown(w io.Writer, reports []*Report, opts Options) error {
 // MarkdownReport writes one report as GitHub-flavoured Markdown.
 func MarkdownReport(w io.Writer, r *Report, opts Options) {
 	fmt.Fprintf(w, "## %s — %s\n\n", MarkdownEscape(r.Target), strings.ToUpper(string(r.Status)))
-	fmt.Fprintf(w, "%s · %d checks · %d ms\n\n", r.Kind, len(r.Checks), r.DurationMS)
+	fmt.Fprintf(w, "%s · %s · %d ms\n\n", r.Kind, plural(len(r.Checks), "check"), r.DurationMS)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "> %s\n\n", MarkdownEscape(n))
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
@@ -18,6 +19,10 @@ type Options struct {
 	Color   bool // ANSI colour (text only)
 	Verbose bool // text: show info findings and check data
 	Command string
+	// Width wraps the text format's prose (a finding's detail and fix) at
+	// word boundaries to this many columns; 0 does not wrap (not a
+	// terminal: a pipe or file keeps one line per field).
+	Width int
 }
 
 // Renderer writes reports in one format.
@@ -198,8 +203,8 @@ func renderText(w io.Writer, reports []*Report, opts Options) error {
 // codes.
 func TextReport(w io.Writer, r *Report, opts Options) error {
 	c := opts.Color
-	fmt.Fprintf(w, "%s (%s)  %s  · %d checks · %d ms\n", sanitize.Line(r.Target), r.Kind,
-		Paint(c, r.Status, strings.ToUpper(string(r.Status))), len(r.Checks), r.DurationMS)
+	fmt.Fprintf(w, "%s (%s)  %s  · %s · %d ms\n", sanitize.Line(r.Target), r.Kind,
+		Paint(c, r.Status, strings.ToUpper(string(r.Status))), plural(len(r.Checks), "check"), r.DurationMS)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", sanitize.Line(n))
 	}
@@ -215,7 +220,7 @@ func TextReport(w io.Writer, r *Report, opts Options) error {
 	if err := PaintedTable(w, []string{"CHECK", "STATUS", "SUMMARY"}, rows, paint); err != nil {
 		return err
 	}
-	WriteFindingsText(w, r.Findings, c, opts.Verbose)
+	writeFindingsText(w, r.Findings, c, opts.Verbose, opts.Width)
 	return nil
 }
 
@@ -223,26 +228,61 @@ func TextReport(w io.Writer, r *Report, opts Options) error {
 // group under a heading ("Failures", "Warnings", ...); info findings only
 // when verbose. Commands with their own layout above use it for the rest.
 func WriteFindingsText(w io.Writer, findings []Finding, color, verbose bool) {
+	writeFindingsText(w, findings, color, verbose, 0)
+}
+
+func writeFindingsText(w io.Writer, findings []Finding, color, verbose bool, width int) {
 	for _, g := range groupFindings(findings, verbose) {
 		fmt.Fprintf(w, "\n%s\n", Paint(color, g.Sev.Status(), g.Title))
 		for _, f := range g.Findings {
-			WriteFindingText(w, f, color)
+			writeFindingText(w, f, color, width)
 		}
 	}
 }
 
 // WriteFindingText writes one finding as an indented block.
 func WriteFindingText(w io.Writer, f Finding, color bool) {
+	writeFindingText(w, f, color, 0)
+}
+
+// WrapText breaks s into lines of at most width columns at spaces, the
+// first line after prefix and the others after indent (a word longer than
+// a line stays whole: words are never cut). width <= 0 does not wrap.
+func WrapText(s, prefix, indent string, width int) string {
+	if width <= 0 {
+		return prefix + s
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	col := utf8.RuneCountInString(prefix)
+	start := col
+	for _, word := range strings.Fields(s) {
+		n := utf8.RuneCountInString(word)
+		if col > start && col+1+n > width {
+			b.WriteString("\n" + indent)
+			col = utf8.RuneCountInString(indent)
+			start = col
+		} else if col > start {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += n
+	}
+	return b.String()
+}
+
+func writeFindingText(w io.Writer, f Finding, color bool, width int) {
 	mark := map[Severity]string{SeverityFail: "✗", SeverityError: "?", SeverityWarn: "!", SeverityInfo: "·"}[f.Severity]
 	fmt.Fprintf(w, "  %s %s  %s\n", Paint(color, f.Severity.Status(), mark), sanitize.Line(f.Title), dim(color, "["+f.ID+"]"))
 	if f.Detail != "" {
-		fmt.Fprintf(w, "      %s\n", sanitize.Line(f.Detail))
+		fmt.Fprintf(w, "%s\n", WrapText(sanitize.Line(f.Detail), "      ", "      ", width))
 	}
 	for _, e := range f.Evidence {
 		fmt.Fprintf(w, "      evidence: %s\n", sanitize.Line(e))
 	}
 	if f.Fix != "" {
-		fmt.Fprintf(w, "      fix: %s\n", sanitize.Line(f.Fix))
+		fmt.Fprintf(w, "%s\n", WrapText(sanitize.Line(f.Fix), "      fix: ", "           ", width))
 	}
 	var tail []string
 	if len(f.BounceCodes) > 0 {
@@ -286,4 +326,12 @@ func (s Summary) String() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// plural writes "1 check", "2 checks".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

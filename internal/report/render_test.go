@@ -250,3 +250,55 @@ func TestCSVListsEveryNonPassFinding(t *testing.T) {
 		t.Errorf("an info note is not a non-pass finding: %q", ids)
 	}
 }
+
+// TestTextWrapsAtWords (issue 22): on a terminal the prose wraps at word
+// boundaries within the width, never inside a word; "1 check", not "1 checks".
+func TestTextWrapsAtWords(t *testing.T) {
+	r := sample()
+	var buf bytes.Buffer
+	if err := TextReport(&buf, r, Options{Width: 60}); err != nil {
+		t.Fatal(err)
+	}
+	words := map[string]bool{}
+	for _, f := range r.Findings {
+		for _, w := range strings.Fields(f.Detail + " " + f.Fix) {
+			words[w] = true
+		}
+	}
+	inProse := false
+	for _, line := range strings.Split(buf.String(), "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(line, "      ") && !strings.HasPrefix(trim, "evidence:") && !strings.HasPrefix(trim, "bounces:") && !strings.HasPrefix(trim, "see:") {
+			inProse = true
+			if len([]rune(line)) > 60 && strings.Contains(trim, " ") {
+				t.Errorf("line over 60 columns: %q", line)
+			}
+			for _, w := range strings.Fields(strings.TrimPrefix(trim, "fix:")) {
+				if !words[w] {
+					t.Errorf("word cut: %q in %q", w, line)
+				}
+			}
+		}
+	}
+	if !inProse {
+		t.Fatal("no prose lines")
+	}
+	one := &Report{Target: "example.com", Kind: "domain", Checks: []CheckResult{{Name: "mx", Status: StatusPass}}}
+	one.Finalize([]string{"mx"})
+	buf.Reset()
+	TextReport(&buf, one, Options{})
+	if !strings.Contains(buf.String(), "· 1 check ·") {
+		t.Errorf("headline %q", strings.SplitN(buf.String(), "\n", 2)[0])
+	}
+}
+
+func TestWrapText(t *testing.T) {
+	got := WrapText("aaa bbb ccc dddddddddddddddddddd e", "> ", "  ", 10)
+	want := "> aaa bbb\n  ccc\n  dddddddddddddddddddd\n  e"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if WrapText("x y", "- ", "", 0) != "- x y" {
+		t.Error("width 0 wraps")
+	}
+}
