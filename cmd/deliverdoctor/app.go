@@ -110,7 +110,7 @@ func run(args []string, stdio *IO) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(withCommandSuggestion(err.Error())))
 		return 2
 	}
 	fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(err.Error()))
@@ -152,7 +152,7 @@ back at the checks.`,
 		Version:       buildVersion(),
 	}
 	root.SetVersionTemplate("deliverdoctor {{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(flagError) // a usage error, with "did you mean --x?"
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&app.Resolvers, "resolver", nil, "DNS `resolver` to ask: HOST[:PORT], HOST#PORT, tls://HOST[:853] (DNS over TLS) or https://HOST/dns-query (DNS over HTTPS); repeatable, healthy ones first (default: /etc/resolv.conf)")
 	pf.StringVar(&app.ResolverCA, "resolver-ca", "", "trust the CA certificates in this PEM `FILE` for tls:// and https:// resolvers")

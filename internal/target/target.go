@@ -76,6 +76,14 @@ func Parse(s string) (Target, error) {
 		host, _, _ = strings.Cut(host, "/")
 		return Target{}, &Error{Input: in, What: "a domain name", Reason: fmt.Sprintf("it is a URL; give the host name alone (%s)", host)}
 	}
+	// "192.0.2.10:25", "[2001:db8::1]:25", "mx.example.com:25": a port
+	// pasted with the host.
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return Target{}, &Error{Input: in, What: "a domain or IP address", Reason: fmt.Sprintf("it has a port; drop the port (%s)", ap.Addr())}
+	}
+	if host, port, ok := strings.Cut(s, ":"); ok && !strings.Contains(port, ":") && port != "" && strings.Trim(port, "0123456789") == "" && strings.Contains(host, ".") {
+		return Target{}, &Error{Input: in, What: "a domain name", Reason: fmt.Sprintf("it has a port; drop the port (%s)", host)}
+	}
 	if ip, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
 		if ip.Zone() != "" {
 			return Target{}, &Error{Input: in, What: "a routable IP address", Reason: "it has an IPv6 zone"}

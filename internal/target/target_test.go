@@ -53,6 +53,9 @@ func TestParseErrors(t *testing.T) {
 		strings.Repeat("a", 64) + ".com":         "longer than 63",
 		strings.Repeat("abcdefghi.", 26) + "com": "253",
 		"ex!ample.com":                           "contains",
+		"192.0.2.10:25":                          "drop the port (192.0.2.10)",
+		"[2001:db8::1]:25":                       "drop the port (2001:db8::1)",
+		"mx.example.com:587":                     "drop the port (mx.example.com)",
 	}
 	for in, want := range tests {
 		_, err := Parse(in)
