@@ -98,4 +98,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
-
