@@ -183,6 +183,7 @@ back at the checks.`,
 	for _, c := range commands {
 		root.AddCommand(c(app))
 	}
+	registerCompletions(root) // flag values: --format, --checks, --profile, ...
 	return root
 }
 

@@ -38,3 +38,29 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagValueCompletion (issue 22): shell completion offers the values of
+// --format, --checks (the last comma-separated item), --profile and
+// --provider.
+func TestFlagValueCompletion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "check", "example.com", "--format", "j"}, []string{"json", "jsonl"}},
+		{[]string{"__complete", "check", "example.com", "--checks", "spf,dk"}, []string{"spf,dkim"}},
+		{[]string{"__complete", "check", "example.com", "--profile", ""}, []string{"gmail", "yahoo", "microsoft", "bulk"}},
+		{[]string{"__complete", "explain", "5.1.1", "--provider", "i"}, []string{"icloud"}},
+	} {
+		out, _, code := runCLI(t, tt.args...)
+		var got []string
+		for _, l := range strings.Split(out, "\n") {
+			if l != "" && !strings.HasPrefix(l, ":") {
+				got = append(got, l)
+			}
+		}
+		if code != 0 || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%v: exit %d, got %q, want %q", tt.args[1:], code, got, tt.want)
+		}
+	}
+}
