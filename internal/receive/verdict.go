@@ -43,6 +43,9 @@ type Reason struct {
 	Finding string `json:"finding,omitempty"`
 	Text    string `json:"text"`
 	Outcome string `json:"outcome"`
+	// Fix is the finding's fix (or the check's first fix), so a verdict
+	// says what to change.
+	Fix string `json:"fix,omitempty"`
 }
 
 // profile is one provider's receiving rules, as their sender guidelines
@@ -130,9 +133,29 @@ func decide(rep *Report, a *headers.Analysis, p *parsedMessage) []Verdict {
 	f := gather(rep, a, p)
 	out := make([]Verdict, 0, len(profiles))
 	for _, pr := range profiles {
-		out = append(out, judge(pr, f))
+		v := judge(pr, f)
+		for i := range v.Reasons {
+			v.Reasons[i].Fix = fixFor(rep.Findings, v.Reasons[i])
+		}
+		out = append(out, v)
 	}
 	return out
+}
+
+// fixFor finds the fix of the reason's finding, else of the first finding
+// of its check that has one.
+func fixFor(fs []report.Finding, r Reason) string {
+	for _, f := range fs {
+		if r.Finding != "" && f.ID == r.Finding && f.Fix != "" {
+			return f.Fix
+		}
+	}
+	for _, f := range fs {
+		if f.Check == r.Check && f.Fix != "" && f.Severity != report.SeverityInfo {
+			return f.Fix
+		}
+	}
+	return ""
 }
 
 // judge applies one provider's rules. The first reject decides the reply;
