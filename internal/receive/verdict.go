@@ -60,7 +60,7 @@ type profile struct {
 }
 
 var profiles = []profile{
-	{ID: "gmail", Name: "Gmail", MaxSize: 25 << 20, dmarcName: "Gmail"},
+	{ID: "gmail", Name: "Gmail", MaxSize: 50 << 20, dmarcName: "Gmail"},
 	{ID: "yahoo", Name: "Yahoo", MaxSize: 39 << 20, dmarcName: "Yahoo"},
 	{ID: "microsoft", Name: "Microsoft", MaxSize: 25 << 20, dmarcName: "Microsoft"},
 }
