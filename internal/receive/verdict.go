@@ -91,7 +91,7 @@ type facts struct {
 	ip          string
 }
 
-func gather(rep *Report, a *headers.Analysis, p *parsedMessage) facts {
+func gather(rep *Report, a *headers.Analysis) facts {
 	f := facts{from: a.FromDomain, size: rep.Message.Size, bulk: rep.Message.Bulk, ip: rep.Envelope.ClientIP}
 	if a.SPF != nil {
 		f.spf = a.SPF.Result
@@ -124,13 +124,12 @@ func gather(rep *Report, a *headers.Analysis, p *parsedMessage) facts {
 			}
 		}
 	}
-	_ = p
 	return f
 }
 
 // decide runs every provider's rules.
-func decide(rep *Report, a *headers.Analysis, p *parsedMessage) []Verdict {
-	f := gather(rep, a, p)
+func decide(rep *Report, a *headers.Analysis) []Verdict {
+	f := gather(rep, a)
 	out := make([]Verdict, 0, len(profiles))
 	for _, pr := range profiles {
 		v := judge(pr, f)
