@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"net"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
+	"github.com/deliverdoctor/deliverdoctor/internal/receive"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 func TestReceiveUsage(t *testing.T) {
@@ -124,6 +128,28 @@ _dmarc.example.com. 300 IN TXT "v=DMARC1; p=reject"
 	for _, ext := range []string{".json", ".eml"} {
 		if _, err := os.Stat(filepath.Join(dir, rep.ID+ext)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// Strings from the SMTP session and the message reach the terminal only
+// sanitized.
+func TestReceiveTextEscapes(t *testing.T) {
+	srv := dnstest.Start(t, "")
+	r := srv.Client(t)
+	msg := "From: \x1b[2J<evil@example.com>\r\nSubject: \x1b]0;owned\x07hi\r\n\r\nbody\r\n"
+	rep := receive.Evaluate(context.Background(), []byte(msg), receive.Envelope{ClientIP: "198.51.100.9", HELO: "helo\x1b[31m.example",
+		MailFrom: "a\x1b[1m@example.com", RcptTo: []string{"b@x.example"}}, r, receive.Options{Lists: []rbl.List{}})
+	var out bytes.Buffer
+	if err := writeReceivedText(&out, rep, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") {
+		t.Errorf("control characters reach the terminal:\n%q", out.String())
+	}
+	for _, want := range []string{"PROVIDER", "gmail", "yahoo", "microsoft", "CHECK"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
 		}
 	}
 }

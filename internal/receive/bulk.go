@@ -279,12 +279,15 @@ func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) report.CheckRe
 			Detail: "Spam filters score HTML-only mail up; a multipart/alternative with a text part is what the providers' guidelines describe.",
 			Fix:    "Send multipart/alternative with a text/plain part next to the HTML.", Refs: []string{"RFC 2046 5.1.4"}})
 	}
+	var over []string
 	for _, pr := range profiles {
 		if pr.MaxSize > 0 && info.Size > pr.MaxSize {
-			add(report.Finding{ID: "bulk.too-large", Severity: report.SeverityFail, Title: fmt.Sprintf("the message is %d bytes; %s accepts at most about %d", info.Size, pr.Name, pr.MaxSize),
-				BounceCodes: []string{"5.3.4"}, Fix: "Link to large files instead of attaching them.", Refs: []string{"RFC 1870"}})
-			break
+			over = append(over, fmt.Sprintf("%s (about %d MB)", pr.Name, pr.MaxSize>>20))
 		}
+	}
+	if len(over) > 0 {
+		add(report.Finding{ID: "bulk.too-large", Severity: report.SeverityFail, Title: fmt.Sprintf("the message is %d bytes, over the limit of %s", info.Size, strings.Join(over, ", ")),
+			BounceCodes: []string{"5.3.4"}, Fix: "Link to large files instead of attaching them.", Refs: []string{"RFC 1870"}})
 	}
 	if info.Bulk {
 		https, post := oneClick(p)

@@ -61,3 +61,24 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestBulkTooLarge(t *testing.T) {
+	msg := "From: a@example.com\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <1@example.com>\r\n\r\nx\r\n"
+	fields, _, _ := dkim.SplitHeader([]byte(msg))
+	p := parseMessage([]byte(msg), fields)
+	cr := bulkCheck(p, MessageInfo{Size: 30 << 20}, time.Now())
+	if len(cr.Findings) != 1 || cr.Findings[0].ID != "bulk.too-large" || !strings.Contains(cr.Findings[0].Title, "Microsoft") || strings.Contains(cr.Findings[0].Title, "Yahoo") {
+		t.Fatalf("findings %+v", cr.Findings)
+	}
+	f := facts{size: 30 << 20, spf: "pass", dkimPass: true}
+	for _, pr := range profiles {
+		v := judge(pr, f)
+		want := OutcomeReject
+		if pr.ID != "microsoft" {
+			want = OutcomeAccept
+		}
+		if v.Outcome != want || (want == OutcomeReject && v.Codes[0] != "5.3.4") {
+			t.Errorf("%s: %s %v, want %s", pr.ID, v.Outcome, v.Codes, want)
+		}
+	}
+}

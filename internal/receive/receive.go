@@ -238,7 +238,7 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 	checks = append(checks, bulkCheck(parsed, out.Message, opts.Now()))
 	out.Checks = checks
 	out.Finalize(Order)
-	out.Verdicts = decide(out, a, parsed)
+	out.Verdicts = decide(out, a)
 	out.DurationMS = time.Since(start).Milliseconds()
 	return out
 }

@@ -233,6 +233,13 @@ func assertCase(t *testing.T, rep *Report, want map[string][2]string, checks map
 			t.Logf("%s %s: %s", f.Severity, f.ID, f.Title)
 		}
 	}
+	for _, v := range rep.Verdicts {
+		for _, r := range v.Reasons {
+			if r.Outcome != OutcomeAccept && r.Fix == "" {
+				t.Errorf("%s: reason %+v has no fix", v.Provider, r)
+			}
+		}
+	}
 	if rep.Kind != "message" || rep.Schema != report.Schema {
 		t.Errorf("kind %q schema %q", rep.Kind, rep.Schema)
 	}

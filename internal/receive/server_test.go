@@ -227,7 +227,7 @@ func TestServerNeverFinishesData(t *testing.T) {
 func TestServerSizeLimit(t *testing.T) {
 	size := 100 << 20
 	if testing.Short() || raceEnabled {
-		size = 4 << 20
+		size = 16 << 20
 	}
 	ts := startServer(t, nil, ServerOptions{MaxMessageBytes: 1 << 20})
 	tc, _ := dial(t, ts.addr)

@@ -43,6 +43,9 @@ type Reason struct {
 	Finding string `json:"finding,omitempty"`
 	Text    string `json:"text"`
 	Outcome string `json:"outcome"`
+	// Fix is the finding's fix (or the check's first fix), so a verdict
+	// says what to change.
+	Fix string `json:"fix,omitempty"`
 }
 
 // profile is one provider's receiving rules, as their sender guidelines
@@ -57,7 +60,7 @@ type profile struct {
 }
 
 var profiles = []profile{
-	{ID: "gmail", Name: "Gmail", MaxSize: 25 << 20, dmarcName: "Gmail"},
+	{ID: "gmail", Name: "Gmail", MaxSize: 50 << 20, dmarcName: "Gmail"},
 	{ID: "yahoo", Name: "Yahoo", MaxSize: 39 << 20, dmarcName: "Yahoo"},
 	{ID: "microsoft", Name: "Microsoft", MaxSize: 25 << 20, dmarcName: "Microsoft"},
 }
@@ -88,7 +91,7 @@ type facts struct {
 	ip          string
 }
 
-func gather(rep *Report, a *headers.Analysis, p *parsedMessage) facts {
+func gather(rep *Report, a *headers.Analysis) facts {
 	f := facts{from: a.FromDomain, size: rep.Message.Size, bulk: rep.Message.Bulk, ip: rep.Envelope.ClientIP}
 	if a.SPF != nil {
 		f.spf = a.SPF.Result
@@ -121,18 +124,37 @@ func gather(rep *Report, a *headers.Analysis, p *parsedMessage) facts {
 			}
 		}
 	}
-	_ = p
 	return f
 }
 
 // decide runs every provider's rules.
-func decide(rep *Report, a *headers.Analysis, p *parsedMessage) []Verdict {
-	f := gather(rep, a, p)
+func decide(rep *Report, a *headers.Analysis) []Verdict {
+	f := gather(rep, a)
 	out := make([]Verdict, 0, len(profiles))
 	for _, pr := range profiles {
-		out = append(out, judge(pr, f))
+		v := judge(pr, f)
+		for i := range v.Reasons {
+			v.Reasons[i].Fix = fixFor(rep.Findings, v.Reasons[i])
+		}
+		out = append(out, v)
 	}
 	return out
+}
+
+// fixFor finds the fix of the reason's finding, else of the first finding
+// of its check that has one.
+func fixFor(fs []report.Finding, r Reason) string {
+	for _, f := range fs {
+		if r.Finding != "" && f.ID == r.Finding && f.Fix != "" {
+			return f.Fix
+		}
+	}
+	for _, f := range fs {
+		if f.Check == r.Check && f.Fix != "" && f.Severity != report.SeverityInfo {
+			return f.Fix
+		}
+	}
+	return ""
 }
 
 // judge applies one provider's rules. The first reject decides the reply;
