@@ -642,7 +642,7 @@ func (s *Server) headers(r *http.Request) (*report.Report, error) {
 
 type nopWriter struct{}
 
-func (nopWriter) Header() http.Header       { return http.Header{} }
+func (nopWriter) Header() http.Header         { return http.Header{} }
 func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (nopWriter) WriteHeader(int)             {}
 
