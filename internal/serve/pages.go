@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -27,7 +26,16 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"sevstatus": func(s report.Severity) report.Status {
 		return s.Status()
 	},
-	"groups":   groupFindings,
+	"groups": groupFindings,
+	"notinfo": func(fs []report.Finding) []report.Finding {
+		var out []report.Finding
+		for _, f := range fs {
+			if f.Severity != report.SeverityInfo {
+				out = append(out, f)
+			}
+		}
+		return out
+	},
 	"pathesc":  url.PathEscape,
 	"queryesc": queryEscape,
 }).ParseFS(templatesFS, "templates/*.tmpl"))
@@ -287,8 +295,4 @@ func (s *Server) handleHeadersPage(w http.ResponseWriter, r *http.Request) {
 	s.page(w, "headers", d)
 }
 
-// durationMS formats a duration for the page.
-func durationMS(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
-
-var _ = durationMS
 var _ io.Writer = (*traceBuffer)(nil)
