@@ -82,6 +82,9 @@ type Config struct {
 	Headers func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, error)
 	// Version is shown in the page footer.
 	Version string
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (default 5s): a slow client cannot hold a connection.
+	ReadHeaderTimeout time.Duration
 }
 
 // Server serves the pages, the API, /metrics and /probe.
@@ -127,6 +130,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 10 << 20
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 5 * time.Second
+	}
 	if cfg.Options.Lists == "" {
 		cfg.Options.Lists = "major"
 	}
@@ -169,7 +175,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      s.cfg.Deadline + 30*time.Second,
 		IdleTimeout:       60 * time.Second,

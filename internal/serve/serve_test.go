@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -535,4 +536,97 @@ func TestLoad200(t *testing.T) {
 	if grown > 64<<20 {
 		t.Errorf("heap grew by %d MiB after the requests ended", grown>>20)
 	}
+}
+
+// A client that never finishes its headers is disconnected.
+func TestSlowClientDropped(t *testing.T) {
+	s, err := New(Config{NewResolver: func(io.Writer) (*dnsx.Client, error) { return nil, errors.New("unused") },
+		ReadHeaderTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.HTTPServer(ln.Addr().String())
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil { // headers never end
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still holds a client that never sent its headers (read %q)", b)
+	}
+}
+
+func TestHeadersPageUpload(t *testing.T) {
+	_, ts := newServer(t, func(c *Config) {
+		c.Headers = func(_ context.Context, _ dnsx.Resolver, msg []byte, name string) (*report.Report, error) {
+			if !strings.Contains(string(msg), "Subject:") {
+				return nil, errors.New("no header section")
+			}
+			return &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail,
+				Summary: "<script>alert(1)</script>", Findings: []report.Finding{{ID: "spf.fail", Severity: report.SeverityFail, Title: "SPF fails", BounceCodes: []string{"5.7.23"}}}}}}, nil
+		}
+	})
+	var body strings.Builder
+	mw := multipartWriter(&body, "file", "m.eml", "Subject: hi\r\n\r\nbody\r\n")
+	req, _ := http.NewRequest("POST", ts.URL+"/headers", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", mw)
+	resp, page := fetch(t, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d\n%s", resp.StatusCode, page)
+	}
+	for _, want := range []string{"Failures", "SPF fails", `href="/explain?input=5.7.23"`, "&lt;script&gt;alert(1)&lt;/script&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	req, _ = http.NewRequest("POST", ts.URL+"/headers", strings.NewReader("input=just+text"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, page := fetch(t, req); resp.StatusCode != 400 || !strings.Contains(page, "no header section") {
+		t.Errorf("bad message: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+func multipartWriter(w io.Writer, field, name, content string) string {
+	mw := multipart.NewWriter(w)
+	fw, _ := mw.CreateFormFile(field, name)
+	_, _ = io.WriteString(fw, content)
+	_ = mw.Close()
+	return mw.FormDataContentType()
+}
+
+// FuzzParseCheck: any target and query is a request or a 4xx, never a
+// panic, and an accepted target is one the check command would accept.
+func FuzzParseCheck(f *testing.F) {
+	for _, s := range []string{"example.com", "bob@example.com", "192.0.2.1", "[::1]", "<script>", "exa mple.com", "xn--bcher-kva.example", "a..b", ""} {
+		f.Add(s, "spf,dmarc", "192.0.2.1")
+	}
+	s, err := New(Config{NewResolver: func(io.Writer) (*dnsx.Client, error) { return nil, errors.New("unused") }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, target, checks, ip string) {
+		cr, err := s.parseCheck(target, map[string][]string{"checks": {checks}, "ip": {ip}, "selector": {checks}})
+		if err != nil {
+			var he *httpError
+			if !errors.As(err, &he) || he.code < 400 || he.code >= 500 {
+				t.Fatalf("error %v is not a 4xx", err)
+			}
+			return
+		}
+		if cr.Target.Name == "" || cr.Opts.SMTP || cr.Opts.Relay {
+			t.Fatalf("accepted %q as %+v", target, cr)
+		}
+	})
 }

@@ -70,4 +70,16 @@ echo "probe series: $(grep -vc '^#' "$dir/probe.txt"), textfile series: $(grep -
 # form, waits for the streamed results and takes the screenshots.
 go run -tags browser ./internal/serve/browsertest -base "$base" -out "$out" -chromium "$(command -v chromium)" || fail=1
 ls -l "$out"/serve-*.png
+
+# SIGTERM: the server stops gracefully (exit 0) with a check running.
+curl -sS -o /dev/null "$base/check/example.com" &
+curlpid=$!
+sleep 0.3 # let the request reach the server
+kill -TERM "$pid"
+start=$(date +%s%N)
+if wait "$pid"; then rc=0; else rc=$?; fi
+pid=""
+wait "$curlpid" 2>/dev/null || true
+echo "SIGTERM: serve exited $rc after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+check "graceful shutdown exits 0" test "$rc" -eq 0
 exit $fail
