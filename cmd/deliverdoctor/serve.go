@@ -27,6 +27,7 @@ func init() { addCommand(newServeCmd) }
 type serveFlags struct {
 	listen       string
 	authToken    string
+	tokenFile    string
 	basicAuth    string
 	allowProbes  bool
 	allowPrivate bool
@@ -64,7 +65,7 @@ bounds the checks running at once. SIGTERM or Ctrl-C stops it gracefully.
 
 Global flags apply: --resolver, --zone, --offline, --timeout, --deadline.`,
 		Example: `  deliverdoctor serve
-  deliverdoctor serve --listen 0.0.0.0:8080 --auth-token "$(cat /etc/deliverdoctor/token)"
+  deliverdoctor serve --listen 0.0.0.0:8080 --auth-token-file /etc/deliverdoctor/token
   deliverdoctor serve --basic-auth support:s3cret --allow-probes
   deliverdoctor serve --zone example.com.zone --offline        # a demo without network
   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/check?target=example.com'
@@ -77,6 +78,7 @@ Global flags apply: --resolver, --zone, --offline, --timeout, --deadline.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "listen on `ADDR` (host:port)")
 	fl.StringVar(&f.authToken, "auth-token", "", "require \"Authorization: Bearer `TOKEN`\" (or DELIVERDOCTOR_AUTH_TOKEN)")
+	fl.StringVar(&f.tokenFile, "auth-token-file", "", "read the bearer token from `FILE` (keeps it out of the process list)")
 	fl.StringVar(&f.basicAuth, "basic-auth", "", "require HTTP basic auth `USER:PASSWORD` (or DELIVERDOCTOR_BASIC_AUTH)")
 	fl.BoolVar(&f.allowProbes, "allow-probes", false, "let requests run the SMTP and open-relay probes (smtp=1, relay=1)")
 	fl.BoolVar(&f.allowPrivate, "allow-private", false, "let probes and fetches connect to private, loopback and reserved addresses")
@@ -125,6 +127,16 @@ func serveConfig(app *App, f *serveFlags) (serve.Config, error) {
 			rep, _, err := analyzeHeaders(ctx, r, msg, name)
 			return rep, err
 		},
+	}
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return cfg, usageErrorf("--auth-token-file: %v", unwrapPathErr(err))
+		}
+		cfg.AuthToken = strings.TrimSpace(string(b))
+		if cfg.AuthToken == "" {
+			return cfg, usageErrorf("--auth-token-file %s is empty", f.tokenFile)
+		}
 	}
 	if cfg.AuthToken == "" {
 		cfg.AuthToken = app.IO.Env("DELIVERDOCTOR_AUTH_TOKEN")
@@ -252,6 +264,9 @@ func explainView(out *explainOutput) *serve.ExplainView {
 		v.Category += " — " + out.CategoryDescription
 	}
 	for _, r := range out.Recipients {
+		if r.Recipient == "" {
+			continue // a bare reply names no recipient
+		}
 		v.Recipients = append(v.Recipients, serve.ExplainRecipient{Recipient: r.Recipient, Status: r.Status, Category: r.Category, Diagnostic: r.Diagnostic})
 	}
 	return v

@@ -143,3 +143,21 @@ func TestServeHeadersMatchesCLI(t *testing.T) {
 		t.Errorf("API differs from the CLI\nCLI: %s\nAPI: %s", out.String(), b)
 	}
 }
+
+func TestServeUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--basic-auth", "nopassword", "--offline"},
+		{"serve", "--auth-token-file", "/nonexistent/token", "--offline"},
+		{"serve", "--listen", "not-an-address", "--offline"},
+		{"serve", "--lists", "some", "--offline"},
+		{"serve", "extra-arg"},
+	} {
+		if _, errOut, code := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+	out, _, code := runCLI(t, "serve", "--help")
+	if code != 0 || !strings.Contains(out, "deliverdoctor serve --listen") || !strings.Contains(out, "--allow-probes") {
+		t.Errorf("help: %d\n%s", code, out)
+	}
+}

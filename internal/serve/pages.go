@@ -80,6 +80,7 @@ type pageData struct {
 	Target      string
 	Query       string
 	Permalink   string
+	APILink     string
 	Error       string
 	Report      *report.Report
 	Result      *report.CheckResult
@@ -164,7 +165,7 @@ func (t *traceBuffer) snapshot() ([]string, int) {
 func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue("target")
 	q := r.URL.Query()
-	d := &pageData{Title: "Check " + raw, Nav: "check", Target: raw}
+	d := &pageData{Title: "Check " + raw, Nav: "check", Target: raw, Version: s.cfg.Version, AllowProbes: s.cfg.AllowProbes}
 	cr, err := s.parseCheck(raw, q)
 	if err != nil {
 		d.Error = err.Error()
@@ -237,7 +238,11 @@ wait:
 		}
 		break
 	}
-	end := &pageData{Target: d.Target, Permalink: d.Permalink, Report: out.rep}
+	api := "/api/v1/check?target=" + queryEscape(cr.Target.Name)
+	if cr.Query != "" {
+		api += "&" + cr.Query
+	}
+	end := &pageData{Target: d.Target, Permalink: d.Permalink, Report: out.rep, APILink: api}
 	if out.err != nil {
 		end.Error = out.err.Error()
 	}
@@ -273,8 +278,8 @@ func (s *Server) handleExplainPage(w http.ResponseWriter, r *http.Request) {
 		d.Error = err.Error()
 		w.WriteHeader(statusOf(err))
 	}
-	if d.Input == "" && r.MultipartForm == nil {
-		d.Input = r.PostFormValue("input")
+	if d.Input == "" && r.Method == http.MethodPost {
+		d.Input = r.FormValue("input") // parsed by readInput, multipart or not
 	}
 	d.Explain = view
 	s.page(w, "explain", d)
