@@ -91,7 +91,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.Now != nil {
 		now = c.Now()
 	}
+	seen := map[string]bool{}
 	for _, r := range c.Reports {
+		if seen[r.Target] {
+			continue // a target given twice: one set of series (the first)
+		}
+		seen[r.Target] = true
 		collectReport(ch, r, now)
 	}
 }

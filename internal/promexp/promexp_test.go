@@ -142,3 +142,12 @@ func TestHostileLabels(t *testing.T) {
 		t.Errorf("hostile label lost: %v %v\n%s", v, ok, buf.String())
 	}
 }
+
+// A target given twice in a batch still makes a valid exposition.
+func TestDuplicateTargets(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, []*report.Report{sampleReport(), sampleReport()}, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	parse(t, buf.String())
+}
