@@ -84,7 +84,7 @@ type pageData struct {
 	Error       string
 	Report      *report.Report
 	Result      *report.CheckResult
-	Trace       []string
+	Trace       []traceLine
 	TraceMore   int
 	Explain     *ExplainView
 	Input       string
@@ -153,10 +153,32 @@ func (t *traceBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *traceBuffer) snapshot() ([]string, int) {
+func (t *traceBuffer) snapshot() ([]traceLine, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]string(nil), t.lines...), t.more
+	out := make([]traceLine, 0, len(t.lines))
+	for _, l := range t.lines {
+		out = append(out, parseTraceLine(l))
+	}
+	return out, t.more
+}
+
+// traceLine is one DNS question of the --trace output, for the page's
+// table.
+type traceLine struct {
+	Type, Name, Rcode, Answers, MS, Server, Note string
+}
+
+// parseTraceLine splits a dnsx trace line ("TXT example.com. NOERROR
+// answers=1 3ms server=192.0.2.53:53 ad (note)"); a line in another shape
+// is kept whole in Name.
+func parseTraceLine(l string) traceLine {
+	f := strings.Fields(l)
+	if len(f) < 6 || !strings.HasPrefix(f[3], "answers=") || !strings.HasSuffix(f[4], "ms") || !strings.HasPrefix(f[5], "server=") {
+		return traceLine{Name: l}
+	}
+	return traceLine{Type: f[0], Name: f[1], Rcode: f[2], Answers: strings.TrimPrefix(f[3], "answers="),
+		MS: strings.TrimSuffix(f[4], "ms"), Server: strings.TrimPrefix(f[5], "server="), Note: strings.Join(f[6:], " ")}
 }
 
 // handleCheckPage streams the check page: the head at once, then each

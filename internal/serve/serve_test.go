@@ -84,7 +84,7 @@ func TestCheckPage(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	for _, want := range []string{"<h1>Check of <span class=\"target\">example.com</span></h1>", `id="check-spf"`, `id="check-dmarc"`,
-		`id="result-title"`, "DNS questions", "TXT", "example.com"} {
+		`id="result-title"`, "DNS questions", "<tr><td>TXT</td><td><code>_dmarc.example.com.</code></td><td>NOERROR</td><td>1</td>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -629,4 +629,22 @@ func FuzzParseCheck(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", target, cr)
 		}
 	})
+}
+
+func TestParseTraceLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want traceLine
+	}{
+		{"TXT   example.com.                             NOERROR   answers=1    3ms server=127.0.0.1:53",
+			traceLine{Type: "TXT", Name: "example.com.", Rcode: "NOERROR", Answers: "1", MS: "3", Server: "127.0.0.1:53"}},
+		{"A     mx.example.com.                          NXDOMAIN  answers=0    0ms server=zone ad (from file)",
+			traceLine{Type: "A", Name: "mx.example.com.", Rcode: "NXDOMAIN", Answers: "0", MS: "0", Server: "zone", Note: "ad (from file)"}},
+		{"something else entirely", traceLine{Name: "something else entirely"}},
+		{"", traceLine{}},
+	} {
+		if got := parseTraceLine(tc.in); got != tc.want {
+			t.Errorf("parseTraceLine(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
 }
