@@ -648,3 +648,39 @@ func TestParseTraceLine(t *testing.T) {
 		}
 	}
 }
+
+// Results reach the browser as each check finishes: the spf result is on
+// the wire while the dmarc check still waits for an answer that never
+// comes.
+func TestCheckPageStreams(t *testing.T) {
+	dns := dnstest.Start(t, zone+"\n$ORIGIN slow.example.\n@ 300 IN TXT \"v=spf1 -all\"\n")
+	dns.Set("_dmarc.slow.example", dnstest.Behavior{Drop: true})
+	s, err := New(Config{NewResolver: func(trace io.Writer) (*dnsx.Client, error) {
+		return dnsx.New(dnsx.Config{Servers: []string{dns.Addr()}, Timeout: 30 * time.Second, Retries: -1, Trace: trace})
+	}, RatePerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/check/slow.example?checks=spf,dmarc", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(seen.String(), `id="check-spf"`) {
+		n, err := resp.Body.Read(buf)
+		seen.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended before the spf result: %v\n%s", err, seen.String())
+		}
+	}
+	if strings.Contains(seen.String(), `id="check-dmarc"`) || strings.Contains(seen.String(), `id="result-title"`) {
+		t.Fatalf("dmarc cannot have finished:\n%s", seen.String())
+	}
+}
