@@ -40,19 +40,22 @@ the receiver's usually means a record or key changed since delivery.`,
   deliverdoctor headers message.eml --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return app.runOnMessage(cmd, args[0], func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, func(io.Writer) error, error) {
-				a, err := headers.Analyze(ctx, r, msg)
-				if err != nil {
-					return nil, nil, err
-				}
-				rep := &report.Report{Target: name, Kind: "message", Checks: a.CheckResults()}
-				if a.ClientIPSource != "" {
-					rep.Notes = append(rep.Notes, fmt.Sprintf("client IP %s taken from %s", a.ClientIP, a.ClientIPSource))
-				}
-				return rep, func(w io.Writer) error { return writeHeadersOverview(w, a) }, nil
-			})
+			return app.runOnMessage(cmd, args[0], analyzeHeaders)
 		},
 	}
+}
+
+// analyzeHeaders is the headers command's analysis (serve's too).
+func analyzeHeaders(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, func(io.Writer) error, error) {
+	a, err := headers.Analyze(ctx, r, msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &report.Report{Target: name, Kind: "message", Checks: a.CheckResults()}
+	if a.ClientIPSource != "" {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("client IP %s taken from %s", a.ClientIP, a.ClientIPSource))
+	}
+	return rep, func(w io.Writer) error { return writeHeadersOverview(w, a) }, nil
 }
 
 func writeHeadersOverview(w io.Writer, a *headers.Analysis) error {

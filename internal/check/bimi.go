@@ -20,6 +20,7 @@ func init() {
 			return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
 				Offline: env.Options.Offline,
 				Timeout: env.Options.ProbeTimeout,
+				Dial:    env.Options.Dial,
 			}).CheckResult()
 		},
 	})

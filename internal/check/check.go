@@ -7,6 +7,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime/debug"
 	"slices"
@@ -47,6 +48,10 @@ type Options struct {
 	ProbeTimeout       time.Duration // per network operation of SMTP/HTTPS probes
 	Offline            bool          // no network: checks that need outside answers skip
 	Only               []string      // --checks: run only these
+	// Dial, when set, makes every connection the probes and fetches open
+	// (SMTP, relay, DANE, MTA-STS, BIMI); serve uses it to refuse private
+	// addresses.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Env is what a check gets besides its target.
@@ -142,6 +147,10 @@ type Runner struct {
 	Deadline time.Duration
 	// Stats, when set, is read after each target for the report's dns field.
 	Stats func() dnsx.Stats
+	// OnResult, when set, is called with each check's result as soon as it
+	// is done (from the check's goroutine: it must be safe for concurrent
+	// use), so a page can show results as they arrive.
+	OnResult func(findings.CheckResult)
 }
 
 // Run checks one target.
@@ -184,6 +193,9 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		go func() {
 			defer wg.Done()
 			results[i] = runOne(ctx, c, t, env)
+			if r.OnResult != nil {
+				r.OnResult(results[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -199,6 +211,9 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 			results = append(results, runOne(ctx, Checker{Name: p.Name, Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 				return p.Run(ctx, t, env, done)
 			}}, t, env))
+			if r.OnResult != nil {
+				r.OnResult(results[len(results)-1])
+			}
 		}
 	}
 	rep.Checks = results

@@ -21,7 +21,7 @@ func init() {
 		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 			var o dane.Options
 			if env.Options.SMTP {
-				o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout})
+				o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial})
 			}
 			return dane.Check(ctx, env.Resolver, t.Name, o).CheckResult()
 		},

@@ -24,6 +24,7 @@ func init() {
 				Policy:  env.Options.MTASTSPolicy,
 
 				PolicySource: env.Options.MTASTSPolicySource,
+				Dial:         env.Options.Dial,
 			}).CheckResult()
 		},
 	})

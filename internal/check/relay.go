@@ -24,7 +24,7 @@ func runRelay(ctx context.Context, t target.Target, env *Env) findings.CheckResu
 	if o.Offline {
 		return SkipResult("relay", "not probed: --offline sends no network traffic")
 	}
-	base := relay.Options{Port: o.SMTPPort, External: o.External, Timeout: o.ProbeTimeout}
+	base := relay.Options{Port: o.SMTPPort, External: o.External, Timeout: o.ProbeTimeout, Dial: o.Dial}
 	var hosts []relay.Host
 	var extra []findings.Finding
 	if t.Kind == target.KindIP {

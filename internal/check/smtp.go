@@ -24,7 +24,7 @@ func init() {
 			an := mx.Analyze(ctx, env.Resolver, t.Name)
 			return mx.ProbeMX(ctx, an, mx.SMTPOptions{
 				Port:  env.Options.SMTPPort,
-				Probe: smtpprobe.Options{Timeout: env.Options.ProbeTimeout},
+				Probe: smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial},
 			}).CheckResult()
 		},
 	})

@@ -190,11 +190,16 @@ func isTimeout(err error) bool {
 
 // dial connects to the first address that answers, each attempt bounded by
 // timeout and ctx. The returned stop function detaches the context watch.
-func dial(ctx context.Context, addrs []string, timeout time.Duration) (net.Conn, string, error) {
+func dial(ctx context.Context, addrs []string, timeout time.Duration, dialFn func(ctx context.Context, network, addr string) (net.Conn, error)) (net.Conn, string, error) {
 	d := net.Dialer{Timeout: timeout}
+	if dialFn == nil {
+		dialFn = d.DialContext
+	}
 	var errs []error
 	for _, a := range addrs {
-		nc, err := d.DialContext(ctx, "tcp", a)
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		nc, err := dialFn(dctx, "tcp", a)
+		cancel()
 		if err == nil {
 			return nc, a, nil
 		}

@@ -99,6 +99,9 @@ type Options struct {
 	Variants []Variant
 	// Trace, when set, receives every line sent ("C") and received ("S").
 	Trace func(dir, line string)
+	// Dial, when set, replaces the TCP dialer (serve: refuses private
+	// addresses).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Attempt is one MAIL FROM / RCPT TO pair and what the server said.
@@ -306,7 +309,7 @@ func (p *prober) run(ctx context.Context) {
 	for _, a := range o.Addrs {
 		addrs = append(addrs, net.JoinHostPort(a.Unmap().String(), strconv.Itoa(o.Port)))
 	}
-	nc, used, err := dial(ctx, addrs, o.Timeout)
+	nc, used, err := dial(ctx, addrs, o.Timeout, o.Dial)
 	if err != nil {
 		p.fail("unreachable", err)
 		return
