@@ -172,9 +172,17 @@ func TestFormatsForBatch(t *testing.T) {
 			}
 		}
 		if format == "json" {
-			var reps []report.Report
-			if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 5 {
-				t.Errorf("json batch: %v (%d)", err, len(reps))
+			// A batch is one documented object, however many targets.
+			var doc struct {
+				Schema  string          `json:"schema"`
+				Reports []report.Report `json:"reports"`
+				Summary struct {
+					Targets  int            `json:"targets"`
+					ByStatus map[string]int `json:"by_status"`
+				} `json:"summary"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Reports) != 5 || doc.Schema != BatchSchema || doc.Summary.Targets != 5 {
+				t.Errorf("json batch: %v (%d reports, schema %q): %s", err, len(doc.Reports), doc.Schema, out)
 			}
 		}
 	}

@@ -9,11 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/notify"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 // passwordEnv holds the SMTP password: never a flag, which would show in ps
@@ -42,15 +41,24 @@ func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
 	fl.BoolVar(&m.onlyOnChange, "only-on-change", false, "with --state: print and mail only when a finding appeared or disappeared (exit 1), else stay silent (exit 0)")
 }
 
-// notifier wires --state, --only-on-change and --mail-to around a run.
+// notifier wires --state, --only-on-change and --mail-to around a run. It
+// sees each report as it finishes (observe) and keeps only what it needs:
+// the state (one entry per target, the file's own size), the changes, and
+// for --only-on-change the reports that changed.
 type notifier struct {
 	app   *App
 	flags *mailFlags
 	mail  *notify.Config
+
+	st      *state.State
+	now     time.Time
+	changes []state.Change
+	changed []*report.Report // --only-on-change: printed and mailed
+	mailed  []*report.Report // --mail-to: the reports for the mail
 }
 
 func newNotifier(app *App, m *mailFlags) (*notifier, error) {
-	n := &notifier{app: app, flags: m}
+	n := &notifier{app: app, flags: m, now: time.Now()}
 	if m.onlyOnChange && m.state == "" {
 		return nil, usageErrorf("--only-on-change needs --state FILE to know what the last run found")
 	}
@@ -93,29 +101,42 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 
 func (n *notifier) quiet() bool { return n.flags.onlyOnChange }
 
-// needsFindings says whether the run's reports must keep their findings
-// after they are written: --state remembers them, --mail-to sends them.
-func (n *notifier) needsFindings() bool { return n.flags.state != "" || n.mail != nil }
-
-// diff compares reports with the state file and returns the changes and
-// the updated state, which saveState writes once the changes have been
-// delivered: if mailing them fails, the next run finds them again.
-func (n *notifier) diff(reports []*report.Report) (*state.State, []state.Change, error) {
+// open reads and validates the state file before any DNS work, so a state
+// problem stops the run before it costs anything.
+func (n *notifier) open() error {
 	if n.flags.state == "" {
-		return nil, nil, nil
+		return nil
 	}
 	st, err := state.Load(n.flags.state)
 	if err != nil {
-		return nil, nil, &usageError{err}
+		return usageErrorf("--state: %v", err)
 	}
-	return st, st.Update(reports, time.Now()), nil
+	n.st = st
+	return nil
 }
 
-func (n *notifier) saveState(st *state.State) error {
-	if st == nil {
+// observe takes one finished report.
+func (n *notifier) observe(r *report.Report) {
+	var ch []state.Change
+	if n.st != nil {
+		ch = n.st.Update([]*report.Report{r}, n.now)
+		n.changes = append(n.changes, ch...)
+	}
+	switch {
+	case n.quiet():
+		if len(ch) > 0 {
+			n.changed = append(n.changed, r)
+		}
+	case n.mail != nil:
+		n.mailed = append(n.mailed, r)
+	}
+}
+
+func (n *notifier) saveState() error {
+	if n.st == nil {
 		return nil
 	}
-	if err := st.Save(n.flags.state); err != nil {
+	if err := n.st.Save(n.flags.state); err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	return nil
@@ -138,32 +159,22 @@ func (n *notifier) send(ctx context.Context, reports []*report.Report, changes [
 	return nil
 }
 
-// afterRun handles state and mail for a normal (not --only-on-change) run.
-func (n *notifier) afterRun(ctx context.Context, reports []*report.Report) error {
-	st, changes, err := n.diff(reports)
-	if err != nil {
+// afterRun mails and saves the state once a normal (not --only-on-change)
+// run is over. The state is written only after the mail went out: if
+// mailing fails, the next run finds the changes again.
+func (n *notifier) afterRun(ctx context.Context) error {
+	if err := n.send(ctx, n.mailed, n.changes); err != nil {
 		return err
 	}
-	if err := n.send(ctx, reports, changes); err != nil {
-		return err
-	}
-	return n.saveState(st)
+	return n.saveState()
 }
 
-// run is the --only-on-change mode: check silently, and only when a
-// finding appeared or disappeared print the changes and the reports, mail
-// them, and exit 1.
-func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []target.Target, jobs, bad int) error {
-	reports, err := runBatch(ctx, n.app, runner, targets, jobs, true, true)
-	if err != nil {
-		return err
-	}
-	st, changes, err := n.diff(reports)
-	if err != nil {
-		return err
-	}
-	if len(changes) == 0 {
-		if err := n.saveState(st); err != nil {
+// afterQuiet ends an --only-on-change run: when a finding appeared or
+// disappeared print the changes and the changed reports, mail them, and
+// exit 1; else stay silent.
+func (n *notifier) afterQuiet(ctx context.Context, bad int) error {
+	if len(n.changes) == 0 {
+		if err := n.saveState(); err != nil {
 			return err
 		}
 		if bad > 0 {
@@ -173,32 +184,24 @@ func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []targ
 	}
 	w := n.app.IO.Out
 	if n.app.Format == "text" {
-		fmt.Fprintf(w, "%s\n", state.Summary(changes))
-		for _, c := range changes {
+		fmt.Fprintf(w, "%s\n", state.Summary(n.changes))
+		for _, c := range n.changes {
 			for _, it := range c.Appeared {
-				fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", c.Target, it.Severity, it.Title, it.ID)
+				fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", sanitize.Line(c.Target), it.Severity, sanitize.Line(it.Title), it.ID)
 			}
 			for _, it := range c.Disappeared {
-				fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", c.Target, it.Title, it.ID)
+				fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", sanitize.Line(c.Target), sanitize.Line(it.Title), it.ID)
 			}
 		}
 		fmt.Fprintln(w)
 	}
-	var changed []*report.Report
-	for _, r := range reports {
-		for _, c := range changes {
-			if c.Target == r.Target {
-				changed = append(changed, r)
-			}
-		}
-	}
-	if err := report.Render(w, n.app.Format, changed, n.app.RenderOptions()); err != nil {
+	if err := report.Render(w, n.app.Format, n.changed, n.app.RenderOptions()); err != nil {
 		return err
 	}
-	if err := n.send(ctx, changed, changes); err != nil {
+	if err := n.send(ctx, n.changed, n.changes); err != nil {
 		return err
 	}
-	if err := n.saveState(st); err != nil {
+	if err := n.saveState(); err != nil {
 		return err
 	}
 	return &exitError{1}
