@@ -250,3 +250,24 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// A state file that cannot be used stops the run before its first DNS
+// question (and before any mail), with exit 2.
+func TestStateProblemsUpFront(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	os.WriteFile(corrupt, []byte("{"), 0o600)
+	for name, path := range map[string]string{
+		"corrupt":     corrupt,
+		"directory":   dir,
+		"missing dir": filepath.Join(dir, "nope", "state.json"),
+		"unwritable":  "/proc/self/deliverdoctor-state.json",
+	} {
+		srv.ResetLog()
+		_, stderr, code := runCLI(t, "check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--state", path)
+		if code != 2 || !strings.Contains(stderr, "--state") || srv.Total() != 0 {
+			t.Errorf("%s: exit %d, %d DNS questions, stderr %q", name, code, srv.Total(), stderr)
+		}
+	}
+}

@@ -50,6 +50,7 @@ type notifier struct {
 	flags *mailFlags
 	mail  *notify.Config
 
+	file    *state.File
 	st      *state.State
 	now     time.Time
 	changes []state.Change
@@ -107,11 +108,11 @@ func (n *notifier) open() error {
 	if n.flags.state == "" {
 		return nil
 	}
-	st, err := state.Load(n.flags.state)
+	f, st, err := state.Open(n.flags.state)
 	if err != nil {
 		return usageErrorf("--state: %v", err)
 	}
-	n.st = st
+	n.file, n.st = f, st
 	return nil
 }
 
@@ -136,7 +137,7 @@ func (n *notifier) saveState() error {
 	if n.st == nil {
 		return nil
 	}
-	if err := n.st.Save(n.flags.state); err != nil {
+	if err := n.file.Store(n.st); err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	return nil
