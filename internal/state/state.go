@@ -77,6 +77,7 @@ func (s *State) Save(path string) error {
 	}
 	return f.Store(s)
 }
+
 // Remembered reports findings worth remembering: everything but info.
 func itemsOf(r *report.Report) []Item {
 	var items []Item
