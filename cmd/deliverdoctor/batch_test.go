@@ -271,3 +271,21 @@ func TestStateProblemsUpFront(t *testing.T) {
 		}
 	}
 }
+
+// --smtp-tls none with a user to a host that is not loopback is refused
+// before any DNS work: the password would cross the network in clear.
+func TestClearTextAuthRefusedUpFront(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	var out, errb bytes.Buffer
+	code := run([]string{"check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--mail-to", "admin@example.com",
+		"--smtp-server", "192.0.2.25:25", "--smtp-tls", "none", "--smtp-user", "cron", "--report-from", "dd@example.com"},
+		&IO{In: strings.NewReader(""), Out: &out, Err: &errb, Env: func(k string) string {
+			if k == passwordEnv {
+				return "s3cret"
+			}
+			return ""
+		}})
+	if code != 2 || !strings.Contains(errb.String(), "in clear") || srv.Total() != 0 {
+		t.Errorf("exit %d, %d DNS questions, stderr %q", code, srv.Total(), errb.String())
+	}
+}

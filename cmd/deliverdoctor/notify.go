@@ -28,6 +28,7 @@ type mailFlags struct {
 	from         string
 	state        string
 	onlyOnChange bool
+	timeout      time.Duration
 }
 
 func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
@@ -37,6 +38,7 @@ func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
 	fl.StringVar(&m.user, "smtp-user", "", "SMTP AUTH `USER`; the password comes from $"+passwordEnv+" or --smtp-password-file")
 	fl.StringVar(&m.passwordFile, "smtp-password-file", "", "read the SMTP password from `FILE` (first line)")
 	fl.StringVar(&m.from, "report-from", "", "sender `ADDRESS` of report mails (default: --smtp-user if it is an address, else deliverdoctor@HOSTNAME)")
+	fl.DurationVar(&m.timeout, "smtp-timeout", notify.DefaultTimeout, "overall time limit for mailing the report: connect, TLS, every command and the data")
 	fl.StringVar(&m.state, "state", "", "remember this run's findings in `FILE` and report what changed since the last run")
 	fl.BoolVar(&m.onlyOnChange, "only-on-change", false, "with --state: print and mail only when a finding appeared or disappeared (exit 1), else stay silent (exit 0)")
 }
@@ -72,7 +74,7 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 	if m.server == "" {
 		return nil, usageErrorf("--mail-to needs --smtp-server HOST:PORT")
 	}
-	cfg := &notify.Config{Server: m.server, TLS: m.tls, User: m.user, To: m.to, From: m.from, Timeout: 60 * time.Second}
+	cfg := &notify.Config{Server: m.server, TLS: m.tls, User: m.user, To: m.to, From: m.from, Timeout: m.timeout}
 	if m.passwordFile != "" {
 		b, err := os.ReadFile(m.passwordFile)
 		if err != nil {

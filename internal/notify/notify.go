@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.User != "" && c.Password == "" {
 		return errors.New("--smtp-user given but no password: set DELIVERDOCTOR_SMTP_PASSWORD or --smtp-password-file")
+	}
+	if c.User != "" && c.TLS == TLSNone && !IsLoopback(c.Server) {
+		return fmt.Errorf("--smtp-tls none with --smtp-user would send the password in clear to %s: use starttls or tls (none is only for a relay on a loopback address)", c.Server)
 	}
 	return nil
 }
@@ -181,32 +185,54 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-// Send delivers msg over SMTP.
+// DefaultTimeout is the report mail's overall deadline.
+const DefaultTimeout = 30 * time.Second
+
+// Send delivers msg over SMTP within cfg.Timeout in all: connect, TLS,
+// greeting, every command and the data. AUTH is sent only over TLS (or,
+// with --smtp-tls none, to a loopback address) and only when the server
+// offers it.
 func Send(ctx context.Context, cfg *Config, msg []byte) error {
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	host, _, _ := net.SplitHostPort(cfg.Server)
 	tlsConfig := &tls.Config{ServerName: host, RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	var d net.Dialer
-	var conn net.Conn
-	var err error
-	if cfg.TLS == TLSImplicit {
-		conn, err = (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(ctx, "tcp", cfg.Server)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", cfg.Server)
-	}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Server)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", cfg.Server, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	// go-smtp sets its own per-command deadlines (minutes long); the
+	// wrapper holds every one of them to the overall deadline, and the
+	// connection is closed when the context ends, whatever is blocking.
+	var conn net.Conn = &deadlineConn{Conn: raw, limit: deadline}
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	err = deliver(conn, cfg, tlsConfig, msg)
+	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+		return fmt.Errorf("%s: no complete exchange within %v (--smtp-timeout): %w", cfg.Server, timeout, err)
 	}
+	return err
+}
+
+func deliver(conn net.Conn, cfg *Config, tlsConfig *tls.Config, msg []byte) error {
 	var c *smtp.Client
-	if cfg.TLS == "" || cfg.TLS == TLSStartTLS {
+	var err error
+	switch cfg.TLS {
+	case TLSImplicit:
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			return fmt.Errorf("%s: TLS: %w", cfg.Server, err)
+		}
+		c = smtp.NewClient(tc)
+	case "", TLSStartTLS:
 		// STARTTLS is required in this mode: a server that does not offer it
 		// gets no credentials and no report.
 		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
@@ -214,11 +240,19 @@ func Send(ctx context.Context, cfg *Config, msg []byte) error {
 			conn.Close()
 			return fmt.Errorf("%s: STARTTLS: %w (use --smtp-tls tls for port 465, or none only for a trusted local relay)", cfg.Server, err)
 		}
-	} else {
+	default:
 		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
 	if cfg.User != "" {
+		if cfg.TLS == TLSNone && !IsLoopback(cfg.Server) {
+			// Validate refuses this before any work; checked again here
+			// so no path sends a password in clear.
+			return fmt.Errorf("%s: refusing to send the password without TLS to a host that is not loopback", cfg.Server)
+		}
+		if ok, _ := c.Extension("AUTH"); !ok {
+			return fmt.Errorf("%s does not offer AUTH: the password was not sent (drop --smtp-user for a relay that needs none)", cfg.Server)
+		}
 		if err := c.Auth(sasl.NewPlainClient("", cfg.User, cfg.Password)); err != nil {
 			return fmt.Errorf("%s: authentication failed: %w", cfg.Server, err)
 		}
@@ -227,4 +261,37 @@ func Send(ctx context.Context, cfg *Config, msg []byte) error {
 		return fmt.Errorf("%s: %w", cfg.Server, err)
 	}
 	return c.Quit()
+}
+
+// IsLoopback reports whether server (HOST:PORT) is a loopback address or
+// localhost.
+func IsLoopback(server string) bool {
+	host, _, err := net.SplitHostPort(server)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// deadlineConn holds every deadline set on it to limit.
+type deadlineConn struct {
+	net.Conn
+	limit time.Time
+}
+
+func (c *deadlineConn) clamp(t time.Time) time.Time {
+	if t.IsZero() || t.After(c.limit) {
+		return c.limit
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
 }

@@ -1,11 +1,14 @@
 package notify
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"strings"
 	"testing"
@@ -135,5 +138,83 @@ func TestSubjects(t *testing.T) {
 	}
 	if got := Subject(append(sampleReports(), pass), nil); got != "deliverdoctor: 1 of 2 targets failing" {
 		t.Errorf("%q", got)
+	}
+}
+
+// The report mail has one overall deadline: a server that never greets, or
+// greets and then never answers, costs at most --smtp-timeout, not
+// go-smtp's own minutes-long command timeouts.
+func TestSendDeadlineHolds(t *testing.T) {
+	for name, handle := range map[string]func(c net.Conn, r *bufio.Reader, log *smtptest.CommandLog){
+		"never greets": func(c net.Conn, r *bufio.Reader, _ *smtptest.CommandLog) {
+			_, _ = io.Copy(io.Discard, r) // until the client gives up
+		},
+		"stalls after EHLO": func(c net.Conn, r *bufio.Reader, _ *smtptest.CommandLog) {
+			fmt.Fprint(c, "220 tarpit.example ESMTP\r\n")
+			_, _ = r.ReadString('\n')
+			_, _ = io.Copy(io.Discard, r)
+		},
+		"stalls in DATA": func(c net.Conn, r *bufio.Reader, _ *smtptest.CommandLog) {
+			fmt.Fprint(c, "220 tarpit.example ESMTP\r\n")
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				switch strings.ToUpper(strings.Fields(line + " x")[0]) {
+				case "EHLO", "HELO":
+					fmt.Fprint(c, "250 tarpit.example\r\n")
+				case "DATA":
+					fmt.Fprint(c, "354 go on\r\n")
+					_, _ = io.Copy(io.Discard, r) // never a final reply
+					return
+				default:
+					fmt.Fprint(c, "250 ok\r\n")
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := smtptest.StartScripted(t, handle)
+			cfg := &Config{Server: srv.Addr.String(), TLS: TLSNone, From: "dd@example.com", To: []string{"a@example.com"}, Timeout: 300 * time.Millisecond}
+			done := make(chan error, 1)
+			go func() { done <- Send(context.Background(), cfg, []byte("Subject: x\r\n\r\nbody\r\n")) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "--smtp-timeout") {
+					t.Errorf("error %v, want one naming --smtp-timeout", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("Send still blocked a minute after its 300 ms deadline")
+			}
+		})
+	}
+}
+
+// The password never goes out in clear: --smtp-tls none with a user is
+// refused for a host that is not loopback, and AUTH is never sent to a
+// server that does not offer it.
+func TestNoClearTextAuth(t *testing.T) {
+	cfg := &Config{Server: "192.0.2.25:25", TLS: TLSNone, User: "cron", Password: "s3cret", From: "dd@example.com", To: []string{"a@example.com"}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("clear-text AUTH to a remote host accepted: %v", err)
+	}
+	if err := Send(context.Background(), cfg, []byte("x")); err == nil {
+		t.Error("Send sent to a remote host without TLS")
+	}
+	for _, s := range []string{"127.0.0.1:25", "[::1]:25", "localhost:25"} {
+		cfg.Server = s
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	sink := smtptest.StartSink(t, nil, nil) // offers no AUTH
+	cfg.Server = sink.Addr.String()
+	err := Send(context.Background(), cfg, []byte("Subject: x\r\n\r\nbody\r\n"))
+	if err == nil || !strings.Contains(err.Error(), "does not offer AUTH") {
+		t.Errorf("error %v", err)
+	}
+	if sink.Log.Count("AUTH") != 0 || len(sink.Messages()) != 0 {
+		t.Error("AUTH sent to a server that does not offer it")
 	}
 }
