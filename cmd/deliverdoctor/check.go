@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -149,6 +150,11 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 	notifier, err := newNotifier(app, &f.mail)
 	if err != nil {
 		return err
+	}
+	if f.output != "" {
+		if abs, err := filepath.Abs(f.output); err == nil {
+			notifier.output = abs
+		}
 	}
 	if err := notifier.open(); err != nil {
 		return err

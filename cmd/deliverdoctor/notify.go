@@ -37,7 +37,7 @@ func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
 	fl.StringVar(&m.tls, "smtp-tls", "starttls", "TLS for --smtp-server: starttls (required), tls (port 465) or none (local relay only)")
 	fl.StringVar(&m.user, "smtp-user", "", "SMTP AUTH `USER`; the password comes from $"+passwordEnv+" or --smtp-password-file")
 	fl.StringVar(&m.passwordFile, "smtp-password-file", "", "read the SMTP password from `FILE` (first line)")
-	fl.StringVar(&m.from, "report-from", "", "sender `ADDRESS` of report mails (default: --smtp-user if it is an address, else deliverdoctor@HOSTNAME)")
+	fl.StringVar(&m.from, "report-from", "", "sender `ADDRESS` of report mails (default: --smtp-user if it is an address, else deliverdoctor@ the host's fully qualified name)")
 	fl.DurationVar(&m.timeout, "smtp-timeout", notify.DefaultTimeout, "overall time limit for mailing the report: connect, TLS, every command and the data")
 	fl.StringVar(&m.state, "state", "", "remember this run's findings in `FILE` and report what changed since the last run")
 	fl.BoolVar(&m.onlyOnChange, "only-on-change", false, "with --state: print and mail only when a finding appeared or disappeared (exit 1), else stay silent (exit 0)")
@@ -52,12 +52,13 @@ type notifier struct {
 	flags *mailFlags
 	mail  *notify.Config
 
+	output  string // --output, named in the mail
 	file    *state.File
 	st      *state.State
 	now     time.Time
 	changes []state.Change
 	changed []*report.Report // --only-on-change: printed and mailed
-	mailed  []*report.Report // --mail-to: the reports for the mail
+	digest  *notify.Digest   // --mail-to: what the mail says, in bounded memory
 }
 
 func newNotifier(app *App, m *mailFlags) (*notifier, error) {
@@ -85,21 +86,34 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 		cfg.Password = app.IO.Env(passwordEnv)
 	}
 	if cfg.From == "" {
-		if strings.Contains(m.user, "@") {
-			cfg.From = m.user
-		} else {
-			host, _ := os.Hostname()
-			if host == "" {
-				host = "localhost"
-			}
-			cfg.From = "deliverdoctor@" + host
+		from, err := defaultFrom(m.user)
+		if err != nil {
+			return nil, err
 		}
+		cfg.From = from
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, &usageError{err}
 	}
 	n.mail = cfg
+	n.digest = notify.NewDigest()
 	return n, nil
+}
+
+// defaultFrom is the report mail's sender when --report-from is not given:
+// the SMTP user if it is an address, else deliverdoctor@ the host's fully
+// qualified name. Never an unqualified deliverdoctor@host, which receivers
+// reject.
+func defaultFrom(user string) (string, error) {
+	if strings.Contains(user, "@") {
+		return user, nil
+	}
+	host, _ := os.Hostname()
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if !strings.Contains(host, ".") || strings.HasSuffix(host, ".localdomain") || strings.HasSuffix(host, ".local") {
+		return "", usageErrorf("--mail-to: give --report-from ADDRESS (the host name %q is not a qualified domain, and --smtp-user is not an address)", host)
+	}
+	return "deliverdoctor@" + host, nil
 }
 
 func (n *notifier) quiet() bool { return n.flags.onlyOnChange }
@@ -130,8 +144,8 @@ func (n *notifier) observe(r *report.Report) {
 		if len(ch) > 0 {
 			n.changed = append(n.changed, r)
 		}
-	case n.mail != nil:
-		n.mailed = append(n.mailed, r)
+	case n.digest != nil:
+		n.digest.Add(r)
 	}
 }
 
@@ -145,11 +159,12 @@ func (n *notifier) saveState() error {
 	return nil
 }
 
-func (n *notifier) send(ctx context.Context, reports []*report.Report, changes []state.Change) error {
+func (n *notifier) send(ctx context.Context, d *notify.Digest, changes []state.Change) error {
 	if n.mail == nil {
 		return nil
 	}
-	msg, err := notify.Compose(n.mail, notify.Subject(reports, changes), reports, changes, time.Now())
+	d.OutputPath = n.output
+	msg, err := notify.ComposeDigest(n.mail, d.Subject(changes), d, changes, time.Now())
 	if err != nil {
 		return err
 	}
@@ -166,7 +181,7 @@ func (n *notifier) send(ctx context.Context, reports []*report.Report, changes [
 // run is over. The state is written only after the mail went out: if
 // mailing fails, the next run finds the changes again.
 func (n *notifier) afterRun(ctx context.Context) error {
-	if err := n.send(ctx, n.mailed, n.changes); err != nil {
+	if err := n.send(ctx, n.digest, n.changes); err != nil {
 		return err
 	}
 	return n.saveState()
@@ -201,7 +216,11 @@ func (n *notifier) afterQuiet(ctx context.Context, bad int) error {
 	if err := report.Render(w, n.app.Format, n.changed, n.app.RenderOptions()); err != nil {
 		return err
 	}
-	if err := n.send(ctx, n.changed, n.changes); err != nil {
+	d := notify.NewDigest()
+	for _, r := range n.changed {
+		d.Add(r)
+	}
+	if err := n.send(ctx, d, n.changes); err != nil {
 		return err
 	}
 	if err := n.saveState(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
 )
 
@@ -71,11 +73,20 @@ func (c *Config) Validate() error {
 
 // Subject summarises reports (and changes, when given) in a mail subject.
 func Subject(reports []*report.Report, changes []state.Change) string {
-	if len(changes) > 0 {
-		return "deliverdoctor: " + state.Summary(changes)
+	d := NewDigest()
+	for _, r := range reports {
+		d.Add(r)
 	}
-	if len(reports) == 1 {
-		r := reports[0]
+	return d.Subject(changes)
+}
+
+// Subject summarises the digest (and changes, when given) in a mail subject.
+func (d *Digest) Subject(changes []state.Change) string {
+	if len(changes) > 0 {
+		return "deliverdoctor: " + sanitize.Line(state.Summary(changes))
+	}
+	if d.Total == 1 && len(d.first) == 1 {
+		r := d.first[0]
 		var fails, warns, errs int
 		for _, f := range r.Findings {
 			switch f.Severity {
@@ -87,22 +98,22 @@ func Subject(reports []*report.Report, changes []state.Change) string {
 				errs++
 			}
 		}
+		t := sanitize.Line(r.Target)
 		switch {
 		case fails > 0:
-			return fmt.Sprintf("deliverdoctor: %s on %s", plural(fails, "failure"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s on %s", plural(fails, "failure"), t)
 		case errs > 0:
-			return fmt.Sprintf("deliverdoctor: %s could not be fully checked on %s", plural(errs, "check"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s could not be fully checked on %s", plural(errs, "check"), t)
 		case warns > 0:
-			return fmt.Sprintf("deliverdoctor: %s on %s", plural(warns, "warning"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s on %s", plural(warns, "warning"), t)
 		default:
-			return fmt.Sprintf("deliverdoctor: %s passes", r.Target)
+			return fmt.Sprintf("deliverdoctor: %s passes", t)
 		}
 	}
-	s := report.Summarize(reports)
-	if n := s.ByStatus[findings.StatusFail]; n > 0 {
-		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, s.Total)
+	if n := d.ByStatus[report.StatusFail]; n > 0 {
+		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, d.Total)
 	}
-	return fmt.Sprintf("deliverdoctor: %s", s.String())
+	return "deliverdoctor: " + d.Counts()
 }
 
 func plural(n int, word string) string {
@@ -112,9 +123,24 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// Compose builds the message: multipart/alternative with text and HTML parts
-// of the same reports, and the changes on top when there are any.
+// maxChanges bounds the changes a mail lists one by one.
+const maxChanges = 100
+
+// Compose builds the message for reports; see ComposeDigest.
 func Compose(cfg *Config, subject string, reports []*report.Report, changes []state.Change, now time.Time) ([]byte, error) {
+	d := NewDigest()
+	for _, r := range reports {
+		d.Add(r)
+	}
+	return ComposeDigest(cfg, subject, d, changes, now)
+}
+
+// ComposeDigest builds the message: multipart/alternative with a text and
+// an HTML digest (counts by status first, then the failing targets, the
+// changes, and each distinct finding once with its targets), within the
+// size budget; the full reports are attached (gzipped jsonl, the message
+// then multipart/mixed) when they fit, else the mail says where they are.
+func ComposeDigest(cfg *Config, subject string, d *Digest, changes []state.Change, now time.Time) ([]byte, error) {
 	var h mail.Header
 	h.SetDate(now)
 	h.SetSubject(subject)
@@ -137,31 +163,50 @@ func Compose(cfg *Config, subject string, reports []*report.Report, changes []st
 	}
 	h.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies to reports
 
-	var text, html bytes.Buffer
-	if len(changes) > 0 {
-		writeChangesText(&text, changes)
-		writeChangesHTML(&html, changes)
+	shown := changes
+	if len(shown) > maxChanges {
+		shown = shown[:maxChanges]
 	}
-	if err := report.Render(&text, "text", reports, report.Options{}); err != nil {
-		return nil, err
+	var ctext, chtml bytes.Buffer
+	if len(shown) > 0 {
+		writeChangesText(&ctext, shown, len(changes)-len(shown))
+		writeChangesHTML(&chtml, shown, len(changes)-len(shown))
 	}
-	if err := report.HTML(&html, reports, report.Options{}); err != nil {
+	// The full reports ride along only when the digest does not show them
+	// all already.
+	var attach []byte
+	if !(len(d.first) == d.Total && d.Total <= fullReportsMax) {
+		attach = d.attachment()
+	}
+	text := d.writeText(ctext.String(), attach != nil)
+	html, err := d.writeHTML(template.HTML(chtml.String()), attach != nil) // chtml: html/template output
+	if err != nil {
 		return nil, err
 	}
 
 	var buf bytes.Buffer
-	mw, err := mail.CreateInlineWriter(&buf, h)
-	if err != nil {
-		return nil, err
+	var alt *mail.InlineWriter
+	var mixed *mail.Writer
+	if attach == nil {
+		if alt, err = mail.CreateInlineWriter(&buf, h); err != nil {
+			return nil, err
+		}
+	} else {
+		if mixed, err = mail.CreateWriter(&buf, h); err != nil {
+			return nil, err
+		}
+		if alt, err = mixed.CreateInline(); err != nil {
+			return nil, err
+		}
 	}
 	for _, part := range []struct {
 		ctype string
 		body  []byte
-	}{{"text/plain", text.Bytes()}, {"text/html", html.Bytes()}} {
+	}{{"text/plain", text}, {"text/html", html}} {
 		var ph mail.InlineHeader
 		ph.SetContentType(part.ctype, map[string]string{"charset": "utf-8"})
 		ph.Set("Content-Transfer-Encoding", "quoted-printable")
-		w, err := mw.CreatePart(ph)
+		w, err := alt.CreatePart(ph)
 		if err != nil {
 			return nil, err
 		}
@@ -172,8 +217,27 @@ func Compose(cfg *Config, subject string, reports []*report.Report, changes []st
 			return nil, err
 		}
 	}
-	if err := mw.Close(); err != nil {
+	if err := alt.Close(); err != nil {
 		return nil, err
+	}
+	if mixed != nil {
+		var ah mail.AttachmentHeader
+		ah.SetContentType("application/gzip", nil)
+		ah.SetFilename("reports.jsonl.gz")
+		ah.Set("Content-Transfer-Encoding", "base64")
+		w, err := mixed.CreateAttachment(ah)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(attach); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, err
+		}
 	}
 	return buf.Bytes(), nil
 }
