@@ -43,13 +43,18 @@ blocklists), or an e-mail address (its domain is checked).
 Status per check: pass, warn, fail, error (could not be determined, e.g. a DNS
 timeout: never reported as "no record"), skip.
 Many targets (arguments and/or --input FILE|-, one a line, # comments) are
-checked -j at a time; jsonl, csv and text stream reports as they finish, and a
-summary line ends the run (on stderr for jsonl/csv/json). --shard I/N splits a
-big list deterministically across machines.
+checked -j at a time; jsonl, csv and text stream reports as they finish, and the
+failing targets and a summary line end the run (on stderr for jsonl/csv/json).
+--format json for a batch is one {"schema":"deliverdoctor.batch/v1","reports":[...],
+"summary":{...}} object. --output FILE writes jsonl to FILE; --resume skips the
+targets already complete there. --shard I/N splits a big list deterministically
+across machines. SIGINT/SIGTERM: no new target, 2 s for those in flight, only
+complete reports written, exit 130/143.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 2 usage or input error (also: an --input line was not a valid target and
-nothing failed), 3 a check could not run and nothing failed.`,
+nothing failed), 3 a check could not run and nothing failed, 130/143 stopped
+by SIGINT/SIGTERM.`,
 		Example: `  deliverdoctor check example.com
   deliverdoctor check bob@example.com --format json
   deliverdoctor check example.com --ip 192.0.2.25 --mail-from bounce@example.com
@@ -58,6 +63,7 @@ nothing failed), 3 a check could not run and nothing failed.`,
   deliverdoctor check example.com --zone example.com.zone --offline
   deliverdoctor check --input domains.txt -j 64 --format jsonl > results.jsonl
   deliverdoctor check --input domains.txt --shard "$JOB_COMPLETION_INDEX/8" --format jsonl
+  deliverdoctor check --input domains.txt --output results.jsonl            # killed? add --resume
   deliverdoctor check example.com --state /var/lib/deliverdoctor/state.json --only-on-change \
       --mail-to admin@example.com --smtp-server smtp.example.com:587 --smtp-user reports`,
 		RunE: func(cmd *cobra.Command, args []string) error {
