@@ -12,6 +12,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/batch"
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -36,6 +37,8 @@ type batchRun struct {
 	kept []*report.Report // markdown and html render the whole list at the end
 	// observe sees every report (state, mail digest) before it is dropped.
 	observe func(*report.Report)
+	// stats gives the resolver's per-server counters for the summary.
+	stats func() dnsx.Stats
 }
 
 // start writes what comes before the first report.
@@ -132,6 +135,9 @@ func (b *batchRun) finish(sum *batch.Summary) error {
 	if b.silent || !b.multi {
 		return nil
 	}
+	if b.stats != nil {
+		sum.DNS = b.stats().Servers
+	}
 	w := b.app.IO.Out
 	if b.out == nil {
 		switch b.app.Format {
@@ -174,6 +180,10 @@ func writeSummary(w io.Writer, sum *batch.Summary, color bool) {
 		}
 	}
 	fmt.Fprintln(w, "summary: "+sum.Line())
+	for _, s := range sum.DNS {
+		fmt.Fprintf(w, "dns %s: %d sent, %d retried, %d timed out, %d SERVFAIL, %d refused, %d errors\n",
+			sanitize.Line(s.Server), s.Sent, s.Retried, s.TimedOut, s.ServFail, s.Refused, s.Errors)
+	}
 }
 
 func joinChecks(cs []string) string {

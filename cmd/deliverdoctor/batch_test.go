@@ -64,7 +64,8 @@ func TestBatch1000(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (failures outrank the invalid input line)", code)
 	}
-	if !strings.Contains(stderr, "line 1004") || !strings.Contains(stderr, "summary: 1000 targets, 100 fail, 900 pass") {
+	if !strings.Contains(stderr, "line 1004") || !strings.Contains(stderr, "summary: 1000 targets, 100 fail, 900 pass") ||
+		!strings.Contains(stderr, "dns "+srv.Addr()+": ") || !strings.Contains(stderr, " timed out, ") {
 		t.Errorf("stderr: %s", stderr)
 	}
 	got := jsonlTargets(t, out)

@@ -206,6 +206,7 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 		return err
 	}
 	runner := &check.Runner{Resolver: res, Options: opts, Deadline: app.Deadline, Stats: res.Stats}
+	b.stats = res.Stats
 	sum, err = runTargets(cmd.Context(), app, runner, src, f.jobs, b, sum)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -62,6 +63,8 @@ type Summary struct {
 	// in flight that did not finish within the grace period (not written).
 	Interrupted bool `json:"interrupted,omitempty"`
 	CutOff      int  `json:"cut_off,omitempty"`
+	// DNS is each resolver's work over the run (set by the caller).
+	DNS []dnsx.ServerStats `json:"dns,omitempty"`
 
 	atOrAbove, hasError bool
 	listed              int
