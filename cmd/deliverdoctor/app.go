@@ -125,7 +125,8 @@ func run(args []string, stdio *IO) int {
 
 // notifySignals returns a context that ends on the first SIGINT or SIGTERM,
 // and the number of the signal caught (0: none). A second signal ends the
-// process at once.
+// process at once, and so does a command that has not returned 10 s after
+// the first (one that does not watch its context must still stop).
 func notifySignals() (context.Context, func() int, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -140,6 +141,8 @@ func notifySignals() (context.Context, func() int, func()) {
 			cancel()
 			select {
 			case <-ch:
+				os.Exit(128 + int(n))
+			case <-time.After(10 * time.Second):
 				os.Exit(128 + int(n))
 			case <-quit:
 			}
