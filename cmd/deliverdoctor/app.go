@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,9 +100,14 @@ func run(args []string, stdio *IO) int {
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, caught, stop := notifySignals()
 	defer stop()
 	err := root.ExecuteContext(ctx)
+	if sig := caught(); sig != 0 {
+		// SIGINT/SIGTERM: the command stopped early (a batch wrote only
+		// complete reports and its summary); the exit code says so.
+		return 128 + sig
+	}
 	if err == nil {
 		return 0
 	}
@@ -115,6 +122,39 @@ func run(args []string, stdio *IO) int {
 	}
 	fmt.Fprintf(stdio.Err, "deliverdoctor: %s\n", oneLine(err.Error()))
 	return 3
+}
+
+// notifySignals returns a context that ends on the first SIGINT or SIGTERM,
+// and the number of the signal caught (0: none). A second signal ends the
+// process at once, and so does a command that has not returned 10 s after
+// the first (one that does not watch its context must still stop).
+func notifySignals() (context.Context, func() int, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Int32
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			n := int32(s.(syscall.Signal))
+			got.Store(n)
+			cancel()
+			select {
+			case <-ch:
+				os.Exit(128 + int(n))
+			case <-time.After(10 * time.Second):
+				os.Exit(128 + int(n))
+			case <-quit:
+			}
+		case <-quit:
+		}
+	}()
+	return ctx, func() int { return int(got.Load()) }, func() {
+		signal.Stop(ch)
+		close(quit)
+		cancel()
+	}
 }
 
 func isCobraUsage(err error) bool {

@@ -1,272 +1,220 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/batch"
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
-	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-// maxInputLine bounds one line of --input (a target is at most 254 octets;
-// the rest is comment).
-const maxInputLine = 64 << 10
+// BatchSchema names the --format json document of a batch.
+const BatchSchema = "deliverdoctor.batch/v1"
 
-// inputLine is one target read from --input, with where it came from.
-type inputLine struct {
-	text string
-	line int
+// batchRun wires the check command's flags to internal/batch: where reports
+// go (stdout in --format, or --output as jsonl), the progress bar, and the
+// closing summary.
+type batchRun struct {
+	app    *App
+	multi  bool // several targets: --input or more than one argument
+	silent bool // --only-on-change: nothing per target
+	out    *batch.Output
+	total  int // for the progress bar; -1 unknown
+
+	bar  *progressbar.ProgressBar
+	csvw *report.CSVWriter
+	buf  bytes.Buffer
+	n    int              // reports written (json separators)
+	kept []*report.Report // markdown and html render the whole list at the end
+	// observe sees every report (state, mail digest) before it is dropped.
+	observe func(*report.Report)
+	// stats gives the resolver's per-server counters for the summary.
+	stats func() dnsx.Stats
 }
 
-// readTargets reads one target a line; blank lines and everything after a #
-// are ignored.
-func readTargets(r io.Reader) ([]inputLine, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), maxInputLine)
-	var out []inputLine
-	n := 0
-	for sc.Scan() {
-		n++
-		s := sc.Text()
-		if i := strings.IndexByte(s, '#'); i >= 0 {
-			s = s[:i]
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		out = append(out, inputLine{text: s, line: n})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--input line %d: %w", n+1, err)
-	}
-	return out, nil
-}
-
-// shard is --shard I/N: this process checks the targets whose name hashes
-// to I modulo N. Hashing the name (not the line number) keeps a target on
-// the same shard however the list is sorted or grows.
-type shard struct{ i, n int }
-
-func parseShard(s string) (shard, error) {
-	if s == "" {
-		return shard{0, 1}, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return shard{}, usageErrorf("--shard %q: want I/N with 0 <= I < N, e.g. 0/4 (Kubernetes: --shard $JOB_COMPLETION_INDEX/N)", s)
-	}
-	return shard{i, n}, nil
-}
-
-func (s shard) keep(name string) bool {
-	if s.n == 1 {
-		return true
-	}
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return int(h.Sum32()%uint32(s.n)) == s.i
-}
-
-// collectTargets parses args and --input, drops duplicates, applies the
-// shard. Bad lines of --input are reported and skipped (the exit code says
-// so); a bad argument is a usage error.
-func collectTargets(app *App, args []string, input string, sh shard) ([]target.Target, int, error) {
-	lines := make([]inputLine, 0, len(args))
-	for _, a := range args {
-		lines = append(lines, inputLine{text: a}) // line 0: an argument
-	}
-	if input != "" {
-		var r io.Reader = app.IO.In
-		if input != "-" {
-			f, err := os.Open(input)
-			if err != nil {
-				return nil, 0, usageErrorf("--input: %v", err)
-			}
-			defer f.Close()
-			r = f
-		}
-		more, err := readTargets(r)
-		if err != nil {
-			return nil, 0, &usageError{err}
-		}
-		lines = append(lines, more...)
-	}
-	seen := map[string]bool{}
-	var targets []target.Target
-	bad := 0
-	for _, l := range lines {
-		t, err := target.Parse(l.text)
-		if err != nil && l.line == 0 {
-			return nil, 0, &usageError{err}
-		}
-		if err != nil {
-			bad++
-			fmt.Fprintf(app.IO.Err, "deliverdoctor: --input line %d: %s (skipped)\n", l.line, oneLine(err.Error()))
-			continue
-		}
-		key := string(t.Kind) + " " + t.Name
-		if seen[key] || !sh.keep(t.Name) {
-			continue
-		}
-		seen[key] = true
-		targets = append(targets, t)
-	}
-	return targets, bad, nil
-}
-
-// streams reports whether a format can be written one report at a time as
-// reports finish.
-func streams(format string) bool {
-	return format == "jsonl" || format == "csv" || format == "text"
-}
-
-// runBatch checks targets with jobs workers, streaming reports in streaming
-// formats as they finish, and returns them in input order. silent runs
-// without any output but the progress bar (--only-on-change decides later).
-//
-// keepFindings says whether the returned reports must keep their findings
-// (for --state and --mail-to); reports written already keep only what the
-// exit code needs otherwise.
-func runBatch(ctx context.Context, app *App, runner *check.Runner, targets []target.Target, jobs int, silent, keepFindings bool) ([]*report.Report, error) {
-	reports := make([]*report.Report, len(targets))
-	var bar *progressbar.ProgressBar
-	if app.IO.ErrTTY && len(targets) > 1 {
-		bar = progressbar.NewOptions(len(targets),
-			progressbar.OptionSetWriter(app.IO.Err),
+// start writes what comes before the first report.
+func (b *batchRun) start() error {
+	if b.app.IO.ErrTTY && b.multi && !b.silent {
+		b.bar = progressbar.NewOptions(b.total,
+			progressbar.OptionSetWriter(b.app.IO.Err),
 			progressbar.OptionSetDescription("checking"),
 			progressbar.OptionShowCount(),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100_000_000),
+			progressbar.OptionThrottle(0),
 		)
+		_ = b.bar.RenderBlank()
 	}
-	stream := !silent && streams(app.Format) && len(targets) > 1
-	var csvw *report.CSVWriter
-	if stream && app.Format == "csv" {
+	if b.silent || b.out != nil || !b.multi {
+		return nil
+	}
+	switch b.app.Format {
+	case "csv":
 		var err error
-		if csvw, err = report.NewCSVWriter(app.IO.Out, check.Names()); err != nil {
-			return nil, err
-		}
+		b.csvw, err = report.NewCSVWriter(b.app.IO.Out, check.Names())
+		return err
+	case "json":
+		_, err := fmt.Fprintf(b.app.IO.Out, "{\n  \"schema\": %q,\n  \"reports\": [", BatchSchema)
+		return err
 	}
-	var outMu sync.Mutex
-	var firstErr error
-	emit := func(r *report.Report) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		if bar != nil {
-			_ = bar.Add(1)
-		}
-		if !stream || firstErr != nil {
-			return
-		}
-		var err error
-		switch app.Format {
-		case "csv":
-			err = csvw.Write(r)
-		case "text":
-			if bar != nil {
-				_ = bar.Clear()
-			}
-			err = report.TextReport(app.IO.Out, r, app.RenderOptions())
-			fmt.Fprintln(app.IO.Out)
-		default:
-			err = report.Render(app.IO.Out, app.Format, []*report.Report{r}, app.RenderOptions())
-		}
-		if err != nil {
-			firstErr = err
-		}
-	}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(jobs, len(targets)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				r := runner.Run(ctx, targets[i])
-				emit(r)
-				if stream {
-					// Written already: keep only what the exit code, --state
-					// and --mail-to need, so memory does not grow with the
-					// batch.
-					r = slim(r, keepFindings)
-				}
-				reports[i] = r
-			}
-		}()
-	}
-	for i := range targets {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
-	wg.Wait()
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("interrupted")
-	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if silent {
-		return reports, nil
-	}
-	if !stream || len(targets) == 1 {
-		if err := report.Render(app.IO.Out, app.Format, reports, app.RenderOptions()); err != nil {
-			return nil, err
-		}
-	}
-	if len(targets) > 1 {
-		// The summary goes where it cannot corrupt machine-readable output.
-		w := app.IO.Err
-		if app.Format == "text" {
-			w = app.IO.Out
-		}
-		fmt.Fprintln(w, "summary: "+report.Summarize(reports).String())
-	}
-	return reports, nil
+	return nil
 }
 
-// slim returns r without the checks' data (records, keys, trees), which is
-// most of a report's size, and without findings unless keepFindings.
-func slim(r *report.Report, keepFindings bool) *report.Report {
-	s := *r
-	s.Checks = make([]findings.CheckResult, len(r.Checks))
-	for i, c := range r.Checks {
-		c.Data, c.Findings = nil, nil // the report's own list holds the findings
-		s.Checks[i] = c
+// emit writes one finished report (called one at a time).
+func (b *batchRun) emit(r *report.Report) error {
+	if b.observe != nil {
+		b.observe(r)
 	}
-	if !keepFindings {
-		// The exit code needs only the checks that did not pass.
-		s.Findings, s.Notes, s.Input, s.DNS = nil, nil, "", nil
-		var keep []findings.CheckResult
-		for _, c := range s.Checks {
-			if c.Status != findings.StatusPass && c.Status != findings.StatusSkip {
-				keep = append(keep, findings.CheckResult{Name: c.Name, Status: c.Status})
+	if b.bar != nil {
+		// Cleared while the report is written, drawn again after it: a
+		// person sees the bar between reports.
+		_ = b.bar.Clear()
+		defer func() { _ = b.bar.Add(1) }()
+	}
+	if b.silent {
+		return nil
+	}
+	if b.out != nil {
+		return b.out.Write(r)
+	}
+	w := b.app.IO.Out
+	if !b.multi {
+		return report.Render(w, b.app.Format, []*report.Report{r}, b.app.RenderOptions())
+	}
+	b.buf.Reset()
+	var err error
+	switch b.app.Format {
+	case "csv":
+		return b.csvw.Write(r)
+	case "text":
+		err = report.TextReport(&b.buf, r, b.app.RenderOptions())
+		b.buf.WriteByte('\n')
+	case "jsonl":
+		err = report.WriteJSONLine(&b.buf, r)
+	case "json":
+		if b.n > 0 {
+			b.buf.WriteByte(',')
+		}
+		b.buf.WriteString("\n    ")
+		enc := json.NewEncoder(&b.buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("    ", "  ")
+		err = enc.Encode(r)
+		b.buf.Truncate(b.buf.Len() - 1) // the encoder's newline
+	default:
+		b.kept = append(b.kept, r)
+		return nil
+	}
+	b.n++
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b.buf.Bytes())
+	return err
+}
+
+// finish writes what follows the last report and the summary.
+func (b *batchRun) finish(sum *batch.Summary) error {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+	}
+	if b.out != nil {
+		if err := b.out.Close(); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+	}
+	if b.silent || !b.multi {
+		return nil
+	}
+	if b.stats != nil {
+		sum.DNS = b.stats().Servers
+	}
+	w := b.app.IO.Out
+	if b.out == nil {
+		switch b.app.Format {
+		case "json":
+			sj, err := json.MarshalIndent(sum, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			nl := "\n  "
+			if b.n == 0 {
+				nl = ""
+			}
+			if _, err := fmt.Fprintf(w, "%s],\n  \"summary\": %s\n}\n", nl, sj); err != nil {
+				return err
+			}
+		case "markdown", "html":
+			if err := report.Render(w, b.app.Format, b.kept, b.app.RenderOptions()); err != nil {
+				return err
 			}
 		}
-		s.Checks = keep
 	}
-	return &s
+	// The summary goes where it cannot corrupt machine-readable output.
+	if b.app.Format != "text" {
+		w = b.app.IO.Err
+	}
+	writeSummary(w, sum, b.app.Color())
+	return nil
+}
+
+// writeSummary ends a batch: the failing and erroring targets first (a
+// bounded list; the output has every report), then the counts.
+func writeSummary(w io.Writer, sum *batch.Summary, color bool) {
+	if list := sum.Listing(); len(list) > 0 {
+		fmt.Fprintln(w, "failing targets (fail first, then error):")
+		for _, e := range list {
+			fmt.Fprintf(w, "  %-5s  %s  %s\n", report.Paint(color, e.Status, string(e.Status)), sanitize.Line(e.Target), joinChecks(e.Checks))
+		}
+		if sum.Unlisted > 0 {
+			fmt.Fprintf(w, "  … and %d more (every report is in the output)\n", sum.Unlisted)
+		}
+	}
+	fmt.Fprintln(w, "summary: "+sum.Line())
+	for _, s := range sum.DNS {
+		fmt.Fprintf(w, "dns %s: %d sent, %d retried, %d timed out, %d SERVFAIL, %d refused, %d errors\n",
+			sanitize.Line(s.Server), s.Sent, s.Retried, s.TimedOut, s.ServFail, s.Refused, s.Errors)
+	}
+}
+
+func joinChecks(cs []string) string {
+	var b bytes.Buffer
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c)
+	}
+	return b.String()
+}
+
+// runTargets runs the engine over src and writes as b says.
+func runTargets(ctx context.Context, app *App, runner *check.Runner, src *batch.Source, jobs int, b *batchRun, sum *batch.Summary) (*batch.Summary, error) {
+	if err := b.start(); err != nil {
+		return nil, err
+	}
+	eng := &batch.Engine{
+		Jobs:   jobs,
+		Check:  runner.Run,
+		Emit:   b.emit,
+		FailOn: app.FailOnStatus(),
+	}
+	sum, err := eng.Run(ctx, src, sum)
+	if ferr := b.finish(sum); err == nil {
+		err = ferr
+	}
+	var ie *batch.InputError
+	if errors.As(err, &ie) {
+		return sum, &usageError{err}
+	}
+	return sum, err
 }

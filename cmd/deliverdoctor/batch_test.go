@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/batch"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
@@ -63,7 +64,8 @@ func TestBatch1000(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (failures outrank the invalid input line)", code)
 	}
-	if !strings.Contains(stderr, "line 1004") || !strings.Contains(stderr, "summary: 1000 targets, 100 fail, 900 pass") {
+	if !strings.Contains(stderr, "line 1004") || !strings.Contains(stderr, "summary: 1000 targets, 100 fail, 900 pass") ||
+		!strings.Contains(stderr, "dns "+srv.Addr()+": ") || !strings.Contains(stderr, " timed out, ") {
 		t.Errorf("stderr: %s", stderr)
 	}
 	got := jsonlTargets(t, out)
@@ -172,9 +174,17 @@ func TestFormatsForBatch(t *testing.T) {
 			}
 		}
 		if format == "json" {
-			var reps []report.Report
-			if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 5 {
-				t.Errorf("json batch: %v (%d)", err, len(reps))
+			// A batch is one documented object, however many targets.
+			var doc struct {
+				Schema  string          `json:"schema"`
+				Reports []report.Report `json:"reports"`
+				Summary struct {
+					Targets  int            `json:"targets"`
+					ByStatus map[string]int `json:"by_status"`
+				} `json:"summary"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Reports) != 5 || doc.Schema != BatchSchema || doc.Summary.Targets != 5 {
+				t.Errorf("json batch: %v (%d reports, schema %q): %s", err, len(doc.Reports), doc.Schema, out)
 			}
 		}
 	}
@@ -241,4 +251,119 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// A state file that cannot be used stops the run before its first DNS
+// question (and before any mail), with exit 2.
+func TestStateProblemsUpFront(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	os.WriteFile(corrupt, []byte("{"), 0o600)
+	for name, path := range map[string]string{
+		"corrupt":     corrupt,
+		"directory":   dir,
+		"missing dir": filepath.Join(dir, "nope", "state.json"),
+		"unwritable":  "/proc/self/deliverdoctor-state.json",
+	} {
+		srv.ResetLog()
+		_, stderr, code := runCLI(t, "check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--state", path)
+		if code != 2 || !strings.Contains(stderr, "--state") || srv.Total() != 0 {
+			t.Errorf("%s: exit %d, %d DNS questions, stderr %q", name, code, srv.Total(), stderr)
+		}
+	}
+}
+
+// --smtp-tls none with a user to a host that is not loopback is refused
+// before any DNS work: the password would cross the network in clear.
+func TestClearTextAuthRefusedUpFront(t *testing.T) {
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	var out, errb bytes.Buffer
+	code := run([]string{"check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--mail-to", "admin@example.com",
+		"--smtp-server", "192.0.2.25:25", "--smtp-tls", "none", "--smtp-user", "cron", "--report-from", "dd@example.com"},
+		&IO{In: strings.NewReader(""), Out: &out, Err: &errb, Env: func(k string) string {
+			if k == passwordEnv {
+				return "s3cret"
+			}
+			return ""
+		}})
+	if code != 2 || !strings.Contains(errb.String(), "in clear") || srv.Total() != 0 {
+		t.Errorf("exit %d, %d DNS questions, stderr %q", code, srv.Total(), errb.String())
+	}
+}
+
+// On a terminal the progress bar stays on screen between reports: after a
+// report is written the bar is drawn again (not drawn and cleared at once,
+// which left it invisible), and the batch ends with the failing targets
+// and the counts.
+func TestProgressBarVisible(t *testing.T) {
+	var out, errb bytes.Buffer
+	app := &App{IO: &IO{Out: &out, Err: &errb, ErrTTY: true, Env: func(string) string { return "" }}, Format: "text", FailOn: "fail"}
+	b := &batchRun{app: app, multi: true, total: 3}
+	if err := b.start(); err != nil {
+		t.Fatal(err)
+	}
+	shown := func() string {
+		s := errb.String()
+		if i := strings.LastIndexByte(s, '\r'); i >= 0 {
+			s = s[i+1:]
+		}
+		return strings.TrimSpace(s)
+	}
+	for i, st := range []report.Status{report.StatusPass, report.StatusFail, report.StatusError} {
+		r := &report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []report.CheckResult{{Name: "mx", Status: st}}}
+		if err := b.emit(r); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			break // the last one completes the bar, which then clears itself
+		}
+		if got := shown(); !strings.Contains(got, "checking") || !strings.Contains(got, fmt.Sprintf("%d/3", i+1)) {
+			t.Fatalf("after report %d the terminal shows %q, want the bar", i+1, got)
+		}
+	}
+	sum := batch.NewSummary(0)
+	sum.Add(&report.Report{Target: "d1.example", Status: report.StatusFail, Checks: []report.CheckResult{{Name: "mx", Status: report.StatusFail}}}, report.StatusFail)
+	sum.Add(&report.Report{Target: "d2.example", Status: report.StatusError, Checks: []report.CheckResult{{Name: "mx", Status: report.StatusError}}}, report.StatusFail)
+	if err := b.finish(sum); err != nil {
+		t.Fatal(err)
+	}
+	tail := out.String()[strings.Index(out.String(), "failing targets"):]
+	if !strings.HasPrefix(tail, "failing targets (fail first, then error):\n  fail   d1.example  mx\n  error  d2.example  mx\nsummary: 2 targets, 1 fail, 1 error") {
+		t.Errorf("end of the batch:\n%s", tail)
+	}
+}
+
+// An emptied list fails loudly (a cron job must not stay green), and a
+// directory given as --input gets a message about directories, not "line 1".
+func TestInputFriction(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, []byte("# all customers moved away\n\n   \n"), 0o644)
+	for _, args := range [][]string{{"--input", empty}, {"--input", "-"}} {
+		_, stderr, code := runCLIIn(t, "# nothing\n", append([]string{"check", "--offline"}, args...)...)
+		if code != 2 || !strings.Contains(stderr, "has no targets") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	_, stderr, code := runCLI(t, "check", "--offline", "--input", dir)
+	if code != 2 || strings.Contains(stderr, "line 1") || !strings.Contains(stderr, "is a directory") {
+		t.Errorf("--input DIR: exit %d, stderr %q", code, stderr)
+	}
+	// One target from --input is still a batch: one documented json shape.
+	srv := dnstest.Start(t, "a.example 300 IN MX 0 .\n")
+	out, _, _ := runCLIIn(t, "a.example\n", "check", "--input", "-", "--resolver", srv.Addr(), "--checks", "mx", "--format", "json")
+	var doc struct {
+		Schema  string            `json:"schema"`
+		Reports []json.RawMessage `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Schema != BatchSchema || len(doc.Reports) != 1 {
+		t.Errorf("json batch of one: %v %s", err, out)
+	}
+	// A single target given as an argument stays the report/v1 object.
+	out, _, _ = runCLI(t, "check", "a.example", "--resolver", srv.Addr(), "--checks", "mx", "--format", "json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Schema != report.Schema || rep.Target != "a.example" {
+		t.Errorf("single target json: %v %s", err, out)
+	}
 }

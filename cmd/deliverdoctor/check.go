@@ -1,13 +1,14 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/batch"
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 func init() { addCommand(newCheckCmd) }
@@ -18,10 +19,12 @@ type checkFlags struct {
 	probeTimeout time.Duration
 	opts         check.Options
 
-	input string
-	jobs  int
-	shard string
-	mail  mailFlags
+	input  string
+	jobs   int
+	shard  string
+	output string
+	resume bool
+	mail   mailFlags
 
 	selectorsFrom []string // DMARC report paths: their DKIM selectors are checked too
 }
@@ -40,13 +43,18 @@ blocklists), or an e-mail address (its domain is checked).
 Status per check: pass, warn, fail, error (could not be determined, e.g. a DNS
 timeout: never reported as "no record"), skip.
 Many targets (arguments and/or --input FILE|-, one a line, # comments) are
-checked -j at a time; jsonl, csv and text stream reports as they finish, and a
-summary line ends the run (on stderr for jsonl/csv/json). --shard I/N splits a
-big list deterministically across machines.
+checked -j at a time; jsonl, csv and text stream reports as they finish, and the
+failing targets and a summary line end the run (on stderr for jsonl/csv/json).
+--format json for a batch is one {"schema":"deliverdoctor.batch/v1","reports":[...],
+"summary":{...}} object. --output FILE writes jsonl to FILE; --resume skips the
+targets already complete there. --shard I/N splits a big list deterministically
+across machines. SIGINT/SIGTERM: no new target, 2 s for those in flight, only
+complete reports written, exit 130/143.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 2 usage or input error (also: an --input line was not a valid target and
-nothing failed), 3 a check could not run and nothing failed.`,
+nothing failed), 3 a check could not run and nothing failed, 130/143 stopped
+by SIGINT/SIGTERM.`,
 		Example: `  deliverdoctor check example.com
   deliverdoctor check bob@example.com --format json
   deliverdoctor check example.com --ip 192.0.2.25 --mail-from bounce@example.com
@@ -55,6 +63,7 @@ nothing failed), 3 a check could not run and nothing failed.`,
   deliverdoctor check example.com --zone example.com.zone --offline
   deliverdoctor check --input domains.txt -j 64 --format jsonl > results.jsonl
   deliverdoctor check --input domains.txt --shard "$JOB_COMPLETION_INDEX/8" --format jsonl
+  deliverdoctor check --input domains.txt --output results.jsonl            # killed? add --resume
   deliverdoctor check example.com --state /var/lib/deliverdoctor/state.json --only-on-change \
       --mail-to admin@example.com --smtp-server smtp.example.com:587 --smtp-user reports`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,6 +89,8 @@ nothing failed), 3 a check could not run and nothing failed.`,
 	fl.IntVarP(&f.jobs, "jobs", "j", 64, "check this many targets at once (each waits on DNS most of the time)")
 	fl.StringVar(&f.shard, "shard", "", "check only shard `I/N` of the targets (0 <= I < N), split by a hash of the name")
 	fl.StringArrayVar(&f.selectorsFrom, "selectors-from", nil, "also check the DKIM selectors seen in these DMARC reports (`PATH`: files, mbox, Maildir, directory; repeatable)")
+	fl.StringVar(&f.output, "output", "", "write the reports to `FILE` as jsonl (stdout gets the summary)")
+	fl.BoolVar(&f.resume, "resume", false, "with --output: skip the targets already complete in FILE and append the rest")
 	addMailFlags(fl, &f.mail)
 	return cmd
 }
@@ -128,9 +139,15 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 	if f.jobs < 1 {
 		return usageErrorf("-j %d: want at least 1", f.jobs)
 	}
-	sh, err := parseShard(f.shard)
+	sh, err := batch.ParseShard(f.shard)
 	if err != nil {
-		return err
+		return &usageError{err}
+	}
+	if f.resume && f.output == "" {
+		return usageErrorf("--resume needs --output FILE (the reports of the run to resume)")
+	}
+	if f.output != "" && app.Format != "text" && app.Format != "jsonl" {
+		return usageErrorf("--output writes jsonl to the file and the summary to stdout: --format %s does not apply", app.Format)
 	}
 	opts, err := resolveCheckOptions(app, f)
 	if err != nil {
@@ -140,8 +157,12 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 	if err != nil {
 		return err
 	}
-	targets, bad, err := collectTargets(app, args, f.input, sh)
-	if err != nil {
+	if f.output != "" {
+		if abs, err := filepath.Abs(f.output); err == nil {
+			notifier.output = abs
+		}
+	}
+	if err := notifier.open(); err != nil {
 		return err
 	}
 	if len(f.selectorsFrom) > 0 {
@@ -151,28 +172,73 @@ func runCheck(cmd *cobra.Command, app *App, f *checkFlags, args []string) error 
 		}
 		opts.Selectors = append(opts.Selectors, seen...)
 	}
+	sum := batch.NewSummary(0)
+	b := &batchRun{
+		app:     app,
+		multi:   f.input != "" || len(args) > 1 || f.output != "",
+		silent:  notifier.quiet(),
+		total:   len(args),
+		observe: notifier.observe,
+	}
+	var done batch.Set
+	if f.output != "" {
+		if b.out, done, err = batch.OpenOutput(f.output, f.resume, sum, app.FailOnStatus()); err != nil {
+			return &usageError{err}
+		}
+	}
+	src, err := batch.NewSource(args, f.input, app.IO.In, sh, done, app.IO.Err)
+	if err != nil {
+		if b.out != nil {
+			b.out.Close()
+		}
+		return &usageError{err}
+	}
+	defer src.Close()
+	if f.input != "" {
+		if n := batch.CountInput(f.input, sh); n >= 0 {
+			b.total += n
+		} else {
+			b.total = -1
+		}
+	}
 	res, err := app.Resolver()
 	if err != nil {
 		return err
 	}
 	runner := &check.Runner{Resolver: res, Options: opts, Deadline: app.Deadline, Stats: res.Stats}
-	if notifier.quiet() {
-		// --only-on-change: stay silent unless something changed.
-		return notifier.run(cmd.Context(), runner, targets, f.jobs, bad)
-	}
-	reports, err := runBatch(cmd.Context(), app, runner, targets, f.jobs, false, notifier.needsFindings())
+	b.stats = res.Stats
+	sum, err = runTargets(cmd.Context(), app, runner, src, f.jobs, b, sum)
 	if err != nil {
 		return err
 	}
-	if err := notifier.afterRun(cmd.Context(), reports); err != nil {
+	if sum.Interrupted {
+		// The run's exit code is the signal's (run maps it); changes are
+		// neither mailed nor saved, so the next full run finds them.
+		return nil
+	}
+	if src.Empty(len(args)) {
+		return usageErrorf("%s has no targets (only blank lines and comments): nothing was checked", inputName(f.input))
+	}
+	if notifier.quiet() {
+		// --only-on-change: stay silent unless something changed.
+		return notifier.afterQuiet(cmd.Context(), sum.Bad)
+	}
+	if err := notifier.afterRun(cmd.Context()); err != nil {
 		return err
 	}
-	code := report.ExitCode(reports, app.FailOnStatus())
-	if bad > 0 && code != 1 {
+	code := sum.ExitCode()
+	if sum.Bad > 0 && code != 1 {
 		code = 2
 	}
 	if code != 0 {
 		return &exitError{code}
 	}
 	return nil
+}
+
+func inputName(input string) string {
+	if input == "-" {
+		return "--input - (stdin)"
+	}
+	return "--input " + input
 }

@@ -9,11 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/notify"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
-	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 // passwordEnv holds the SMTP password: never a flag, which would show in ps
@@ -29,6 +28,7 @@ type mailFlags struct {
 	from         string
 	state        string
 	onlyOnChange bool
+	timeout      time.Duration
 }
 
 func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
@@ -37,20 +37,32 @@ func addMailFlags(fl *pflag.FlagSet, m *mailFlags) {
 	fl.StringVar(&m.tls, "smtp-tls", "starttls", "TLS for --smtp-server: starttls (required), tls (port 465) or none (local relay only)")
 	fl.StringVar(&m.user, "smtp-user", "", "SMTP AUTH `USER`; the password comes from $"+passwordEnv+" or --smtp-password-file")
 	fl.StringVar(&m.passwordFile, "smtp-password-file", "", "read the SMTP password from `FILE` (first line)")
-	fl.StringVar(&m.from, "report-from", "", "sender `ADDRESS` of report mails (default: --smtp-user if it is an address, else deliverdoctor@HOSTNAME)")
+	fl.StringVar(&m.from, "report-from", "", "sender `ADDRESS` of report mails (default: --smtp-user if it is an address, else deliverdoctor@ the host's fully qualified name)")
+	fl.DurationVar(&m.timeout, "smtp-timeout", notify.DefaultTimeout, "overall time limit for mailing the report: connect, TLS, every command and the data")
 	fl.StringVar(&m.state, "state", "", "remember this run's findings in `FILE` and report what changed since the last run")
 	fl.BoolVar(&m.onlyOnChange, "only-on-change", false, "with --state: print and mail only when a finding appeared or disappeared (exit 1), else stay silent (exit 0)")
 }
 
-// notifier wires --state, --only-on-change and --mail-to around a run.
+// notifier wires --state, --only-on-change and --mail-to around a run. It
+// sees each report as it finishes (observe) and keeps only what it needs:
+// the state (one entry per target, the file's own size), the changes, and
+// for --only-on-change the reports that changed.
 type notifier struct {
 	app   *App
 	flags *mailFlags
 	mail  *notify.Config
+
+	output  string // --output, named in the mail
+	file    *state.File
+	st      *state.State
+	now     time.Time
+	changes []state.Change
+	changed []*report.Report // --only-on-change: printed and mailed
+	digest  *notify.Digest   // --mail-to: what the mail says, in bounded memory
 }
 
 func newNotifier(app *App, m *mailFlags) (*notifier, error) {
-	n := &notifier{app: app, flags: m}
+	n := &notifier{app: app, flags: m, now: time.Now()}
 	if m.onlyOnChange && m.state == "" {
 		return nil, usageErrorf("--only-on-change needs --state FILE to know what the last run found")
 	}
@@ -63,7 +75,7 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 	if m.server == "" {
 		return nil, usageErrorf("--mail-to needs --smtp-server HOST:PORT")
 	}
-	cfg := &notify.Config{Server: m.server, TLS: m.tls, User: m.user, To: m.to, From: m.from, Timeout: 60 * time.Second}
+	cfg := &notify.Config{Server: m.server, TLS: m.tls, User: m.user, To: m.to, From: m.from, Timeout: m.timeout}
 	if m.passwordFile != "" {
 		b, err := os.ReadFile(m.passwordFile)
 		if err != nil {
@@ -74,58 +86,85 @@ func newNotifier(app *App, m *mailFlags) (*notifier, error) {
 		cfg.Password = app.IO.Env(passwordEnv)
 	}
 	if cfg.From == "" {
-		if strings.Contains(m.user, "@") {
-			cfg.From = m.user
-		} else {
-			host, _ := os.Hostname()
-			if host == "" {
-				host = "localhost"
-			}
-			cfg.From = "deliverdoctor@" + host
+		from, err := defaultFrom(m.user)
+		if err != nil {
+			return nil, err
 		}
+		cfg.From = from
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, &usageError{err}
 	}
 	n.mail = cfg
+	n.digest = notify.NewDigest()
 	return n, nil
+}
+
+// defaultFrom is the report mail's sender when --report-from is not given:
+// the SMTP user if it is an address, else deliverdoctor@ the host's fully
+// qualified name. Never an unqualified deliverdoctor@host, which receivers
+// reject.
+func defaultFrom(user string) (string, error) {
+	if strings.Contains(user, "@") {
+		return user, nil
+	}
+	host, _ := os.Hostname()
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if !strings.Contains(host, ".") || strings.HasSuffix(host, ".localdomain") || strings.HasSuffix(host, ".local") {
+		return "", usageErrorf("--mail-to: give --report-from ADDRESS (the host name %q is not a qualified domain, and --smtp-user is not an address)", host)
+	}
+	return "deliverdoctor@" + host, nil
 }
 
 func (n *notifier) quiet() bool { return n.flags.onlyOnChange }
 
-// needsFindings says whether the run's reports must keep their findings
-// after they are written: --state remembers them, --mail-to sends them.
-func (n *notifier) needsFindings() bool { return n.flags.state != "" || n.mail != nil }
-
-// diff compares reports with the state file and returns the changes and
-// the updated state, which saveState writes once the changes have been
-// delivered: if mailing them fails, the next run finds them again.
-func (n *notifier) diff(reports []*report.Report) (*state.State, []state.Change, error) {
+// open reads and validates the state file before any DNS work, so a state
+// problem stops the run before it costs anything.
+func (n *notifier) open() error {
 	if n.flags.state == "" {
-		return nil, nil, nil
-	}
-	st, err := state.Load(n.flags.state)
-	if err != nil {
-		return nil, nil, &usageError{err}
-	}
-	return st, st.Update(reports, time.Now()), nil
-}
-
-func (n *notifier) saveState(st *state.State) error {
-	if st == nil {
 		return nil
 	}
-	if err := st.Save(n.flags.state); err != nil {
+	f, st, err := state.Open(n.flags.state)
+	if err != nil {
+		return usageErrorf("--state: %v", err)
+	}
+	n.file, n.st = f, st
+	return nil
+}
+
+// observe takes one finished report.
+func (n *notifier) observe(r *report.Report) {
+	var ch []state.Change
+	if n.st != nil {
+		ch = n.st.Update([]*report.Report{r}, n.now)
+		n.changes = append(n.changes, ch...)
+	}
+	switch {
+	case n.quiet():
+		if len(ch) > 0 {
+			n.changed = append(n.changed, r)
+		}
+	case n.digest != nil:
+		n.digest.Add(r)
+	}
+}
+
+func (n *notifier) saveState() error {
+	if n.st == nil {
+		return nil
+	}
+	if err := n.file.Store(n.st); err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	return nil
 }
 
-func (n *notifier) send(ctx context.Context, reports []*report.Report, changes []state.Change) error {
+func (n *notifier) send(ctx context.Context, d *notify.Digest, changes []state.Change) error {
 	if n.mail == nil {
 		return nil
 	}
-	msg, err := notify.Compose(n.mail, notify.Subject(reports, changes), reports, changes, time.Now())
+	d.OutputPath = n.output
+	msg, err := notify.ComposeDigest(n.mail, d.Subject(changes), d, changes, time.Now())
 	if err != nil {
 		return err
 	}
@@ -138,32 +177,22 @@ func (n *notifier) send(ctx context.Context, reports []*report.Report, changes [
 	return nil
 }
 
-// afterRun handles state and mail for a normal (not --only-on-change) run.
-func (n *notifier) afterRun(ctx context.Context, reports []*report.Report) error {
-	st, changes, err := n.diff(reports)
-	if err != nil {
+// afterRun mails and saves the state once a normal (not --only-on-change)
+// run is over. The state is written only after the mail went out: if
+// mailing fails, the next run finds the changes again.
+func (n *notifier) afterRun(ctx context.Context) error {
+	if err := n.send(ctx, n.digest, n.changes); err != nil {
 		return err
 	}
-	if err := n.send(ctx, reports, changes); err != nil {
-		return err
-	}
-	return n.saveState(st)
+	return n.saveState()
 }
 
-// run is the --only-on-change mode: check silently, and only when a
-// finding appeared or disappeared print the changes and the reports, mail
-// them, and exit 1.
-func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []target.Target, jobs, bad int) error {
-	reports, err := runBatch(ctx, n.app, runner, targets, jobs, true, true)
-	if err != nil {
-		return err
-	}
-	st, changes, err := n.diff(reports)
-	if err != nil {
-		return err
-	}
-	if len(changes) == 0 {
-		if err := n.saveState(st); err != nil {
+// afterQuiet ends an --only-on-change run: when a finding appeared or
+// disappeared print the changes and the changed reports, mail them, and
+// exit 1; else stay silent.
+func (n *notifier) afterQuiet(ctx context.Context, bad int) error {
+	if len(n.changes) == 0 {
+		if err := n.saveState(); err != nil {
 			return err
 		}
 		if bad > 0 {
@@ -173,32 +202,28 @@ func (n *notifier) run(ctx context.Context, runner *check.Runner, targets []targ
 	}
 	w := n.app.IO.Out
 	if n.app.Format == "text" {
-		fmt.Fprintf(w, "%s\n", state.Summary(changes))
-		for _, c := range changes {
+		fmt.Fprintf(w, "%s\n", state.Summary(n.changes))
+		for _, c := range n.changes {
 			for _, it := range c.Appeared {
-				fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", c.Target, it.Severity, it.Title, it.ID)
+				fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", sanitize.Line(c.Target), it.Severity, sanitize.Line(it.Title), it.ID)
 			}
 			for _, it := range c.Disappeared {
-				fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", c.Target, it.Title, it.ID)
+				fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", sanitize.Line(c.Target), sanitize.Line(it.Title), it.ID)
 			}
 		}
 		fmt.Fprintln(w)
 	}
-	var changed []*report.Report
-	for _, r := range reports {
-		for _, c := range changes {
-			if c.Target == r.Target {
-				changed = append(changed, r)
-			}
-		}
-	}
-	if err := report.Render(w, n.app.Format, changed, n.app.RenderOptions()); err != nil {
+	if err := report.Render(w, n.app.Format, n.changed, n.app.RenderOptions()); err != nil {
 		return err
 	}
-	if err := n.send(ctx, changed, changes); err != nil {
+	d := notify.NewDigest()
+	for _, r := range n.changed {
+		d.Add(r)
+	}
+	if err := n.send(ctx, d, n.changes); err != nil {
 		return err
 	}
-	if err := n.saveState(st); err != nil {
+	if err := n.saveState(); err != nil {
 		return err
 	}
 	return &exitError{1}

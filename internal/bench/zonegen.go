@@ -43,11 +43,17 @@ const dkimKey = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArcJVlh3fu1ofCgU87H8
 // DomainName is the name of reference domain i.
 func DomainName(i int) string { return fmt.Sprintf("c%05d.example", i) }
 
-// ipFor gives host h (1..3) of domain i an address in 198.18.0.0/15, the
-// RFC 2544 benchmarking range.
+// ipFor gives host h (0..3) of domain i an address of its own: in
+// 198.18.0.0/15, the RFC 2544 benchmarking range, for the first 32,768
+// domains, then in 100.64.0.0/10 (RFC 6598), so a zone of up to about a
+// million domains has no address twice.
 func ipFor(i, h int) string {
 	n := i*4 + h
-	return fmt.Sprintf("198.%d.%d.%d", 18+(n>>16)&1, (n>>8)&255, n&255)
+	if n < 1<<17 {
+		return fmt.Sprintf("198.%d.%d.%d", 18+(n>>16)&1, (n>>8)&255, n&255)
+	}
+	n -= 1 << 17
+	return fmt.Sprintf("100.%d.%d.%d", 64+(n>>16)&63, (n>>8)&255, n&255)
 }
 
 // ReferenceZone returns zone text (root-relative names) for opts: per domain
@@ -101,7 +107,7 @@ func ReferenceZone(opts ZoneOptions) string {
 		}
 	}
 	w("reports.example 300 IN MX 10 mx.reports.example")
-	w("mx.reports.example 300 IN A 198.18.255.254")
+	w("mx.reports.example 300 IN A 192.0.2.254")
 	for i := 0; i < opts.Domains; i++ {
 		d := DomainName(i)
 		for h := 1; h <= 3; h++ {
@@ -111,8 +117,10 @@ func ReferenceZone(opts ZoneOptions) string {
 			p := strings.Split(ip, ".")
 			w("%s.%s.%s.%s.in-addr.arpa 300 IN PTR mx%d.%s", p[3], p[2], p[1], p[0], h, d)
 		}
-		w("mx1.%s 300 IN AAAA 2001:2:%x::1", d, i)
-		w("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.%s.2.0.0.0.1.0.0.2.ip6.arpa 300 IN PTR mx1.%s", nibbles16(i), d)
+		// 2001:2:H:L::1 with H:L the domain's number: a group is 16 bits,
+		// so past 65,535 domains the number takes two groups.
+		w("mx1.%s 300 IN AAAA 2001:2:%x:%x::1", d, i>>16, i&0xffff)
+		w("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.%s.%s.2.0.0.0.1.0.0.2.ip6.arpa 300 IN PTR mx1.%s", nibbles16(i), nibbles16(i>>16), d)
 		w("%s 300 IN TXT \"v=spf1 mx include:_spf.esp%d.example include:spf.%s ip4:%s ~all\"", d, i%3, d, ipFor(i, 1))
 		w("spf.%s 300 IN TXT \"v=spf1 ip4:%s/30 -all\"", d, ipFor(i, 0))
 		w("_dmarc.%s 300 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@reports.example\"", d)

@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +48,56 @@ func TestReferenceDNSBLs(t *testing.T) {
 			t.Errorf("%s: %d listings, %d errors; want %d listings (%s)", DomainName(i), rep.Counts.Listed, rep.Counts.Error, want, rep.Summary)
 		}
 	}
+}
+
+// Past 65,535 domains the zone stays valid: every AAAA parses, its PTR
+// name is the address's own ip6.arpa name, and no IPv4 address repeats.
+func TestReferenceZoneLarge(t *testing.T) {
+	const n = 70000
+	z := ReferenceZone(ZoneOptions{Domains: n, IncludeDepth: 1})
+	ptr6 := map[string]bool{}
+	var aaaa []netip.Addr
+	seen := map[string]string{}
+	for _, line := range strings.Split(z, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		switch f[3] {
+		case "AAAA":
+			a, err := netip.ParseAddr(f[4])
+			if err != nil || !a.Is6() {
+				t.Fatalf("invalid AAAA: %s", line)
+			}
+			aaaa = append(aaaa, a)
+		case "PTR":
+			if strings.HasSuffix(f[0], ".ip6.arpa") {
+				ptr6[f[0]] = true
+			}
+		case "A":
+			if strings.HasPrefix(f[0], "mx") {
+				if prev, ok := seen[f[4]]; ok {
+					t.Fatalf("%s is the address of %s and %s", f[4], prev, f[0])
+				}
+				seen[f[4]] = f[0]
+			}
+		}
+	}
+	if len(aaaa) != n {
+		t.Fatalf("%d AAAA records, want %d", len(aaaa), n)
+	}
+	for _, a := range []netip.Addr{aaaa[0], aaaa[65535], aaaa[65536], aaaa[n-1]} {
+		if !ptr6[reverse6(a)] {
+			t.Errorf("no PTR for %s (%s)", a, reverse6(a))
+		}
+	}
+}
+
+func reverse6(a netip.Addr) string {
+	b := a.As16()
+	var s strings.Builder
+	for i := 15; i >= 0; i-- {
+		fmt.Fprintf(&s, "%x.%x.", b[i]&15, b[i]>>4)
+	}
+	return s.String() + "ip6.arpa"
 }

@@ -9,7 +9,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
 )
 
@@ -62,16 +65,28 @@ func (c *Config) Validate() error {
 	if c.User != "" && c.Password == "" {
 		return errors.New("--smtp-user given but no password: set DELIVERDOCTOR_SMTP_PASSWORD or --smtp-password-file")
 	}
+	if c.User != "" && c.TLS == TLSNone && !IsLoopback(c.Server) {
+		return fmt.Errorf("--smtp-tls none with --smtp-user would send the password in clear to %s: use starttls or tls (none is only for a relay on a loopback address)", c.Server)
+	}
 	return nil
 }
 
 // Subject summarises reports (and changes, when given) in a mail subject.
 func Subject(reports []*report.Report, changes []state.Change) string {
-	if len(changes) > 0 {
-		return "deliverdoctor: " + state.Summary(changes)
+	d := NewDigest()
+	for _, r := range reports {
+		d.Add(r)
 	}
-	if len(reports) == 1 {
-		r := reports[0]
+	return d.Subject(changes)
+}
+
+// Subject summarises the digest (and changes, when given) in a mail subject.
+func (d *Digest) Subject(changes []state.Change) string {
+	if len(changes) > 0 {
+		return "deliverdoctor: " + sanitize.Line(state.Summary(changes))
+	}
+	if d.Total == 1 && len(d.first) == 1 {
+		r := d.first[0]
 		var fails, warns, errs int
 		for _, f := range r.Findings {
 			switch f.Severity {
@@ -83,22 +98,22 @@ func Subject(reports []*report.Report, changes []state.Change) string {
 				errs++
 			}
 		}
+		t := sanitize.Line(r.Target)
 		switch {
 		case fails > 0:
-			return fmt.Sprintf("deliverdoctor: %s on %s", plural(fails, "failure"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s on %s", plural(fails, "failure"), t)
 		case errs > 0:
-			return fmt.Sprintf("deliverdoctor: %s could not be fully checked on %s", plural(errs, "check"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s could not be fully checked on %s", plural(errs, "check"), t)
 		case warns > 0:
-			return fmt.Sprintf("deliverdoctor: %s on %s", plural(warns, "warning"), r.Target)
+			return fmt.Sprintf("deliverdoctor: %s on %s", plural(warns, "warning"), t)
 		default:
-			return fmt.Sprintf("deliverdoctor: %s passes", r.Target)
+			return fmt.Sprintf("deliverdoctor: %s passes", t)
 		}
 	}
-	s := report.Summarize(reports)
-	if n := s.ByStatus[findings.StatusFail]; n > 0 {
-		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, s.Total)
+	if n := d.ByStatus[report.StatusFail]; n > 0 {
+		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, d.Total)
 	}
-	return fmt.Sprintf("deliverdoctor: %s", s.String())
+	return "deliverdoctor: " + d.Counts()
 }
 
 func plural(n int, word string) string {
@@ -108,9 +123,24 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// Compose builds the message: multipart/alternative with text and HTML parts
-// of the same reports, and the changes on top when there are any.
+// maxChanges bounds the changes a mail lists one by one.
+const maxChanges = 100
+
+// Compose builds the message for reports; see ComposeDigest.
 func Compose(cfg *Config, subject string, reports []*report.Report, changes []state.Change, now time.Time) ([]byte, error) {
+	d := NewDigest()
+	for _, r := range reports {
+		d.Add(r)
+	}
+	return ComposeDigest(cfg, subject, d, changes, now)
+}
+
+// ComposeDigest builds the message: multipart/alternative with a text and
+// an HTML digest (counts by status first, then the failing targets, the
+// changes, and each distinct finding once with its targets), within the
+// size budget; the full reports are attached (gzipped jsonl, the message
+// then multipart/mixed) when they fit, else the mail says where they are.
+func ComposeDigest(cfg *Config, subject string, d *Digest, changes []state.Change, now time.Time) ([]byte, error) {
 	var h mail.Header
 	h.SetDate(now)
 	h.SetSubject(subject)
@@ -133,31 +163,50 @@ func Compose(cfg *Config, subject string, reports []*report.Report, changes []st
 	}
 	h.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies to reports
 
-	var text, html bytes.Buffer
-	if len(changes) > 0 {
-		writeChangesText(&text, changes)
-		writeChangesHTML(&html, changes)
+	shown := changes
+	if len(shown) > maxChanges {
+		shown = shown[:maxChanges]
 	}
-	if err := report.Render(&text, "text", reports, report.Options{}); err != nil {
-		return nil, err
+	var ctext, chtml bytes.Buffer
+	if len(shown) > 0 {
+		writeChangesText(&ctext, shown, len(changes)-len(shown))
+		writeChangesHTML(&chtml, shown, len(changes)-len(shown))
 	}
-	if err := report.HTML(&html, reports, report.Options{}); err != nil {
+	// The full reports ride along only when the digest does not show them
+	// all already.
+	var attach []byte
+	if !(len(d.first) == d.Total && d.Total <= fullReportsMax) {
+		attach = d.attachment()
+	}
+	text := d.writeText(ctext.String(), attach != nil)
+	html, err := d.writeHTML(template.HTML(chtml.String()), attach != nil) // chtml: html/template output
+	if err != nil {
 		return nil, err
 	}
 
 	var buf bytes.Buffer
-	mw, err := mail.CreateInlineWriter(&buf, h)
-	if err != nil {
-		return nil, err
+	var alt *mail.InlineWriter
+	var mixed *mail.Writer
+	if attach == nil {
+		if alt, err = mail.CreateInlineWriter(&buf, h); err != nil {
+			return nil, err
+		}
+	} else {
+		if mixed, err = mail.CreateWriter(&buf, h); err != nil {
+			return nil, err
+		}
+		if alt, err = mixed.CreateInline(); err != nil {
+			return nil, err
+		}
 	}
 	for _, part := range []struct {
 		ctype string
 		body  []byte
-	}{{"text/plain", text.Bytes()}, {"text/html", html.Bytes()}} {
+	}{{"text/plain", text}, {"text/html", html}} {
 		var ph mail.InlineHeader
 		ph.SetContentType(part.ctype, map[string]string{"charset": "utf-8"})
 		ph.Set("Content-Transfer-Encoding", "quoted-printable")
-		w, err := mw.CreatePart(ph)
+		w, err := alt.CreatePart(ph)
 		if err != nil {
 			return nil, err
 		}
@@ -168,8 +217,27 @@ func Compose(cfg *Config, subject string, reports []*report.Report, changes []st
 			return nil, err
 		}
 	}
-	if err := mw.Close(); err != nil {
+	if err := alt.Close(); err != nil {
 		return nil, err
+	}
+	if mixed != nil {
+		var ah mail.AttachmentHeader
+		ah.SetContentType("application/gzip", nil)
+		ah.SetFilename("reports.jsonl.gz")
+		ah.Set("Content-Transfer-Encoding", "base64")
+		w, err := mixed.CreateAttachment(ah)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(attach); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, err
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -181,32 +249,54 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-// Send delivers msg over SMTP.
+// DefaultTimeout is the report mail's overall deadline.
+const DefaultTimeout = 30 * time.Second
+
+// Send delivers msg over SMTP within cfg.Timeout in all: connect, TLS,
+// greeting, every command and the data. AUTH is sent only over TLS (or,
+// with --smtp-tls none, to a loopback address) and only when the server
+// offers it.
 func Send(ctx context.Context, cfg *Config, msg []byte) error {
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	host, _, _ := net.SplitHostPort(cfg.Server)
 	tlsConfig := &tls.Config{ServerName: host, RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	var d net.Dialer
-	var conn net.Conn
-	var err error
-	if cfg.TLS == TLSImplicit {
-		conn, err = (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(ctx, "tcp", cfg.Server)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", cfg.Server)
-	}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Server)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", cfg.Server, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	// go-smtp sets its own per-command deadlines (minutes long); the
+	// wrapper holds every one of them to the overall deadline, and the
+	// connection is closed when the context ends, whatever is blocking.
+	var conn net.Conn = &deadlineConn{Conn: raw, limit: deadline}
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	err = deliver(conn, cfg, tlsConfig, msg)
+	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+		return fmt.Errorf("%s: no complete exchange within %v (--smtp-timeout): %w", cfg.Server, timeout, err)
 	}
+	return err
+}
+
+func deliver(conn net.Conn, cfg *Config, tlsConfig *tls.Config, msg []byte) error {
 	var c *smtp.Client
-	if cfg.TLS == "" || cfg.TLS == TLSStartTLS {
+	var err error
+	switch cfg.TLS {
+	case TLSImplicit:
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			return fmt.Errorf("%s: TLS: %w", cfg.Server, err)
+		}
+		c = smtp.NewClient(tc)
+	case "", TLSStartTLS:
 		// STARTTLS is required in this mode: a server that does not offer it
 		// gets no credentials and no report.
 		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
@@ -214,11 +304,19 @@ func Send(ctx context.Context, cfg *Config, msg []byte) error {
 			conn.Close()
 			return fmt.Errorf("%s: STARTTLS: %w (use --smtp-tls tls for port 465, or none only for a trusted local relay)", cfg.Server, err)
 		}
-	} else {
+	default:
 		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
 	if cfg.User != "" {
+		if cfg.TLS == TLSNone && !IsLoopback(cfg.Server) {
+			// Validate refuses this before any work; checked again here
+			// so no path sends a password in clear.
+			return fmt.Errorf("%s: refusing to send the password without TLS to a host that is not loopback", cfg.Server)
+		}
+		if ok, _ := c.Extension("AUTH"); !ok {
+			return fmt.Errorf("%s does not offer AUTH: the password was not sent (drop --smtp-user for a relay that needs none)", cfg.Server)
+		}
 		if err := c.Auth(sasl.NewPlainClient("", cfg.User, cfg.Password)); err != nil {
 			return fmt.Errorf("%s: authentication failed: %w", cfg.Server, err)
 		}
@@ -227,4 +325,37 @@ func Send(ctx context.Context, cfg *Config, msg []byte) error {
 		return fmt.Errorf("%s: %w", cfg.Server, err)
 	}
 	return c.Quit()
+}
+
+// IsLoopback reports whether server (HOST:PORT) is a loopback address or
+// localhost.
+func IsLoopback(server string) bool {
+	host, _, err := net.SplitHostPort(server)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// deadlineConn holds every deadline set on it to limit.
+type deadlineConn struct {
+	net.Conn
+	limit time.Time
+}
+
+func (c *deadlineConn) clamp(t time.Time) time.Time {
+	if t.IsZero() || t.After(c.limit) {
+		return c.limit
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -41,6 +40,11 @@ type Target struct {
 type State struct {
 	Version int               `json:"version"`
 	Targets map[string]Target `json:"targets"`
+
+	// updated holds the targets this run recorded: Store merges only these
+	// into the file as it is then, so concurrent runs (shards) keep each
+	// other's targets.
+	updated map[string]struct{}
 }
 
 // Load reads a state file; a missing file is an empty state (the first run).
@@ -65,26 +69,13 @@ func Load(path string) (*State, error) {
 	return st, nil
 }
 
-// Save writes the state atomically (write a temporary file, then rename), so
-// a crash never leaves half a state file.
+// Save writes the state as Store does; see there.
 func (s *State) Save(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+	f, _, err := Open(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".deliverdoctor-state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return f.Store(s)
 }
 
 // Remembered reports findings worth remembering: everything but info.
@@ -139,6 +130,10 @@ func (s *State) Update(reports []*report.Report, now time.Time) []Change {
 			changes = append(changes, c)
 		}
 		s.Targets[r.Target] = Target{Status: r.Status, Checked: now.UTC(), Findings: items}
+		if s.updated == nil {
+			s.updated = map[string]struct{}{}
+		}
+		s.updated[r.Target] = struct{}{}
 	}
 	return changes
 }

@@ -1,8 +1,10 @@
 package state
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,5 +70,102 @@ func TestLoadErrors(t *testing.T) {
 	st, err := Load(filepath.Join(dir, "missing.json"))
 	if err != nil || len(st.Targets) != 0 {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Two runs (e.g. two --shard processes sharing one file) that loaded the
+// same state each keep their own targets: the second save merges into the
+// file as the first left it instead of overwriting it.
+func TestConcurrentRunsMerge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	now := time.Now()
+	a, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Load(path)
+	a.Update([]*report.Report{rep("a.example", lookups)}, now)
+	b.Update([]*report.Report{rep("b.example", none)}, now)
+	if err := a.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Load(path)
+	if len(got.Targets) != 2 {
+		t.Fatalf("targets after two runs: %v", got.Targets)
+	}
+	// And under real concurrency, through the lock.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, st, err := Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			st.Update([]*report.Report{rep(fmt.Sprintf("c%d.example", i))}, now)
+			if err := f.Store(st); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, _ := Load(path); len(got.Targets) != 22 {
+		t.Errorf("%d targets after 20 concurrent runs, want 22", len(got.Targets))
+	}
+}
+
+// Saving keeps the file's mode and follows a symlink instead of replacing
+// it.
+func TestSaveKeepsModeAndSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.json")
+	if err := os.WriteFile(real, []byte(`{"version":1,"targets":{}}`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(real, 0o640)
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink("real.json", link); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := Load(link)
+	st.Update([]*report.Report{rep("a.example", lookups)}, time.Now())
+	if err := st.Save(link); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v", err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640 (%v)", fi.Mode().Perm(), err)
+	}
+	if got, _ := Load(real); len(got.Targets) != 1 {
+		t.Error("the link's target was not updated")
+	}
+}
+
+// Open finds every state problem before the run: corrupt, a directory,
+// a missing directory, an unwritable directory.
+func TestOpenValidatesUpFront(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	os.WriteFile(corrupt, []byte("{not json"), 0o600)
+	for name, path := range map[string]string{
+		"corrupt":     corrupt,
+		"directory":   dir,
+		"missing dir": filepath.Join(dir, "nope", "state.json"),
+		"unwritable":  "/proc/self/deliverdoctor-state.json", // no file can be created there, even by root
+	} {
+		if _, _, err := Open(path); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, st, err := Open(filepath.Join(dir, "new.json")); err != nil || len(st.Targets) != 0 {
+		t.Errorf("a new file: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bench"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 func main() {
@@ -52,6 +54,7 @@ func main() {
 	batchDepths := flag.String("batch-depths", "2", "SPF include depths for batches")
 	dnsbls := flag.Int("dnsbls", 20, "blocklist zones in the reference set; single checks ask all of them (--dnsbl)")
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
+	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
 	if *serve > 0 {
@@ -133,6 +136,96 @@ func main() {
 			batchRows(bin, dir, n, depth, ints(*jobs), *dnsbls, *batchLatency, *jitter, batchExtra)
 		}
 	}
+	if *faults != "" {
+		loss, servfail := faultShares(*faults)
+		fmt.Printf("\nBatches with faults (latency %v; %.1f%% of UDP questions lost, %.1f%% answered SERVFAIL, drawn afresh for each packet)\n\n", *batchLatency, loss*100, servfail*100)
+		fmt.Println("| domains | -j | wall without faults | wall with faults | ratio | questions lost | SERVFAIL | verdicts differ |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+		for _, n := range ints(*sizes) {
+			faultRows(bin, dir, n, ints(*jobs), *dnsbls, *batchLatency, *jitter, batchExtra, loss, servfail)
+		}
+	}
+}
+
+func faultShares(s string) (float64, float64) {
+	a, b, ok := strings.Cut(s, ",")
+	loss, err1 := strconv.ParseFloat(a, 64)
+	servfail, err2 := strconv.ParseFloat(b, 64)
+	if !ok || err1 != nil || err2 != nil || loss < 0 || servfail < 0 || loss+servfail >= 1 {
+		fail("-faults %q: want LOSS,SERVFAIL shares, e.g. 0.02,0.03", s)
+	}
+	return loss, servfail
+}
+
+// faultRows runs the batch of n reference domains twice for each -j, once
+// straight to the server and once through a FaultProxy, one after the
+// other, and compares the verdicts (each target's status per check).
+func faultRows(bin, dir string, n int, jobs []int, dnsbls int, latency, jitter time.Duration, extra []string, loss, servfail float64) {
+	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2, DNSBLs: dnsbls}))
+	must(err)
+	defer srv.Close()
+	srv.SetLatency(latency, jitter)
+	input := writeList(dir, n)
+	for _, j := range jobs {
+		proxy, err := bench.NewFaultProxy(srv.Addr(), loss, servfail)
+		must(err)
+		var walls [2]time.Duration
+		var verdicts [2]map[string]string
+		for k, addr := range []string{srv.Addr(), proxy.Addr()} {
+			out := filepath.Join(dir, fmt.Sprintf("faults-%d.jsonl", k))
+			cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", addr, "--output", out, "--timeout", "2s"}, extra...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			err := cmd.Run()
+			walls[k] = time.Since(start)
+			if err != nil && cmd.ProcessState == nil {
+				fail("batch: %v: %s", err, stderr.String())
+			}
+			verdicts[k] = readVerdicts(out)
+		}
+		differ := 0
+		for target, v := range verdicts[0] {
+			if verdicts[1][target] != v {
+				differ++
+			}
+		}
+		differ += max(0, len(verdicts[1])-len(verdicts[0]))
+		fmt.Printf("| %d | %d | %v | %v | %.2f | %d | %d | %d of %d (%.2f%%) |\n", n, j, walls[0].Round(time.Millisecond), walls[1].Round(time.Millisecond),
+			float64(walls[1])/float64(walls[0]), proxy.Lost.Load(), proxy.Failed.Load(), differ, len(verdicts[0]), 100*float64(differ)/float64(max(1, len(verdicts[0]))))
+		proxy.Close()
+	}
+}
+
+// readVerdicts reads a jsonl output into target → "check=status ..." .
+func readVerdicts(path string) map[string]string {
+	f, err := os.Open(path)
+	must(err)
+	defer f.Close()
+	out := map[string]string{}
+	dec := json.NewDecoder(f)
+	for {
+		var r report.Report
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		var b strings.Builder
+		for _, c := range r.Checks {
+			fmt.Fprintf(&b, "%s=%s ", c.Name, c.Status)
+		}
+		out[r.Target] = b.String()
+	}
+	return out
+}
+
+func writeList(dir string, n int) string {
+	input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
+	var list bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintln(&list, bench.DomainName(i))
+	}
+	must(os.WriteFile(input, list.Bytes(), 0o644))
+	return input
 }
 
 // batchRows runs the batch of n reference domains (SPF include depth depth)
@@ -142,12 +235,7 @@ func batchRows(bin, dir string, n, depth int, jobs []int, dnsbls int, latency, j
 	must(err)
 	defer srv.Close()
 	srv.SetLatency(latency, jitter)
-	input := filepath.Join(dir, fmt.Sprintf("domains-%d.txt", n))
-	var list bytes.Buffer
-	for i := 0; i < n; i++ {
-		fmt.Fprintln(&list, bench.DomainName(i))
-	}
-	must(os.WriteFile(input, list.Bytes(), 0o644))
+	input := writeList(dir, n)
 	for _, j := range jobs {
 		srv.ResetLog()
 		cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)

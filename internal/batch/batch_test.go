@@ -1,0 +1,126 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+func TestSourceStreams(t *testing.T) {
+	in := "# list\n\na.example\nA.example. # again\nnot a domain!\nb.example\n"
+	var warn strings.Builder
+	src, err := NewSource([]string{"b.example"}, "-", strings.NewReader(in), Shard{0, 1}, nil, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		tg, ok, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, tg.Name)
+	}
+	if strings.Join(got, ",") != "b.example,a.example" {
+		t.Errorf("targets %v", got)
+	}
+	if src.Bad != 1 || src.Lines != 4 || !strings.Contains(warn.String(), "--input line 5") {
+		t.Errorf("bad %d lines %d warn %q", src.Bad, src.Lines, warn.String())
+	}
+}
+
+func TestSourceInputProblems(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewSource(nil, dir, nil, Shard{0, 1}, nil, nil); err == nil || strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: %v", err)
+	}
+	if _, err := NewSource(nil, filepath.Join(dir, "missing"), nil, Shard{0, 1}, nil, nil); err == nil {
+		t.Error("missing file accepted")
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("# nothing\n\n"), 0o644)
+	src, err := NewSource(nil, empty, nil, Shard{0, 1}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := src.Next(); ok || !src.Empty(0) {
+		t.Error("comments-only input is not empty")
+	}
+	long := filepath.Join(dir, "long")
+	os.WriteFile(long, []byte(strings.Repeat("a", MaxInputLine+10)), 0o644)
+	src, _ = NewSource(nil, long, nil, Shard{0, 1}, nil, nil)
+	if _, _, err := src.Next(); err == nil {
+		t.Error("an endless line was accepted")
+	}
+}
+
+func TestSummaryBounded(t *testing.T) {
+	s := NewSummary(3)
+	for i := 0; i < 1000; i++ {
+		st := []report.Status{report.StatusPass, report.StatusFail, report.StatusError, report.StatusWarn}[i%4]
+		s.Add(&report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []report.CheckResult{{Name: "mx", Status: st}}}, report.StatusFail)
+	}
+	if len(s.Failing) != 6 || s.Unlisted != 494 || s.Total != 1000 || s.ExitCode() != 1 {
+		t.Errorf("failing %d unlisted %d total %d exit %d", len(s.Failing), s.Unlisted, s.Total, s.ExitCode())
+	}
+	l := s.Listing()
+	if l[0].Status != report.StatusFail || l[5].Status != report.StatusError || l[0].Checks[0] != "mx" {
+		t.Errorf("listing %+v", l)
+	}
+}
+
+// A stop starts no new target; a target that finishes in the grace period
+// is written, one cut off after it is not.
+func TestEngineStop(t *testing.T) {
+	var names []string
+	for i := 0; i < 100; i++ {
+		names = append(names, fmt.Sprintf("d%d.example", i))
+	}
+	src, _ := NewSource(names, "", nil, Shard{0, 1}, nil, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	var started, emitted atomic.Int32
+	eng := &Engine{
+		Jobs:  4,
+		Grace: 50 * time.Millisecond,
+		Check: func(ctx context.Context, tg target.Target) *report.Report {
+			if started.Add(1) == 8 {
+				stop()
+			}
+			select {
+			case <-ctx.Done():
+				return &report.Report{Target: tg.Name, Status: report.StatusError}
+			case <-time.After(10 * time.Millisecond):
+			}
+			if tg.Name == "d1.example" {
+				<-ctx.Done() // never finishes on its own
+				return &report.Report{Target: tg.Name, Status: report.StatusError}
+			}
+			return &report.Report{Target: tg.Name, Status: report.StatusPass}
+		},
+		Emit: func(r *report.Report) error {
+			if r.Status == report.StatusError {
+				t.Errorf("%s emitted as error", r.Target)
+			}
+			emitted.Add(1)
+			return nil
+		},
+	}
+	sum, err := eng.Run(ctx, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.CutOff < 1 || int(emitted.Load()) != sum.Total || sum.Total >= 100 {
+		t.Errorf("interrupted %v cut off %d total %d emitted %d started %d", sum.Interrupted, sum.CutOff, sum.Total, emitted.Load(), started.Load())
+	}
+}

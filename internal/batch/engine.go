@@ -1,0 +1,260 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
+)
+
+// DefaultGrace is how long targets in flight may finish after a stop.
+const DefaultGrace = 2 * time.Second
+
+// DefaultListed bounds the failing and erroring targets a summary names.
+const DefaultListed = 20
+
+// Engine runs checks over a Source.
+type Engine struct {
+	Jobs int
+	// Grace is how long the targets in flight may still finish once the
+	// run's context ends (a signal); a target cut off after it writes
+	// nothing. 0 means DefaultGrace.
+	Grace time.Duration
+	// Check checks one target. Its context ends Grace after a stop.
+	Check func(ctx context.Context, t target.Target) *report.Report
+	// Emit takes each complete report, one at a time, in the order they
+	// finish. An error stops the run. The report is not kept after it.
+	Emit func(r *report.Report) error
+	// FailOn is --fail-on, for the exit code.
+	FailOn report.Status
+	// Listed bounds Summary.Failing per status; 0 means DefaultListed.
+	Listed int
+}
+
+// Entry is a failing or erroring target in the summary.
+type Entry struct {
+	Target string        `json:"target"`
+	Status report.Status `json:"status"`
+	Checks []string      `json:"checks"` // the checks at that status
+}
+
+// Summary is what a run keeps: counts, and a bounded list of the targets
+// that failed or could not be checked. Its size does not depend on the
+// number of targets.
+type Summary struct {
+	Total    int                   `json:"targets"`
+	ByStatus map[report.Status]int `json:"by_status"`
+	// Failing lists fail targets first, then error ones, at most Listed of
+	// each; Unlisted counts the rest (the output has them all).
+	Failing  []Entry `json:"failing"`
+	Unlisted int     `json:"unlisted"`
+	// Resumed counts targets already complete in the output (--resume):
+	// they are in the counts too.
+	Resumed int `json:"resumed,omitempty"`
+	// Bad counts input lines that were not a valid target.
+	Bad int `json:"bad_lines,omitempty"`
+	// Interrupted says a signal stopped the run; CutOff counts the targets
+	// in flight that did not finish within the grace period (not written).
+	Interrupted bool `json:"interrupted,omitempty"`
+	CutOff      int  `json:"cut_off,omitempty"`
+	// DNS is each resolver's work over the run (set by the caller).
+	DNS []dnsx.ServerStats `json:"dns,omitempty"`
+
+	atOrAbove, hasError bool
+	listed              int
+	fails, errs         int
+}
+
+// NewSummary returns an empty summary that lists at most listed targets of
+// each status (0: DefaultListed).
+func NewSummary(listed int) *Summary {
+	if listed <= 0 {
+		listed = DefaultListed
+	}
+	return &Summary{ByStatus: map[report.Status]int{}, listed: listed}
+}
+
+// Add counts one report.
+func (s *Summary) Add(r *report.Report, failOn report.Status) {
+	s.Total++
+	s.ByStatus[r.Status]++
+	if r.AtOrAbove(failOn) {
+		s.atOrAbove = true
+	}
+	if r.HasError() {
+		s.hasError = true
+	}
+	if r.Status != report.StatusFail && r.Status != report.StatusError {
+		return
+	}
+	n := &s.fails
+	if r.Status == report.StatusError {
+		n = &s.errs
+	}
+	if *n >= s.listed {
+		s.Unlisted++
+		return
+	}
+	*n++
+	e := Entry{Target: r.Target, Status: r.Status}
+	for _, c := range r.Checks {
+		if c.Status == r.Status {
+			e.Checks = append(e.Checks, c.Name)
+		}
+	}
+	s.Failing = append(s.Failing, e)
+}
+
+// ExitCode per DESIGN.md: 1 something at or above --fail-on, else 3 a check
+// could not run, else 0.
+func (s *Summary) ExitCode() int {
+	switch {
+	case s.atOrAbove:
+		return 1
+	case s.hasError:
+		return 3
+	}
+	return 0
+}
+
+// Line is the closing "summary:" line's text (without the prefix).
+func (s *Summary) Line() string {
+	parts := []string{fmt.Sprintf("%d %s", s.Total, plural(s.Total, "target"))}
+	for _, st := range []report.Status{report.StatusFail, report.StatusError, report.StatusWarn, report.StatusPass, report.StatusSkip} {
+		if n := s.ByStatus[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	line := strings.Join(parts, ", ")
+	if s.Resumed > 0 {
+		line += fmt.Sprintf(" (%d from the earlier run)", s.Resumed)
+	}
+	if s.Bad > 0 {
+		line += fmt.Sprintf("; %d invalid input %s skipped", s.Bad, plural(s.Bad, "line"))
+	}
+	if s.Interrupted {
+		line += fmt.Sprintf("; interrupted: %d in flight not written", s.CutOff)
+	}
+	return line
+}
+
+// Listing returns Failing sorted fail first, then error, each by name.
+func (s *Summary) Listing() []Entry {
+	out := append([]Entry(nil), s.Failing...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Status != out[j].Status {
+			return out[i].Status == report.StatusFail
+		}
+		return out[i].Target < out[j].Target
+	})
+	return out
+}
+
+func plural(n int, w string) string {
+	if n == 1 {
+		return w
+	}
+	return w + "s"
+}
+
+// Run checks every target src yields, Jobs at a time, and passes each
+// report to Emit as it finishes. When ctx ends (SIGINT, SIGTERM) no new
+// target starts; those in flight get Grace to finish, and the ones that do
+// not are dropped, never reported as errors. sum may hold counts from an
+// earlier run (--resume); Run adds to it and returns it.
+func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, error) {
+	if sum == nil {
+		sum = NewSummary(e.Listed)
+	}
+	grace := e.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	jobs := max(e.Jobs, 1)
+	// Checks run under their own context, which outlives a stop by grace.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	stopWatch := context.AfterFunc(ctx, func() {
+		time.AfterFunc(grace, cancelRun)
+	})
+	defer stopWatch()
+
+	var (
+		mu       sync.Mutex
+		emitErr  error
+		cutOff   int
+		work     = make(chan target.Target)
+		wg       sync.WaitGroup
+		failOn   = e.FailOn
+		finished = func(r *report.Report) {
+			mu.Lock()
+			defer mu.Unlock()
+			if runCtx.Err() != nil {
+				// Cut off by the stop: its result is not what the target
+				// is, so it is not written at all.
+				cutOff++
+				return
+			}
+			if emitErr != nil {
+				return
+			}
+			if e.Emit != nil {
+				if err := e.Emit(r); err != nil {
+					emitErr = err
+					return
+				}
+			}
+			sum.Add(r, failOn)
+		}
+	)
+	if failOn == "" {
+		failOn = report.StatusFail
+	}
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range work {
+				finished(e.Check(runCtx, t))
+			}
+		}()
+	}
+	var srcErr error
+feed:
+	for {
+		mu.Lock()
+		failed := emitErr != nil
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
+		}
+		t, ok, err := src.Next()
+		if err != nil {
+			srcErr = err
+			break
+		}
+		if !ok {
+			break
+		}
+		select {
+		case work <- t:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	sum.Bad += src.Bad
+	sum.CutOff += cutOff
+	sum.Interrupted = ctx.Err() != nil
+	if emitErr != nil {
+		return sum, emitErr
+	}
+	return sum, srcErr
+}
