@@ -73,17 +73,6 @@ func (c counter) list() []Count {
 	return out
 }
 
-// top is the value carried by the most messages ("" when none).
-func (c counter) top() string {
-	l := c.list()
-	for _, x := range l {
-		if x.Value != "(others)" {
-			return x.Value
-		}
-	}
-	return ""
-}
-
 // NewBuilder starts an empty document.
 func NewBuilder() *Builder {
 	return &Builder{
