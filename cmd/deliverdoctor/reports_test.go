@@ -187,3 +187,20 @@ func TestReportsREADMEDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestReportsMarkdownAndStdin: markdown tables, and a gzip report on
+// standard input.
+func TestReportsMarkdownAndStdin(t *testing.T) {
+	out, _, code := runCLI(t, "reports", "../../internal/reports/testdata/demo", "--offline", "--format", "markdown")
+	if code != 0 || !strings.Contains(out, "## example.com") || !strings.Contains(out, "| 198.51.100.20 |") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	gz, err := os.ReadFile(reportSamples + "/aggregate/fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runCLIIn(t, string(gz), "reports", "-", "--offline", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"report_id": "102675056"`) {
+		t.Errorf("stdin: exit %d %s\n%s", code, stderr, out)
+	}
+}
