@@ -97,13 +97,15 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	lim := dmarcreport.DefaultLimits
 	lim.MaxSize = f.maxSize
 	opts := reports.Options{}
-	if !app.Offline {
+	// --offline alone: no join. With --zone files the join runs against
+	// them (the names they do not hold are NXDOMAIN), as check does.
+	if !app.Offline || len(app.Zones) > 0 {
 		r, err := app.Resolver()
 		if err != nil {
 			return err
 		}
 		opts.Resolver = r
-		if !f.noRBL {
+		if !f.noRBL && !app.Offline {
 			lists, err := rbl.Default().Select(f.lists)
 			if err != nil {
 				return &usageError{err}

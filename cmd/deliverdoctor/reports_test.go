@@ -168,3 +168,39 @@ _spf.esp.example.net.  TXT "v=spf1 ip4:198.51.100.0/24 -all"
 		t.Errorf("selectors from reports not checked:\n%s", out)
 	}
 }
+
+// TestReportsREADMEDemo: the README's example runs as shown (zones laid
+// over an offline world).
+func TestReportsREADMEDemo(t *testing.T) {
+	out, stderr, code := runCLI(t, "reports", "../../internal/reports/testdata/demo",
+		"--zone", "../../internal/reports/testdata/demo-zones/example.com.zone",
+		"--zone", "../../internal/reports/testdata/demo-zones/example.net.zone", "--offline")
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"not ready for p=quarantine: it would lose 412 of 1,630 legitimate messages (25.3%)",
+		"198.51.100.20       412       0.0%        bounce.mailer.example.net  mailer.example.net  pass     failing",
+		"203.0.113.7         38        100.0%      example.com                example.com         fail     forwarded",
+		"Set a custom MAIL FROM (return-path) domain under example.com"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestReportsMarkdownAndStdin: markdown tables, and a gzip report on
+// standard input.
+func TestReportsMarkdownAndStdin(t *testing.T) {
+	out, _, code := runCLI(t, "reports", "../../internal/reports/testdata/demo", "--offline", "--format", "markdown")
+	if code != 0 || !strings.Contains(out, "## example.com") || !strings.Contains(out, "| 198.51.100.20 |") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	gz, err := os.ReadFile(reportSamples + "/aggregate/fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runCLIIn(t, string(gz), "reports", "-", "--offline", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"report_id": "102675056"`) {
+		t.Errorf("stdin: exit %d %s\n%s", code, stderr, out)
+	}
+}

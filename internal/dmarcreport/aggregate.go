@@ -15,7 +15,10 @@ import (
 // fails only when there is no <feedback> element, no report id and no
 // rows, or a row count that is not a number.
 func ParseAggregate(data []byte) (*Aggregate, error) {
-	doc := parseXML(data)
+	doc, complete := parseXML(data)
+	if !complete {
+		return nil, fmt.Errorf("%w: more than %d XML elements", ErrTooLarge, maxElements)
+	}
 	fb := doc.child("feedback")
 	if fb == nil {
 		fb = doc.find("feedback")

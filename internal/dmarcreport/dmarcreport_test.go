@@ -352,6 +352,17 @@ func TestLimits(t *testing.T) {
 	if len(x.Errors) != 1 || !errors.Is(x.Errors[0].Err, ErrTooLarge) {
 		t.Errorf("nesting: %v", x.Errors)
 	}
+	// A flood of elements is an error, not a tree twenty times the file.
+	flood := append([]byte("<feedback>"), bytes.Repeat([]byte("<a/>"), maxElements+1)...)
+	x = Extract("flood.xml", flood, DefaultLimits)
+	if len(x.Errors) != 1 || !errors.Is(x.Errors[0].Err, ErrTooLarge) {
+		t.Errorf("element flood: %v", x.Errors)
+	}
+	// Many unterminated comments cost linear time, not quadratic.
+	x = Extract("comments.xml", bytes.Repeat([]byte("<feedback><!-- "), 200000), DefaultLimits)
+	if len(x.Errors) != 1 {
+		t.Errorf("comments: %v", x.Errors)
+	}
 	// Deep XML nesting is bounded, not recursive.
 	x = Extract("deep.xml", []byte(strings.Repeat("<feedback>", 100000)), DefaultLimits)
 	if len(x.Errors) != 1 {

@@ -73,17 +73,6 @@ func (c counter) list() []Count {
 	return out
 }
 
-// top is the value carried by the most messages ("" when none).
-func (c counter) top() string {
-	l := c.list()
-	for _, x := range l {
-		if x.Value != "(others)" {
-			return x.Value
-		}
-	}
-	return ""
-}
-
 // NewBuilder starts an empty document.
 func NewBuilder() *Builder {
 	return &Builder{
@@ -284,6 +273,9 @@ func (b *Builder) addTLS(file string, t *dmarcreport.TLSReport) {
 					continue
 				}
 				tf = &TLSFailure{MX: mx, ResultType: f.ResultType, Checks: tlsChecks(f.ResultType)}
+				if pats := stsMXPatterns(p.Strings); p.Type == "sts" && len(pats) > 0 && f.ReceivingMX != "" && !stsMatch(pats, f.ReceivingMX) {
+					tf.NotInPolicy = true
+				}
 				ta.failures[fk] = tf
 			}
 			tf.Sessions += f.Count
@@ -317,4 +309,33 @@ func tlsChecks(resultType string) []string {
 		return []string{"dane", "dnssec"}
 	}
 	return []string{"smtp", "mta-sts", "dane"}
+}
+
+// stsMXPatterns are the mx: lines of an MTA-STS policy (RFC 8461 3.2).
+func stsMXPatterns(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "mx") {
+			out = append(out, strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), "."))
+		}
+	}
+	return out
+}
+
+// stsMatch: host matches a pattern, where "*." stands for exactly one
+// leftmost label (RFC 8461 4.1).
+func stsMatch(patterns []string, host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, p := range patterns {
+		if p == host {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(p, "*."); ok {
+			if i := strings.IndexByte(host, '.'); i > 0 && host[i+1:] == rest {
+				return true
+			}
+		}
+	}
+	return false
 }

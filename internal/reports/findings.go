@@ -264,6 +264,9 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 				if len(f.ReasonCodes) > 0 {
 					line += " — " + strings.Join(f.ReasonCodes, "; ")
 				}
+				if f.NotInPolicy {
+					line += " — the MTA-STS policy's mx: lines do not list this host"
+				}
 				ev = append(ev, line)
 			}
 			for _, c := range f.Checks {

@@ -326,19 +326,19 @@ func failingWhy(s *Source, env string, envAligned, spfNowPass, policyNowPass boo
 	case !online && s.DMARCPass > 0:
 		why = append(why, fmt.Sprintf("%d of %d messages pass DMARC, so this is your sender, but the rest fail", s.DMARCPass, s.Messages))
 	}
-	for _, d := range foreignPassing {
+	if len(foreignPassing) > 0 {
+		d := foreignPassing[0]
 		why = append(why, fmt.Sprintf("it signs with DKIM d=%s, not %s", d.Domain, s.Domain))
 		fixes = append(fixes, fmt.Sprintf("sign with d=%s: publish the service's DKIM key under a selector of %s and turn on custom-domain signing", s.Domain, s.Domain))
-		break
 	}
-	for _, d := range ownFailing {
+	if len(ownFailing) > 0 {
+		d := ownFailing[0]
 		why = append(why, fmt.Sprintf("its DKIM signatures with d=%s (selector %s) fail", d.Domain, orDefault(d.Selector, "not reported")))
 		if d.Selector != "" {
 			fixes = append(fixes, fmt.Sprintf("check the key: deliverdoctor check %s --selector %s", s.Domain, d.Selector))
 		} else {
 			fixes = append(fixes, fmt.Sprintf("check the DKIM key the service signs %s with", d.Domain))
 		}
-		break
 	}
 	if len(foreignPassing) == 0 && len(ownFailing) == 0 && len(fixes) > 0 {
 		fixes = append(fixes, fmt.Sprintf("sign with d=%s", s.Domain))

@@ -191,4 +191,7 @@ type TLSFailure struct {
 	RatePercent float64  `json:"rate_percent"` // of all sessions of the policy
 	ReasonCodes []string `json:"reason_codes,omitempty"`
 	Checks      []string `json:"checks"` // deliverdoctor checks that look at this
+	// NotInPolicy: the MTA-STS policy the sender saw has mx: lines and none
+	// matches this MX (RFC 8461 4.1): senders refuse it under enforce.
+	NotInPolicy bool `json:"not_in_policy,omitempty"`
 }

@@ -73,6 +73,24 @@ func sample() *Builder {
 	return b
 }
 
+func TestSTSPolicyMX(t *testing.T) {
+	pats := stsMXPatterns([]string{"version: STSv1", "mode: enforce", "MX: *.mail.example.com", "mx: mx.example.com.", "max_age: 86400"})
+	tests := map[string]bool{"mx1.mail.example.com": true, "a.b.mail.example.com": false, "mail.example.com": false, "MX.example.com.": true, "mx2.example.com": false}
+	for host, want := range tests {
+		if got := stsMatch(pats, host); got != want {
+			t.Errorf("%s: %v, want %v (%v)", host, got, want, pats)
+		}
+	}
+	b := NewBuilder()
+	b.Add(&dmarcreport.Report{Kind: dmarcreport.KindTLS, TLS: &dmarcreport.TLSReport{Org: "G", ReportID: "1", Policies: []dmarcreport.TLSPolicy{{
+		Type: "sts", Domain: "example.com", Strings: []string{"mx: *.mail.example.com"}, OK: 10, Failed: 2,
+		Failures: []dmarcreport.TLSFailure{{ResultType: "validation-failure", ReceivingMX: "backup.example.com", Count: 2}}}}}})
+	doc := b.Finish(context.Background(), Options{})
+	if !doc.TLS[0].Failures[0].NotInPolicy || !strings.Contains(strings.Join(doc.Findings[0].Evidence, " "), "do not list this host") {
+		t.Errorf("%+v %+v", doc.TLS[0].Failures[0], doc.Findings)
+	}
+}
+
 func bySource(doc *Document) map[string]*Source {
 	m := map[string]*Source{}
 	for _, s := range doc.Sources {
