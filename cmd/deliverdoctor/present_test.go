@@ -34,6 +34,9 @@ func TestEveryFormatIsRenderedOrRefused(t *testing.T) {
 		"html":     func(s string) bool { return strings.HasPrefix(s, "<!DOCTYPE html>") },
 		"markdown": func(s string) bool { return strings.HasPrefix(s, "## ") || strings.HasPrefix(s, "# ") },
 		"csv":      func(s string) bool { return strings.HasPrefix(s, "target,") },
+		"prometheus": func(s string) bool {
+			return strings.HasPrefix(s, "# HELP deliverdoctor_") || strings.HasPrefix(s, "# TYPE deliverdoctor_")
+		},
 	}
 	for _, format := range report.Formats() {
 		check, ok := looksLike[format]
