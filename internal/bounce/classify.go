@@ -160,6 +160,9 @@ func classify(f *Failure) {
 				// preferences") replace the code's.
 				c.Checks, c.CheckDomain = slices.Clone(p.Checks), p.CheckDomain
 			}
+			if p.Meaning != "" && entry.Provider == "" && !entry.firm {
+				c.Meaning = p.Meaning // and so does their meaning
+			}
 			disposition = entry.Disposition
 			if p.Disposition != "" && entry.Provider == "" && !entry.firm {
 				disposition = p.Disposition

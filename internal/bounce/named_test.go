@@ -1,6 +1,9 @@
 package bounce
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNamedInReply(t *testing.T) {
 	for in, want := range map[string]Named{
@@ -34,4 +37,20 @@ func FuzzNamedInReply(f *testing.F) {
 	f.Add("Client host [192.0.2.1] blocked using zen.spamhaus.org")
 	f.Add("SPF [a.example] with ip: [::1] = did not pass")
 	f.Fuzz(func(t *testing.T, s string) { NamedInReply(s) })
+}
+
+// TestWordsMeaningOverGeneralCode: when the reply's words and a general
+// registry code agree on the category, the words' meaning is shown (Gmail's
+// "try again later, closing connection" is a reputation deferral, not
+// "other or undefined security status").
+func TestWordsMeaningOverGeneralCode(t *testing.T) {
+	b := ParseReplyBounce("421 4.7.0 Try again later, closing connection.")
+	if f := b.Primary(); f == nil || !strings.Contains(f.Meaning, "reputation or rate deferral") {
+		t.Errorf("%+v", f)
+	}
+	// A firm code keeps its own meaning.
+	b = ParseReplyBounce("550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy, please try again later")
+	if f := b.Primary(); f == nil || strings.Contains(f.Meaning, "greylist") {
+		t.Errorf("%+v", f)
+	}
 }
