@@ -1,9 +1,16 @@
 package dmarcreport
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -21,14 +28,125 @@ type Input struct {
 // Source produces inputs in order; it stops when emit returns an error.
 type Source func(emit func(Input) error) error
 
-// PathSource reads files, directories (recursively; a Maildir's cur/ and
-// new/), mbox files and "-" (standard input), as the bounces command does.
+// PathSource reads files, directories (recursively, hidden names skipped;
+// a Maildir's cur/ and new/), mbox files and "-" (standard input). A file
+// is read whole, in one allocation of its size; an mbox (a file starting
+// with a "From " line, not named .eml) and stdin are split into messages
+// by bounce.ReadPaths, as the bounces command does.
 func PathSource(paths []string, stdin io.Reader, max int64) Source {
 	return func(emit func(Input) error) error {
-		return bounce.ReadPaths(paths, stdin, max, func(in bounce.Input) error {
-			return emit(Input{Name: in.Name, Data: in.Data, Err: in.Err})
-		})
+		for _, p := range paths {
+			if p == "-" {
+				if err := bounceRead([]string{p}, stdin, max, emit); err != nil {
+					return err
+				}
+				continue
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			files := []string{p}
+			if st.IsDir() {
+				if files, err = listDir(p); err != nil {
+					return err
+				}
+			}
+			for _, f := range files {
+				if err := readReportFile(f, stdin, max, emit); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
+}
+
+func bounceRead(paths []string, stdin io.Reader, max int64, emit func(Input) error) error {
+	return bounce.ReadPaths(paths, stdin, max, func(in bounce.Input) error {
+		return emit(Input{Name: in.Name, Data: in.Data, Err: in.Err})
+	})
+}
+
+// listDir lists a Maildir's messages or every regular, non-hidden file
+// below dir, sorted.
+func listDir(dir string) ([]string, error) {
+	var out []string
+	maildir := false
+	for _, sub := range []string{"cur", "new"} {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			maildir = true
+		}
+	}
+	if maildir {
+		for _, sub := range []string{"cur", "new"} {
+			ents, err := os.ReadDir(filepath.Join(dir, sub))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			for _, e := range ents {
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+					out = append(out, filepath.Join(dir, sub, e.Name()))
+				}
+			}
+		}
+		return out, nil
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && path != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			out = append(out, path)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// readReportFile emits one file: whole, or message by message when it is
+// an mbox. Reading errors are the file's error row.
+func readReportFile(path string, stdin io.Reader, max int64, emit func(Input) error) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return emit(Input{Name: path, Err: err})
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return emit(Input{Name: path, Err: err})
+	}
+	if st.Size() > max {
+		return emit(Input{Name: path, Err: fmt.Errorf("%w: %d bytes (limit %d)", ErrTooLarge, st.Size(), max)})
+	}
+	data := make([]byte, 0, st.Size()+1)
+	for {
+		n, err := fh.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return emit(Input{Name: path, Err: err})
+		}
+		if len(data) == cap(data) {
+			if int64(len(data)) > max {
+				return emit(Input{Name: path, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)})
+			}
+			data = append(data, 0)[:len(data)] // grew while reading
+		}
+	}
+	if bytes.HasPrefix(data, []byte("From ")) && !strings.HasSuffix(strings.ToLower(path), ".eml") {
+		return bounceRead([]string{path}, stdin, max, emit)
+	}
+	return emit(Input{Name: path, Data: data})
 }
 
 // Stats counts what a walk read.
