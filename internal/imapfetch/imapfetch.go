@@ -247,32 +247,56 @@ func session(ctx context.Context, t target, cfg Config, tlsCfg *tls.Config) (*cl
 // message delivered, so a new session goes on where this one broke.
 func fetchFrom(ctx context.Context, c *client.Client, cfg Config, t target, uids []uint32, next *int, st *Stats, fn func(Message) error) error {
 	section := &imap.BodySectionName{Peek: true}
-	items := []imap.FetchItem{imap.FetchUid, imap.FetchRFC822Size, section.FetchItem()}
+	items := []imap.FetchItem{imap.FetchUid, section.FetchItem()}
 	for *next < len(uids) {
 		end := min(*next+cfg.BatchSize, len(uids))
 		batch := uids[*next:end]
-		set := new(imap.SeqSet)
-		set.AddNum(batch...)
+		got := map[uint32]Message{}
+		name := func(uid uint32) string { return fmt.Sprintf("imap:%s/%d", t.mailbox, uid) }
+		// go-imap reads a literal whole into memory: ask the sizes first
+		// and never fetch a message over the limit (RFC 3501 6.4.5
+		// RFC822.SIZE).
+		if cfg.MaxSize > 0 {
+			sizes, err := fetchSizes(c, batch)
+			if err != nil {
+				return fmt.Errorf("IMAP UID FETCH RFC822.SIZE: %w", err)
+			}
+			var fit []uint32
+			for _, uid := range batch {
+				if n, ok := sizes[uid]; ok && int64(n) > cfg.MaxSize {
+					got[uid] = Message{UID: uid, Name: name(uid), Err: fmt.Errorf("message of %d bytes is over the %d byte limit", n, cfg.MaxSize)}
+					continue
+				}
+				fit = append(fit, uid)
+			}
+			batch = fit
+		}
 		ch := make(chan *imap.Message, 8)
 		done := make(chan error, 1)
-		go func() { done <- c.UidFetch(set, items, ch) }()
-		got := map[uint32]Message{}
+		if len(batch) == 0 {
+			close(ch)
+			done <- nil
+		} else {
+			set := new(imap.SeqSet)
+			set.AddNum(batch...)
+			go func() { done <- c.UidFetch(set, items, ch) }()
+		}
 		for m := range ch {
-			msg := Message{UID: m.Uid, Name: fmt.Sprintf("imap:%s/%d", t.mailbox, m.Uid)}
-			if cfg.MaxSize > 0 && int64(m.Size) > cfg.MaxSize {
-				msg.Err = fmt.Errorf("message of %d bytes is over the %d byte limit", m.Size, cfg.MaxSize)
-			} else if r := m.GetBody(section); r != nil {
+			msg := Message{UID: m.Uid, Name: name(m.Uid)}
+			if r := m.GetBody(section); r != nil {
 				limit := cfg.MaxSize
 				if limit <= 0 {
 					limit = 1 << 30
 				}
 				data, err := io.ReadAll(io.LimitReader(r, limit+1))
-				if err != nil {
+				switch {
+				case err != nil:
 					msg.Err = err
-				} else if int64(len(data)) > limit {
+				case int64(len(data)) > limit:
 					msg.Err = fmt.Errorf("message over the %d byte limit", limit)
+				default:
+					msg.Data = data
 				}
-				msg.Data = data
 			} else {
 				continue // no body: an untagged FETCH for flags only
 			}
@@ -306,4 +330,18 @@ func fetchFrom(ctx context.Context, c *client.Client, cfg Config, t target, uids
 		}
 	}
 	return nil
+}
+
+// fetchSizes asks the RFC822.SIZE of uids.
+func fetchSizes(c *client.Client, uids []uint32) (map[uint32]uint32, error) {
+	set := new(imap.SeqSet)
+	set.AddNum(uids...)
+	ch := make(chan *imap.Message, 16)
+	done := make(chan error, 1)
+	go func() { done <- c.UidFetch(set, []imap.FetchItem{imap.FetchUid, imap.FetchRFC822Size}, ch) }()
+	sizes := map[uint32]uint32{}
+	for m := range ch {
+		sizes[m.Uid] = m.Size
+	}
+	return sizes, <-done
 }

@@ -140,6 +140,26 @@ func TestResumeAfterDrop(t *testing.T) {
 	}
 }
 
+// TestSizeLimit: a message over MaxSize is an error row and its body is
+// never fetched; the others arrive.
+func TestSizeLimit(t *testing.T) {
+	addr, tc := startServer(t, 5)
+	var ok, tooBig int
+	_, err := Fetch(context.Background(), Config{URL: "imaps://username@" + addr, Password: "password", TLS: tc, MaxSize: 1000},
+		func(m Message) error {
+			if m.Err != nil {
+				tooBig++
+			} else {
+				ok++
+			}
+			return nil
+		})
+	// The backend's own first message is small; the 5 made here are 2 kB.
+	if err != nil || ok != 1 || tooBig != 5 {
+		t.Errorf("err %v, %d read, %d too big", err, ok, tooBig)
+	}
+}
+
 func TestLoginFailureIsNotRetried(t *testing.T) {
 	addr, tc := startServer(t, 1)
 	proxy, conns := cutProxy(t, addr, 0, 0)
