@@ -408,3 +408,38 @@ func TestCollect(t *testing.T) {
 		t.Errorf("inputs %d", c.Inputs)
 	}
 }
+
+// TestWalkStops: an error from the visitor, or a cancelled context, ends
+// the walk without a hang, whatever the workers were doing.
+func TestWalkStops(t *testing.T) {
+	many := func(emit func(Input) error) error {
+		for i := range 1000 {
+			if err := emit(Input{Name: fmt.Sprint(i), Data: agg("o", fmt.Sprint(i), row("192.0.2.1", 1, "pass", "pass"))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	stop := errors.New("enough")
+	n := 0
+	_, err := Walk(context.Background(), many, DefaultLimits, 4, Visitor{Report: func(*Report) error {
+		if n++; n == 10 {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) {
+		t.Errorf("visitor error: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n = 0
+	_, err = Walk(ctx, many, DefaultLimits, 4, Visitor{Report: func(*Report) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}

@@ -209,6 +209,8 @@ func Walk(ctx context.Context, src Source, lim Limits, workers int, v Visitor) (
 			select {
 			case jobs <- job{in, out}:
 			case <-ctx.Done():
+				// out is already in order: the reader waits on it.
+				out <- Extracted{}
 				return ctx.Err()
 			}
 			return nil
