@@ -76,7 +76,7 @@ read, 3 a DNS lookup failed and nothing failed.`,
 	fl.StringVar(&f.lists, "lists", "major", "which built-in blocklists: major or all")
 	addIMAPFlags(fl, &f.imap)
 	fl.Int64Var(&f.maxSize, "max-size", dmarcreport.DefaultLimits.MaxSize, "largest report in `BYTES`, also after decompression (zip bombs)")
-	return cmd
+	return withFormats(cmd, "text", "json", "jsonl", "csv", "markdown", "html")
 }
 
 func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) error {

@@ -122,6 +122,9 @@ func TestReportsExitCodes(t *testing.T) {
 	if _, _, code := runCLI(t, "reports", filepath.Join(dir, "missing"), "--offline"); code != 2 {
 		t.Errorf("missing path: exit %d, want 2", code)
 	}
+	if _, stderr, code := runCLI(t, "reports", dir, "--offline", "--format", "prometheus"); code != 2 || !strings.Contains(stderr, "is not supported") {
+		t.Errorf("--format prometheus: exit %d %s", code, stderr)
+	}
 	if _, _, code := runCLI(t, "reports"); code != 2 {
 		t.Errorf("no path: exit %d, want 2", code)
 	}
