@@ -291,10 +291,19 @@ func (s *server) stats() ServerStats {
 // newHTTPTransport is the DoH transport: HTTP/2 over one reused TLS
 // connection per server (RFC 8484 5.2 recommends HTTP/2).
 func newHTTPTransport(tlsConf *tls.Config, timeout time.Duration) *http.Transport {
+	d := &net.Dialer{}
 	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return withQuickAck(c), nil
+		},
 		TLSClientConfig:     tlsConf,
 		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 4,
+		MaxIdleConnsPerHost: 1,
+		MaxConnsPerHost:     1, // HTTP/2 multiplexes; without this, a burst of first questions dials one connection each
 		IdleConnTimeout:     30 * time.Second,
 		TLSHandshakeTimeout: timeout,
 		Proxy:               nil, // DNS never goes through an HTTP proxy

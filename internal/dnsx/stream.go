@@ -13,20 +13,30 @@ import (
 	"github.com/miekg/dns"
 )
 
-// streamPool keeps one reused connection to a server for DNS over TCP
-// (after truncation) or over TLS (RFC 7858). Questions are pipelined on it
-// and matched to replies by ID and question (RFC 7766 6.2.1.1: replies may
-// come in any order), so a run pays one handshake, not one per question.
+// streamPool keeps a few reused connections to a server for DNS over TCP
+// (after truncation) or over TLS (RFC 7858). Questions are pipelined on
+// them and matched to replies by ID and question (RFC 7766 6.2.1.1: replies
+// may come in any order), so a run pays one handshake, not one per
+// question. At most streamPerConn questions wait on one connection and at
+// most streamConns connections are open; past that a question waits for
+// room (within its timeout). A question whose connection the server closed
+// is asked again on a new one (RFC 7766 6.2.1: servers may close idle or
+// busy connections at any time).
 type streamPool struct {
 	addr string
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	mu  sync.Mutex
-	cur *streamConn
+	once  sync.Once
+	slots chan struct{} // one per question in flight
+
+	mu    sync.Mutex
+	conns []*streamConn
 }
 
-// maxStreamPending bounds the questions in flight on one connection.
-const maxStreamPending = 1024
+const (
+	streamConns   = 4
+	streamPerConn = 64
+)
 
 type streamConn struct {
 	conn net.Conn
@@ -47,44 +57,85 @@ type streamReply struct {
 	err error
 }
 
+// closedError is a connection that ended under a question: ask again.
+type closedError struct{ err error }
+
+func (e closedError) Error() string { return "connection closed: " + e.err.Error() }
+func (e closedError) Unwrap() error { return e.err }
+
 var errStreamClosed = errors.New("connection closed")
 
-// get returns the open connection, dialing one if there is none.
-func (p *streamPool) get(ctx context.Context, timeout time.Duration) (*streamConn, error) {
+// get returns the open connection with the fewest questions waiting,
+// dialing another while all are busy and there are fewer than streamConns.
+func (p *streamPool) get(ctx context.Context, deadline time.Time) (*streamConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.cur; c != nil {
+	live := p.conns[:0]
+	var best *streamConn
+	bestN := 0
+	for _, c := range p.conns {
 		c.mu.Lock()
-		closed := c.closed
+		closed, n := c.closed, len(c.pending)
 		c.mu.Unlock()
-		if !closed {
-			return c, nil
+		if closed {
+			continue
+		}
+		live = append(live, c)
+		if best == nil || n < bestN {
+			best, bestN = c, n
 		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
+	clear(p.conns[len(live):])
+	p.conns = live
+	if best != nil && (bestN < streamPerConn || len(p.conns) >= streamConns) {
+		return best, nil
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	conn, err := p.dial(dctx, "tcp", p.addr)
 	if err != nil {
 		return nil, err
 	}
 	c := &streamConn{conn: conn, pending: map[uint16]*streamWaiter{}}
-	p.cur = c
+	p.conns = append(p.conns, c)
 	go c.readLoop()
 	return c, nil
 }
 
 // exchange sends msg and waits for the matching reply until timeout.
 func (p *streamPool) exchange(ctx context.Context, msg *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+	p.once.Do(func() { p.slots = make(chan struct{}, streamConns*streamPerConn) })
 	deadline := time.Now().Add(timeout)
-	c, err := p.get(ctx, timeout)
-	if err != nil {
-		return nil, err
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-t.C:
+		return nil, timeoutError{}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	for try := 0; ; try++ {
+		c, err := p.get(ctx, deadline)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.exchange(ctx, msg, deadline, t.C)
+		var ce closedError
+		if err != nil && try < 2 && errors.As(err, &ce) && ctx.Err() == nil && time.Until(deadline) > 0 {
+			continue
+		}
+		return r, err
+	}
+}
+
+func (c *streamConn) exchange(ctx context.Context, msg *dns.Msg, deadline time.Time, timer <-chan time.Time) (*dns.Msg, error) {
 	w := &streamWaiter{reply: make(chan streamReply, 1)}
 	c.mu.Lock()
-	if c.closed || len(c.pending) >= maxStreamPending {
+	if c.closed {
 		c.mu.Unlock()
-		return nil, errStreamClosed
+		return nil, closedError{errStreamClosed}
 	}
 	id := uint16(rand.UintN(1 << 16))
 	for _, taken := c.pending[id]; taken; _, taken = c.pending[id] {
@@ -110,10 +161,8 @@ func (p *streamPool) exchange(ctx context.Context, msg *dns.Msg, timeout time.Du
 	c.wmu.Unlock()
 	if err != nil {
 		c.fail(err)
-		return nil, err
+		return nil, closedError{err}
 	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
 	select {
 	case r := <-w.reply:
 		if r.err != nil {
@@ -121,7 +170,7 @@ func (p *streamPool) exchange(ctx context.Context, msg *dns.Msg, timeout time.Du
 		}
 		r.m.Id = msg.Id
 		return r.m, nil
-	case <-t.C:
+	case <-timer:
 		return nil, timeoutError{}
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -171,6 +220,7 @@ func (c *streamConn) readLoop() {
 			c.fail(err)
 			return
 		}
+		quickAck(c.conn)
 		r := new(dns.Msg)
 		if err := r.Unpack(buf); err != nil {
 			c.fail(err) // the stream cannot be trusted any more
@@ -203,7 +253,7 @@ func (c *streamConn) fail(err error) {
 	c.conn.Close()
 	for _, w := range ws {
 		select {
-		case w.reply <- streamReply{err: err}:
+		case w.reply <- streamReply{err: closedError{err}}:
 		default:
 		}
 	}
