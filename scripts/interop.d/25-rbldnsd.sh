@@ -40,6 +40,10 @@ EOF
 chmod 644 "$dir"/ip4 "$dir"/ip6 "$dir"/dom
 # The domains' own records come from a zone file, the way an admin checks
 # records before publishing them; rbldnsd answers only its blocklist zones.
+# The file is laid over the resolver (rbldnsd, which knows only the lists), so
+# it must answer every question the check asks about these domains: the MX
+# hosts get AAAA records too (unlisted addresses), or their AAAA lookup would
+# go to rbldnsd, be refused, and rightly make the check an error.
 cat >"$dir/domains.zone" <<'EOF'
 $ORIGIN example.
 $TTL 300
@@ -48,9 +52,11 @@ $TTL 300
 listed        IN MX  10 mx.listed
 listed        IN TXT "v=spf1 ip4:192.0.2.2 -all"
 mx.listed     IN A   192.0.2.4
+mx.listed     IN AAAA 2001:db8::4
 clean         IN MX  10 mx.clean
 clean         IN TXT "v=spf1 ip4:192.0.2.2 ip4:198.51.100.0/24 -all"
 mx.clean      IN A   192.0.2.2
+mx.clean      IN AAAA 2001:db8::2
 EOF
 
 port=$(free_port)
