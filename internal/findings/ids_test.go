@@ -12,7 +12,7 @@ import (
 )
 
 // idLiteral is a string literal that names a finding: "CHECK.slug".
-var idLiteral = regexp.MustCompile(`"(mx|ptr|spf|dkim|dmarc|rbl|smtp|relay|mta-sts|tls-rpt|dnssec|dane|bimi|profile|address|headers)\.([a-z0-9][a-z0-9-]*)"`)
+var idLiteral = regexp.MustCompile(`"(mx|ptr|spf|dkim|dmarc|rbl|smtp|relay|mta-sts|tls-rpt|dnssec|dane|bimi|profile|address|headers|reports|tls|bulk|arc|receive)\.([a-z0-9][a-z0-9-]*)"`)
 
 // notIDs are literals of that shape that are not finding IDs.
 var notIDs = []string{
