@@ -8,9 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -180,8 +178,8 @@ func runServe(ctx context.Context, app *App, f *serveFlags) error {
 	}
 	hs := srv.HTTPServer(f.listen)
 	fmt.Fprintf(app.IO.Err, "deliverdoctor: serving on http://%s/\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	// ctx ends on SIGTERM or SIGINT (run's handler; the exit code is then
+	// 128+signal, as for every command).
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
