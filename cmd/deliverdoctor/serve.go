@@ -8,17 +8,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
+	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	_ "github.com/deliverdoctor/deliverdoctor/internal/promexp" // --format prometheus
+	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
@@ -54,6 +55,7 @@ blackbox_exporter-style /probe?target=DOMAIN for Prometheus.
   /api/v1/check?target=DOMAIN       deliverdoctor.report/v1 (check --format json)
   /api/v1/explain  (POST or ?input=)  deliverdoctor.explain/v1 (explain --format json)
   /api/v1/headers  (POST a message)  deliverdoctor.report/v1 (headers --format json)
+  /reports, /api/v1/reports (POST)  a DMARC or TLS report (reports --format json)
   /probe?target=DOMAIN&checks=spf,dmarc,rbl   gauges (check --format prometheus)
   /metrics                          the server's own metrics
 
@@ -127,6 +129,9 @@ func serveConfig(app *App, f *serveFlags) (serve.Config, error) {
 			rep, _, err := analyzeHeaders(ctx, r, msg, name)
 			return rep, err
 		},
+		Reports: func(ctx context.Context, r dnsx.Resolver, name string, data []byte) (*reports.Document, error) {
+			return reportsForServe(ctx, app.Offline, r, opts.Lists, name, data)
+		},
 	}
 	if f.tokenFile != "" {
 		b, err := os.ReadFile(f.tokenFile)
@@ -173,8 +178,8 @@ func runServe(ctx context.Context, app *App, f *serveFlags) error {
 	}
 	hs := srv.HTTPServer(f.listen)
 	fmt.Fprintf(app.IO.Err, "deliverdoctor: serving on http://%s/\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	// ctx ends on SIGTERM or SIGINT (run's handler; the exit code is then
+	// 128+signal, as for every command).
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -203,6 +208,38 @@ func runServe(ctx context.Context, app *App, f *serveFlags) error {
 		return e
 	}
 	return nil
+}
+
+// reportsForServe reads one uploaded report as `reports FILE` does (the
+// same walk, builder and DNS join) and returns its document.
+func reportsForServe(ctx context.Context, offline bool, r dnsx.Resolver, lists, name string, data []byte) (*reports.Document, error) {
+	lim := dmarcreport.DefaultLimits // the upload is bounded by --max-upload; this bounds decompression
+	opts := reports.Options{}
+	if !offline {
+		opts.Resolver = r
+		ls, err := rbl.Default().Select(lists)
+		if err != nil {
+			return nil, err
+		}
+		opts.Lists = ls
+	}
+	src := func(emit func(dmarcreport.Input) error) error {
+		return emit(dmarcreport.Input{Name: name, Data: data})
+	}
+	b := reports.NewBuilder()
+	st, err := dmarcreport.Walk(ctx, src, lim, 0, dmarcreport.Visitor{
+		Report: func(rp *dmarcreport.Report) error { b.Add(rp); return nil },
+		Error:  b.AddError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc := b.Finish(ctx, opts)
+	doc.Stats = st
+	if st.Reports == 0 && len(doc.Errors) == 0 {
+		return nil, fmt.Errorf("no DMARC or TLS report found")
+	}
+	return doc, nil
 }
 
 // explainForServe explains pasted text or an uploaded bounce the way

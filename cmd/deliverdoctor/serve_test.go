@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -159,5 +162,68 @@ func TestServeUsageErrors(t *testing.T) {
 	out, _, code := runCLI(t, "serve", "--help")
 	if code != 0 || !strings.Contains(out, "deliverdoctor serve --listen") || !strings.Contains(out, "--allow-probes") {
 		t.Errorf("help: %d\n%s", code, out)
+	}
+}
+
+// stripFiles removes the file names (the CLI shows the path, serve the
+// uploaded name) and durations.
+func stripFiles(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "file")
+		for k := range x {
+			x[k] = stripFiles(x[k])
+		}
+	case []any:
+		for i := range x {
+			x[i] = stripFiles(x[i])
+		}
+	}
+	return v
+}
+
+func TestServeReportsMatchesCLI(t *testing.T) {
+	dns := dnstest.Start(t, serveZone)
+	file := "../../internal/dmarcreport/testdata/dmarc-reports/aggregate/usssa.com!example.com!1538784000!1538870399.xml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "reports", file, "--resolver", dns.Addr(), "--format", "json")
+	if code > 1 {
+		t.Fatalf("cli exit %d: %s", code, errOut)
+	}
+	ts := newTestServe(t, "--resolver", dns.Addr())
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "report.xml")
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	resp, err := http.Post(ts.URL+"/api/v1/reports", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	if c, a := stripFiles(decode(t, out)), stripFiles(decode(t, string(b))); !reflect.DeepEqual(c, a) {
+		t.Errorf("API differs from the CLI\nCLI: %s\nAPI: %s", out, b)
+	}
+	// The page shows the same document.
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	fw, _ = mw.CreateFormFile("file", "report.xml")
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	resp2, err := http.Post(ts.URL+"/reports", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	page, _ := io.ReadAll(resp2.Body)
+	if resp2.StatusCode != 200 || !strings.Contains(string(page), "Sending sources") {
+		t.Errorf("reports page: %d\n%s", resp2.StatusCode, page)
 	}
 }

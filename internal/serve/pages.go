@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -87,12 +88,15 @@ type pageData struct {
 	Trace       []traceLine
 	TraceMore   int
 	Explain     *ExplainView
+	Reports     *reports.Document
+	HasReports  bool
 	Input       string
 }
 
 func (s *Server) page(w http.ResponseWriter, name string, d *pageData) {
 	d.Version = s.cfg.Version
 	d.AllowProbes = s.cfg.AllowProbes
+	d.HasReports = s.cfg.Reports != nil
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
 		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
@@ -187,7 +191,7 @@ func parseTraceLine(l string) traceLine {
 func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue("target")
 	q := r.URL.Query()
-	d := &pageData{Title: "Check " + raw, Nav: "check", Target: raw, Version: s.cfg.Version, AllowProbes: s.cfg.AllowProbes}
+	d := &pageData{Title: "Check " + raw, Nav: "check", Target: raw, Version: s.cfg.Version, AllowProbes: s.cfg.AllowProbes, HasReports: s.cfg.Reports != nil}
 	cr, err := s.parseCheck(raw, q)
 	if err != nil {
 		d.Error = err.Error()
@@ -305,6 +309,21 @@ func (s *Server) handleExplainPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Explain = view
 	s.page(w, "explain", d)
+}
+
+func (s *Server) handleReportsPage(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{Title: "Read DMARC and TLS reports", Nav: "reports"}
+	if r.Method == http.MethodGet {
+		s.page(w, "reports", d)
+		return
+	}
+	doc, err := s.reports(r)
+	if err != nil {
+		d.Error = err.Error()
+		w.WriteHeader(statusOf(err))
+	}
+	d.Reports = doc
+	s.page(w, "reports", d)
 }
 
 func (s *Server) handleHeadersPage(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/promexp"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
@@ -80,6 +81,10 @@ type Config struct {
 	Explain func(ctx context.Context, text string, upload []byte) (doc any, view *ExplainView, err error)
 	// Headers analyses a received message as the headers command does.
 	Headers func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, error)
+	// Reports reads uploaded DMARC aggregate, failure or SMTP TLS reports
+	// (XML, gzip, zip or a message carrying one) as the reports command
+	// does, joined with live DNS through r.
+	Reports func(ctx context.Context, r dnsx.Resolver, name string, data []byte) (*reports.Document, error)
 	// Version is shown in the page footer.
 	Version string
 	// ReadHeaderTimeout bounds how long a client may take to send its
@@ -258,6 +263,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/explain", s.handleAPIExplain)
 	m.HandleFunc("POST /api/v1/explain", s.handleAPIExplain)
 	m.HandleFunc("POST /api/v1/headers", s.handleAPIHeaders)
+	if s.cfg.Reports != nil {
+		m.HandleFunc("GET /reports", s.handleReportsPage)
+		m.HandleFunc("POST /reports", s.handleReportsPage)
+		m.HandleFunc("POST /api/v1/reports", s.handleAPIReports)
+	}
 	m.HandleFunc("GET /probe", s.handleProbe)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -644,6 +654,59 @@ func (s *Server) headers(r *http.Request) (*report.Report, error) {
 	st := res.Stats()
 	rep.DNS = &report.DNSStats{Sent: st.Sent, ZoneHits: st.ZoneHits, CacheHits: st.CacheHits}
 	return rep, nil
+}
+
+// reports reads an uploaded report file.
+func (s *Server) reports(r *http.Request) (*reports.Document, error) {
+	text, upload, err := readInput(r, s.cfg.MaxUpload)
+	if err != nil {
+		return nil, err
+	}
+	name := "upload"
+	if r.MultipartForm != nil && r.MultipartForm.File["file"] != nil {
+		name = r.MultipartForm.File["file"][0].Filename
+	}
+	if len(upload) == 0 {
+		upload, name = []byte(text), "pasted report"
+	}
+	if len(strings.TrimSpace(string(upload))) == 0 {
+		return nil, badRequest("upload a DMARC aggregate, failure or SMTP TLS report (XML, .gz, .zip or the message carrying it)")
+	}
+	if !s.rateOK(nopWriter{}, r) {
+		return nil, &httpError{http.StatusTooManyRequests, "rate limit: too many requests from your address; try again later"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Deadline)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := s.cfg.NewResolver(nil)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.cfg.Reports(ctx, res, name, upload)
+	if err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			err = badRequest("%s: %s", name, oneLine(err.Error()))
+		}
+		return nil, err
+	}
+	return doc, nil
+}
+
+func (s *Server) handleAPIReports(w http.ResponseWriter, r *http.Request) {
+	doc, err := s.reports(r)
+	if err != nil {
+		writeJSONError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = report.WriteJSON(w, doc)
 }
 
 type nopWriter struct{}
