@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
@@ -103,10 +104,10 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 	if f.maxSize <= 0 || f.maxRcpt <= 0 || f.maxConns <= 0 || f.sessionTimeout <= 0 || f.readTimeout <= 0 {
 		return usageErrorf("--max-size, --max-recipients, --max-connections and the timeouts must be positive")
 	}
-	res, err := app.Resolver()
-	if err != nil {
+	if _, err := app.Resolver(); err != nil { // loads and validates --zone once
 		return err
 	}
+	newResolver := receiveResolver(app)
 	cat := rbl.Default()
 	lists, err := cat.Select("major")
 	if len(f.dnsbl) > 0 {
@@ -151,7 +152,7 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 		Hostname: host, TLSConfig: tlsConf, NoTLS: f.noTLS,
 		MaxMessageBytes: f.maxSize, MaxRecipients: f.maxRcpt, MaxConns: f.maxConns,
 		ReadTimeout: f.readTimeout, SessionTimeout: f.sessionTimeout, EvalTimeout: app.Deadline,
-		Mimic: f.mimic, ClientIP: f.clientIP, Resolver: res,
+		Mimic: f.mimic, ClientIP: f.clientIP, NewResolver: newResolver,
 		Eval: receive.Options{Lists: lists, Bulk: f.bulk},
 		Logf: logf,
 		OnReport: func(rep *receive.Report, msg []byte) {
@@ -194,6 +195,22 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 		return app.StatusExit(first.Status)
 	}
 	return nil
+}
+
+// receiveResolver builds a resolver per message with the run's settings:
+// a long-running receiver must not answer from a cache filled hours ago.
+func receiveResolver(app *App) func() (dnsx.Resolver, error) {
+	zones := app.zoneStore
+	return func() (dnsx.Resolver, error) {
+		cfg := dnsx.Config{Servers: app.Resolvers, Offline: app.Offline, Timeout: app.Timeout}
+		if zones != nil {
+			cfg.Zones = zones
+		}
+		if app.Trace {
+			cfg.Trace = app.IO.Err
+		}
+		return dnsx.New(cfg)
+	}
 }
 
 func mimicNote(m string) string {
