@@ -18,6 +18,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
 func init() { addCommand(newReceiveCmd) }
@@ -93,7 +94,7 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 	switch app.Format {
 	case "text", "json", "jsonl":
 	default:
-		return usageErrorf("receive --format %q: want text, json or jsonl", app.Format)
+		return usageErrorf("receive: --format %s is not supported (text, json or jsonl)", app.Format)
 	}
 	if f.keep && f.output == "" {
 		return usageErrorf("--keep needs --output DIR")
@@ -305,4 +306,35 @@ func writeReceivedText(w io.Writer, rep *receive.Report, opts report.Options) er
 	}
 	fmt.Fprintln(w)
 	return report.TextReport(w, rep.Report, opts)
+}
+
+// startReceiver runs a receiver beside serve (serve --receive ADDR): its
+// reports are kept in memory and listed by serve at /api/v1/received.
+func startReceiver(app *App, addr string, cfg *serve.Config) (stop func(), err error) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	lists, _ := rbl.Default().Select("major")
+	store := &receive.Store{}
+	srv, err := receive.NewServer(receive.ServerOptions{
+		Hostname: host, NewResolver: receiveResolver(app), EvalTimeout: app.Deadline,
+		Eval:     receive.Options{Lists: lists},
+		OnReport: func(rep *receive.Report, _ []byte) { store.Add(rep) },
+		Logf: func(format string, a ...any) {
+			fmt.Fprintf(app.IO.Err, "receive: %s\n", sanitize.Line(fmt.Sprintf(format, a...)))
+		},
+	})
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageErrorf("--receive %s: %v", addr, err)
+	}
+	fmt.Fprintf(app.IO.Err, "deliverdoctor: receiving SMTP on %s\n", ln.Addr())
+	cfg.Received = func() any { return store.List() }
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	return func() { _ = srv.Close(); <-done }, nil
 }

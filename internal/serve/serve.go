@@ -80,6 +80,9 @@ type Config struct {
 	Explain func(ctx context.Context, text string, upload []byte) (doc any, view *ExplainView, err error)
 	// Headers analyses a received message as the headers command does.
 	Headers func(ctx context.Context, r dnsx.Resolver, msg []byte, name string) (*report.Report, error)
+	// Received lists the reports of the receiver running beside the server
+	// (serve --receive), oldest first; nil: /api/v1/received is 404.
+	Received func() any
 	// Version is shown in the page footer.
 	Version string
 	// ReadHeaderTimeout bounds how long a client may take to send its
@@ -258,6 +261,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/explain", s.handleAPIExplain)
 	m.HandleFunc("POST /api/v1/explain", s.handleAPIExplain)
 	m.HandleFunc("POST /api/v1/headers", s.handleAPIHeaders)
+	m.HandleFunc("GET /api/v1/received", s.handleAPIReceived)
 	m.HandleFunc("GET /probe", s.handleProbe)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -660,6 +664,17 @@ func (s *Server) handleAPIHeaders(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = report.Render(w, "json", []*report.Report{rep}, report.Options{})
+}
+
+// handleAPIReceived lists the reports of received messages (serve
+// --receive), each the receive command's JSON report unchanged.
+func (s *Server) handleAPIReceived(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Received == nil {
+		writeJSONError(w, &httpError{http.StatusNotFound, "no receiver: start serve with --receive ADDR"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = report.WriteJSON(w, map[string]any{"reports": s.cfg.Received()})
 }
 
 func oneLine(s string) string {
