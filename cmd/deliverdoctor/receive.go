@@ -87,7 +87,7 @@ it as if it came from the public address the MTA sends from.`,
 	fl.IntVar(&f.maxConns, "max-connections", receive.DefaultMaxConns, "refuse sessions over `N` at once (421)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", receive.DefaultSessionTimeout, "close a session after this long")
 	fl.DurationVar(&f.readTimeout, "read-timeout", receive.DefaultReadTimeout, "close a session silent for this long")
-	return c
+	return withFormats(c, "text", "json", "jsonl")
 }
 
 func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
