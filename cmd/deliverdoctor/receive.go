@@ -13,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
 func init() { addCommand(newReceiveCmd) }
@@ -85,14 +87,14 @@ it as if it came from the public address the MTA sends from.`,
 	fl.IntVar(&f.maxConns, "max-connections", receive.DefaultMaxConns, "refuse sessions over `N` at once (421)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", receive.DefaultSessionTimeout, "close a session after this long")
 	fl.DurationVar(&f.readTimeout, "read-timeout", receive.DefaultReadTimeout, "close a session silent for this long")
-	return c
+	return withFormats(c, "text", "json", "jsonl")
 }
 
 func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 	switch app.Format {
 	case "text", "json", "jsonl":
 	default:
-		return usageErrorf("receive --format %q: want text, json or jsonl", app.Format)
+		return usageErrorf("receive: --format %s is not supported (text, json or jsonl)", app.Format)
 	}
 	if f.keep && f.output == "" {
 		return usageErrorf("--keep needs --output DIR")
@@ -103,10 +105,10 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 	if f.maxSize <= 0 || f.maxRcpt <= 0 || f.maxConns <= 0 || f.sessionTimeout <= 0 || f.readTimeout <= 0 {
 		return usageErrorf("--max-size, --max-recipients, --max-connections and the timeouts must be positive")
 	}
-	res, err := app.Resolver()
-	if err != nil {
+	if _, err := app.Resolver(); err != nil { // loads and validates --zone once
 		return err
 	}
+	newResolver := receiveResolver(app)
 	cat := rbl.Default()
 	lists, err := cat.Select("major")
 	if len(f.dnsbl) > 0 {
@@ -151,7 +153,7 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 		Hostname: host, TLSConfig: tlsConf, NoTLS: f.noTLS,
 		MaxMessageBytes: f.maxSize, MaxRecipients: f.maxRcpt, MaxConns: f.maxConns,
 		ReadTimeout: f.readTimeout, SessionTimeout: f.sessionTimeout, EvalTimeout: app.Deadline,
-		Mimic: f.mimic, ClientIP: f.clientIP, Resolver: res,
+		Mimic: f.mimic, ClientIP: f.clientIP, NewResolver: newResolver,
 		Eval: receive.Options{Lists: lists, Bulk: f.bulk},
 		Logf: logf,
 		OnReport: func(rep *receive.Report, msg []byte) {
@@ -194,6 +196,22 @@ func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
 		return app.StatusExit(first.Status)
 	}
 	return nil
+}
+
+// receiveResolver builds a resolver per message with the run's settings:
+// a long-running receiver must not answer from a cache filled hours ago.
+func receiveResolver(app *App) func() (dnsx.Resolver, error) {
+	zones := app.zoneStore
+	return func() (dnsx.Resolver, error) {
+		cfg := dnsx.Config{Servers: app.Resolvers, Offline: app.Offline, Timeout: app.Timeout}
+		if zones != nil {
+			cfg.Zones = zones
+		}
+		if app.Trace {
+			cfg.Trace = app.IO.Err
+		}
+		return dnsx.New(cfg)
+	}
 }
 
 func mimicNote(m string) string {
@@ -288,4 +306,35 @@ func writeReceivedText(w io.Writer, rep *receive.Report, opts report.Options) er
 	}
 	fmt.Fprintln(w)
 	return report.TextReport(w, rep.Report, opts)
+}
+
+// startReceiver runs a receiver beside serve (serve --receive ADDR): its
+// reports are kept in memory and listed by serve at /api/v1/received.
+func startReceiver(app *App, addr string, cfg *serve.Config) (stop func(), err error) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	lists, _ := rbl.Default().Select("major")
+	store := &receive.Store{}
+	srv, err := receive.NewServer(receive.ServerOptions{
+		Hostname: host, NewResolver: receiveResolver(app), EvalTimeout: app.Deadline,
+		Eval:     receive.Options{Lists: lists},
+		OnReport: func(rep *receive.Report, _ []byte) { store.Add(rep) },
+		Logf: func(format string, a ...any) {
+			fmt.Fprintf(app.IO.Err, "receive: %s\n", sanitize.Line(fmt.Sprintf(format, a...)))
+		},
+	})
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageErrorf("--receive %s: %v", addr, err)
+	}
+	fmt.Fprintf(app.IO.Err, "deliverdoctor: receiving SMTP on %s\n", ln.Addr())
+	cfg.Received = func() any { return store.List() }
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	return func() { _ = srv.Close(); <-done }, nil
 }

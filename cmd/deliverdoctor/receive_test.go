@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http/httptest"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
 func TestReceiveUsage(t *testing.T) {
@@ -151,5 +154,66 @@ func TestReceiveTextEscapes(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+// serve --receive: a message received over SMTP is listed by the API as
+// the receive command's report.
+func TestServeReceive(t *testing.T) {
+	dns := dnstest.Start(t, `example.com. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
+	app := &App{IO: &IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard, Env: func(string) string { return "" }}}
+	root := newRootCmd(app)
+	if err := root.ParseFlags([]string{"--resolver", dns.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := serveConfig(app, &serveFlags{lists: "major", rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	stop, err := startReceiver(app, addr, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	srv, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	if body := get(t, ts.URL+"/api/v1/received"); !strings.Contains(body, `"reports": []`) {
+		t.Errorf("before any message: %s", body)
+	}
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("bounce@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("a@mx.test.example"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "From: <ada@example.com>\r\nSubject: via serve\r\n\r\nhi\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	var doc struct {
+		Reports []struct {
+			Schema, Kind string
+			Message      struct{ Subject string }
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, ts.URL+"/api/v1/received")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Reports) != 1 || doc.Reports[0].Kind != "message" || doc.Reports[0].Message.Subject != "via serve" {
+		t.Errorf("received: %+v", doc)
 	}
 }

@@ -38,6 +38,7 @@ type serveFlags struct {
 	probeTimeout time.Duration
 	lists        string
 	dnsbl        []string
+	receive      string
 }
 
 func newServeCmd(app *App) *cobra.Command {
@@ -70,6 +71,7 @@ Global flags apply: --resolver, --zone, --offline, --timeout, --deadline.`,
   deliverdoctor serve --listen 0.0.0.0:8080 --auth-token-file /etc/deliverdoctor/token
   deliverdoctor serve --basic-auth support:s3cret --allow-probes
   deliverdoctor serve --zone example.com.zone --offline        # a demo without network
+  deliverdoctor serve --receive 127.0.0.1:2525                 # also receive test mail: /api/v1/received
   curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/check?target=example.com'
   curl 'http://127.0.0.1:8080/probe?target=example.com&checks=spf,dmarc,rbl'`,
 		Args: cobra.NoArgs,
@@ -90,6 +92,7 @@ Global flags apply: --resolver, --zone, --offline, --timeout, --deadline.`,
 	fl.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout for each step of SMTP and HTTPS probes")
 	fl.StringVar(&f.lists, "lists", "major", "which built-in blocklists: major or all")
 	fl.StringArrayVar(&f.dnsbl, "dnsbl", nil, "blocklist `ZONE` to query (repeatable; replaces the built-in lists)")
+	fl.StringVar(&f.receive, "receive", "", "also run `deliverdoctor receive` on `ADDR`; its reports are at /api/v1/received")
 	return cmd
 }
 
@@ -167,6 +170,13 @@ func runServe(ctx context.Context, app *App, f *serveFlags) error {
 	cfg, err := serveConfig(app, f)
 	if err != nil {
 		return err
+	}
+	if f.receive != "" {
+		stop, err := startReceiver(app, f.receive, &cfg)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv, err := serve.New(cfg)
 	if err != nil {

@@ -65,8 +65,11 @@ type ServerOptions struct {
 	// ClientIP, when valid, is used instead of the peer's address (to
 	// judge mail relayed through a local MTA as if sent from there).
 	ClientIP string
-	// Resolver answers every DNS question.
-	Resolver dnsx.Resolver
+	// Resolver answers every DNS question. NewResolver, when set, is
+	// called for each message instead, so a long-running server does not
+	// keep answers (a fixed SPF record shows on the next message).
+	Resolver    dnsx.Resolver
+	NewResolver func() (dnsx.Resolver, error)
 	// Eval tunes the evaluation.
 	Eval Options
 	// OnReport gets every report with the message, one at a time.
@@ -111,7 +114,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.EvalTimeout <= 0 {
 		o.EvalTimeout = DefaultEvalTimeout
 	}
-	if o.Resolver == nil {
+	if o.Resolver == nil && o.NewResolver == nil {
 		return nil, errors.New("receive: no resolver")
 	}
 	if o.Mimic != "" && !validProvider(o.Mimic) {
@@ -302,7 +305,16 @@ func (ss *session) Data(r io.Reader) error {
 	env := ss.envelope()
 	ctx, cancel := context.WithTimeout(context.Background(), o.EvalTimeout)
 	defer cancel()
-	rep := Evaluate(ctx, msg, env, o.Resolver, o.Eval)
+	res := o.Resolver
+	if o.NewResolver != nil {
+		r, err := o.NewResolver()
+		if err != nil {
+			o.Logf("%s: no resolver: %v", ss.peer, err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure: cannot judge the message now"}
+		}
+		res = r
+	}
+	rep := Evaluate(ctx, msg, env, res, o.Eval)
 	rep.ID = fmt.Sprintf("%s-%d", env.Received.UTC().Format("20060102T150405Z"), ss.s.seq.Add(1))
 	o.Logf("%s: message %s from <%s> (%d bytes): %s", ss.peer, rep.ID, sanitize.Line(ss.from), len(msg), verdictLine(rep))
 	if o.OnReport != nil {

@@ -383,3 +383,20 @@ func TestServerConnectionLimit(t *testing.T) {
 		t.Errorf("third connection got %q, want 421", line)
 	}
 }
+
+func TestStore(t *testing.T) {
+	s := &Store{Max: 3}
+	for i := 0; i < 5; i++ {
+		s.Add(&Report{ID: fmt.Sprint(i)})
+	}
+	var ids []string
+	for _, r := range s.List() {
+		ids = append(ids, r.ID)
+	}
+	if strings.Join(ids, ",") != "2,3,4" {
+		t.Errorf("kept %v", ids)
+	}
+	if (&Store{}).List() == nil {
+		t.Error("an empty store lists nil, want an empty list")
+	}
+}

@@ -85,6 +85,9 @@ type Config struct {
 	// (XML, gzip, zip or a message carrying one) as the reports command
 	// does, joined with live DNS through r.
 	Reports func(ctx context.Context, r dnsx.Resolver, name string, data []byte) (*reports.Document, error)
+	// Received lists the reports of the receiver running beside the server
+	// (serve --receive), oldest first; nil: /api/v1/received is 404.
+	Received func() any
 	// Version is shown in the page footer.
 	Version string
 	// ReadHeaderTimeout bounds how long a client may take to send its
@@ -268,6 +271,7 @@ func (s *Server) routes() {
 		m.HandleFunc("POST /reports", s.handleReportsPage)
 		m.HandleFunc("POST /api/v1/reports", s.handleAPIReports)
 	}
+	m.HandleFunc("GET /api/v1/received", s.handleAPIReceived)
 	m.HandleFunc("GET /probe", s.handleProbe)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -723,6 +727,17 @@ func (s *Server) handleAPIHeaders(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = report.Render(w, "json", []*report.Report{rep}, report.Options{})
+}
+
+// handleAPIReceived lists the reports of received messages (serve
+// --receive), each the receive command's JSON report unchanged.
+func (s *Server) handleAPIReceived(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Received == nil {
+		writeJSONError(w, &httpError{http.StatusNotFound, "no receiver: start serve with --receive ADDR"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = report.WriteJSON(w, map[string]any{"reports": s.cfg.Received()})
 }
 
 func oneLine(s string) string {
