@@ -60,6 +60,18 @@ type Query struct {
 	Type  uint16
 	Proto string // "udp" or "tcp"
 	At    time.Time
+	ID    uint16
+	// Resent marks a UDP packet that repeats an earlier one (same ID and
+	// question): the client's retransmission of the same exchange, not a
+	// new question.
+	Resent bool
+}
+
+// exchange identifies a UDP exchange: a retransmission repeats all three.
+type exchange struct {
+	id    uint16
+	name  string
+	qtype uint16
 }
 
 // Server is a running test DNS server.
@@ -74,6 +86,7 @@ type Server struct {
 	jitter   time.Duration
 	rng      *rand.Rand
 	queries  []Query
+	udpSeen  map[exchange]bool
 	seen     map[string]int // questions per name since its behaviour was set
 	loss     float64
 	dead     bool
@@ -232,22 +245,42 @@ func (s *Server) Queries() []Query {
 }
 
 // Count returns how many times name/qtype was asked (qtype 0: any type).
+// A retransmission of the same exchange (a resent UDP packet) is not a new
+// question and is not counted: on a loaded machine a reply may come after
+// the client's adaptive resend timer, and "asked once" must still hold.
+// Packets counts every packet.
 func (s *Server) Count(name string, qtype uint16) int {
+	return s.count(name, qtype, false)
+}
+
+// Packets is Count with retransmissions included.
+func (s *Server) Packets(name string, qtype uint16) int {
+	return s.count(name, qtype, true)
+}
+
+func (s *Server) count(name string, qtype uint16, resent bool) int {
 	name = strings.ToLower(dns.Fqdn(name))
 	n := 0
 	for _, q := range s.Queries() {
-		if q.Name == name && (qtype == 0 || q.Type == qtype) {
+		if q.Name == name && (qtype == 0 || q.Type == qtype) && (resent || !q.Resent) {
 			n++
 		}
 	}
 	return n
 }
 
-// Total returns the number of questions received.
+// Total returns the number of questions received, retransmissions of the
+// same exchange not counted (see Count).
 func (s *Server) Total() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queries)
+	n := 0
+	for _, q := range s.queries {
+		if !q.Resent {
+			n++
+		}
+	}
+	return n
 }
 
 // ResetLog forgets the questions received so far.
@@ -255,6 +288,7 @@ func (s *Server) ResetLog() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries = nil
+	s.udpSeen = nil
 }
 
 // ServeDNS implements dns.Handler.
@@ -278,7 +312,16 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, proto string) {
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
 	s.mu.Lock()
-	s.queries = append(s.queries, Query{Name: name, Type: q.Qtype, Proto: proto, At: time.Now()})
+	query := Query{Name: name, Type: q.Qtype, Proto: proto, At: time.Now(), ID: req.Id}
+	if proto == "udp" {
+		x := exchange{req.Id, name, q.Qtype}
+		if s.udpSeen == nil {
+			s.udpSeen = map[exchange]bool{}
+		}
+		query.Resent = s.udpSeen[x]
+		s.udpSeen[x] = true
+	}
+	s.queries = append(s.queries, query)
 	b, hasB := s.behavior[name]
 	if hasB && len(b.Types) > 0 && !containsType(b.Types, q.Qtype) {
 		b, hasB = Behavior{}, false

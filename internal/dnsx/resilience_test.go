@@ -90,7 +90,7 @@ func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 	if err != nil || !res.Exists() {
 		t.Fatalf("res=%+v err=%v", res, err)
 	}
-	if n := srv.Count("example.com", dns.TypeMX); n != 2 {
+	if n := srv.Packets("example.com", dns.TypeMX); n != 2 {
 		t.Errorf("server saw %d packets, want 2 (one lost, one resent)", n)
 	}
 	st := c.Stats().Servers[0]
