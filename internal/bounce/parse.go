@@ -3,6 +3,7 @@ package bounce
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -38,11 +39,43 @@ func ParseLimit(r io.Reader, max int64) (*Bounce, error) {
 	if int64(len(raw)) > max {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
 	}
-	return ParseBytes(raw), nil
+	return ParseMessage(raw)
 }
 
-// ParseBytes is Parse for a message already in memory.
+// ErrParser reports a defect of the parser met on one message (a panic
+// recovered): the message is reported as unreadable, the run goes on.
+var ErrParser = errors.New("internal parser error")
+
+// ParseMessage is Parse for a message already in memory. A panic while
+// parsing is recovered and returned as an error wrapping ErrParser, so
+// that one hostile message never ends a run over a whole mailbox.
+func ParseMessage(raw []byte) (b *Bounce, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%w: %v", ErrParser, r)
+		}
+	}()
+	if parseHook != nil {
+		parseHook()
+	}
+	return parseBytes(raw), nil
+}
+
+// parseHook lets a test make the parser fail.
+var parseHook func()
+
+// ParseBytes is Parse for a message already in memory. It never panics:
+// a parser defect gives a Bounce of KindUnknown with the error in Notes
+// (ParseMessage returns it as an error instead).
 func ParseBytes(raw []byte) *Bounce {
+	b, err := ParseMessage(raw)
+	if err != nil {
+		return &Bounce{Kind: KindUnknown, Failures: []Failure{}, Notes: []string{err.Error()}}
+	}
+	return b
+}
+
+func parseBytes(raw []byte) *Bounce {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 {
 		return &Bounce{Kind: KindUnknown, Notes: []string{"empty input"}, Failures: []Failure{}}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -79,6 +82,9 @@ func (k *knowledge) loadPatterns() error {
 		p.re = re
 	}
 	k.patterns = doc.Patterns
+	if _, err := newMatcher(k.patterns); err != nil {
+		return fmt.Errorf("patterns.yaml: %w", err)
+	}
 	k.replies = map[int]*replyRule{}
 	for _, r := range doc.Replies {
 		if k.catBySlug[r.Category] == nil || !k.known(r.Code) {
@@ -98,12 +104,101 @@ func (k *knowledge) known(code string) bool {
 	return k.exact[code] != nil
 }
 
+// matchWork counts the bytes the patterns were run over, for the tests that
+// prove the parser's cost is linear in its input.
+var matchWork atomic.Int64
+
 // maxMatchText bounds the text the patterns look at.
 const maxMatchText = 8192
 
 // matchText returns the first pattern that matches text, preferring strong
 // ones: the first strong match, else the first weak one.
 func matchText(text string) *pattern {
+	if len(text) > maxMatchText {
+		text = text[:maxMatchText]
+	}
+	if p, ok := memo.get(text); ok {
+		return p // the same string again (a notice shared by its recipients)
+	}
+	matchWork.Add(int64(len(text)))
+	p := patternMatcher().match(text)
+	memo.put(text, p)
+	return p
+}
+
+var (
+	matcherOnce sync.Once
+	theMatcher  *matcher
+)
+
+// patternMatcher is the knowledge base's patterns compiled for matchText
+// (matcher.go); loadPatterns has checked that they compile.
+func patternMatcher() *matcher {
+	matcherOnce.Do(func() {
+		m, err := newMatcher(kb().patterns)
+		if err != nil {
+			panic("bounce: " + err.Error())
+		}
+		theMatcher = m
+	})
+	return theMatcher
+}
+
+// matchMemo remembers the last texts matched, by identity (the same
+// string, not equal contents): an entry keeps its string alive, so the
+// memory cannot be reused for another text while it is remembered.
+type matchMemo struct {
+	mu   sync.Mutex
+	ents [4]struct {
+		text string
+		p    *pattern
+	}
+	next int
+}
+
+var memo, relayedMemo matchMemo
+
+// relayedIn is relayedReply.MatchString(context), remembered for a
+// context shared by many recipients.
+func relayedIn(context string) bool {
+	if p, ok := relayedMemo.get(context); ok {
+		return p != nil
+	}
+	var p *pattern
+	if relayedReply.MatchString(context) {
+		p = &pattern{}
+	}
+	relayedMemo.put(context, p)
+	return p != nil
+}
+
+func (m *matchMemo) get(text string) (*pattern, bool) {
+	if len(text) < 256 {
+		return nil, false // cheaper to match again
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.ents {
+		if len(e.text) == len(text) && unsafe.StringData(e.text) == unsafe.StringData(text) {
+			return e.p, true
+		}
+	}
+	return nil, false
+}
+
+func (m *matchMemo) put(text string, p *pattern) {
+	if len(text) < 256 {
+		return
+	}
+	m.mu.Lock()
+	m.ents[m.next].text, m.ents[m.next].p = text, p
+	m.next = (m.next + 1) % len(m.ents)
+	m.mu.Unlock()
+}
+
+// matchTextPlain is the plain loop matchText replaces, kept for the tests
+// that prove the two agree.
+func matchTextPlain(text string) *pattern {
 	if len(text) > maxMatchText {
 		text = text[:maxMatchText]
 	}

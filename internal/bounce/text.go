@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -118,8 +119,9 @@ func excluded(addr string, exclude []string) bool {
 }
 
 // regionFor is the part of the notice about one recipient: from the line of
-// its first mention to the next mention of another recipient.
-func regionFor(notice string, r recipPos, all []recipPos) (string, int) {
+// its first mention to the next mention of another recipient. next is
+// nextMentions(all); the cost does not depend on the number of recipients.
+func regionFor(notice string, r recipPos, next []mention) (string, int) {
 	if len(r.pos) == 0 {
 		return "", 0
 	}
@@ -130,28 +132,56 @@ func regionFor(notice string, r recipPos, all []recipPos) (string, int) {
 		lineEnd = first + i
 	}
 	end := len(notice)
-	for _, o := range all {
-		if strings.EqualFold(o.addr, r.addr) {
-			continue
+	// The first mention of another recipient after this one's first.
+	k := sort.Search(len(next), func(i int) bool { return next[i].pos > first })
+	for k < len(next) && next[k].addr == r.addr {
+		k = next[k].nextOther
+	}
+	if k < len(next) {
+		p := next[k].pos
+		cut := strings.LastIndexByte(notice[:p], '\n') + 1
+		if cut <= lineEnd {
+			cut = p // another recipient on the same line
 		}
-		for _, p := range o.pos {
-			if p <= first {
-				continue
-			}
-			cut := strings.LastIndexByte(notice[:p], '\n') + 1
-			if cut <= lineEnd {
-				cut = p // another recipient on the same line
-			}
-			if cut < end && cut > first {
-				end = cut
-			}
-			break
+		if cut < end && cut > first {
+			end = cut
 		}
 	}
 	if end-start > 4000 {
 		end = start + 4000
 	}
 	return notice[start:end], start
+}
+
+// mention is one occurrence of a recipient in the notice; nextOther is the
+// index of the next mention of a different recipient (len when none).
+type mention struct {
+	pos       int
+	addr      string
+	nextOther int
+}
+
+// nextMentions lists every mention of every recipient in notice order.
+func nextMentions(all []recipPos) []mention {
+	var out []mention
+	for _, r := range all {
+		for _, p := range r.pos {
+			out = append(out, mention{pos: p, addr: r.addr})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pos < out[j].pos })
+	n := len(out)
+	for i := n - 1; i >= 0; i-- {
+		switch {
+		case i == n-1:
+			out[i].nextOther = n
+		case out[i+1].addr != out[i].addr:
+			out[i].nextOther = i + 1
+		default:
+			out[i].nextOther = out[i+1].nextOther
+		}
+	}
+	return out
 }
 
 // collapse joins a text's lines and squeezes white space.
@@ -171,7 +201,7 @@ func diagnosticFrom(region, addr string) (string, *Reply) {
 		return clip(tidy(collapse(seg)), 1000), r
 	}
 	s := region
-	if i := strings.Index(strings.ToLower(s), strings.ToLower(addr)); i >= 0 {
+	if i := indexFoldAny(s, addr); i >= 0 {
 		s = s[:i] + s[i+len(addr):]
 	}
 	s = strings.TrimLeft(collapse(s), "<>:\"' ,.-*")
@@ -296,12 +326,14 @@ var dsnFieldStart = regexp.MustCompile(`(?i)(reporting-mta|final-recipient|origi
 // soft breaks sometimes glue fields together ("smtp; 550Status: 5.3.5"),
 // so known field names start a new line wherever they appear.
 func dsnInText(text string) *DSN {
-	lower := strings.ToLower(text)
-	i := strings.Index(lower, "final-recipient:")
+	// Positions come from text itself: a lowercased copy can differ in
+	// length (invalid UTF-8 becomes a 3-byte U+FFFD), so its offsets must
+	// never slice text.
+	i := indexFold(text, "final-recipient:")
 	if i < 0 {
 		return nil
 	}
-	if j := strings.Index(lower, "reporting-mta:"); j >= 0 && j < i {
+	if j := indexFold(text[:i], "reporting-mta:"); j >= 0 {
 		i = j
 	}
 	body := text[i:]
@@ -487,6 +519,12 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 	}
 
 	found := textRecipients(noticeText, exclude)
+	mentions := nextMentions(found)
+	foundIndex := make(map[string]int, len(found))
+	for i := len(found) - 1; i >= 0; i-- {
+		foundIndex[strings.ToLower(found[i].addr)] = i
+	}
+	nc := &noticeCtx{text: noticeText}
 	delayed := delayText.MatchString(noticeText) || strings.Contains(strings.ToLower(b.Subject), "delay")
 	if dsn != nil && len(dsn.Recipients) > 0 {
 		b.Kind = KindDSN
@@ -500,16 +538,17 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 				f.Diagnostic = clip(collapse(r.DiagnosticCode), 1000)
 			}
 			region, start := "", 0
-			for _, p := range found {
-				if strings.EqualFold(p.addr, f.Recipient) || strings.EqualFold(p.addr, f.OriginalRecipient) {
-					region, start = regionFor(noticeText, p, found)
-					break
-				}
+			i, ok := foundIndex[strings.ToLower(f.Recipient)]
+			if !ok {
+				i, ok = foundIndex[strings.ToLower(f.OriginalRecipient)]
+			}
+			if ok {
+				region, start = regionFor(noticeText, found[i], mentions)
 			}
 			if region == "" && len(dsn.Recipients) == 1 {
 				region = noticeText
 			}
-			fillFromRegion(&f, region, noticeText, start)
+			fillFromRegion(&f, region, nc, start)
 			if f.DSNAction == "" {
 				f.DSNAction = "failed"
 				if delayed {
@@ -544,16 +583,16 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 			if delayed {
 				f.DSNAction = "delayed"
 			}
-			region, start := regionFor(noticeText, p, found)
+			region, start := regionFor(noticeText, p, mentions)
 			if region == "" {
 				region = noticeText
 			}
-			fillFromRegion(&f, region, noticeText, start)
+			fillFromRegion(&f, region, nc, start)
 			// A reason stated once for all recipients (MailMarshal, 1&1).
 			if f.ReplyCode == 0 && f.Status == "" && matchText(f.Diagnostic) == nil {
-				if d, r := diagnosticFrom(noticeText, p.addr); r != nil || matchText(d) != nil {
+				if d, r := nc.diagnostic(p.addr); r != nil || nc.matches() {
 					f.Diagnostic = d
-					f.context = noticeText
+					f.context = nc.head()
 					if r != nil {
 						f.ReplyCode = r.Code
 						if !r.Enhanced.IsZero() {
@@ -594,13 +633,26 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 // fillFromRegion completes a failure from the part of the notice about its
 // recipient (region, which starts at byte start of notice): the reply, the
 // command, the remote MTA.
-func fillFromRegion(f *Failure, region, notice string, start int) {
+func fillFromRegion(f *Failure, region string, nc *noticeCtx, start int) {
+	notice := nc.text
+	whole := region == notice
+	if whole {
+		// The whole notice, for every recipient not named in it: work on
+		// what is computed once (the cost must not be recipients × size).
+		region = nc.head()
+	}
 	f.context = region
 	if region == "" {
 		return
 	}
 	if f.Diagnostic == "" {
-		d, r := diagnosticFrom(region, f.Recipient)
+		var d string
+		var r *Reply
+		if whole {
+			d, r = nc.diagnostic(f.Recipient)
+		} else {
+			d, r = diagnosticFrom(region, f.Recipient)
+		}
 		f.Diagnostic = d
 		if r != nil {
 			f.ReplyCode = r.Code
@@ -622,11 +674,86 @@ func fillFromRegion(f *Failure, region, notice string, start int) {
 		}
 	}
 	if f.Command == "" {
-		f.Command = findCommand(region)
+		f.Command = nc.command(region, whole)
 	}
 	if f.RemoteMTA == "" {
-		f.RemoteMTA = findRemoteMTA(region)
+		f.RemoteMTA = nc.remoteMTA(region, whole)
 	}
+}
+
+// noticeCtx holds what is found once in a notice and shared by every
+// recipient it does not say more about.
+type noticeCtx struct {
+	text string
+
+	headDone bool
+	headText string
+
+	diagDone bool
+	diag     string
+	reply    *Reply
+	diagHit  bool
+
+	cmdDone, mtaDone bool
+	cmd, mta         string
+}
+
+// head is the start of the notice the patterns look at.
+func (nc *noticeCtx) head() string {
+	if !nc.headDone {
+		nc.headText, nc.headDone = nc.text, true
+		if len(nc.text) > maxMatchText {
+			cut := maxMatchText
+			for cut > 0 && nc.text[cut]&0xC0 == 0x80 {
+				cut--
+			}
+			nc.headText = nc.text[:cut]
+		}
+	}
+	return nc.headText
+}
+
+// diagnostic is diagnosticFrom(notice, addr), computed once: the
+// recipient's address is then removed from the (clipped) result.
+func (nc *noticeCtx) diagnostic(addr string) (string, *Reply) {
+	if !nc.diagDone {
+		nc.diagDone = true
+		nc.diag, nc.reply = diagnosticFrom(nc.text, "")
+		nc.diagHit = matchText(nc.diag) != nil
+	}
+	d := nc.diag
+	if nc.reply == nil || nc.reply.Code == 0 {
+		if i := indexFoldAny(d, addr); addr != "" && i >= 0 {
+			d = strings.TrimLeft(collapse(d[:i]+d[i+len(addr):]), "<>:\"' ,.-*")
+		}
+	}
+	return d, nc.reply
+}
+
+// matches reports whether the shared diagnostic matches a pattern.
+func (nc *noticeCtx) matches() bool {
+	nc.diagnostic("")
+	return nc.diagHit
+}
+
+func (nc *noticeCtx) command(region string, whole bool) string {
+	if !whole {
+		return findCommand(region)
+	}
+	if !nc.cmdDone {
+		nc.cmd, nc.cmdDone = findCommand(region), true
+	}
+	return nc.cmd
+}
+
+func (nc *noticeCtx) remoteMTA(region string, whole bool) string {
+	if !whole {
+		return findRemoteMTA(region)
+	}
+	if !nc.mtaDone {
+		nc.mta, nc.mtaDone = findRemoteMTA(region), true
+	}
+	return nc.mta
 }
 
 // lastTranscriptReply finds, in a Sendmail transcript, the "<<<" reply
@@ -634,7 +761,7 @@ func fillFromRegion(f *Failure, region, notice string, start int) {
 // answered.
 func lastTranscriptReply(notice string, before int) (reply, command string) {
 	block := notice[:before]
-	if i := strings.LastIndex(strings.ToLower(block), "while talking to"); i >= 0 {
+	if i := lastIndexFold(block, "while talking to"); i >= 0 {
 		block = block[i:]
 	}
 	i := strings.LastIndex(block, "<<< ")
