@@ -70,8 +70,8 @@ func TestParseLinear(t *testing.T) {
 			allocs = testing.AllocsPerRun(1, func() { ParseBytes(msg) })
 			return work, allocs
 		}
-		w1, a1 := cost(200)
-		w4, a4 := cost(800)
+		w1, a1 := cost(100)
+		w4, a4 := cost(400)
 		t.Logf("%s: pattern bytes %d -> %d, allocs %.0f -> %.0f", name, w1, w4, a1, a4)
 		if float64(w4) > 5*float64(w1) {
 			t.Errorf("%s: pattern work grew %.1f times for 4 times the recipients", name, float64(w4)/float64(w1))

@@ -18,7 +18,7 @@ var addrRe = regexp.MustCompile(`[A-Za-z0-9!#$%&'*+/=?^_{|}~.\-]+@[A-Za-z0-9](?:
 
 // originalMarker finds where a non-MIME bounce starts quoting the original
 // message (its headers follow).
-var originalMarker = regexp.MustCompile(`(?im)^[ \t]*(?:-{2,}[ \t]*)?(?:this is a copy of|below this line is a copy|(?:-+ )?original message|enclosed is a copy|the header of the original message|returned message|unsent message follows|original message follows|message headers follow|below is a copy of the original message|included is a copy of the message header|-*original mail info|\*+ +end of message)|(?m)^(?:Received|Return-Path|DKIM-Signature|Return-path):[ \t]?\S`)
+var originalMarker = mustFre(`(?im)^[ \t]*(?:-{2,}[ \t]*)?(?:this is a copy of|below this line is a copy|(?:-+ )?original message|enclosed is a copy|the header of the original message|returned message|unsent message follows|original message follows|message headers follow|below is a copy of the original message|included is a copy of the message header|-*original mail info|\*+ +end of message)|(?m)^(?:Received|Return-Path|DKIM-Signature|Return-path):[ \t]?\S`)
 
 // splitOriginal cuts the notice at the start of the quoted original.
 func splitOriginal(text string) (notice, original string) {
@@ -66,6 +66,10 @@ func textRecipients(notice string, exclude []string) []recipPos {
 		lines++
 		if lines > 5000 {
 			break
+		}
+		if strings.IndexByte(line, '@') < 0 {
+			off += len(line) // no address on this line
+			continue
 		}
 		if headerLike.MatchString(line) && !strings.Contains(strings.ToUpper(line), "RCPT") {
 			off += len(line)
@@ -249,15 +253,15 @@ func clip(s string, n int) string {
 }
 
 var commandRes = []struct {
-	re  *regexp.Regexp
+	re  *fre
 	cmd string
 }{
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b|\(DATA\)|>>> DATA|-{3,}SMTP command\s+DATA`), "DATA"},
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following)\s+(the\s+)?rcpt\b|(>>>|<<<)\s*RCPT|RCPT TO:.{0,80}does not like|rejected recipient`), "RCPT"},
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b|>>>\s*MAIL\s+FROM`), "MAIL"},
-	{regexp.MustCompile(`(?i)(in reply to|after|following)\s+(the\s+)?ehlo\b|>>>\s*EHLO`), "EHLO"},
-	{regexp.MustCompile(`(?i)(in reply to|after|following)\s+(the\s+)?helo\b|>>>\s*HELO`), "HELO"},
-	{regexp.MustCompile(`(?i)after (initial )?connection|(in reply to|after) (the )?(connect|greeting|banner)`), "CONN"},
+	{mustFre(`(?i)(in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b|\(DATA\)|>>> DATA|-{3,}SMTP command\s+DATA`), "DATA"},
+	{mustFre(`(?i)(in reply to|after|like our|following)\s+(the\s+)?rcpt\b|(>>>|<<<)\s*RCPT|RCPT TO:.{0,80}does not like|rejected recipient`), "RCPT"},
+	{mustFre(`(?i)(in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b|>>>\s*MAIL\s+FROM`), "MAIL"},
+	{mustFre(`(?i)(in reply to|after|following)\s+(the\s+)?ehlo\b|>>>\s*EHLO`), "EHLO"},
+	{mustFre(`(?i)(in reply to|after|following)\s+(the\s+)?helo\b|>>>\s*HELO`), "HELO"},
+	{mustFre(`(?i)after (initial )?connection|(in reply to|after) (the )?(connect|greeting|banner)`), "CONN"},
 }
 
 // findCommand finds the SMTP command a reply answered ("in reply to RCPT
@@ -272,14 +276,14 @@ func findCommand(text string) string {
 	return best
 }
 
-var remoteRes = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
-	regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\b`),
-	regexp.MustCompile(`(?i)\b([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[[0-9a-f.:]+\][: ]+(said|did not like|failed|responded)`),
-	regexp.MustCompile(`(?i)while talking to ([a-z0-9][a-z0-9.\-]*[a-z0-9])`),
-	regexp.MustCompile(`(?i)smtp server <([a-z0-9][a-z0-9.\-:]*)>`),
-	regexp.MustCompile(`(?i)\bserver ([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
-	regexp.MustCompile(`(?i)^\s*([0-9][0-9.]+[0-9]) failed after`),
+var remoteRes = []*fre{
+	mustFre(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
+	mustFre(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\b`),
+	mustFre(`(?i)\b([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[[0-9a-f.:]+\][: ]+(said|did not like|failed|responded)`),
+	mustFre(`(?i)while talking to ([a-z0-9][a-z0-9.\-]*[a-z0-9])`),
+	mustFre(`(?i)smtp server <([a-z0-9][a-z0-9.\-:]*)>`),
+	mustFre(`(?i)\bserver ([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
+	mustFre(`(?i)^\s*([0-9][0-9.]+[0-9]) failed after`),
 }
 
 // findRemoteMTA finds the receiving server named in a prose bounce.
@@ -292,7 +296,7 @@ func findRemoteMTA(text string) string {
 	return ""
 }
 
-var senderIPRe = regexp.MustCompile(`(?i)(client host|sending ip|ip address|from ip|the ip|with the ip|messages from|banned sending ip|\bip:|connecting ip|from \[)[^0-9a-f\[\n]{0,12}\[?([0-9a-f]{1,4}(?:[.:][0-9a-f]{0,4}){3,7})\]?`)
+var senderIPRe = mustFre(`(?i)(client host|sending ip|ip address|from ip|the ip|with the ip|messages from|banned sending ip|\bip:|connecting ip|from \[)[^0-9a-f\[\n]{0,12}\[?([0-9a-f]{1,4}(?:[.:][0-9a-f]{0,4}){3,7})\]?`)
 
 // findSenderIP finds the sending IP a receiver names in its reply.
 func findSenderIP(text string) string {
@@ -380,19 +384,19 @@ func dkimRefs(h textproto.Header) []DKIMRef {
 
 // mtaGuesses name the software that wrote a prose bounce.
 var mtaGuesses = []struct {
-	re  *regexp.Regexp
+	re  *fre
 	mta string
 }{
-	{regexp.MustCompile(`(?i)this is the mail system at host`), "postfix"},
-	{regexp.MustCompile(`(?i)this is the qmail-send program|qmail`), "qmail"},
-	{regexp.MustCompile(`(?i)dragonfly mail agent`), "dragonfly"},
-	{regexp.MustCompile(`(?i)this is the mailer-daemon, please do not reply`), "opensmtpd"},
-	{regexp.MustCompile(`(?i)message was created automatically by mail delivery software`), "exim"},
-	{regexp.MustCompile(`(?i)transcript of session follows|the original message was received at`), "sendmail"},
-	{regexp.MustCompile(`(?i)did not reach the following recipient|diagnostic information for administrators|could not be reached|msexch`), "exchange"},
-	{regexp.MustCompile(`(?i)google tried to deliver your message|delivery to the following recipient failed|message not delivered`), "gmail"},
-	{regexp.MustCompile(`(?i)sorry, we were unable to deliver your message`), "yahoo"},
-	{regexp.MustCompile(`(?i)amazonses|amazon ses`), "amazonses"},
+	{mustFre(`(?i)this is the mail system at host`), "postfix"},
+	{mustFre(`(?i)this is the qmail-send program|qmail`), "qmail"},
+	{mustFre(`(?i)dragonfly mail agent`), "dragonfly"},
+	{mustFre(`(?i)this is the mailer-daemon, please do not reply`), "opensmtpd"},
+	{mustFre(`(?i)message was created automatically by mail delivery software`), "exim"},
+	{mustFre(`(?i)transcript of session follows|the original message was received at`), "sendmail"},
+	{mustFre(`(?i)did not reach the following recipient|diagnostic information for administrators|could not be reached|msexch`), "exchange"},
+	{mustFre(`(?i)google tried to deliver your message|delivery to the following recipient failed|message not delivered`), "gmail"},
+	{mustFre(`(?i)sorry, we were unable to deliver your message`), "yahoo"},
+	{mustFre(`(?i)amazonses|amazon ses`), "amazonses"},
 }
 
 func guessMTA(from, text string) string {
@@ -414,10 +418,10 @@ func guessMTA(from, text string) string {
 
 // bounceSubject and bounceText recognise a delivery failure report.
 var (
-	bounceSubject = regexp.MustCompile(`(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|returned mail|failure notice|mail delivery|non.?delivery|returning message|could not be delivered|not delivered|bounce|mail failure|delivery error|warning|error|failed|rejected`)
-	bounceText    = regexp.MustCompile(`(?i)could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (to the following )?(recipient|recipients|address)[^\n]{0,40}failed|unable to deliver|permanent (error|failure|fatal)|following address(es)? failed|did not reach|delivery has failed|delivery failure|wasn't able to deliver|rejected|error (occurred|delivering)|could not send|failed permanently|reject reason|not be delivered|you are not a member|not a member of`)
-	delayText     = regexp.MustCompile(`(?i)will be retried|warning message only|this is a warning|only a temporary failure|(delivery|message) (has been |is )?delayed|do not need to resend|\(delay\)|warning--could not send`)
-	daemonFrom    = regexp.MustCompile(`(?i)mailer-daemon|postmaster|mail delivery|maildelivery|mail\.delivery|post_master`)
+	bounceSubject = mustFre(`(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|returned mail|failure notice|mail delivery|non.?delivery|returning message|could not be delivered|not delivered|bounce|mail failure|delivery error|warning|error|failed|rejected`)
+	bounceText    = mustFre(`(?i)could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (to the following )?(recipient|recipients|address)[^\n]{0,40}failed|unable to deliver|permanent (error|failure|fatal)|following address(es)? failed|did not reach|delivery has failed|delivery failure|wasn't able to deliver|rejected|error (occurred|delivering)|could not send|failed permanently|reject reason|not be delivered|you are not a member|not a member of`)
+	delayText     = mustFre(`(?i)will be retried|warning message only|this is a warning|only a temporary failure|(delivery|message) (has been |is )?delayed|do not need to resend|\(delay\)|warning--could not send`)
+	daemonFrom    = mustFre(`(?i)mailer-daemon|postmaster|mail delivery|maildelivery|mail\.delivery|post_master`)
 )
 
 // buildBounce turns what the MIME walk found into a Bounce.

@@ -1,0 +1,118 @@
+package bounce
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"sync"
+	"unsafe"
+)
+
+// fre is a regular expression with a literal prefilter: the factors any
+// match must contain (matcher.go's analysis) are found for every such
+// expression at once, in one Aho-Corasick pass over a case-folded copy of
+// the text, remembered for the last few texts. An expression none of whose
+// factors occurs is not run. The answers are exactly the regexp's.
+type fre struct {
+	*regexp.Regexp
+	id     int
+	always bool
+}
+
+var (
+	freAll     []*fre
+	freFactors [][]string
+	freOnce    sync.Once
+	freAC      *acMachine
+)
+
+// mustFre compiles expr with a prefilter. Only at package initialisation.
+func mustFre(expr string) *fre {
+	re := regexp.MustCompile(expr)
+	f := &fre{Regexp: re, id: len(freAll)}
+	sre, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	fs := required(sre.Simplify())
+	f.always = fs == nil
+	freAll = append(freAll, f)
+	freFactors = append(freFactors, fs)
+	return f
+}
+
+// minPrefilter: shorter texts are cheaper to match directly.
+const minPrefilter = 96
+
+// scanCache remembers, by string identity, which expressions' factors
+// occur in the last few texts.
+type scanCache struct {
+	mu   sync.Mutex
+	ents [8]struct {
+		text string
+		hit  []bool
+	}
+	next int
+}
+
+var scans scanCache
+
+func (f *fre) candidate(s string) bool {
+	if f.always || len(s) < minPrefilter {
+		return true
+	}
+	return hits(s)[f.id]
+}
+
+func hits(s string) []bool {
+	scans.mu.Lock()
+	for _, e := range scans.ents {
+		if len(e.text) == len(s) && unsafe.StringData(e.text) == unsafe.StringData(s) {
+			scans.mu.Unlock()
+			return e.hit
+		}
+	}
+	scans.mu.Unlock()
+	freOnce.Do(func() { freAC = buildAC(freFactors) })
+	sc := scratchPool.Get().(*scratch)
+	sc.folded = foldInto(sc.folded[:0], s)
+	hit := make([]bool, len(freAll))
+	freAC.scan(sc.folded, hit)
+	scratchPool.Put(sc)
+	scans.mu.Lock()
+	scans.ents[scans.next].text, scans.ents[scans.next].hit = s, hit
+	scans.next = (scans.next + 1) % len(scans.ents)
+	scans.mu.Unlock()
+	return hit
+}
+
+func (f *fre) MatchString(s string) bool {
+	return f.candidate(s) && f.Regexp.MatchString(s)
+}
+
+func (f *fre) FindString(s string) string {
+	if !f.candidate(s) {
+		return ""
+	}
+	return f.Regexp.FindString(s)
+}
+
+func (f *fre) FindStringIndex(s string) []int {
+	if !f.candidate(s) {
+		return nil
+	}
+	return f.Regexp.FindStringIndex(s)
+}
+
+func (f *fre) FindStringSubmatch(s string) []string {
+	if !f.candidate(s) {
+		return nil
+	}
+	return f.Regexp.FindStringSubmatch(s)
+}
+
+func (f *fre) FindAllStringSubmatch(s string, n int) [][]string {
+	if !f.candidate(s) {
+		return nil
+	}
+	return f.Regexp.FindAllStringSubmatch(s, n)
+}
