@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,11 +58,11 @@ func TestReadPaths(t *testing.T) {
 		t.Errorf("mboxrd quoting not undone: %q", got[1].Data)
 	}
 
-	// A message over the limit is reported, not read.
-	got = collect(t, []string{filepath.Join(dir, "box.mbox")}, "", 40)
+	// A message over the limit is read as far as the limit, and says so.
+	got = collect(t, []string{filepath.Join(dir, "box.mbox"), filepath.Join(dir, "one.eml")}, "", 40)
 	for _, in := range got {
-		if !errors.Is(in.Err, ErrTooLarge) {
-			t.Errorf("%s: err %v", in.Name, in.Err)
+		if in.Err != nil || !in.Truncated || len(in.Data) != 40 || in.Size <= 40 {
+			t.Errorf("%s: err %v, truncated %v, %d of %d bytes", in.Name, in.Err, in.Truncated, len(in.Data), in.Size)
 		}
 	}
 	// A plain directory: every file in it.

@@ -19,27 +19,49 @@ import (
 const (
 	maxDepth      = 12      // nesting of multiparts
 	maxParts      = 200     // parts walked per message
-	maxPartRead   = 1 << 20 // bytes read from one text part
+	maxPartRead   = 1 << 20 // bytes read from one text part (the notice: maxNotice in all)
 	maxHeaderRead = 256 << 10
-	maxNotice     = 128 << 10 // total notice text kept: bounce notices are short
+	maxNotice     = 1 << 20 // total notice text kept: bounce notices are short
 )
 
 // Parse reads one bounce - a message (RFC 3464 DSN or a non-standard
 // bounce), an Amazon SES JSON notification, or a pasted SMTP reply - and
-// classifies every recipient it reports on. Input over DefaultMaxSize is
-// refused with ErrTooLarge.
+// classifies every recipient it reports on. Of input over DefaultMaxSize
+// the first DefaultMaxSize bytes are read (see ParseInput).
 func Parse(r io.Reader) (*Bounce, error) { return ParseLimit(r, DefaultMaxSize) }
 
 // ParseLimit is Parse with a size limit in bytes.
 func ParseLimit(r io.Reader, max int64) (*Bounce, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	var in Input
+	err := readOne("", r, max, func(i Input) error { in = i; return nil })
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(raw)) > max {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
+	return ParseInput(in)
+}
+
+// ParseInput parses a message ReadPaths read. A truncated message (over
+// the size limit: a bounce with a huge attachment or returned message) is
+// parsed from its first part, where the header, the notice and the
+// delivery report are, with a note; when that part holds no bounce data
+// the error wraps ErrTooLarge. A parser defect is an error wrapping
+// ErrParser.
+func ParseInput(in Input) (*Bounce, error) {
+	if in.Err != nil {
+		return nil, in.Err
 	}
-	return ParseMessage(raw)
+	b, err := ParseMessage(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	if in.Truncated {
+		if b.Kind == KindUnknown {
+			return nil, fmt.Errorf("%w: %d bytes, and no bounce data in its first %d", ErrTooLarge, in.Size, len(in.Data))
+		}
+		b.Truncated = true
+		b.Notes = append(b.Notes, fmt.Sprintf("the message is %d bytes, over the limit: only its first %d bytes were read (the header, the notice and the delivery report come before the returned message)", in.Size, len(in.Data)))
+	}
+	return b, nil
 }
 
 // ErrParser reports a defect of the parser met on one message (a panic
@@ -149,6 +171,8 @@ type walkState struct {
 	jsons    [][]byte
 	notes    []string
 	noticeN  int
+	// truncated: a limit left part of the message unread.
+	truncated bool
 }
 
 func parseMessage(raw []byte) *Bounce {
@@ -181,6 +205,7 @@ func parseMessage(raw []byte) *Bounce {
 		st.feedback = true
 	}
 	b.Notes = append(b.Notes, st.notes...)
+	b.Truncated = st.truncated
 	buildBounce(b, hdr, mt, st)
 	if b.Kind == KindUnknown && ent != nil {
 		// The MIME structure hid the text (a broken part header, a missing
@@ -200,6 +225,10 @@ func parseMessage(raw []byte) *Bounce {
 
 func (st *walkState) addText(s string) {
 	if st.noticeN+len(s) > maxNotice {
+		if st.noticeN < maxNotice {
+			st.notes = append(st.notes, fmt.Sprintf("the bounce text is longer than %d KB; only its first %d KB were read, recipients named after that are not reported", maxNotice>>10, maxNotice>>10))
+			st.truncated = true
+		}
 		s = s[:max(0, maxNotice-st.noticeN)]
 	}
 	st.noticeN += len(s)
@@ -211,6 +240,7 @@ func (st *walkState) walk(e *message.Entity, depth int) {
 	if st.parts > maxParts {
 		if st.parts == maxParts+1 {
 			st.notes = append(st.notes, fmt.Sprintf("more than %d MIME parts; the rest was not read", maxParts))
+			st.truncated = true
 		}
 		return
 	}

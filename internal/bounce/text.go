@@ -54,17 +54,21 @@ type recipPos struct {
 	pos  []int // byte offsets of every occurrence
 }
 
+// maxNoticeLines bounds the lines of a notice searched for recipients.
+const maxNoticeLines = 200000
+
 // textRecipients finds failed recipients in a prose bounce: addresses in
 // the notice that are not the bounce's or the original's sender, nor in a
 // quoted header line.
-func textRecipients(notice string, exclude []string) []recipPos {
+func textRecipients(notice string, exclude []string, dropped *int) []recipPos {
 	var out []recipPos
 	index := map[string]int{}
 	lines := 0
 	off := 0
 	for _, line := range strings.SplitAfter(notice, "\n") {
 		lines++
-		if lines > 5000 {
+		if lines > maxNoticeLines {
+			*dropped = -1 // unknown: the rest was not read
 			break
 		}
 		if strings.IndexByte(line, '@') < 0 {
@@ -92,8 +96,13 @@ func textRecipients(notice string, exclude []string) []recipPos {
 				continue
 			}
 			i, ok := index[la]
+			if i < 0 {
+				continue // past the limit, counted once
+			}
 			if !ok {
 				if len(out) >= maxDSNRecipients {
+					*dropped++
+					index[la] = -1
 					continue
 				}
 				index[la] = len(out)
@@ -522,7 +531,8 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 		}
 	}
 
-	found := textRecipients(noticeText, exclude)
+	var dropped int
+	found := textRecipients(noticeText, exclude, &dropped)
 	mentions := nextMentions(found)
 	foundIndex := make(map[string]int, len(found))
 	for i := len(found) - 1; i >= 0; i-- {
@@ -532,6 +542,10 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 	delayed := delayText.MatchString(noticeText) || strings.Contains(strings.ToLower(b.Subject), "delay")
 	if dsn != nil && len(dsn.Recipients) > 0 {
 		b.Kind = KindDSN
+		if dsn.Dropped > 0 {
+			b.Truncated = true
+			b.note("the delivery report lists more than %d recipients; %d were not read", maxDSNRecipients, dsn.Dropped)
+		}
 		for _, r := range dsn.Recipients {
 			f := Failure{Recipient: r.FinalRecipient, OriginalRecipient: r.OriginalRecipient, DSNAction: r.Action,
 				Status: r.Status, RemoteMTA: r.RemoteMTA, DiagnosticType: r.DiagnosticType, LastAttempt: r.LastAttemptDate}
@@ -582,6 +596,14 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 			}
 		}
 		b.Kind = KindText
+		switch {
+		case dropped > 0:
+			b.Truncated = true
+			b.note("the bounce names more than %d recipients; %d were not read", maxDSNRecipients, dropped)
+		case dropped < 0:
+			b.Truncated = true
+			b.note("the bounce text has more than %d lines; recipients after that were not read", maxNoticeLines)
+		}
 		for _, p := range found {
 			f := Failure{Recipient: p.addr, DSNAction: "failed"}
 			if delayed {
