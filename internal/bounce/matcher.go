@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"regexp"
 	"regexp/syntax"
 	"slices"
 	"strings"
@@ -367,54 +368,73 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{folded: make([]byte, 0, maxMatchText)} }}
 
-// matcher is the compiled form of the knowledge base's patterns.
+// matcher is the compiled form of the knowledge base's patterns. A
+// pattern's top-level alternatives are branches of their own, each with
+// its factors and its regular expression: a hit runs only the branches
+// it can start, which are small.
 type matcher struct {
 	patterns []*pattern
-	always   []bool // no factor: always run the regular expression
+	branches []branch
 	ac       *acMachine
 }
 
+type branch struct {
+	pattern int // index in patterns
+	re      *regexp.Regexp
+	always  bool // no factor: always run
+}
+
 func newMatcher(ps []*pattern) (*matcher, error) {
-	m := &matcher{patterns: ps, always: make([]bool, len(ps))}
-	factors := make([][]string, len(ps))
+	m := &matcher{patterns: ps}
+	var factors [][]string
 	for i, p := range ps {
 		re, err := syntax.Parse("(?i)"+p.Re, syntax.Perl)
 		if err != nil {
 			return nil, err
 		}
-		f := required(re.Simplify())
-		if f == nil {
-			m.always[i] = true
-			continue
+		subs := []*syntax.Regexp{re}
+		if re.Op == syntax.OpAlternate {
+			subs = re.Sub
 		}
-		factors[i] = f
+		for _, sub := range subs {
+			bre, err := regexp.Compile(sub.String())
+			if err != nil {
+				return nil, err
+			}
+			f := required(sub.Simplify())
+			m.branches = append(m.branches, branch{pattern: i, re: bre, always: f == nil})
+			factors = append(factors, f)
+		}
 	}
 	m.ac = buildAC(factors)
 	return m, nil
 }
 
 // match is matchText's work: the first strong match, else the first weak
-// one, trying only candidates.
+// one, trying only candidate branches.
 func (m *matcher) match(text string) *pattern {
 	if len(text) > maxMatchText {
 		text = text[:maxMatchText]
 	}
 	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	sc.folded = foldInto(sc.folded[:0], text)
-	sc.hit = slices.Grow(sc.hit[:0], len(m.patterns))[:len(m.patterns)]
+	sc.hit = slices.Grow(sc.hit[:0], len(m.branches))[:len(m.branches)]
 	clear(sc.hit)
 	m.ac.scan(sc.folded, sc.hit)
 	hit := sc.hit
-	defer scratchPool.Put(sc)
 	var weak *pattern
-	for i, p := range m.patterns {
-		if !hit[i] && !m.always[i] {
+	last := -1 // the pattern last found to match
+	for i, b := range m.branches {
+		p := m.patterns[b.pattern]
+		if (!hit[i] && !b.always) || b.pattern == last {
 			continue
 		}
 		if !p.strong && weak != nil {
 			continue
 		}
-		if p.re.MatchString(text) {
+		if b.re.MatchString(text) {
+			last = b.pattern
 			if p.strong {
 				return p
 			}

@@ -1,9 +1,11 @@
 package bounce
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"testing"
 )
@@ -52,12 +54,12 @@ func TestMatcherAgrees(t *testing.T) {
 		}
 	}
 	always := 0
-	for _, a := range patternMatcher().always {
-		if a {
+	for _, b := range patternMatcher().branches {
+		if b.always {
 			always++
 		}
 	}
-	t.Logf("%d texts; %d of %d patterns have no literal factor and always run", len(texts), always, len(kb().patterns))
+	t.Logf("%d texts; %d of %d branches of %d patterns have no literal factor and always run", len(texts), always, len(patternMatcher().branches), len(kb().patterns))
 }
 
 func name(p *pattern) string {
@@ -80,11 +82,19 @@ func FuzzMatcher(f *testing.F) {
 }
 
 func TestRequiredFactors(t *testing.T) {
-	m, err := newMatcher([]*pattern{{Re: `\bspam\b`}, {Re: `mail ?box (is )?full`}, {Re: `.{0,3}x`}, {Re: `(no such|bad) user`}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.always[0] || m.always[1] || !m.always[2] || m.always[3] {
-		t.Errorf("always = %v", m.always)
+	for _, c := range []struct {
+		re   string
+		want string
+	}{
+		{`\bspam\b`, "[spam]"}, {`mail ?box (is )?full`, "[mailbox full mailbox is full mail box full mail box is full]"}, {`.{0,3}x`, "[]"},
+		{`(no such|bad) user`, "[no such user bad user]"}, {`a+bc`, "[bc]"},
+	} {
+		re, err := syntax.Parse("(?i)"+c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(required(re.Simplify())); got != c.want {
+			t.Errorf("%s: factors %s, want %s", c.re, got, c.want)
+		}
 	}
 }

@@ -158,6 +158,9 @@ type matchMemo struct {
 
 var memo, relayedMemo matchMemo
 
+// relayedFre is classify.go's relayedReply with the literal prefilter.
+var relayedFre = mustFre(relayedReply.String())
+
 // relayedIn is relayedReply.MatchString(context), remembered for a
 // context shared by many recipients.
 func relayedIn(context string) bool {
@@ -165,7 +168,7 @@ func relayedIn(context string) bool {
 		return p != nil
 	}
 	var p *pattern
-	if relayedReply.MatchString(context) {
+	if relayedFre.MatchString(context) {
 		p = &pattern{}
 	}
 	relayedMemo.put(context, p)

@@ -16,6 +16,10 @@ type fre struct {
 	*regexp.Regexp
 	id     int
 	always bool
+	// branches: the top-level alternatives, each prefiltered on its own,
+	// for MatchString and FindStringIndex (leftmost-first: the smallest
+	// start, the first alternative at that start).
+	branches []*fre
 }
 
 var (
@@ -27,12 +31,21 @@ var (
 
 // mustFre compiles expr with a prefilter. Only at package initialisation.
 func mustFre(expr string) *fre {
-	re := regexp.MustCompile(expr)
-	f := &fre{Regexp: re, id: len(freAll)}
 	sre, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		panic(err)
 	}
+	f := newFre(regexp.MustCompile(expr), sre)
+	if sre.Op == syntax.OpAlternate {
+		for _, sub := range sre.Sub {
+			f.branches = append(f.branches, newFre(regexp.MustCompile(sub.String()), sub))
+		}
+	}
+	return f
+}
+
+func newFre(re *regexp.Regexp, sre *syntax.Regexp) *fre {
+	f := &fre{Regexp: re, id: len(freAll)}
 	fs := required(sre.Simplify())
 	f.always = fs == nil
 	freAll = append(freAll, f)
@@ -86,7 +99,18 @@ func hits(s string) []bool {
 }
 
 func (f *fre) MatchString(s string) bool {
-	return f.candidate(s) && f.Regexp.MatchString(s)
+	if !f.candidate(s) {
+		return false
+	}
+	if f.branches == nil || len(s) < minPrefilter {
+		return f.Regexp.MatchString(s)
+	}
+	for _, b := range f.branches {
+		if b.candidate(s) && b.Regexp.MatchString(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *fre) FindString(s string) string {
@@ -100,7 +124,19 @@ func (f *fre) FindStringIndex(s string) []int {
 	if !f.candidate(s) {
 		return nil
 	}
-	return f.Regexp.FindStringIndex(s)
+	if f.branches == nil || len(s) < minPrefilter {
+		return f.Regexp.FindStringIndex(s)
+	}
+	var best []int
+	for _, b := range f.branches {
+		if !b.candidate(s) {
+			continue
+		}
+		if loc := b.Regexp.FindStringIndex(s); loc != nil && (best == nil || loc[0] < best[0]) {
+			best = loc
+		}
+	}
+	return best
 }
 
 func (f *fre) FindStringSubmatch(s string) []string {
