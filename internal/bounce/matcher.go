@@ -380,8 +380,15 @@ type matcher struct {
 
 type branch struct {
 	pattern int // index in patterns
-	re      *regexp.Regexp
-	always  bool // no factor: always run
+	sub     *syntax.Regexp
+	once    *sync.Once
+	re      *regexp.Regexp // compiled on first use
+	always  bool           // no factor: always run
+}
+
+func (b *branch) regexp() *regexp.Regexp {
+	b.once.Do(func() { b.re = regexp.MustCompile(b.sub.String()) })
+	return b.re
 }
 
 func newMatcher(ps []*pattern) (*matcher, error) {
@@ -397,12 +404,8 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 			subs = re.Sub
 		}
 		for _, sub := range subs {
-			bre, err := regexp.Compile(sub.String())
-			if err != nil {
-				return nil, err
-			}
 			f := required(sub.Simplify())
-			m.branches = append(m.branches, branch{pattern: i, re: bre, always: f == nil})
+			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil})
 			factors = append(factors, f)
 		}
 	}
@@ -425,7 +428,8 @@ func (m *matcher) match(text string) *pattern {
 	hit := sc.hit
 	var weak *pattern
 	last := -1 // the pattern last found to match
-	for i, b := range m.branches {
+	for i := range m.branches {
+		b := &m.branches[i]
 		p := m.patterns[b.pattern]
 		if (!hit[i] && !b.always) || b.pattern == last {
 			continue
@@ -433,7 +437,7 @@ func (m *matcher) match(text string) *pattern {
 		if !p.strong && weak != nil {
 			continue
 		}
-		if b.re.MatchString(text) {
+		if b.regexp().MatchString(text) {
 			last = b.pattern
 			if p.strong {
 				return p

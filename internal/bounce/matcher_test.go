@@ -26,7 +26,7 @@ func TestMatcherAgrees(t *testing.T) {
 		if len(samples) > 0 {
 			hit := false
 			for _, m := range samples {
-				if p.re.MatchString(m[1]) {
+				if p.regexp().MatchString(m[1]) {
 					hit = true
 				}
 			}

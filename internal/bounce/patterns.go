@@ -3,6 +3,7 @@ package bounce
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,14 @@ type pattern struct {
 	// Examples are real replies the pattern must match (tested).
 	Examples []string `yaml:"examples"`
 
-	re     *regexp.Regexp
+	re     *regexp.Regexp // compiled by regexp() on first use
+	once   *sync.Once
 	strong bool
+}
+
+func (p *pattern) regexp() *regexp.Regexp {
+	p.once.Do(func() { p.re = regexp.MustCompile("(?i)" + p.Re) })
+	return p.re
 }
 
 // replyRule maps a basic reply code to a category (data/patterns.yaml
@@ -75,16 +82,14 @@ func (k *knowledge) loadPatterns() error {
 		if p.CheckDomain == "" {
 			p.CheckDomain = "sender"
 		}
-		re, err := regexp.Compile("(?i)" + p.Re)
-		if err != nil {
+		// Checked here, compiled on first use (matcher.go compiles the
+		// branches it needs): start-up stays quick.
+		if _, err := syntax.Parse("(?i)"+p.Re, syntax.Perl); err != nil {
 			return fmt.Errorf("patterns.yaml: pattern %d: %w", i, err)
 		}
-		p.re = re
+		p.once = new(sync.Once)
 	}
 	k.patterns = doc.Patterns
-	if _, err := newMatcher(k.patterns); err != nil {
-		return fmt.Errorf("patterns.yaml: %w", err)
-	}
 	k.replies = map[int]*replyRule{}
 	for _, r := range doc.Replies {
 		if k.catBySlug[r.Category] == nil || !k.known(r.Code) {
@@ -210,7 +215,7 @@ func matchTextPlain(text string) *pattern {
 		if !p.strong && weak != nil {
 			continue
 		}
-		if p.re.MatchString(text) {
+		if p.regexp().MatchString(text) {
 			if p.strong {
 				return p
 			}

@@ -13,7 +13,10 @@ import (
 // the text, remembered for the last few texts. An expression none of whose
 // factors occurs is not run. The answers are exactly the regexp's.
 type fre struct {
-	*regexp.Regexp
+	expr   string
+	once   sync.Once
+	sre    *syntax.Regexp
+	re     *regexp.Regexp // compiled on first use: start-up stays quick
 	id     int
 	always bool
 	// branches: the top-level alternatives, each prefiltered on its own,
@@ -35,17 +38,17 @@ func mustFre(expr string) *fre {
 	if err != nil {
 		panic(err)
 	}
-	f := newFre(regexp.MustCompile(expr), sre)
+	f := newFre(expr, sre)
 	if sre.Op == syntax.OpAlternate {
 		for _, sub := range sre.Sub {
-			f.branches = append(f.branches, newFre(regexp.MustCompile(sub.String()), sub))
+			f.branches = append(f.branches, newFre("", sub))
 		}
 	}
 	return f
 }
 
-func newFre(re *regexp.Regexp, sre *syntax.Regexp) *fre {
-	f := &fre{Regexp: re, id: len(freAll)}
+func newFre(expr string, sre *syntax.Regexp) *fre {
+	f := &fre{expr: expr, sre: sre, id: len(freAll)}
 	fs := required(sre.Simplify())
 	f.always = fs == nil
 	freAll = append(freAll, f)
@@ -98,15 +101,28 @@ func hits(s string) []bool {
 	return hit
 }
 
+// Regexp is the compiled expression.
+func (f *fre) Regexp() *regexp.Regexp {
+	f.once.Do(func() { f.re = regexp.MustCompile(f.String()) })
+	return f.re
+}
+
+func (f *fre) String() string {
+	if f.expr == "" {
+		return f.sre.String() // a branch: printed when first needed
+	}
+	return f.expr
+}
+
 func (f *fre) MatchString(s string) bool {
 	if !f.candidate(s) {
 		return false
 	}
 	if f.branches == nil || len(s) < minPrefilter {
-		return f.Regexp.MatchString(s)
+		return f.Regexp().MatchString(s)
 	}
 	for _, b := range f.branches {
-		if b.candidate(s) && b.Regexp.MatchString(s) {
+		if b.candidate(s) && b.Regexp().MatchString(s) {
 			return true
 		}
 	}
@@ -117,7 +133,7 @@ func (f *fre) FindString(s string) string {
 	if !f.candidate(s) {
 		return ""
 	}
-	return f.Regexp.FindString(s)
+	return f.Regexp().FindString(s)
 }
 
 func (f *fre) FindStringIndex(s string) []int {
@@ -125,14 +141,14 @@ func (f *fre) FindStringIndex(s string) []int {
 		return nil
 	}
 	if f.branches == nil || len(s) < minPrefilter {
-		return f.Regexp.FindStringIndex(s)
+		return f.Regexp().FindStringIndex(s)
 	}
 	var best []int
 	for _, b := range f.branches {
 		if !b.candidate(s) {
 			continue
 		}
-		if loc := b.Regexp.FindStringIndex(s); loc != nil && (best == nil || loc[0] < best[0]) {
+		if loc := b.Regexp().FindStringIndex(s); loc != nil && (best == nil || loc[0] < best[0]) {
 			best = loc
 		}
 	}
@@ -143,12 +159,12 @@ func (f *fre) FindStringSubmatch(s string) []string {
 	if !f.candidate(s) {
 		return nil
 	}
-	return f.Regexp.FindStringSubmatch(s)
+	return f.Regexp().FindStringSubmatch(s)
 }
 
 func (f *fre) FindAllStringSubmatch(s string, n int) [][]string {
 	if !f.candidate(s) {
 		return nil
 	}
-	return f.Regexp.FindAllStringSubmatch(s, n)
+	return f.Regexp().FindAllStringSubmatch(s, n)
 }

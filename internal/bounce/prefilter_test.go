@@ -28,10 +28,10 @@ func TestPrefilterAgrees(t *testing.T) {
 	}
 	for _, s := range texts {
 		for _, f := range roots {
-			if got, want := f.MatchString(s), f.Regexp.MatchString(s); got != want {
+			if got, want := f.MatchString(s), f.Regexp().MatchString(s); got != want {
 				t.Errorf("%s on %.60q: %v, regexp %v", f, s, got, want)
 			}
-			if got, want := f.FindStringIndex(s), f.Regexp.FindStringIndex(s); !slices.Equal(got, want) {
+			if got, want := f.FindStringIndex(s), f.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
 				t.Errorf("%s on %.60q: %v, regexp %v", f, s, got, want)
 			}
 		}
@@ -53,7 +53,7 @@ func FuzzPrefilter(f *testing.F) {
 	f.Add("host mx.example.com[192.0.2.1] said: 550")
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, e := range freAll {
-			if got, want := e.FindStringIndex(s), e.Regexp.FindStringIndex(s); !slices.Equal(got, want) {
+			if got, want := e.FindStringIndex(s), e.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
 				t.Errorf("%s: %v, regexp %v", e, got, want)
 			}
 		}
