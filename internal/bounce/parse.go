@@ -224,6 +224,7 @@ func parseMessage(raw []byte) *Bounce {
 }
 
 func (st *walkState) addText(s string) {
+	s = decodeISO2022JP(s) // a part whose charset label is missing or wrong
 	if st.noticeN+len(s) > maxNotice {
 		if st.noticeN < maxNotice {
 			st.notes = append(st.notes, fmt.Sprintf("the bounce text is longer than %d KB; only its first %d KB were read, recipients named after that are not reported", maxNotice>>10, maxNotice>>10))

@@ -553,7 +553,7 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 				f.Recipient = r.OriginalRecipient
 			}
 			if r.DiagnosticCode != "" {
-				f.Diagnostic = clip(collapse(r.DiagnosticCode), 1000)
+				f.Diagnostic = clip(collapse(decodeWords(r.DiagnosticCode)), 1000)
 			}
 			region, start := "", 0
 			i, ok := foundIndex[strings.ToLower(f.Recipient)]
