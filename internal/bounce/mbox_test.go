@@ -3,6 +3,7 @@ package bounce
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -88,11 +89,21 @@ func BenchmarkCorpus(b *testing.B) {
 		data = append(data, d)
 	}
 	kb()
+	for _, d := range data {
+		ParseBytes(d) // compile the regexps the corpus needs
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, d := range data {
 			ParseBytes(d)
 		}
 	}
-	b.ReportMetric(float64(len(data)*b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	msgs := float64(len(data) * b.N)
+	b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/msgs, "allocs/msg")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/msgs, "B/msg")
 }
