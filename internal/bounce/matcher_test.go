@@ -19,6 +19,12 @@ var quotedSample = regexp.MustCompile(`"([^"]{4,})"`)
 func TestMatcherAgrees(t *testing.T) {
 	var texts []string
 	for i, p := range kb().patterns {
+		for _, ex := range p.Examples {
+			texts = append(texts, ex, strings.ToUpper(ex))
+			if patternMatcher().match(ex) == nil {
+				t.Errorf("pattern %d (%s): its example %q matches no pattern", i, p.Category, ex)
+			}
+		}
 		samples := quotedSample.FindAllStringSubmatch(p.Why, -1)
 		for _, m := range samples {
 			texts = append(texts, m[1], strings.ToUpper(m[1]))

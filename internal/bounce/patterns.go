@@ -3,7 +3,6 @@ package bounce
 import (
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,15 +25,11 @@ type pattern struct {
 	// Examples are real replies the pattern must match (tested).
 	Examples []string `yaml:"examples"`
 
-	re     *regexp.Regexp // compiled by regexp() on first use
-	once   *sync.Once
+	re     *regexp.Regexp
 	strong bool
 }
 
-func (p *pattern) regexp() *regexp.Regexp {
-	p.once.Do(func() { p.re = regexp.MustCompile("(?i)" + p.Re) })
-	return p.re
-}
+func (p *pattern) regexp() *regexp.Regexp { return p.re }
 
 // replyRule maps a basic reply code to a category (data/patterns.yaml
 // "replies").
@@ -82,12 +77,13 @@ func (k *knowledge) loadPatterns() error {
 		if p.CheckDomain == "" {
 			p.CheckDomain = "sender"
 		}
-		// Checked here, compiled on first use (matcher.go compiles the
-		// branches it needs): start-up stays quick.
-		if _, err := syntax.Parse("(?i)"+p.Re, syntax.Perl); err != nil {
+		// Compiled whole (the plain loop and the tests use it); matcher.go
+		// compiles the branches it needs on first use.
+		re, err := regexp.Compile("(?i)" + p.Re)
+		if err != nil {
 			return fmt.Errorf("patterns.yaml: pattern %d: %w", i, err)
 		}
-		p.once = new(sync.Once)
+		p.re = re
 	}
 	k.patterns = doc.Patterns
 	k.replies = map[int]*replyRule{}
