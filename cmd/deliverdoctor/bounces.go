@@ -76,75 +76,16 @@ markdown.`,
 	return cmd
 }
 
-// bounceRecord is one failed recipient: the jsonl contract of docs/contracts.md
-// (file, recipient, action, status, reply_code, hard, category, ses_type,
-// ses_subtype, smtp_command, remote_mta, diagnostic) and more.
-type bounceRecord struct {
-	File        string `json:"file"`
-	Recipient   string `json:"recipient"`
-	Action      string `json:"action"` // suppress, retry, fix-setup
-	Status      string `json:"status"`
-	ReplyCode   *int   `json:"reply_code"`
-	Hard        bool   `json:"hard"`
-	Category    string `json:"category"`
-	SESType     string `json:"ses_type"`
-	SESSubtype  string `json:"ses_subtype"`
-	SMTPCommand string `json:"smtp_command"`
-	RemoteMTA   string `json:"remote_mta"`
-	Diagnostic  string `json:"diagnostic"`
+// bounceRecord and bouncesSummary are the engine's (internal/bounce):
+// this file only wires the command and writes the output.
+type (
+	bounceRecord   = bounce.Record
+	bouncesSummary = bounce.Summary
+)
 
-	DSNAction    string   `json:"dsn_action"`
-	Permanent    bool     `json:"permanent"`
-	SMTPReject   bool     `json:"smtp_reject"`
-	Origin       string   `json:"origin,omitempty"`
-	Provider     string   `json:"provider,omitempty"`
-	Meaning      string   `json:"meaning"`
-	Checks       []string `json:"checks"`
-	Kind         string   `json:"kind"`
-	SenderDomain string   `json:"sender_domain,omitempty"`
-	Date         string   `json:"date,omitempty"`
-}
-
+// newBounceRecord is bounce.NewRecord (explain.go uses this name).
 func newBounceRecord(file string, b *bounce.Bounce, f *bounce.Failure) bounceRecord {
-	r := bounceRecord{File: file, Recipient: f.Recipient, Action: f.Disposition, Status: f.Status, Hard: f.Hard,
-		Category: f.Category, SESType: f.SESType, SESSubtype: f.SESSubtype, SMTPCommand: f.Command,
-		RemoteMTA: f.RemoteMTA, Diagnostic: f.Diagnostic, DSNAction: f.DSNAction, Permanent: f.Permanent,
-		SMTPReject: f.SMTPReject(), Origin: f.Origin, Provider: f.Provider, Meaning: f.Meaning, Checks: f.Checks,
-		Kind: b.Kind, SenderDomain: b.SenderDomain, Date: f.LastAttempt}
-	if r.Date == "" {
-		r.Date = b.Date
-	}
-	if f.ReplyCode != 0 {
-		n := f.ReplyCode
-		r.ReplyCode = &n
-	}
-	if r.Checks == nil {
-		r.Checks = []string{}
-	}
-	return r
-}
-
-// bouncesSummary is the json output: totals and every record.
-type bouncesSummary struct {
-	Schema      string         `json:"schema"`
-	Messages    int            `json:"messages"`
-	Bounces     int            `json:"bounces"`     // messages reporting at least one failed recipient
-	NotBounces  int            `json:"not_bounces"` // delivery notices, feedback reports, auto-replies
-	NoData      int            `json:"no_bounce_data"`
-	Unreadable  int            `json:"unreadable"`
-	Failures    int            `json:"failures"`   // failed (or delayed) recipient reports
-	Recipients  int            `json:"recipients"` // distinct addresses that failed permanently or were given up on
-	Hard        int            `json:"hard"`
-	Soft        int            `json:"soft"`
-	Delayed     int            `json:"delayed"`
-	ByCategory  map[string]int `json:"by_category"`
-	ByAction    map[string]int `json:"by_action"`
-	ByDomain    map[string]int `json:"by_domain"`
-	Sent        int            `json:"sent,omitempty"`
-	BounceRate  *float64       `json:"bounce_rate_percent,omitempty"`
-	RateWarning string         `json:"rate_warning,omitempty"`
-	Problems    []string       `json:"problems,omitempty"`
-	Records     []bounceRecord `json:"records"`
+	return bounce.NewRecord(file, b, f)
 }
 
 func runBounces(app *App, f *bouncesFlags, args []string) error {
@@ -164,69 +105,19 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 			return usageErrorf("%s: %v", p, unwrapPathErr(err))
 		}
 	}
-	s := &bouncesSummary{Schema: bouncesSchema, ByCategory: map[string]int{}, ByAction: map[string]int{}, ByDomain: map[string]int{}, Records: []bounceRecord{}}
-	failed := map[string]bool{}
-	problem := func(format string, a ...any) {
-		if len(s.Problems) < 100 {
-			s.Problems = append(s.Problems, fmt.Sprintf(format, a...))
-		}
-	}
 	// jsonl streams: one line per record as soon as it is known.
 	stream := app.Format == "jsonl"
-	err := bounce.ReadPaths(args, app.IO.In, bounce.DefaultMaxSize, func(in bounce.Input) error {
-		s.Messages++
-		if in.Err != nil {
-			s.Unreadable++
-			problem("%s: %v", in.Name, in.Err)
-			return nil
+	s := bounce.NewSummary(bouncesSchema, !stream)
+	err := bounce.ParseAll(args, app.IO.In, bounce.DefaultMaxSize, 0, func(it bounce.Item) error {
+		recs := s.Add(it)
+		if it.Err != nil {
+			fmt.Fprintf(app.IO.Err, "deliverdoctor: bounces: %s: could not be read: %s\n", sanitize.Line(it.Name), sanitize.Line(it.Err.Error()))
 		}
-		b := bounce.ParseBytes(in.Data)
-		switch b.Kind {
-		case bounce.KindNotBounce:
-			s.NotBounces++
-			return nil
-		case bounce.KindUnknown:
-			s.NoData++
-			problem("%s: no bounce data found", in.Name)
-			return nil
-		}
-		counted := false
-		for i := range b.Failures {
-			fl := &b.Failures[i]
-			switch fl.DSNAction {
-			case "delivered", "relayed", "expanded":
-				continue
-			}
-			if !counted {
-				s.Bounces++
-				counted = true
-			}
-			rec := newBounceRecord(in.Name, b, fl)
-			s.Failures++
-			s.ByCategory[rec.Category]++
-			s.ByAction[rec.Action]++
-			if d := domainOf(rec.Recipient); d != "" {
-				s.ByDomain[d]++
-			} else {
-				s.ByDomain["(unknown)"]++
-			}
-			switch {
-			case fl.DSNAction == "delayed":
-				s.Delayed++
-			case fl.Hard:
-				s.Hard++
-			default:
-				s.Soft++
-			}
-			if fl.DSNAction != "delayed" && rec.Recipient != "" {
-				failed[strings.ToLower(rec.Recipient)] = true
-			}
-			if stream {
+		if stream {
+			for _, rec := range recs {
 				if err := report.WriteJSONLine(app.IO.Out, rec); err != nil {
 					return err
 				}
-			} else {
-				s.Records = append(s.Records, rec)
 			}
 		}
 		return nil
@@ -234,19 +125,12 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 	if err != nil {
 		return usageErrorf("%v", unwrapPathErr(err))
 	}
-	s.Recipients = len(failed)
 	status := findings.StatusPass
-	if f.sent > 0 {
-		rate := 100 * float64(s.Recipients) / float64(f.sent)
-		s.Sent, s.BounceRate = f.sent, &rate
-		if rate > f.warnRate {
-			status = findings.StatusWarn
-			s.RateWarning = fmt.Sprintf("%.1f%% of the %d messages sent bounced (%d recipients), more than %.0f%%: with this many bounces the problem is most likely on the sending side (authentication, blocklists, reputation), not with the addresses - look at the top categories and run deliverdoctor check on your domain",
-				rate, f.sent, s.Recipients, f.warnRate)
-		}
+	if s.Finish(f.sent, f.warnRate) {
+		status = findings.StatusWarn
 	}
 	if f.suppressOut != "" {
-		n, err := writeSuppression(f.suppressOut, s.Records)
+		n, err := writeSuppression(f.suppressOut, s.Suppression())
 		if err != nil {
 			return err
 		}
@@ -275,38 +159,30 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 	if s.Messages == 0 {
 		return usageErrorf("no messages found in %s", strings.Join(args, " "))
 	}
+	if s.Unreadable > 0 {
+		// Input that could not be read is an input error, whatever else
+		// was found: a cron job must notice lost bounces.
+		fmt.Fprintf(app.IO.Err, "deliverdoctor: bounces: %d of %d messages could not be read\n", s.Unreadable, s.Messages)
+		return &exitError{2}
+	}
 	return app.StatusExit(status)
 }
 
-// writeSuppression writes the hard bounces, one line per address (the
-// latest report wins), as address,status,category,reason,date.
+// writeSuppression writes the suppression list (one line per address,
+// the latest report) as address,status,category,reason,date.
 func writeSuppression(path string, recs []bounceRecord) (int, error) {
-	latest := map[string]bounceRecord{}
-	var order []string
-	for _, r := range recs {
-		if !r.Hard || r.Recipient == "" {
-			continue
-		}
-		k := strings.ToLower(r.Recipient)
-		if _, ok := latest[k]; !ok {
-			order = append(order, k)
-		}
-		latest[k] = r
-	}
-	sort.Strings(order)
 	fh, err := os.Create(path)
 	if err != nil {
 		return 0, usageErrorf("--suppress-out: %v", unwrapPathErr(err))
 	}
 	w := csv.NewWriter(fh)
 	w.Write([]string{"address", "status", "category", "reason", "date"})
-	for _, k := range order {
-		r := latest[k]
+	for _, r := range recs {
 		reason := r.Diagnostic
 		if reason == "" {
 			reason = r.Meaning
 		}
-		w.Write([]string{report.CSVCell(strings.ToLower(r.Recipient)), report.CSVCell(r.Status), r.Category,
+		w.Write([]string{report.CSVCell(r.Recipient), report.CSVCell(r.Status), r.Category,
 			report.CSVCell(clipInput(reason)), report.CSVCell(r.Date)})
 	}
 	w.Flush()
@@ -314,7 +190,7 @@ func writeSuppression(path string, recs []bounceRecord) (int, error) {
 		fh.Close()
 		return 0, err
 	}
-	return len(order), fh.Close()
+	return len(recs), fh.Close()
 }
 
 var bounceCSVHeader = []string{"file", "recipient", "action", "status", "reply_code", "hard", "category", "ses_type",
@@ -415,8 +291,8 @@ func writeBouncesText(w io.Writer, s *bouncesSummary, color bool) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%d messages: %d bounces, %d not bounces, %d without bounce data, %d unreadable\n",
-		s.Messages, s.Bounces, s.NotBounces, s.NoData, s.Unreadable)
+	fmt.Fprintf(w, "%d messages: %d bounces, %d not bounces, %d without bounce data, %d unreadable, %d read in part\n",
+		s.Messages, s.Bounces, s.NotBounces, s.NoData, s.Unreadable, s.Incomplete)
 	fmt.Fprintf(w, "%d failed recipients (%d distinct): %d hard, %d soft, %d delayed\n", s.Failures, s.Recipients, s.Hard, s.Soft, s.Delayed)
 	if s.BounceRate != nil {
 		st := findings.StatusPass
@@ -454,6 +330,9 @@ func writeBouncesText(w io.Writer, s *bouncesSummary, color bool) error {
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "note: %s\n", sanitize.Line(p))
+	}
+	if s.MoreProblems > 0 {
+		fmt.Fprintf(w, "note: %d more problems not listed\n", s.MoreProblems)
 	}
 	return nil
 }

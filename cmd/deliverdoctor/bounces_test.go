@@ -152,3 +152,42 @@ func TestBouncesFormats(t *testing.T) {
 		}
 	}
 }
+
+// A bounce over 16 MB is read as far as the parts that matter, and input
+// that cannot be read ends in exit 2 (issue 23 item 8: the hard bounce
+// was lost with exit 0).
+func TestBouncesLargeAndUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	var big strings.Builder
+	big.WriteString("From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\n\n" +
+		"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; Gone.User@Example.NET\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n" +
+		"--B\nContent-Type: message/rfc822\n\nFrom: a@example.org\nSubject: big\n\n")
+	line := strings.Repeat("QUJD", 19) + "\n"
+	for big.Len() < 17<<20 {
+		big.WriteString(line)
+	}
+	big.WriteString("--B--\n")
+	os.WriteFile(filepath.Join(dir, "big.eml"), []byte(big.String()), 0o600)
+	sup := filepath.Join(dir, "suppress.csv")
+	out, stderr, code := runCLI(t, "bounces", filepath.Join(dir, "big.eml"), "--format", "jsonl", "--suppress-out", sup)
+	if code != 0 || !strings.Contains(out, `"recipient":"Gone.User@Example.NET"`) || !strings.Contains(out, `"hard":true`) {
+		t.Fatalf("exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	// The suppression list is written with jsonl too, the local part as it was.
+	csvData, _ := os.ReadFile(sup)
+	if !strings.Contains(string(csvData), "Gone.User@example.net,5.1.1") {
+		t.Errorf("suppression list: %q", csvData)
+	}
+
+	// Not a bounce and over the limit: unreadable, exit 2, said on stderr.
+	os.Remove(sup)
+	os.WriteFile(filepath.Join(dir, "junk.eml"), []byte("Subject: hi\n\n"+strings.Repeat("x", 17<<20)), 0o600)
+	out, stderr, code = runCLI(t, "bounces", dir, "--format", "json")
+	if code != 2 || !strings.Contains(stderr, "junk.eml") || !strings.Contains(stderr, "1 of 2 messages could not be read") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	var s bouncesSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil || s.Unreadable != 1 || s.Incomplete != 1 || s.Hard != 1 {
+		t.Errorf("%v %+v", err, s)
+	}
+}

@@ -71,6 +71,9 @@ type Bounce struct {
 	Failures []Failure `json:"recipients"`
 	// Notes explain how the message was read (truncations, fallbacks).
 	Notes []string `json:"notes,omitempty"`
+	// Truncated: a size limit left part of the message unread (Notes say
+	// which); recipients may be missing.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // DKIMRef is one DKIM-Signature's domain and selector.

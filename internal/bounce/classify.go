@@ -288,7 +288,7 @@ func origin(b *Bounce, f *Failure) string {
 	if b.ReportingMTA != "" && rd != "" && sameOrganization(b.ReportingMTA, rd) {
 		return OriginRemoteBounce
 	}
-	if relayedReply.MatchString(f.context) || relayedReply.MatchString(f.Diagnostic) ||
+	if relayedIn(f.context) || relayedReply.MatchString(f.Diagnostic) ||
 		(f.RemoteMTA != "" && f.ReplyCode != 0 && (f.DiagnosticType == "smtp" || f.DiagnosticType == "")) {
 		return OriginSMTPReject
 	}

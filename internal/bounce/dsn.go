@@ -18,6 +18,9 @@ type DSN struct {
 	OriginalEnvelopeID string `json:"original_envelope_id,omitempty"`
 	// Recipients holds one entry per per-recipient block (RFC 3464 2.3).
 	Recipients []DSNRecipient `json:"recipients"`
+	// Dropped counts recipient blocks past the limit of maxDSNRecipients,
+	// not read (the caller says so; none is lost silently).
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // DSNRecipient is one per-recipient block (RFC 3464 2.3).
@@ -35,8 +38,8 @@ type DSNRecipient struct {
 
 // Limits for hostile input.
 const (
-	maxDSNSize       = 1 << 20
-	maxDSNRecipients = 1000
+	maxDSNSize       = 4 << 20
+	maxDSNRecipients = 10000
 	maxFieldLen      = 8192
 )
 
@@ -52,8 +55,12 @@ func ParseDSN(body []byte) *DSN {
 	d := &DSN{}
 	var cur *DSNRecipient
 	flush := func() {
-		if cur != nil && (cur.FinalRecipient != "" || cur.OriginalRecipient != "") && len(d.Recipients) < maxDSNRecipients {
-			d.Recipients = append(d.Recipients, *cur)
+		if cur != nil && (cur.FinalRecipient != "" || cur.OriginalRecipient != "") {
+			if len(d.Recipients) < maxDSNRecipients {
+				d.Recipients = append(d.Recipients, *cur)
+			} else {
+				d.Dropped++
+			}
 		}
 		cur = nil
 	}

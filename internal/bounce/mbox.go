@@ -18,14 +18,20 @@ import (
 type Input struct {
 	Name string // "bounces.mbox#3", "Maildir/cur/1700000000.x:2,S", "a.eml", "-"
 	Data []byte
-	Err  error // the message could not be read (too large, I/O error)
+	Err  error // the message could not be read (I/O error)
+	// Truncated: the message is larger than the limit; Data holds its
+	// first max bytes (the header, the notice and the report come first;
+	// what is cut is the returned original or an attachment) and Size the
+	// bytes seen in all.
+	Truncated bool
+	Size      int64
 }
 
 // ReadPaths reads messages from each path: "-" is stdin (one message, or an
 // mbox); a directory is a Maildir (its cur/ and new/) or else every regular
 // file below it; a file is an mbox when it starts with a "From " line, else
-// one message. Messages over max bytes are reported with ErrTooLarge and
-// skipped. fn is called for every message in order; an error from fn stops
+// one message. Messages over max bytes are
+// read as far as the limit (Input.Truncated). fn is called for every message in order; an error from fn stops
 // the walk.
 func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error) error {
 	for _, p := range paths {
@@ -116,14 +122,21 @@ func readFile(path string, max int64, fn func(Input) error) error {
 }
 
 func readOne(name string, r io.Reader, max int64, fn func(Input) error) error {
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	switch {
-	case err != nil:
+	data, err := io.ReadAll(io.LimitReader(r, max))
+	if err != nil {
 		return fn(Input{Name: name, Err: err})
-	case int64(len(data)) > max:
-		return fn(Input{Name: name, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)})
 	}
-	return fn(Input{Name: name, Data: data})
+	in := Input{Name: name, Data: data, Size: int64(len(data))}
+	if int64(len(data)) == max {
+		// Anything past the limit is counted, not kept.
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return fn(Input{Name: name, Err: err})
+		}
+		in.Size += n
+		in.Truncated = n > 0
+	}
+	return fn(in)
 }
 
 // readStream reads one message, or every message of an mbox (a stream that
@@ -137,19 +150,15 @@ func readStream(name string, r io.Reader, max int64, fn func(Input) error) error
 	n := 0
 	var buf bytes.Buffer
 	tooBig := false
+	var size int64
 	prevBlank := true
 	emit := func() error {
 		if n == 0 {
 			return nil
 		}
-		in := Input{Name: fmt.Sprintf("%s#%d", name, n)}
-		if tooBig {
-			in.Err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
-		} else {
-			in.Data = bytes.Clone(buf.Bytes())
-		}
+		in := Input{Name: fmt.Sprintf("%s#%d", name, n), Data: bytes.Clone(buf.Bytes()), Truncated: tooBig, Size: size}
 		buf.Reset()
-		tooBig = false
+		tooBig, size = false, 0
 		return fn(in)
 	}
 	for {
@@ -159,8 +168,10 @@ func readStream(name string, r io.Reader, max int64, fn func(Input) error) error
 			full := bytes.Clone(line)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = br.ReadSlice('\n')
-				if !tooBig && int64(len(full)) <= max {
+				if int64(len(full)) <= max {
 					full = append(full, line...)
+				} else {
+					size += int64(len(line)) // counted, not kept
 				}
 			}
 			line = full
@@ -171,15 +182,19 @@ func readStream(name string, r io.Reader, max int64, fn func(Input) error) error
 					return e
 				}
 				n++
-			} else if n > 0 && !tooBig {
+			} else if n > 0 {
 				// mboxrd: ">From " and ">>From " lose one ">".
 				if l := bytes.TrimLeft(line, ">"); len(l) < len(line) && bytes.HasPrefix(l, []byte("From ")) {
 					line = line[1:]
 				}
-				if int64(buf.Len()+len(line)) > max {
+				size += int64(len(line))
+				switch {
+				case tooBig:
+				case int64(buf.Len()+len(line)) > max:
+					// Keep the first max bytes: the parts that matter.
 					tooBig = true
-					buf.Reset()
-				} else {
+					buf.Write(line[:max-int64(buf.Len())])
+				default:
 					buf.Write(line)
 				}
 			}

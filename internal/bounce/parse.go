@@ -3,6 +3,7 @@ package bounce
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -18,31 +19,85 @@ import (
 const (
 	maxDepth      = 12      // nesting of multiparts
 	maxParts      = 200     // parts walked per message
-	maxPartRead   = 1 << 20 // bytes read from one text part
+	maxPartRead   = 1 << 20 // bytes read from one text part (the notice: maxNotice in all)
 	maxHeaderRead = 256 << 10
-	maxNotice     = 128 << 10 // total notice text kept: bounce notices are short
+	maxNotice     = 1 << 20 // total notice text kept: bounce notices are short
 )
 
 // Parse reads one bounce - a message (RFC 3464 DSN or a non-standard
 // bounce), an Amazon SES JSON notification, or a pasted SMTP reply - and
-// classifies every recipient it reports on. Input over DefaultMaxSize is
-// refused with ErrTooLarge.
+// classifies every recipient it reports on. Of input over DefaultMaxSize
+// the first DefaultMaxSize bytes are read (see ParseInput).
 func Parse(r io.Reader) (*Bounce, error) { return ParseLimit(r, DefaultMaxSize) }
 
 // ParseLimit is Parse with a size limit in bytes.
 func ParseLimit(r io.Reader, max int64) (*Bounce, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	var in Input
+	err := readOne("", r, max, func(i Input) error { in = i; return nil })
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(raw)) > max {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)
-	}
-	return ParseBytes(raw), nil
+	return ParseInput(in)
 }
 
-// ParseBytes is Parse for a message already in memory.
+// ParseInput parses a message ReadPaths read. A truncated message (over
+// the size limit: a bounce with a huge attachment or returned message) is
+// parsed from its first part, where the header, the notice and the
+// delivery report are, with a note; when that part holds no bounce data
+// the error wraps ErrTooLarge. A parser defect is an error wrapping
+// ErrParser.
+func ParseInput(in Input) (*Bounce, error) {
+	if in.Err != nil {
+		return nil, in.Err
+	}
+	b, err := ParseMessage(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	if in.Truncated {
+		if b.Kind == KindUnknown {
+			return nil, fmt.Errorf("%w: %d bytes, and no bounce data in its first %d", ErrTooLarge, in.Size, len(in.Data))
+		}
+		b.Truncated = true
+		b.Notes = append(b.Notes, fmt.Sprintf("the message is %d bytes, over the limit: only its first %d bytes were read (the header, the notice and the delivery report come before the returned message)", in.Size, len(in.Data)))
+	}
+	return b, nil
+}
+
+// ErrParser reports a defect of the parser met on one message (a panic
+// recovered): the message is reported as unreadable, the run goes on.
+var ErrParser = errors.New("internal parser error")
+
+// ParseMessage is Parse for a message already in memory. A panic while
+// parsing is recovered and returned as an error wrapping ErrParser, so
+// that one hostile message never ends a run over a whole mailbox.
+func ParseMessage(raw []byte) (b *Bounce, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%w: %v", ErrParser, r)
+		}
+	}()
+	if parseHook != nil {
+		parseHook()
+	}
+	return parseBytes(raw), nil
+}
+
+// parseHook lets a test make the parser fail.
+var parseHook func()
+
+// ParseBytes is Parse for a message already in memory. It never panics:
+// a parser defect gives a Bounce of KindUnknown with the error in Notes
+// (ParseMessage returns it as an error instead).
 func ParseBytes(raw []byte) *Bounce {
+	b, err := ParseMessage(raw)
+	if err != nil {
+		return &Bounce{Kind: KindUnknown, Failures: []Failure{}, Notes: []string{err.Error()}}
+	}
+	return b
+}
+
+func parseBytes(raw []byte) *Bounce {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 {
 		return &Bounce{Kind: KindUnknown, Notes: []string{"empty input"}, Failures: []Failure{}}
@@ -116,6 +171,8 @@ type walkState struct {
 	jsons    [][]byte
 	notes    []string
 	noticeN  int
+	// truncated: a limit left part of the message unread.
+	truncated bool
 }
 
 func parseMessage(raw []byte) *Bounce {
@@ -148,6 +205,7 @@ func parseMessage(raw []byte) *Bounce {
 		st.feedback = true
 	}
 	b.Notes = append(b.Notes, st.notes...)
+	b.Truncated = st.truncated
 	buildBounce(b, hdr, mt, st)
 	if b.Kind == KindUnknown && ent != nil {
 		// The MIME structure hid the text (a broken part header, a missing
@@ -166,7 +224,12 @@ func parseMessage(raw []byte) *Bounce {
 }
 
 func (st *walkState) addText(s string) {
+	s = decodeISO2022JP(s) // a part whose charset label is missing or wrong
 	if st.noticeN+len(s) > maxNotice {
+		if st.noticeN < maxNotice {
+			st.notes = append(st.notes, fmt.Sprintf("the bounce text is longer than %d KB; only its first %d KB were read, recipients named after that are not reported", maxNotice>>10, maxNotice>>10))
+			st.truncated = true
+		}
 		s = s[:max(0, maxNotice-st.noticeN)]
 	}
 	st.noticeN += len(s)
@@ -178,6 +241,7 @@ func (st *walkState) walk(e *message.Entity, depth int) {
 	if st.parts > maxParts {
 		if st.parts == maxParts+1 {
 			st.notes = append(st.notes, fmt.Sprintf("more than %d MIME parts; the rest was not read", maxParts))
+			st.truncated = true
 		}
 		return
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -25,6 +28,8 @@ type pattern struct {
 	re     *regexp.Regexp
 	strong bool
 }
+
+func (p *pattern) regexp() *regexp.Regexp { return p.re }
 
 // replyRule maps a basic reply code to a category (data/patterns.yaml
 // "replies").
@@ -72,6 +77,8 @@ func (k *knowledge) loadPatterns() error {
 		if p.CheckDomain == "" {
 			p.CheckDomain = "sender"
 		}
+		// Compiled whole (the plain loop and the tests use it); matcher.go
+		// compiles the branches it needs on first use.
 		re, err := regexp.Compile("(?i)" + p.Re)
 		if err != nil {
 			return fmt.Errorf("patterns.yaml: pattern %d: %w", i, err)
@@ -98,6 +105,10 @@ func (k *knowledge) known(code string) bool {
 	return k.exact[code] != nil
 }
 
+// matchWork counts the bytes the patterns were run over, for the tests that
+// prove the parser's cost is linear in its input.
+var matchWork atomic.Int64
+
 // maxMatchText bounds the text the patterns look at.
 const maxMatchText = 8192
 
@@ -107,12 +118,100 @@ func matchText(text string) *pattern {
 	if len(text) > maxMatchText {
 		text = text[:maxMatchText]
 	}
+	if p, ok := memo.get(text); ok {
+		return p // the same string again (a notice shared by its recipients)
+	}
+	matchWork.Add(int64(len(text)))
+	p := patternMatcher().match(text)
+	memo.put(text, p)
+	return p
+}
+
+var (
+	matcherOnce sync.Once
+	theMatcher  *matcher
+)
+
+// patternMatcher is the knowledge base's patterns compiled for matchText
+// (matcher.go); loadPatterns has checked that they compile.
+func patternMatcher() *matcher {
+	matcherOnce.Do(func() {
+		m, err := newMatcher(kb().patterns)
+		if err != nil {
+			panic("bounce: " + err.Error())
+		}
+		theMatcher = m
+	})
+	return theMatcher
+}
+
+// matchMemo remembers the last texts matched, by identity (the same
+// string, not equal contents): an entry keeps its string alive, so the
+// memory cannot be reused for another text while it is remembered.
+type matchMemo struct {
+	mu   sync.Mutex
+	ents [4]struct {
+		text string
+		p    *pattern
+	}
+	next int
+}
+
+var memo, relayedMemo matchMemo
+
+// relayedFre is classify.go's relayedReply with the literal prefilter.
+var relayedFre = mustFre(relayedReply.String())
+
+// relayedIn is relayedReply.MatchString(context), remembered for a
+// context shared by many recipients.
+func relayedIn(context string) bool {
+	if p, ok := relayedMemo.get(context); ok {
+		return p != nil
+	}
+	var p *pattern
+	if relayedFre.MatchString(context) {
+		p = &pattern{}
+	}
+	relayedMemo.put(context, p)
+	return p != nil
+}
+
+func (m *matchMemo) get(text string) (*pattern, bool) {
+	if len(text) < 256 {
+		return nil, false // cheaper to match again
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.ents {
+		if len(e.text) == len(text) && unsafe.StringData(e.text) == unsafe.StringData(text) {
+			return e.p, true
+		}
+	}
+	return nil, false
+}
+
+func (m *matchMemo) put(text string, p *pattern) {
+	if len(text) < 256 {
+		return
+	}
+	m.mu.Lock()
+	m.ents[m.next].text, m.ents[m.next].p = text, p
+	m.next = (m.next + 1) % len(m.ents)
+	m.mu.Unlock()
+}
+
+// matchTextPlain is the plain loop matchText replaces, kept for the tests
+// that prove the two agree.
+func matchTextPlain(text string) *pattern {
+	if len(text) > maxMatchText {
+		text = text[:maxMatchText]
+	}
 	var weak *pattern
 	for _, p := range kb().patterns {
 		if !p.strong && weak != nil {
 			continue
 		}
-		if p.re.MatchString(text) {
+		if p.regexp().MatchString(text) {
 			if p.strong {
 				return p
 			}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -17,7 +18,7 @@ var addrRe = regexp.MustCompile(`[A-Za-z0-9!#$%&'*+/=?^_{|}~.\-]+@[A-Za-z0-9](?:
 
 // originalMarker finds where a non-MIME bounce starts quoting the original
 // message (its headers follow).
-var originalMarker = regexp.MustCompile(`(?im)^[ \t]*(?:-{2,}[ \t]*)?(?:this is a copy of|below this line is a copy|(?:-+ )?original message|enclosed is a copy|the header of the original message|returned message|unsent message follows|original message follows|message headers follow|below is a copy of the original message|included is a copy of the message header|-*original mail info|\*+ +end of message)|(?m)^(?:Received|Return-Path|DKIM-Signature|Return-path):[ \t]?\S`)
+var originalMarker = mustFre(`(?im)^[ \t]*(?:-{2,}[ \t]*)?(?:this is a copy of|below this line is a copy|(?:-+ )?original message|enclosed is a copy|the header of the original message|returned message|unsent message follows|original message follows|message headers follow|below is a copy of the original message|included is a copy of the message header|-*original mail info|\*+ +end of message)|(?m)^(?:Received|Return-Path|DKIM-Signature|Return-path):[ \t]?\S`)
 
 // splitOriginal cuts the notice at the start of the quoted original.
 func splitOriginal(text string) (notice, original string) {
@@ -53,18 +54,26 @@ type recipPos struct {
 	pos  []int // byte offsets of every occurrence
 }
 
+// maxNoticeLines bounds the lines of a notice searched for recipients.
+const maxNoticeLines = 200000
+
 // textRecipients finds failed recipients in a prose bounce: addresses in
 // the notice that are not the bounce's or the original's sender, nor in a
 // quoted header line.
-func textRecipients(notice string, exclude []string) []recipPos {
+func textRecipients(notice string, exclude []string, dropped *int) []recipPos {
 	var out []recipPos
 	index := map[string]int{}
 	lines := 0
 	off := 0
 	for _, line := range strings.SplitAfter(notice, "\n") {
 		lines++
-		if lines > 5000 {
+		if lines > maxNoticeLines {
+			*dropped = -1 // unknown: the rest was not read
 			break
+		}
+		if strings.IndexByte(line, '@') < 0 {
+			off += len(line) // no address on this line
+			continue
 		}
 		if headerLike.MatchString(line) && !strings.Contains(strings.ToUpper(line), "RCPT") {
 			off += len(line)
@@ -87,8 +96,13 @@ func textRecipients(notice string, exclude []string) []recipPos {
 				continue
 			}
 			i, ok := index[la]
+			if i < 0 {
+				continue // past the limit, counted once
+			}
 			if !ok {
 				if len(out) >= maxDSNRecipients {
+					*dropped++
+					index[la] = -1
 					continue
 				}
 				index[la] = len(out)
@@ -118,8 +132,9 @@ func excluded(addr string, exclude []string) bool {
 }
 
 // regionFor is the part of the notice about one recipient: from the line of
-// its first mention to the next mention of another recipient.
-func regionFor(notice string, r recipPos, all []recipPos) (string, int) {
+// its first mention to the next mention of another recipient. next is
+// nextMentions(all); the cost does not depend on the number of recipients.
+func regionFor(notice string, r recipPos, next []mention) (string, int) {
 	if len(r.pos) == 0 {
 		return "", 0
 	}
@@ -130,28 +145,56 @@ func regionFor(notice string, r recipPos, all []recipPos) (string, int) {
 		lineEnd = first + i
 	}
 	end := len(notice)
-	for _, o := range all {
-		if strings.EqualFold(o.addr, r.addr) {
-			continue
+	// The first mention of another recipient after this one's first.
+	k := sort.Search(len(next), func(i int) bool { return next[i].pos > first })
+	for k < len(next) && next[k].addr == r.addr {
+		k = next[k].nextOther
+	}
+	if k < len(next) {
+		p := next[k].pos
+		cut := strings.LastIndexByte(notice[:p], '\n') + 1
+		if cut <= lineEnd {
+			cut = p // another recipient on the same line
 		}
-		for _, p := range o.pos {
-			if p <= first {
-				continue
-			}
-			cut := strings.LastIndexByte(notice[:p], '\n') + 1
-			if cut <= lineEnd {
-				cut = p // another recipient on the same line
-			}
-			if cut < end && cut > first {
-				end = cut
-			}
-			break
+		if cut < end && cut > first {
+			end = cut
 		}
 	}
 	if end-start > 4000 {
 		end = start + 4000
 	}
 	return notice[start:end], start
+}
+
+// mention is one occurrence of a recipient in the notice; nextOther is the
+// index of the next mention of a different recipient (len when none).
+type mention struct {
+	pos       int
+	addr      string
+	nextOther int
+}
+
+// nextMentions lists every mention of every recipient in notice order.
+func nextMentions(all []recipPos) []mention {
+	var out []mention
+	for _, r := range all {
+		for _, p := range r.pos {
+			out = append(out, mention{pos: p, addr: r.addr})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pos < out[j].pos })
+	n := len(out)
+	for i := n - 1; i >= 0; i-- {
+		switch {
+		case i == n-1:
+			out[i].nextOther = n
+		case out[i+1].addr != out[i].addr:
+			out[i].nextOther = i + 1
+		default:
+			out[i].nextOther = out[i+1].nextOther
+		}
+	}
+	return out
 }
 
 // collapse joins a text's lines and squeezes white space.
@@ -171,7 +214,7 @@ func diagnosticFrom(region, addr string) (string, *Reply) {
 		return clip(tidy(collapse(seg)), 1000), r
 	}
 	s := region
-	if i := strings.Index(strings.ToLower(s), strings.ToLower(addr)); i >= 0 {
+	if i := indexFoldAny(s, addr); i >= 0 {
 		s = s[:i] + s[i+len(addr):]
 	}
 	s = strings.TrimLeft(collapse(s), "<>:\"' ,.-*")
@@ -219,15 +262,15 @@ func clip(s string, n int) string {
 }
 
 var commandRes = []struct {
-	re  *regexp.Regexp
+	re  *fre
 	cmd string
 }{
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b|\(DATA\)|>>> DATA|-{3,}SMTP command\s+DATA`), "DATA"},
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following)\s+(the\s+)?rcpt\b|(>>>|<<<)\s*RCPT|RCPT TO:.{0,80}does not like|rejected recipient`), "RCPT"},
-	{regexp.MustCompile(`(?i)(in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b|>>>\s*MAIL\s+FROM`), "MAIL"},
-	{regexp.MustCompile(`(?i)(in reply to|after|following)\s+(the\s+)?ehlo\b|>>>\s*EHLO`), "EHLO"},
-	{regexp.MustCompile(`(?i)(in reply to|after|following)\s+(the\s+)?helo\b|>>>\s*HELO`), "HELO"},
-	{regexp.MustCompile(`(?i)after (initial )?connection|(in reply to|after) (the )?(connect|greeting|banner)`), "CONN"},
+	{mustFre(`(?i)(in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b|\(DATA\)|>>> DATA|-{3,}SMTP command\s+DATA`), "DATA"},
+	{mustFre(`(?i)(in reply to|after|like our|following)\s+(the\s+)?rcpt\b|(>>>|<<<)\s*RCPT|RCPT TO:.{0,80}does not like|rejected recipient`), "RCPT"},
+	{mustFre(`(?i)(in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b|>>>\s*MAIL\s+FROM`), "MAIL"},
+	{mustFre(`(?i)(in reply to|after|following)\s+(the\s+)?ehlo\b|>>>\s*EHLO`), "EHLO"},
+	{mustFre(`(?i)(in reply to|after|following)\s+(the\s+)?helo\b|>>>\s*HELO`), "HELO"},
+	{mustFre(`(?i)after (initial )?connection|(in reply to|after) (the )?(connect|greeting|banner)`), "CONN"},
 }
 
 // findCommand finds the SMTP command a reply answered ("in reply to RCPT
@@ -242,14 +285,14 @@ func findCommand(text string) string {
 	return best
 }
 
-var remoteRes = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
-	regexp.MustCompile(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\b`),
-	regexp.MustCompile(`(?i)\b([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[[0-9a-f.:]+\][: ]+(said|did not like|failed|responded)`),
-	regexp.MustCompile(`(?i)while talking to ([a-z0-9][a-z0-9.\-]*[a-z0-9])`),
-	regexp.MustCompile(`(?i)smtp server <([a-z0-9][a-z0-9.\-:]*)>`),
-	regexp.MustCompile(`(?i)\bserver ([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
-	regexp.MustCompile(`(?i)^\s*([0-9][0-9.]+[0-9]) failed after`),
+var remoteRes = []*fre{
+	mustFre(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
+	mustFre(`(?i)\bhost:?\s+([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\b`),
+	mustFre(`(?i)\b([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[[0-9a-f.:]+\][: ]+(said|did not like|failed|responded)`),
+	mustFre(`(?i)while talking to ([a-z0-9][a-z0-9.\-]*[a-z0-9])`),
+	mustFre(`(?i)smtp server <([a-z0-9][a-z0-9.\-:]*)>`),
+	mustFre(`(?i)\bserver ([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[`),
+	mustFre(`(?i)^\s*([0-9][0-9.]+[0-9]) failed after`),
 }
 
 // findRemoteMTA finds the receiving server named in a prose bounce.
@@ -262,7 +305,7 @@ func findRemoteMTA(text string) string {
 	return ""
 }
 
-var senderIPRe = regexp.MustCompile(`(?i)(client host|sending ip|ip address|from ip|the ip|with the ip|messages from|banned sending ip|\bip:|connecting ip|from \[)[^0-9a-f\[\n]{0,12}\[?([0-9a-f]{1,4}(?:[.:][0-9a-f]{0,4}){3,7})\]?`)
+var senderIPRe = mustFre(`(?i)(client host|sending ip|ip address|from ip|the ip|with the ip|messages from|banned sending ip|\bip:|connecting ip|from \[)[^0-9a-f\[\n]{0,12}\[?([0-9a-f]{1,4}(?:[.:][0-9a-f]{0,4}){3,7})\]?`)
 
 // findSenderIP finds the sending IP a receiver names in its reply.
 func findSenderIP(text string) string {
@@ -296,12 +339,14 @@ var dsnFieldStart = regexp.MustCompile(`(?i)(reporting-mta|final-recipient|origi
 // soft breaks sometimes glue fields together ("smtp; 550Status: 5.3.5"),
 // so known field names start a new line wherever they appear.
 func dsnInText(text string) *DSN {
-	lower := strings.ToLower(text)
-	i := strings.Index(lower, "final-recipient:")
+	// Positions come from text itself: a lowercased copy can differ in
+	// length (invalid UTF-8 becomes a 3-byte U+FFFD), so its offsets must
+	// never slice text.
+	i := indexFold(text, "final-recipient:")
 	if i < 0 {
 		return nil
 	}
-	if j := strings.Index(lower, "reporting-mta:"); j >= 0 && j < i {
+	if j := indexFold(text[:i], "reporting-mta:"); j >= 0 {
 		i = j
 	}
 	body := text[i:]
@@ -348,19 +393,19 @@ func dkimRefs(h textproto.Header) []DKIMRef {
 
 // mtaGuesses name the software that wrote a prose bounce.
 var mtaGuesses = []struct {
-	re  *regexp.Regexp
+	re  *fre
 	mta string
 }{
-	{regexp.MustCompile(`(?i)this is the mail system at host`), "postfix"},
-	{regexp.MustCompile(`(?i)this is the qmail-send program|qmail`), "qmail"},
-	{regexp.MustCompile(`(?i)dragonfly mail agent`), "dragonfly"},
-	{regexp.MustCompile(`(?i)this is the mailer-daemon, please do not reply`), "opensmtpd"},
-	{regexp.MustCompile(`(?i)message was created automatically by mail delivery software`), "exim"},
-	{regexp.MustCompile(`(?i)transcript of session follows|the original message was received at`), "sendmail"},
-	{regexp.MustCompile(`(?i)did not reach the following recipient|diagnostic information for administrators|could not be reached|msexch`), "exchange"},
-	{regexp.MustCompile(`(?i)google tried to deliver your message|delivery to the following recipient failed|message not delivered`), "gmail"},
-	{regexp.MustCompile(`(?i)sorry, we were unable to deliver your message`), "yahoo"},
-	{regexp.MustCompile(`(?i)amazonses|amazon ses`), "amazonses"},
+	{mustFre(`(?i)this is the mail system at host`), "postfix"},
+	{mustFre(`(?i)this is the qmail-send program|qmail`), "qmail"},
+	{mustFre(`(?i)dragonfly mail agent`), "dragonfly"},
+	{mustFre(`(?i)this is the mailer-daemon, please do not reply`), "opensmtpd"},
+	{mustFre(`(?i)message was created automatically by mail delivery software`), "exim"},
+	{mustFre(`(?i)transcript of session follows|the original message was received at`), "sendmail"},
+	{mustFre(`(?i)did not reach the following recipient|diagnostic information for administrators|could not be reached|msexch`), "exchange"},
+	{mustFre(`(?i)google tried to deliver your message|delivery to the following recipient failed|message not delivered`), "gmail"},
+	{mustFre(`(?i)sorry, we were unable to deliver your message`), "yahoo"},
+	{mustFre(`(?i)amazonses|amazon ses`), "amazonses"},
 }
 
 func guessMTA(from, text string) string {
@@ -382,10 +427,10 @@ func guessMTA(from, text string) string {
 
 // bounceSubject and bounceText recognise a delivery failure report.
 var (
-	bounceSubject = regexp.MustCompile(`(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|returned mail|failure notice|mail delivery|non.?delivery|returning message|could not be delivered|not delivered|bounce|mail failure|delivery error|warning|error|failed|rejected`)
-	bounceText    = regexp.MustCompile(`(?i)could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (to the following )?(recipient|recipients|address)[^\n]{0,40}failed|unable to deliver|permanent (error|failure|fatal)|following address(es)? failed|did not reach|delivery has failed|delivery failure|wasn't able to deliver|rejected|error (occurred|delivering)|could not send|failed permanently|reject reason|not be delivered|you are not a member|not a member of`)
-	delayText     = regexp.MustCompile(`(?i)will be retried|warning message only|this is a warning|only a temporary failure|(delivery|message) (has been |is )?delayed|do not need to resend|\(delay\)|warning--could not send`)
-	daemonFrom    = regexp.MustCompile(`(?i)mailer-daemon|postmaster|mail delivery|maildelivery|mail\.delivery|post_master`)
+	bounceSubject = mustFre(`(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|returned mail|failure notice|mail delivery|non.?delivery|returning message|could not be delivered|not delivered|bounce|mail failure|delivery error|warning|error|failed|rejected`)
+	bounceText    = mustFre(`(?i)could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (to the following )?(recipient|recipients|address)[^\n]{0,40}failed|unable to deliver|permanent (error|failure|fatal)|following address(es)? failed|did not reach|delivery has failed|delivery failure|wasn't able to deliver|rejected|error (occurred|delivering)|could not send|failed permanently|reject reason|not be delivered|you are not a member|not a member of`)
+	delayText     = mustFre(`(?i)will be retried|warning message only|this is a warning|only a temporary failure|(delivery|message) (has been |is )?delayed|do not need to resend|\(delay\)|warning--could not send`)
+	daemonFrom    = mustFre(`(?i)mailer-daemon|postmaster|mail delivery|maildelivery|mail\.delivery|post_master`)
 )
 
 // buildBounce turns what the MIME walk found into a Bounce.
@@ -486,10 +531,21 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 		}
 	}
 
-	found := textRecipients(noticeText, exclude)
+	var dropped int
+	found := textRecipients(noticeText, exclude, &dropped)
+	mentions := nextMentions(found)
+	foundIndex := make(map[string]int, len(found))
+	for i := len(found) - 1; i >= 0; i-- {
+		foundIndex[strings.ToLower(found[i].addr)] = i
+	}
+	nc := &noticeCtx{text: noticeText}
 	delayed := delayText.MatchString(noticeText) || strings.Contains(strings.ToLower(b.Subject), "delay")
 	if dsn != nil && len(dsn.Recipients) > 0 {
 		b.Kind = KindDSN
+		if dsn.Dropped > 0 {
+			b.Truncated = true
+			b.note("the delivery report lists more than %d recipients; %d were not read", maxDSNRecipients, dsn.Dropped)
+		}
 		for _, r := range dsn.Recipients {
 			f := Failure{Recipient: r.FinalRecipient, OriginalRecipient: r.OriginalRecipient, DSNAction: r.Action,
 				Status: r.Status, RemoteMTA: r.RemoteMTA, DiagnosticType: r.DiagnosticType, LastAttempt: r.LastAttemptDate}
@@ -497,19 +553,20 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 				f.Recipient = r.OriginalRecipient
 			}
 			if r.DiagnosticCode != "" {
-				f.Diagnostic = clip(collapse(r.DiagnosticCode), 1000)
+				f.Diagnostic = clip(collapse(decodeWords(r.DiagnosticCode)), 1000)
 			}
 			region, start := "", 0
-			for _, p := range found {
-				if strings.EqualFold(p.addr, f.Recipient) || strings.EqualFold(p.addr, f.OriginalRecipient) {
-					region, start = regionFor(noticeText, p, found)
-					break
-				}
+			i, ok := foundIndex[strings.ToLower(f.Recipient)]
+			if !ok {
+				i, ok = foundIndex[strings.ToLower(f.OriginalRecipient)]
+			}
+			if ok {
+				region, start = regionFor(noticeText, found[i], mentions)
 			}
 			if region == "" && len(dsn.Recipients) == 1 {
 				region = noticeText
 			}
-			fillFromRegion(&f, region, noticeText, start)
+			fillFromRegion(&f, region, nc, start)
 			if f.DSNAction == "" {
 				f.DSNAction = "failed"
 				if delayed {
@@ -539,21 +596,29 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 			}
 		}
 		b.Kind = KindText
+		switch {
+		case dropped > 0:
+			b.Truncated = true
+			b.note("the bounce names more than %d recipients; %d were not read", maxDSNRecipients, dropped)
+		case dropped < 0:
+			b.Truncated = true
+			b.note("the bounce text has more than %d lines; recipients after that were not read", maxNoticeLines)
+		}
 		for _, p := range found {
 			f := Failure{Recipient: p.addr, DSNAction: "failed"}
 			if delayed {
 				f.DSNAction = "delayed"
 			}
-			region, start := regionFor(noticeText, p, found)
+			region, start := regionFor(noticeText, p, mentions)
 			if region == "" {
 				region = noticeText
 			}
-			fillFromRegion(&f, region, noticeText, start)
+			fillFromRegion(&f, region, nc, start)
 			// A reason stated once for all recipients (MailMarshal, 1&1).
 			if f.ReplyCode == 0 && f.Status == "" && matchText(f.Diagnostic) == nil {
-				if d, r := diagnosticFrom(noticeText, p.addr); r != nil || matchText(d) != nil {
+				if d, r := nc.diagnostic(p.addr); r != nil || nc.matches() {
 					f.Diagnostic = d
-					f.context = noticeText
+					f.context = nc.head()
 					if r != nil {
 						f.ReplyCode = r.Code
 						if !r.Enhanced.IsZero() {
@@ -594,13 +659,26 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 // fillFromRegion completes a failure from the part of the notice about its
 // recipient (region, which starts at byte start of notice): the reply, the
 // command, the remote MTA.
-func fillFromRegion(f *Failure, region, notice string, start int) {
+func fillFromRegion(f *Failure, region string, nc *noticeCtx, start int) {
+	notice := nc.text
+	whole := region == notice
+	if whole {
+		// The whole notice, for every recipient not named in it: work on
+		// what is computed once (the cost must not be recipients × size).
+		region = nc.head()
+	}
 	f.context = region
 	if region == "" {
 		return
 	}
 	if f.Diagnostic == "" {
-		d, r := diagnosticFrom(region, f.Recipient)
+		var d string
+		var r *Reply
+		if whole {
+			d, r = nc.diagnostic(f.Recipient)
+		} else {
+			d, r = diagnosticFrom(region, f.Recipient)
+		}
 		f.Diagnostic = d
 		if r != nil {
 			f.ReplyCode = r.Code
@@ -622,11 +700,86 @@ func fillFromRegion(f *Failure, region, notice string, start int) {
 		}
 	}
 	if f.Command == "" {
-		f.Command = findCommand(region)
+		f.Command = nc.command(region, whole)
 	}
 	if f.RemoteMTA == "" {
-		f.RemoteMTA = findRemoteMTA(region)
+		f.RemoteMTA = nc.remoteMTA(region, whole)
 	}
+}
+
+// noticeCtx holds what is found once in a notice and shared by every
+// recipient it does not say more about.
+type noticeCtx struct {
+	text string
+
+	headDone bool
+	headText string
+
+	diagDone bool
+	diag     string
+	reply    *Reply
+	diagHit  bool
+
+	cmdDone, mtaDone bool
+	cmd, mta         string
+}
+
+// head is the start of the notice the patterns look at.
+func (nc *noticeCtx) head() string {
+	if !nc.headDone {
+		nc.headText, nc.headDone = nc.text, true
+		if len(nc.text) > maxMatchText {
+			cut := maxMatchText
+			for cut > 0 && nc.text[cut]&0xC0 == 0x80 {
+				cut--
+			}
+			nc.headText = nc.text[:cut]
+		}
+	}
+	return nc.headText
+}
+
+// diagnostic is diagnosticFrom(notice, addr), computed once: the
+// recipient's address is then removed from the (clipped) result.
+func (nc *noticeCtx) diagnostic(addr string) (string, *Reply) {
+	if !nc.diagDone {
+		nc.diagDone = true
+		nc.diag, nc.reply = diagnosticFrom(nc.text, "")
+		nc.diagHit = matchText(nc.diag) != nil
+	}
+	d := nc.diag
+	if nc.reply == nil || nc.reply.Code == 0 {
+		if i := indexFoldAny(d, addr); addr != "" && i >= 0 {
+			d = strings.TrimLeft(collapse(d[:i]+d[i+len(addr):]), "<>:\"' ,.-*")
+		}
+	}
+	return d, nc.reply
+}
+
+// matches reports whether the shared diagnostic matches a pattern.
+func (nc *noticeCtx) matches() bool {
+	nc.diagnostic("")
+	return nc.diagHit
+}
+
+func (nc *noticeCtx) command(region string, whole bool) string {
+	if !whole {
+		return findCommand(region)
+	}
+	if !nc.cmdDone {
+		nc.cmd, nc.cmdDone = findCommand(region), true
+	}
+	return nc.cmd
+}
+
+func (nc *noticeCtx) remoteMTA(region string, whole bool) string {
+	if !whole {
+		return findRemoteMTA(region)
+	}
+	if !nc.mtaDone {
+		nc.mta, nc.mtaDone = findRemoteMTA(region), true
+	}
+	return nc.mta
 }
 
 // lastTranscriptReply finds, in a Sendmail transcript, the "<<<" reply
@@ -634,7 +787,7 @@ func fillFromRegion(f *Failure, region, notice string, start int) {
 // answered.
 func lastTranscriptReply(notice string, before int) (reply, command string) {
 	block := notice[:before]
-	if i := strings.LastIndex(strings.ToLower(block), "while talking to"); i >= 0 {
+	if i := lastIndexFold(block, "while talking to"); i >= 0 {
 		block = block[i:]
 	}
 	i := strings.LastIndex(block, "<<< ")

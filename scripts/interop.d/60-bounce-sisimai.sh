@@ -47,3 +47,23 @@ fi
 status=$(grep -oE 'enhanced status: +[0-9/]+ = [0-9.]+%' "$work/test.out" | head -1 | grep -oE '[0-9.]+%$')
 hard=$(grep -oE 'hard/soft: +[0-9/]+ = [0-9.]+%' "$work/test.out" | head -1 | grep -oE '[0-9.]+%$')
 echo "bounce-sisimai: Sisimai $version relabelled $(ls "$work/eml" | wc -l) messages ($same); deliverdoctor: $records records, status agreement $status, hard/soft $hard raw, every disagreement explained"
+
+# Speed, side by side on the same files in the same run (issue 18): the
+# corpus copied 10 times, deliverdoctor (both cores) and Sisimai, each
+# timed by wall clock; the ratio is printed (no assertion: CI machines
+# differ).
+speed="$work/speed"
+mkdir "$speed"
+for i in $(seq 1 10); do
+  for f in "$corpus"/eml/*.eml; do cp "$f" "$speed/$i-$(basename "$f")"; done
+done
+n=$(ls "$speed" | wc -l)
+now() { date +%s.%N; }
+t0=$(now)
+timeout 120 "$DD" bounces "$speed" --format jsonl >/dev/null
+t1=$(now)
+timeout 300 perl -MSisimai -e 'my $v = Sisimai->make($ARGV[0], delivered => 1); print scalar(@{$v || []}), "\n"' "$speed" >/dev/null
+t2=$(now)
+awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
+  dd = n / (b - a); si = n / (c - b);
+  printf "bounce-sisimai: speed on %d messages: deliverdoctor %.0f messages/s, Sisimai %.0f messages/s, ratio %.1fx\n", n, dd, si, dd / si }'

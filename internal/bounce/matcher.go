@@ -1,0 +1,449 @@
+package bounce
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The knowledge base's text patterns are regular expressions, matched
+// case-insensitively. Running each one over each text cost most of the
+// parser's time, so matching goes in two steps:
+//
+//  1. At load time every pattern is analysed (regexp/syntax) for the
+//     literal factors any match must contain: '\bspam\b' needs "spam",
+//     'mail ?box (is )?full' needs "box" and "full" (one of a set is
+//     enough). All factors of all patterns go into one Aho-Corasick
+//     automaton over case-folded bytes.
+//  2. A text is case-folded once and scanned once; only the patterns one of
+//     whose factors occurred are candidates, and only those run their
+//     regular expression (in knowledge-base order, so the answer is the
+//     one the plain loop gives). A pattern without a usable factor is
+//     always a candidate.
+//
+// The filter never changes a result: a pattern whose factors are all
+// absent cannot match. TestMatcherAgrees compares it with the plain loop.
+
+// factorSet is a set of case-folded strings one of which every match
+// contains; nil means "no requirement known".
+type factorSet []string
+
+const (
+	maxExact   = 32 // strings kept when enumerating a sub-expression exactly
+	maxFactors = 64 // factors kept for one pattern
+)
+
+// exactSet enumerates every string re can match when they are few and
+// short (for "(is |was )?full"); ok is false otherwise.
+func exactSet(re *syntax.Regexp) (out []string, ok bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		return []string{foldString(string(re.Rune))}, true
+	case syntax.OpCharClass:
+		var set []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi-lo > 8 {
+				return nil, false
+			}
+			for r := lo; r <= hi; r++ {
+				s := foldString(string(r))
+				if !slices.Contains(set, s) {
+					set = append(set, s)
+				}
+				if len(set) > 8 {
+					return nil, false
+				}
+			}
+		}
+		return set, len(set) > 0
+	case syntax.OpCapture:
+		return exactSet(re.Sub[0])
+	case syntax.OpQuest:
+		s, ok := exactSet(re.Sub[0])
+		if !ok {
+			return nil, false
+		}
+		return append([]string{""}, s...), true
+	case syntax.OpConcat:
+		acc := []string{""}
+		for _, sub := range re.Sub {
+			s, ok := exactSet(sub)
+			if !ok {
+				return nil, false
+			}
+			acc = cross(acc, s)
+			if acc == nil {
+				return nil, false
+			}
+		}
+		return acc, true
+	case syntax.OpAlternate:
+		var acc []string
+		for _, sub := range re.Sub {
+			s, ok := exactSet(sub)
+			if !ok {
+				return nil, false
+			}
+			acc = append(acc, s...)
+			if len(acc) > maxExact {
+				return nil, false
+			}
+		}
+		return acc, true
+	}
+	return nil, false
+}
+
+func cross(a, b []string) []string {
+	if len(a)*len(b) > maxExact {
+		return nil
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, x+y)
+		}
+	}
+	return out
+}
+
+// required returns factors one of which every match of re contains.
+func required(re *syntax.Regexp) factorSet {
+	if s, ok := exactSet(re); ok {
+		return usable(s)
+	}
+	switch re.Op {
+	case syntax.OpCapture:
+		return required(re.Sub[0])
+	case syntax.OpPlus:
+		return required(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return required(re.Sub[0])
+		}
+		return nil
+	case syntax.OpAlternate:
+		var acc factorSet
+		for _, sub := range re.Sub {
+			f := required(sub)
+			if f == nil {
+				return nil
+			}
+			acc = append(acc, f...)
+		}
+		if len(acc) > maxFactors {
+			return nil
+		}
+		return acc
+	case syntax.OpConcat:
+		// Runs of exactly known children make longer factors; any child's
+		// own requirement is a candidate too. Keep the best.
+		var best factorSet
+		consider := func(f factorSet) {
+			if f != nil && (best == nil || better(f, best)) {
+				best = f
+			}
+		}
+		run := []string{""}
+		flush := func() {
+			if len(run) > 0 {
+				consider(usable(run))
+			}
+			run = []string{""}
+		}
+		for _, sub := range re.Sub {
+			if s, ok := exactSet(sub); ok {
+				if next := cross(run, s); next != nil {
+					run = next
+					continue
+				}
+				flush()
+				run = s
+				continue
+			}
+			flush()
+			consider(required(sub))
+		}
+		flush()
+		return best
+	}
+	return nil
+}
+
+// usable turns an exact set into factors: nil when one of them is too
+// short to filter anything (empty or one byte).
+func usable(s []string) factorSet {
+	if len(s) == 0 || len(s) > maxFactors {
+		return nil
+	}
+	for _, x := range s {
+		if len(x) < 2 {
+			return nil
+		}
+	}
+	return slices.Clone(s)
+}
+
+// better prefers factors whose shortest member is longer, then fewer.
+func better(a, b factorSet) bool {
+	ma, mb := minLen(a), minLen(b)
+	if ma != mb {
+		return ma > mb
+	}
+	return len(a) < len(b)
+}
+
+func minLen(f factorSet) int {
+	m := -1
+	for _, s := range f {
+		if m < 0 || len(s) < m {
+			m = len(s)
+		}
+	}
+	return m
+}
+
+// foldRune maps a rune to the representative of its case-folding orbit
+// (the one (?i) treats as equal): ASCII letters to lower case, others to
+// the smallest rune of the orbit, lowered when that is an ASCII letter
+// (so the Kelvin sign folds to "k", as (?i)k matches it).
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < m {
+			m = f
+		}
+	}
+	if 'A' <= m && m <= 'Z' {
+		m += 'a' - 'A'
+	}
+	return m
+}
+
+func foldString(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+// foldInto appends the case-folded text to dst. ASCII is folded byte by
+// byte; invalid UTF-8 is kept as it is (no pattern factor contains it).
+func foldInto(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		dst = utf8.AppendRune(dst, foldRune(r))
+		i += n
+	}
+	return dst
+}
+
+// acMachine is an Aho-Corasick automaton over bytes with a full
+// transition table on byte classes (every byte no factor contains is one
+// class), so that it is small and quick to build.
+type acMachine struct {
+	class  [256]uint8
+	nclass int
+	next   []int32   // state*nclass + class -> state
+	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
+}
+
+func buildAC(factors [][]string) *acMachine {
+	m := &acMachine{nclass: 1}
+	for _, fs := range factors {
+		for _, f := range fs {
+			for j := 0; j < len(f); j++ {
+				if m.class[f[j]] == 0 {
+					m.class[f[j]] = uint8(m.nclass)
+					m.nclass++
+				}
+			}
+		}
+	}
+	nc := m.nclass
+	newState := func() int32 {
+		for i := 0; i < nc; i++ {
+			m.next = append(m.next, -1)
+		}
+		m.out = append(m.out, nil)
+		return int32(len(m.out) - 1)
+	}
+	newState()
+	for pi, fs := range factors {
+		for _, f := range fs {
+			s := int32(0)
+			for j := 0; j < len(f); j++ {
+				c := int32(m.class[f[j]])
+				if m.next[s*int32(nc)+c] < 0 {
+					t := newState()
+					m.next[s*int32(nc)+c] = t
+				}
+				s = m.next[s*int32(nc)+c]
+			}
+			if !slices.Contains(m.out[s], int32(pi)) {
+				m.out[s] = append(m.out[s], int32(pi))
+			}
+		}
+	}
+	// Breadth-first: fail links, then complete the transition table.
+	fail := make([]int32, len(m.out))
+	var queue []int32
+	for c := 0; c < nc; c++ {
+		if t := m.next[c]; t > 0 {
+			fail[t] = 0
+			queue = append(queue, t)
+		} else {
+			m.next[c] = 0
+		}
+	}
+	// Class 0 (bytes in no factor) always returns to the root.
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, p := range m.out[fail[s]] {
+			if !slices.Contains(m.out[s], p) {
+				m.out[s] = append(m.out[s], p)
+			}
+		}
+		for c := 0; c < nc; c++ {
+			i := s*int32(nc) + int32(c)
+			t := m.next[i]
+			if t >= 0 {
+				fail[t] = m.next[fail[s]*int32(nc)+int32(c)]
+				queue = append(queue, t)
+			} else {
+				m.next[i] = m.next[fail[s]*int32(nc)+int32(c)]
+			}
+		}
+	}
+	return m
+}
+
+// scan marks in hit every pattern one of whose factors occurs in text.
+func (m *acMachine) scan(text []byte, hit []bool) {
+	s := int32(0)
+	nc := int32(m.nclass)
+	for _, c := range text {
+		s = m.next[s*nc+int32(m.class[c])]
+		for _, p := range m.out[s] {
+			hit[p] = true
+		}
+	}
+}
+
+// scratch is the per-call memory of match, pooled.
+type scratch struct {
+	folded []byte
+	hit    []bool
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{folded: make([]byte, 0, maxMatchText)} }}
+
+// matcher is the compiled form of the knowledge base's patterns. A
+// pattern's top-level alternatives are branches of their own, each with
+// its factors and its regular expression: a hit runs only the branches
+// it can start, which are small.
+type matcher struct {
+	patterns []*pattern
+	branches []branch
+	ac       *acMachine
+}
+
+type branch struct {
+	pattern int // index in patterns
+	sub     *syntax.Regexp
+	once    *sync.Once
+	re      *regexp.Regexp // compiled on first use
+	always  bool           // no factor: always run
+}
+
+func (b *branch) regexp() *regexp.Regexp {
+	b.once.Do(func() { b.re = regexp.MustCompile(b.sub.String()) })
+	return b.re
+}
+
+func newMatcher(ps []*pattern) (*matcher, error) {
+	m := &matcher{patterns: ps}
+	var factors [][]string
+	for i, p := range ps {
+		re, err := syntax.Parse("(?i)"+p.Re, syntax.Perl)
+		if err != nil {
+			return nil, err
+		}
+		subs := []*syntax.Regexp{re}
+		if re.Op == syntax.OpAlternate {
+			subs = re.Sub
+		}
+		for _, sub := range subs {
+			f := required(sub.Simplify())
+			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil})
+			factors = append(factors, f)
+		}
+	}
+	m.ac = buildAC(factors)
+	return m, nil
+}
+
+// match is matchText's work: the first strong match, else the first weak
+// one, trying only candidate branches.
+func (m *matcher) match(text string) *pattern {
+	if len(text) > maxMatchText {
+		text = text[:maxMatchText]
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.folded = foldInto(sc.folded[:0], text)
+	sc.hit = slices.Grow(sc.hit[:0], len(m.branches))[:len(m.branches)]
+	clear(sc.hit)
+	m.ac.scan(sc.folded, sc.hit)
+	hit := sc.hit
+	var weak *pattern
+	last := -1 // the pattern last found to match
+	for i := range m.branches {
+		b := &m.branches[i]
+		p := m.patterns[b.pattern]
+		if (!hit[i] && !b.always) || b.pattern == last {
+			continue
+		}
+		if !p.strong && weak != nil {
+			continue
+		}
+		if b.regexp().MatchString(text) {
+			last = b.pattern
+			if p.strong {
+				return p
+			}
+			weak = p
+		}
+	}
+	return weak
+}

@@ -1,0 +1,61 @@
+package bounce
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestPrefilterAgrees: every prefiltered expression answers as its plain
+// regexp on the corpus texts and their parts.
+func TestPrefilterAgrees(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
+	var texts []string
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		texts = append(texts, string(raw[:min(len(raw), 8<<10)]))
+		for _, fl := range ParseBytes(raw).Failures {
+			texts = append(texts, fl.Diagnostic, fl.context)
+		}
+	}
+	texts = append(texts, "\xff\xfe after end of data \xff", "RCPT TO:<a@b> ... does not like recipient")
+	var roots []*fre
+	for _, f := range freAll {
+		if !isBranch(f) {
+			roots = append(roots, f)
+		}
+	}
+	for _, s := range texts {
+		for _, f := range roots {
+			if got, want := f.MatchString(s), f.Regexp().MatchString(s); got != want {
+				t.Errorf("%s on %.60q: %v, regexp %v", f, s, got, want)
+			}
+			if got, want := f.FindStringIndex(s), f.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
+				t.Errorf("%s on %.60q: %v, regexp %v", f, s, got, want)
+			}
+		}
+	}
+	t.Logf("%d expressions (%d branches) on %d texts", len(roots), len(freAll)-len(roots), len(texts))
+}
+
+func isBranch(f *fre) bool {
+	for _, g := range freAll {
+		if slices.Contains(g.branches, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzPrefilter(f *testing.F) {
+	f.Add("in reply to RCPT TO command")
+	f.Add("host mx.example.com[192.0.2.1] said: 550")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, e := range freAll {
+			if got, want := e.FindStringIndex(s), e.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
+				t.Errorf("%s: %v, regexp %v", e, got, want)
+			}
+		}
+	})
+}
