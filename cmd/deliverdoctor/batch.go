@@ -153,7 +153,10 @@ func (b *batchRun) finish(sum *batch.Summary) error {
 			if _, err := fmt.Fprintf(w, "%s],\n  \"summary\": %s\n}\n", nl, sj); err != nil {
 				return err
 			}
-		case "markdown", "html":
+		case "text", "jsonl", "csv":
+			// written as each report finished
+		default:
+			// markdown, html, prometheus, …: one document of every report.
 			if err := report.Render(w, b.app.Format, b.kept, b.app.RenderOptions()); err != nil {
 				return err
 			}

@@ -166,7 +166,7 @@ func TestOnlyOnChange(t *testing.T) {
 func TestFormatsForBatch(t *testing.T) {
 	zone, names := batchZone(5)
 	srv := dnstest.Start(t, zone)
-	for _, format := range []string{"json", "csv", "markdown", "html", "text"} {
+	for _, format := range report.Formats() {
 		out, _, _ := runCLI(t, append([]string{"check", "--resolver", srv.Addr(), "--checks", "mx", "--format", format}, names...)...)
 		for _, n := range names {
 			if !strings.Contains(out, n) {

@@ -185,11 +185,30 @@ func faultRows(bin, dir string, n int, jobs []int, dnsbls int, latency, jitter t
 			verdicts[k] = readVerdicts(out)
 		}
 		differ := 0
+		byCheck := map[string]int{} // "dkim pass→error": how the verdicts differ
 		for target, v := range verdicts[0] {
-			if verdicts[1][target] != v {
+			if w := verdicts[1][target]; w != v {
 				differ++
+				a, b := strings.Fields(v), strings.Fields(w)
+				for i := range min(len(a), len(b)) {
+					if a[i] != b[i] {
+						name, from, _ := strings.Cut(a[i], "=")
+						_, to, _ := strings.Cut(b[i], "=")
+						byCheck[name+" "+from+"→"+to]++
+					}
+				}
 			}
 		}
+		defer func() {
+			if len(byCheck) > 0 {
+				var parts []string
+				for k, n := range byCheck {
+					parts = append(parts, fmt.Sprintf("%s ×%d", k, n))
+				}
+				sort.Strings(parts)
+				fmt.Printf("\n(-j %d) verdicts that differ, by check: %s\n\n", j, strings.Join(parts, ", "))
+			}
+		}()
 		differ += max(0, len(verdicts[1])-len(verdicts[0]))
 		fmt.Printf("| %d | %d | %v | %v | %.2f | %d | %d | %d of %d (%.2f%%) |\n", n, j, walls[0].Round(time.Millisecond), walls[1].Round(time.Millisecond),
 			float64(walls[1])/float64(walls[0]), proxy.Lost.Load(), proxy.Failed.Load(), differ, len(verdicts[0]), 100*float64(differ)/float64(max(1, len(verdicts[0]))))
