@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/smtpreply"
 )
 
 // Why our own dialogue instead of go-smtp's Client: the probe must put
@@ -44,6 +45,8 @@ var allowedVerbs = map[string]bool{
 	"EHLO": true, "HELO": true, "STARTTLS": true,
 	"MAIL": true, "RCPT": true, "RSET": true, "QUIT": true,
 }
+
+var replyLimits = smtpreply.Limits{MaxLine: maxLineLen, MaxLines: maxReplyLines, MaxBytes: maxReplyBytes}
 
 // errTimeout marks a reply that did not arrive in time (a tarpit, or a
 // server that stopped talking).
@@ -117,47 +120,23 @@ func (c *conn) readReply() (Reply, error) {
 	return readReply(c.br, c.log)
 }
 
-// readReply reads one reply from br, bounded in line length, line count
-// and total size. br must have a buffer of maxLineLen bytes.
+// readReply reads one reply from br with the shared reader
+// (internal/smtpreply), bounded in line length, line count and total size.
 func readReply(br *bufio.Reader, log func(dir, line string)) (Reply, error) {
-	var lines []string
-	total := 0
-	for {
-		raw, err := br.ReadSlice('\n')
-		if err != nil {
-			switch {
-			case errors.Is(err, bufio.ErrBufferFull):
-				return Reply{}, fmt.Errorf("%w: reply line longer than %d bytes", errReplySyntax, maxLineLen)
-			case isTimeout(err):
-				return Reply{}, errTimeout
-			case errors.Is(err, io.EOF) && len(raw) == 0 && len(lines) == 0:
-				return Reply{}, fmt.Errorf("connection closed by the server: %w", io.EOF)
-			case errors.Is(err, io.EOF):
-				return Reply{}, fmt.Errorf("connection closed in the middle of a reply: %w", io.ErrUnexpectedEOF)
-			}
-			return Reply{}, err
-		}
-		total += len(raw)
-		line := string(bytes.TrimRight(raw, "\r\n"))
-		if log != nil {
-			log("S", line)
-		}
-		lines = append(lines, line)
-		_, more, _, perr := parseReplyLine(line)
-		if perr != nil {
-			return Reply{}, perr
-		}
-		if !more {
-			break
-		}
-		if len(lines) >= maxReplyLines {
-			return Reply{}, fmt.Errorf("%w: reply of more than %d lines", errReplySyntax, maxReplyLines)
-		}
-		if total > maxReplyBytes {
-			return Reply{}, fmt.Errorf("%w: reply longer than %d bytes", errReplySyntax, maxReplyBytes)
-		}
+	var onLine func(string)
+	if log != nil {
+		onLine = func(l string) { log("S", l) }
 	}
-	return ParseReply(lines)
+	r, err := smtpreply.Read(br, replyLimits, onLine)
+	switch {
+	case err == nil:
+		return Reply(r), nil
+	case isTimeout(err):
+		return Reply{}, errTimeout
+	case err == io.EOF:
+		return Reply{}, fmt.Errorf("connection closed by the server: %w", io.EOF)
+	}
+	return Reply{}, err
 }
 
 // cmd sends a command and reads its reply.

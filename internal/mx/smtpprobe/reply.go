@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtpreply"
 )
 
 // Limits on what the probe reads, so a hostile or broken server (a 10 MB
@@ -28,10 +29,10 @@ const (
 // limit above. They end the probe; the connection is closed without QUIT
 // because its state is unknown.
 var (
-	ErrLineTooLong  = errors.New("reply line longer than 4096 octets")
-	ErrReplyTooLong = errors.New("multi-line reply longer than 128 lines")
+	ErrLineTooLong  = smtpreply.ErrLineTooLong  // a line over MaxLineLength
+	ErrReplyTooLong = smtpreply.ErrTooManyLines // a reply over MaxReplyLines
 	ErrTooMuchData  = errors.New("server sent more than 1 MiB")
-	ErrMalformed    = errors.New("malformed SMTP reply")
+	ErrMalformed    = smtpreply.ErrMalformed // wrapped by the two above too
 )
 
 // Reply is one SMTP reply (RFC 5321 4.2): a three-digit code and one or
@@ -105,103 +106,21 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readReply reads one reply: lines "NNN-text" continued until "NNN text"
-// or "NNN" (RFC 5321 4.2.1). Bare LF line ends are tolerated.
+// limits are the reply bounds passed to the shared reader.
+var limits = smtpreply.Limits{MaxLine: MaxLineLength, MaxLines: MaxReplyLines, MaxBytes: smtpreply.Default.MaxBytes}
+
+// readReply reads one reply with the shared reader (internal/smtpreply):
+// lines "NNN-text" continued until "NNN text" or "NNN" (RFC 5321 4.2.1),
+// bare LF tolerated. The text is sanitized here. A connection closed in
+// the middle of a reply is a protocol error (ErrMalformed) for the probe.
 func readReply(br *bufio.Reader) (*Reply, error) {
-	rep := &Reply{}
-	var rawFirst string
-	for n := 0; ; n++ {
-		if n >= MaxReplyLines {
-			return rep, ErrReplyTooLong
-		}
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return rep, ErrLineTooLong
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if len(line) > 0 || n > 0 {
-					return rep, fmt.Errorf("%w: connection closed in the middle of a reply", ErrMalformed)
-				}
-				return rep, io.EOF
-			}
-			return rep, err
-		}
-		s := strings.TrimRight(string(line), "\r\n")
-		code, more, text, ok := splitLine(s)
-		if !ok {
-			return rep, fmt.Errorf("%w: %q", ErrMalformed, sanitize.Line(truncate(s, 80)))
-		}
-		if n == 0 {
-			rep.Code = code
-			rawFirst = text
-		} else if code != rep.Code {
-			// RFC 5321 4.2.1: every line of a multi-line reply carries
-			// the same code.
-			return rep, fmt.Errorf("%w: code %d in a multi-line %d reply", ErrMalformed, code, rep.Code)
-		}
-		rep.Lines = append(rep.Lines, sanitize.Line(text))
-		if !more {
-			break
-		}
+	r, err := smtpreply.Read(br, limits, nil)
+	rep := &Reply{Code: r.Code, Enhanced: r.Enhanced}
+	for _, l := range r.Lines {
+		rep.Lines = append(rep.Lines, sanitize.Line(l))
 	}
-	rep.Enhanced = enhancedCode(rep.Code, rawFirst)
-	return rep, nil
-}
-
-// splitLine parses "NNN-text", "NNN text" or "NNN".
-func splitLine(s string) (code int, more bool, text string, ok bool) {
-	if len(s) < 3 {
-		return 0, false, "", false
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false, "", false
-		}
-	}
-	code = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-	if code < 200 || code > 599 {
-		return 0, false, "", false
-	}
-	switch {
-	case len(s) == 3:
-		return code, false, "", true
-	case s[3] == '-':
-		return code, true, s[4:], true
-	case s[3] == ' ':
-		return code, false, s[4:], true
-	}
-	return 0, false, "", false
-}
-
-// enhancedCode returns the RFC 3463 code at the start of text when its
-// class matches the reply code's first digit (RFC 2034 4).
-func enhancedCode(code int, text string) string {
-	tok, _, _ := strings.Cut(text, " ")
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 || tok[0]-'0' != byte(code/100) {
-		return ""
-	}
-	for i, p := range parts {
-		max := 3
-		if i == 0 {
-			max = 1
-		}
-		if p == "" || len(p) > max {
-			return ""
-		}
-		for j := 0; j < len(p); j++ {
-			if p[j] < '0' || p[j] > '9' {
-				return ""
-			}
-		}
-	}
-	return tok
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return rep, err
 }
