@@ -278,9 +278,15 @@ func serve(tb testing.TB, addr string, be *Backend, configure func(*smtp.Server)
 
 // Scripted is a raw TCP server whose handler plays the server side.
 type Scripted struct {
-	Addr netip.AddrPort
-	Log  *CommandLog
+	Addr  netip.AddrPort
+	Log   *CommandLog
+	close func()
 }
+
+// Close stops the listener, closes open connections and waits for every
+// handler to return (tests counting goroutines call it before counting).
+// It also runs at the end of the test; calling it twice is harmless.
+func (s *Scripted) Close() { s.close() }
 
 // StartScripted runs handle for each connection to a listener on
 // 127.0.0.1 (a random port).
@@ -298,9 +304,10 @@ func StartScriptedOn(tb testing.TB, addr string, handle func(c net.Conn, r *bufi
 	}
 	lg := &CommandLog{}
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
 	)
 	wg.Add(1)
 	go func() {
@@ -311,9 +318,14 @@ func StartScriptedOn(tb testing.TB, addr string, handle func(c net.Conn, r *bufi
 				return
 			}
 			mu.Lock()
+			if closed {
+				mu.Unlock()
+				_ = c.Close()
+				return
+			}
 			conns = append(conns, c)
-			mu.Unlock()
 			wg.Add(1)
+			mu.Unlock()
 			go func() {
 				defer wg.Done()
 				defer c.Close()
@@ -324,16 +336,21 @@ func StartScriptedOn(tb testing.TB, addr string, handle func(c net.Conn, r *bufi
 	}()
 	// At the end of the test, connections still open are closed, so that a
 	// handler blocked on a client that went away ends at once.
-	tb.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return &Scripted{Addr: l.Addr().(*net.TCPAddr).AddrPort(), Log: lg}
+	var once sync.Once
+	closeAll := func() {
+		once.Do(func() {
+			_ = l.Close()
+			mu.Lock()
+			closed = true
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			mu.Unlock()
+			wg.Wait()
+		})
+	}
+	tb.Cleanup(closeAll)
+	return &Scripted{Addr: l.Addr().(*net.TCPAddr).AddrPort(), Log: lg, close: closeAll}
 }
 
 // ReadCommand reads one command line into the log ("" on error).
@@ -369,5 +386,94 @@ func ServeCommands(c net.Conn, r *bufio.Reader, lg *CommandLog, answers map[stri
 		if verb == "QUIT" {
 			return
 		}
+	}
+}
+
+// Hostile is a misbehaving SMTP server for robustness tests: Handle plays
+// it in StartScripted. Every handler ends when the client goes away.
+type Hostile struct {
+	Name   string
+	Handle func(c net.Conn, r *bufio.Reader, lg *CommandLog)
+}
+
+// EndlessLineBytes is how much the endless-line server sends at most.
+const EndlessLineBytes = 16 << 20
+
+// HostileServers are the servers every SMTP probe must survive with a
+// clear error, in bounded time and memory, without sending DATA:
+//   - never-greets: accepts TCP, says nothing, reads what comes
+//   - endless-line: a greeting line of 16 MiB without CRLF
+//   - tarpit: a greeting dripped one byte a second
+//   - tarpit-after-greeting: greets, then drips the EHLO reply
+//   - endless-multiline: greets, then answers EHLO with "250-" forever
+//   - close-mid-reply: greets, then closes in the middle of the EHLO reply
+//   - bogus-code: greets with code 999
+//   - garbage: greets, then answers EHLO with binary garbage
+func HostileServers() []Hostile {
+	greetThen := func(after func(c net.Conn, r *bufio.Reader, lg *CommandLog)) func(c net.Conn, r *bufio.Reader, lg *CommandLog) {
+		return func(c net.Conn, r *bufio.Reader, lg *CommandLog) {
+			if _, err := io.WriteString(c, "220 hostile.test ESMTP\r\n"); err != nil {
+				return
+			}
+			if ReadCommand(r, lg) == "" {
+				return
+			}
+			after(c, r, lg)
+		}
+	}
+	drain := func(r *bufio.Reader, lg *CommandLog) {
+		for ReadCommand(r, lg) != "" {
+		}
+	}
+	return []Hostile{
+		{"never-greets", func(_ net.Conn, r *bufio.Reader, lg *CommandLog) { drain(r, lg) }},
+		{"endless-line", func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
+			chunk := []byte("220 " + strings.Repeat("A", 64<<10-4))
+			for sent := 0; sent < EndlessLineBytes; sent += len(chunk) {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+				chunk[0], chunk[1], chunk[2], chunk[3] = 'A', 'A', 'A', 'A'
+			}
+		}},
+		{"tarpit", func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
+			msg := []byte("220 tarpit.test ESMTP slowly, very slowly\r\n")
+			for i := 0; ; i++ {
+				if _, err := c.Write(msg[i%len(msg) : i%len(msg)+1]); err != nil {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		}},
+		{"tarpit-after-greeting", greetThen(func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
+			msg := []byte("250-hostile.test\r\n250 SIZE\r\n")
+			for i := 0; ; i++ {
+				if _, err := c.Write(msg[i%len(msg) : i%len(msg)+1]); err != nil {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		})},
+		{"endless-multiline", greetThen(func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
+			line := []byte("250-PIPELINING and more\r\n")
+			for {
+				if _, err := c.Write(line); err != nil {
+					return
+				}
+			}
+		})},
+		{"close-mid-reply", greetThen(func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
+			_, _ = io.WriteString(c, "250-hostile.test\r\n250-SIZE 1000\r\n250-STAR")
+		})},
+		{"bogus-code", func(c net.Conn, r *bufio.Reader, lg *CommandLog) {
+			if _, err := io.WriteString(c, "999 hostile.test what is this\r\n"); err == nil {
+				drain(r, lg)
+			}
+		}},
+		{"garbage", greetThen(func(c net.Conn, r *bufio.Reader, lg *CommandLog) {
+			if _, err := io.WriteString(c, "\x00\xff\x1b[2Jgarbage 25O\r\nHTTP/1.1 400 Bad Request\r\n"); err == nil {
+				drain(r, lg)
+			}
+		})},
 	}
 }
