@@ -16,6 +16,7 @@ import (
 
 	smtp "github.com/emersion/go-smtp"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/smtpreply"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
@@ -477,6 +478,13 @@ func TestReadReply(t *testing.T) {
 		{"25 short\r\n", 0, "", nil, "", ErrMalformed},
 		{"600 big\r\n", 0, "", nil, "", ErrMalformed},
 		{"250_odd\r\n", 0, "", nil, "", ErrMalformed},
+		// RFC 5321 4.2: the second digit is 0-5 (accepted before the
+		// shared reader), and RFC 3463 has no class 3.
+		{"260 odd\r\n", 0, "", nil, "", ErrMalformed},
+		{"354 3.0.0 go ahead\r\n", 354, "", []string{"3.0.0 go ahead"}, "3.0.0 go ahead", nil},
+		// 128 lines of 4000 bytes passed before: one reply is now capped
+		// at 64 KiB as in the relay probe.
+		{strings.Repeat("250-"+strings.Repeat("y", 4000)+"\r\n", 100) + "250 x\r\n", 0, "", nil, "", smtpreply.ErrTooLong},
 		{"", 0, "", nil, "", io.EOF},
 	}
 	for _, tt := range tests {
