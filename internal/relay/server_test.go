@@ -3,7 +3,6 @@ package relay
 import (
 	"bufio"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -217,8 +216,4 @@ func scriptedMTA(t *testing.T, answer func(verb, line string) (reply string, han
 		_, _ = io.WriteString(c, "220 mx.test ESMTP\r\n")
 		dialogue(c, r, answer)
 	})
-}
-
-func isClosedErr(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }
