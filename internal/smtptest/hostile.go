@@ -24,6 +24,7 @@ func CheckHostile(t *testing.T, limit time.Duration, maxAlloc uint64, probe func
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			srv := StartScripted(t, h.Handle)
+			start := time.Now()
 			done := make(chan string, 1)
 			go func() { done <- probe(t, srv.Addr) }()
 			var msg string
@@ -33,6 +34,7 @@ func CheckHostile(t *testing.T, limit time.Duration, maxAlloc uint64, probe func
 				srv.Close()
 				t.Fatalf("the probe did not return within %s", limit)
 			}
+			took := time.Since(start)
 			runtime.ReadMemStats(&m1)
 			srv.Close()
 			if msg == "" {
@@ -49,7 +51,7 @@ func CheckHostile(t *testing.T, limit time.Duration, maxAlloc uint64, probe func
 				buf := make([]byte, 1<<16)
 				t.Errorf("%d goroutines after the probe, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 			}
-			t.Logf("%s: %s", h.Name, msg)
+			t.Logf("%s: returned after %s, %d KiB allocated: %s", h.Name, took.Round(time.Millisecond), (m1.TotalAlloc-m0.TotalAlloc)>>10, msg)
 		})
 	}
 }
