@@ -188,12 +188,13 @@ func rcptProbe(ctx context.Context, res *Result, opts Options) *SMTPSummary {
 	random := randomLocal(opts.Rand) + "@" + a.Domain
 	probeOpts.Recipients = []string{a.String(), random}
 	var last, busy *smtpprobe.Result
-	busyHost := ""
+	busyHost, connected := "", false
 	var errs []string
 	for _, h := range hosts {
 		for _, ip := range h.Addrs {
 			p := smtpprobe.Probe(ctx, h.Name, ip, port, probeOpts)
 			last = p
+			connected = connected || p.Connected
 			if !p.Connected || p.Greeting == nil {
 				errs = append(errs, fmt.Sprintf("%s [%s]: %s", h.Name, ip, p.Error))
 				if ctx.Err() != nil {
@@ -232,7 +233,14 @@ func rcptProbe(ctx context.Context, res *Result, opts Options) *SMTPSummary {
 	if last != nil {
 		sum.Transcript = last.Steps
 	}
-	sum.Error = "could not connect to any MX host: " + strings.Join(errs, "; ")
+	// "could not connect" only when no TCP connection was made: a server
+	// that accepted the connection and then said nothing usable is a
+	// different failure (issue 23, item 11).
+	what := "could not connect to any MX host: "
+	if connected {
+		what = "no MX host greeted usably: "
+	}
+	sum.Error = what + strings.Join(errs, "; ")
 	return sum
 }
 

@@ -3,6 +3,7 @@ package address
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ func TestHostileServers(t *testing.T) {
 		}
 		if r.SMTP.Accepted || r.SMTP.CatchAll != nil {
 			t.Errorf("a verdict from a hostile server: %+v", r.SMTP)
+		}
+		if strings.HasPrefix(r.SMTP.Error, "could not connect") {
+			t.Errorf("TCP connected, yet: %s", r.SMTP.Error)
 		}
 		return r.SMTP.Error
 	})
