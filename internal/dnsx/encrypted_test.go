@@ -34,7 +34,7 @@ func TestEncryptedTransports(t *testing.T) {
 			} else {
 				url = srv.StartDoH(cert)
 			}
-			c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 2 * time.Second})
+			c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
