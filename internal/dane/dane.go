@@ -363,12 +363,7 @@ func tlsaEvidence(hosts []Host) []string {
 }
 
 func dnsErr(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "dane.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown (SERVFAIL from a validating resolver often means broken DNSSEC).",
-		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
-	}
+	return findings.DNSError(check, what, err)
 }
 
 // CheckResult turns the analysis into the dane check's result.

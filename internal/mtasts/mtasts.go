@@ -556,12 +556,7 @@ func noneFinding(domain string, res *dnsx.Result) findings.Finding {
 }
 
 func dnsErrFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "mta-sts.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC) or use another resolver with --resolver.",
-	}
+	return findings.DNSError(check, what, err)
 }
 
 func certEvidence(certs []*x509.Certificate) []string {

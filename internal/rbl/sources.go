@@ -235,10 +235,7 @@ func firstN(ss []string, n int) []string {
 
 // dnsErrorFinding is a lookup that failed while gathering what to check.
 func dnsErrorFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "rbl.dns-error", Check: "rbl", Severity: findings.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the addresses behind it were not checked", what),
-		Detail: oneLine(err.Error()),
-		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
-	}
+	f := findings.DNSError("rbl", what, err)
+	f.Detail = oneLine(f.Detail) + " The addresses behind it were not checked."
+	return f
 }

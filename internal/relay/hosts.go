@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
@@ -134,12 +133,9 @@ func ProbeHosts(ctx context.Context, hosts []Host, base Options) []*Result {
 }
 
 func dnsFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "relay.dns-error", Check: checkName, Severity: findings.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
-		Detail: err.Error() + ". Without the mail servers' addresses the relay probe cannot run; this is not the same as having no mail server.",
-		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
-	}
+	f := findings.DNSError(checkName, what, err)
+	f.Detail += " Without the mail servers' addresses the relay probe cannot run."
+	return f
 }
 
 func contains(ss []string, s string) bool {
