@@ -24,6 +24,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
+	mxhosts "github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -140,14 +141,18 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	}
 	mxc := make(chan mxAnswer, 1)
 	go func() {
-		mxs, mres, err := dnsx.LookupMX(ctx, r, domain)
-		var hosts []string
-		for _, m := range mxs {
-			if h := strings.ToLower(strings.TrimSuffix(m.Mx, ".")); h != "" {
-				hosts = append(hosts, h)
-			}
+		// The one MX-host derivation: only real MX hosts are matched
+		// against the policy (an implicit MX or a null MX has none).
+		set, err := mxhosts.MailHosts(ctx, r, domain)
+		if err != nil {
+			mxc <- mxAnswer{err: err}
+			return
 		}
-		mxc <- mxAnswer{hosts, mres, err}
+		var hosts []string
+		if set.Kind == mxhosts.HostsMX {
+			hosts = set.Names()
+		}
+		mxc <- mxAnswer{hosts, set.Result, nil}
 	}()
 
 	rec, txts, txtRes, err := LookupRecord(ctx, r, domain)
