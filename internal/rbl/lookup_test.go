@@ -2,6 +2,7 @@ package rbl
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -91,12 +92,12 @@ func TestCheckIP(t *testing.T) {
 	}{
 		{"192.0.2.1", "spamhaus-zen", StatusListed, "", "SBL", findings.StatusFail, "rbl.listed"},
 		{"192.0.2.2", "spamhaus-zen", StatusListed, "", "XBL", findings.StatusFail, "rbl.listed"},
-		{"192.0.2.3", "spamhaus-zen", StatusError, ErrRefused, "", findings.StatusError, "rbl.query-refused"},
-		{"192.0.2.4", "spamcop", StatusError, ErrBogus, "", findings.StatusError, "rbl.bogus-answer"},
+		{"192.0.2.3", "spamhaus-zen", StatusError, KindRefused, "", findings.StatusError, "rbl.query-refused"},
+		{"192.0.2.4", "spamcop", StatusError, KindBogus, "", findings.StatusError, "rbl.bogus-answer"},
 		{"192.0.2.5", "spamcop", StatusListed, "", "not in SpamCop's documentation", findings.StatusFail, "rbl.listed"},
 		{"192.0.2.6", "uceprotect-2", StatusListed, "", "allocation", findings.StatusWarn, "rbl.minor-listing"},
-		{"192.0.2.7", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
-		{"192.0.2.8", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.7", "spamhaus-zen", StatusError, KindDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.8", "spamhaus-zen", StatusError, KindDNS, "", findings.StatusError, "rbl.dns-error"},
 		{"192.0.2.9", "spamhaus-zen", StatusClean, "", "", findings.StatusPass, ""},
 	}
 	for _, tt := range tests {
@@ -248,7 +249,7 @@ func TestCheckDomainLists(t *testing.T) {
 		t.Errorf("uribl bitmask: %+v", r)
 	}
 	rep = CheckDomain(context.Background(), srv.Client(t), "refused.example", Options{Lists: ls})
-	if r := find(t, rep, "uribl", "refused.example"); r.Status != StatusError || r.ErrorKind != ErrRefused {
+	if r := find(t, rep, "uribl", "refused.example"); r.Status != StatusError || r.ErrorKind != KindRefused {
 		t.Errorf("uribl 127.0.0.1: %+v", r)
 	}
 }
@@ -392,10 +393,10 @@ test.dgood.example.net.      60 IN A 127.0.0.2
 	if r := find(t, rep, "good.example.net", "192.0.2.50"); r.Status != StatusClean {
 		t.Errorf("healthy list: %+v", r)
 	}
-	if r := find(t, rep, "dead.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != ErrUnhealthy {
+	if r := find(t, rep, "dead.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != KindUnhealthy {
 		t.Errorf("dead list's clean must be an error: %+v", r)
 	}
-	if r := find(t, rep, "world.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != ErrUnhealthy {
+	if r := find(t, rep, "world.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != KindUnhealthy {
 		t.Errorf("a list listing everything must not produce a listing: %+v", r)
 	}
 	if rep.Status != findings.StatusError || !slices.Contains(findingIDs(rep), "rbl.list-unhealthy") || slices.Contains(findingIDs(rep), "rbl.listed") {
@@ -435,7 +436,7 @@ func TestInvalidQueryName(t *testing.T) {
 	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 50) + ".example"
 	rep := CheckDomain(context.Background(), srv.Client(t), long, Options{Lists: lists(t, "spamhaus-dbl")})
 	for _, r := range rep.Results {
-		if r.Checked == long && (r.Status != StatusError || r.ErrorKind != ErrName) {
+		if r.Checked == long && (r.Status != StatusError || r.ErrorKind != KindName) {
 			t.Errorf("%+v", r)
 		}
 	}
@@ -461,4 +462,17 @@ func BenchmarkThirtyLists(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total)/float64(b.N)/float64(latency), "rtts")
+}
+
+func TestResultErr(t *testing.T) {
+	t.Parallel()
+	if err := (&Result{Status: StatusClean}).Err(); err != nil {
+		t.Errorf("clean: %v", err)
+	}
+	for kind, want := range map[ErrorKind]error{KindDNS: ErrDNS, KindRefused: ErrRefused, KindBogus: ErrBogus, KindUnhealthy: ErrUnhealthy, KindName: ErrName} {
+		err := (&Result{List: "l", Status: StatusError, ErrorKind: kind, Reason: "why"}).Err()
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v is not %v", kind, err, want)
+		}
+	}
 }
