@@ -227,8 +227,14 @@ back at the checks.`,
 		}
 		return app.checkResolverFlags()
 	}
+	seen := map[string]bool{}
 	for _, c := range commands {
-		root.AddCommand(c(app))
+		cmd := c(app)
+		if seen[cmd.Name()] { // listed and also added from an init: once
+			continue
+		}
+		seen[cmd.Name()] = true
+		root.AddCommand(cmd)
 	}
 	registerCompletions(root) // flag values: --format, --checks, --profile, ...
 	return root
