@@ -311,40 +311,41 @@ func TestEveryQuestionOnceAndConcurrently(t *testing.T) {
 	}
 }
 
-// TestOneRoundTrip: thirty lists at 100 ms each answer in about 100 ms,
-// not three seconds. (BenchmarkThirtyLists measures it as a metric.)
+// TestOneRoundTrip: thirty lists are asked at once: all thirty questions
+// are in flight together (a dnstest barrier), not one after another.
 func TestOneRoundTrip(t *testing.T) {
-	const latency = 100 * time.Millisecond
-	d, counts := timeThirtyLists(t, latency, 0)
-	if counts.Clean != 30 {
-		t.Fatalf("counts %+v", counts)
+	srv := dnstest.Start(t, "")
+	bar := srv.SetBarrier(30, 10*time.Second, nil)
+	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Timeout: 20 * time.Second})
+	if rep.Counts.Clean != 30 {
+		t.Fatalf("counts %+v", rep.Counts)
 	}
-	if d > 5*latency {
-		t.Errorf("30 lists took %v at %v per answer: they were not asked concurrently", d, latency)
+	if !bar.Reached() {
+		t.Errorf("at most %d of 30 list questions were in flight at once: not asked concurrently", bar.Most())
 	}
 }
 
-// TestConcurrencyBound: with Concurrency 5, thirty questions go out in at
-// least six waves; with the default, in one.
+// TestConcurrencyBound: with Concurrency 5, five questions are in flight
+// and a sixth never joins them: a barrier of six holds the first five
+// until its timeout (which only ends the wait) and is not reached.
 func TestConcurrencyBound(t *testing.T) {
-	const latency = 50 * time.Millisecond
-	if d, counts := timeThirtyLists(t, latency, 5); d < 6*latency || counts.Clean != 30 {
-		t.Errorf("30 questions, 5 at a time, %v each: took %v (counts %+v)", latency, d, counts)
+	srv := dnstest.Start(t, "")
+	bar := srv.SetBarrier(6, 300*time.Millisecond, nil)
+	// No retransmissions: a held question must not be asked twice.
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 20 * time.Second, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := CheckIP(context.Background(), c, netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Concurrency: 5, Timeout: 20 * time.Second})
+	if rep.Counts.Clean != 30 {
+		t.Fatalf("counts %+v", rep.Counts)
+	}
+	if bar.Reached() || bar.Most() != 5 {
+		t.Errorf("Concurrency 5: %d questions in flight at once (barrier of 6 reached: %v)", bar.Most(), bar.Reached())
 	}
 	if DefaultConcurrency < 100 {
 		t.Errorf("DefaultConcurrency %d: a domain with 4 addresses on 25 lists would need several round trips", DefaultConcurrency)
 	}
-}
-
-// timeThirtyLists checks one address on thirty synthetic lists served with
-// latency per answer, concurrency questions at a time (0: the default),
-// and returns how long it took and the counts.
-func timeThirtyLists(t *testing.T, latency time.Duration, concurrency int) (time.Duration, Counts) {
-	srv := dnstest.Start(t, "")
-	srv.SetLatency(latency, 0)
-	start := time.Now()
-	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Concurrency: concurrency, Timeout: 5 * time.Second})
-	return time.Since(start), rep.Counts
 }
 
 func syntheticLists(n int) []List {
