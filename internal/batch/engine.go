@@ -111,7 +111,7 @@ func (s *Summary) Add(r *report.Report, failOn report.Status) {
 	s.Failing = append(s.Failing, e)
 }
 
-// ExitCode per DESIGN.md: 1 something at or above --fail-on, else 3 a check
+// ExitCode per docs/contracts.md: 1 something at or above --fail-on, else 3 a check
 // could not run, else 0.
 func (s *Summary) ExitCode() int {
 	switch {
