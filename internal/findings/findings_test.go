@@ -19,6 +19,7 @@ func TestDNSError(t *testing.T) {
 	}{
 		{errors.New("SERVFAIL from 127.0.0.1:53"), "mx.dns-error", SeverityError, "could not look up the MX records of example.com: the DNS did not answer"},
 		{fmt.Errorf("lookup: %w", dnsx.ErrInvalidName), "mx.invalid-name", SeverityFail, "the MX records of example.com is not a valid DNS name"},
+		{fmt.Errorf("lookup: %w", dnsx.ErrCNAMELoop), "mx.cname-loop", SeverityFail, "the MX records of example.com: its CNAME chain loops or is longer than 10"},
 	}
 	for _, tt := range tests {
 		f := DNSError("mx", "the MX records of example.com", tt.err)
