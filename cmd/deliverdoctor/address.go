@@ -15,8 +15,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { addCommand(newAddressCmd) }
-
 func newAddressCmd(app *App) *cobra.Command {
 	var pf probeFlags
 	var mailFrom string

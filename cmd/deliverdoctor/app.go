@@ -70,10 +70,17 @@ type App struct {
 	zoneStore *zone.Store
 }
 
-// commands is the registry of subcommand constructors: each command's file
-// adds itself in init, so adding a command never edits a shared file.
-var commands []func(*App) *cobra.Command
+// commands is every subcommand's constructor, listed in one place.
+var commands = []func(*App) *cobra.Command{
+	newCheckCmd,
+	newMXCmd, newPTRCmd, newSPFCmd, newDKIMCmd, newDMARCCmd, newRBLCmd, newMTASTSCmd,
+	newRelayCmd, newAddressCmd,
+	newHeadersCmd, newExplainCmd, newBouncesCmd,
+}
 
+// addCommand appends a constructor from a command file's init: the way
+// commands were added before the list above, kept so that commands written
+// that way still build. New commands belong in the list.
 func addCommand(f func(*App) *cobra.Command) { commands = append(commands, f) }
 
 // exitError carries an exit code without a message (findings were already
@@ -220,8 +227,14 @@ back at the checks.`,
 		}
 		return app.checkResolverFlags()
 	}
+	seen := map[string]bool{}
 	for _, c := range commands {
-		root.AddCommand(c(app))
+		cmd := c(app)
+		if seen[cmd.Name()] { // listed and also added from an init: once
+			continue
+		}
+		seen[cmd.Name()] = true
+		root.AddCommand(cmd)
 	}
 	registerCompletions(root) // flag values: --format, --checks, --profile, ...
 	return root

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/batch"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 )
@@ -310,8 +311,8 @@ func TestProgressBarVisible(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
-	for i, st := range []report.Status{report.StatusPass, report.StatusFail, report.StatusError} {
-		r := &report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []report.CheckResult{{Name: "mx", Status: st}}}
+	for i, st := range []findings.Status{findings.StatusPass, findings.StatusFail, findings.StatusError} {
+		r := &report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []findings.CheckResult{{Name: "mx", Status: st}}}
 		if err := b.emit(r); err != nil {
 			t.Fatal(err)
 		}
@@ -323,8 +324,8 @@ func TestProgressBarVisible(t *testing.T) {
 		}
 	}
 	sum := batch.NewSummary(0)
-	sum.Add(&report.Report{Target: "d1.example", Status: report.StatusFail, Checks: []report.CheckResult{{Name: "mx", Status: report.StatusFail}}}, report.StatusFail)
-	sum.Add(&report.Report{Target: "d2.example", Status: report.StatusError, Checks: []report.CheckResult{{Name: "mx", Status: report.StatusError}}}, report.StatusFail)
+	sum.Add(&report.Report{Target: "d1.example", Status: findings.StatusFail, Checks: []findings.CheckResult{{Name: "mx", Status: findings.StatusFail}}}, findings.StatusFail)
+	sum.Add(&report.Report{Target: "d2.example", Status: findings.StatusError, Checks: []findings.CheckResult{{Name: "mx", Status: findings.StatusError}}}, findings.StatusFail)
 	if err := b.finish(sum); err != nil {
 		t.Fatal(err)
 	}

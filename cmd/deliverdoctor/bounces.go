@@ -16,8 +16,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { addCommand(newBouncesCmd) }
-
 // bouncesSchema names the JSON output of the bounces command.
 const bouncesSchema = "deliverdoctor.bounces/v1"
 

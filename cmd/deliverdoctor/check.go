@@ -11,8 +11,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 )
 
-func init() { addCommand(newCheckCmd) }
-
 type checkFlags struct {
 	ip           string
 	checks       []string

@@ -17,8 +17,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { addCommand(newDKIMCmd) }
-
 func newDKIMCmd(app *App) *cobra.Command {
 	var selectors []string
 	cmd := &cobra.Command{

@@ -16,8 +16,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newDMARCCmd) }
-
 type dmarcFlags struct {
 	ip          string
 	mailFrom    string

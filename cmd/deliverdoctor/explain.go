@@ -23,8 +23,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newExplainCmd) }
-
 // explainSchema names the JSON output of the explain command.
 const explainSchema = "deliverdoctor.explain/v1"
 

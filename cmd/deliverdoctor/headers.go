@@ -14,8 +14,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { addCommand(newHeadersCmd) }
-
 func newHeadersCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "headers MSG.eml|-",

@@ -14,8 +14,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { addCommand(newMTASTSCmd) }
-
 type mtastsFlags struct {
 	url     string
 	policy  string

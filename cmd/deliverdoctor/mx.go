@@ -17,8 +17,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newMXCmd) }
-
 // probeFlags are the SMTP probe flags shared by mx and address.
 type probeFlags struct {
 	smtp    bool

@@ -14,8 +14,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newPTRCmd) }
-
 func newPTRCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ptr IP...",

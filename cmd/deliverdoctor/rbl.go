@@ -17,8 +17,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newRBLCmd) }
-
 // rblSchema names the JSON output of the rbl command.
 const rblSchema = "deliverdoctor.rbl/v1"
 

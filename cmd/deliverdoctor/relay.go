@@ -21,8 +21,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() { addCommand(newRelayCmd) }
-
 type relayFlags struct {
 	external     string
 	domain       string

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -65,7 +66,7 @@ _dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@overlay.example"
 		t.Fatalf("%v\nstderr %s\n%s", err, stderr, out)
 	}
 	for _, c := range rep.Checks {
-		if (c.Name == "mx" || c.Name == "dkim") && c.Status != report.StatusPass {
+		if (c.Name == "mx" || c.Name == "dkim") && c.Status != findings.StatusPass {
 			t.Errorf("%s: %s %q, want pass from live DNS", c.Name, c.Status, c.Summary)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -123,7 +124,7 @@ func TestBatchSignals(t *testing.T) {
 				t.Fatalf("%d reports: the signal did not stop the run", len(reps))
 			}
 			for _, r := range reps {
-				if r.Status == report.StatusError {
+				if r.Status == findings.StatusError {
 					t.Errorf("%s written as error: a target cut off must write nothing", r.Target)
 				}
 			}

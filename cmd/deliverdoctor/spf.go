@@ -16,8 +16,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
-func init() { addCommand(newSPFCmd) }
-
 type spfFlags struct {
 	ip, mailFrom, helo string
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -68,14 +69,14 @@ func TestSourceInputProblems(t *testing.T) {
 func TestSummaryBounded(t *testing.T) {
 	s := NewSummary(3)
 	for i := 0; i < 1000; i++ {
-		st := []report.Status{report.StatusPass, report.StatusFail, report.StatusError, report.StatusWarn}[i%4]
-		s.Add(&report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []report.CheckResult{{Name: "mx", Status: st}}}, report.StatusFail)
+		st := []findings.Status{findings.StatusPass, findings.StatusFail, findings.StatusError, findings.StatusWarn}[i%4]
+		s.Add(&report.Report{Target: fmt.Sprintf("d%d.example", i), Status: st, Checks: []findings.CheckResult{{Name: "mx", Status: st}}}, findings.StatusFail)
 	}
 	if len(s.Failing) != 6 || s.Unlisted != 494 || s.Total != 1000 || s.ExitCode() != 1 {
 		t.Errorf("failing %d unlisted %d total %d exit %d", len(s.Failing), s.Unlisted, s.Total, s.ExitCode())
 	}
 	l := s.Listing()
-	if l[0].Status != report.StatusFail || l[5].Status != report.StatusError || l[0].Checks[0] != "mx" {
+	if l[0].Status != findings.StatusFail || l[5].Status != findings.StatusError || l[0].Checks[0] != "mx" {
 		t.Errorf("listing %+v", l)
 	}
 }
@@ -99,17 +100,17 @@ func TestEngineStop(t *testing.T) {
 			}
 			select {
 			case <-ctx.Done():
-				return &report.Report{Target: tg.Name, Status: report.StatusError}
+				return &report.Report{Target: tg.Name, Status: findings.StatusError}
 			case <-time.After(10 * time.Millisecond):
 			}
 			if tg.Name == "d1.example" {
 				<-ctx.Done() // never finishes on its own
-				return &report.Report{Target: tg.Name, Status: report.StatusError}
+				return &report.Report{Target: tg.Name, Status: findings.StatusError}
 			}
-			return &report.Report{Target: tg.Name, Status: report.StatusPass}
+			return &report.Report{Target: tg.Name, Status: findings.StatusPass}
 		},
 		Emit: func(r *report.Report) error {
-			if r.Status == report.StatusError {
+			if r.Status == findings.StatusError {
 				t.Errorf("%s emitted as error", r.Target)
 			}
 			emitted.Add(1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -32,24 +33,24 @@ type Engine struct {
 	// finish. An error stops the run. The report is not kept after it.
 	Emit func(r *report.Report) error
 	// FailOn is --fail-on, for the exit code.
-	FailOn report.Status
+	FailOn findings.Status
 	// Listed bounds Summary.Failing per status; 0 means DefaultListed.
 	Listed int
 }
 
 // Entry is a failing or erroring target in the summary.
 type Entry struct {
-	Target string        `json:"target"`
-	Status report.Status `json:"status"`
-	Checks []string      `json:"checks"` // the checks at that status
+	Target string          `json:"target"`
+	Status findings.Status `json:"status"`
+	Checks []string        `json:"checks"` // the checks at that status
 }
 
 // Summary is what a run keeps: counts, and a bounded list of the targets
 // that failed or could not be checked. Its size does not depend on the
 // number of targets.
 type Summary struct {
-	Total    int                   `json:"targets"`
-	ByStatus map[report.Status]int `json:"by_status"`
+	Total    int                     `json:"targets"`
+	ByStatus map[findings.Status]int `json:"by_status"`
 	// Failing lists fail targets first, then error ones, at most Listed of
 	// each; Unlisted counts the rest (the output has them all).
 	Failing  []Entry `json:"failing"`
@@ -77,11 +78,11 @@ func NewSummary(listed int) *Summary {
 	if listed <= 0 {
 		listed = DefaultListed
 	}
-	return &Summary{ByStatus: map[report.Status]int{}, listed: listed}
+	return &Summary{ByStatus: map[findings.Status]int{}, listed: listed}
 }
 
 // Add counts one report.
-func (s *Summary) Add(r *report.Report, failOn report.Status) {
+func (s *Summary) Add(r *report.Report, failOn findings.Status) {
 	s.Total++
 	s.ByStatus[r.Status]++
 	if r.AtOrAbove(failOn) {
@@ -90,11 +91,11 @@ func (s *Summary) Add(r *report.Report, failOn report.Status) {
 	if r.HasError() {
 		s.hasError = true
 	}
-	if r.Status != report.StatusFail && r.Status != report.StatusError {
+	if r.Status != findings.StatusFail && r.Status != findings.StatusError {
 		return
 	}
 	n := &s.fails
-	if r.Status == report.StatusError {
+	if r.Status == findings.StatusError {
 		n = &s.errs
 	}
 	if *n >= s.listed {
@@ -111,7 +112,7 @@ func (s *Summary) Add(r *report.Report, failOn report.Status) {
 	s.Failing = append(s.Failing, e)
 }
 
-// ExitCode per DESIGN.md: 1 something at or above --fail-on, else 3 a check
+// ExitCode per docs/contracts.md: 1 something at or above --fail-on, else 3 a check
 // could not run, else 0.
 func (s *Summary) ExitCode() int {
 	switch {
@@ -126,7 +127,7 @@ func (s *Summary) ExitCode() int {
 // Line is the closing "summary:" line's text (without the prefix).
 func (s *Summary) Line() string {
 	parts := []string{fmt.Sprintf("%d %s", s.Total, plural(s.Total, "target"))}
-	for _, st := range []report.Status{report.StatusFail, report.StatusError, report.StatusWarn, report.StatusPass, report.StatusSkip} {
+	for _, st := range []findings.Status{findings.StatusFail, findings.StatusError, findings.StatusWarn, findings.StatusPass, findings.StatusSkip} {
 		if n := s.ByStatus[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
@@ -149,7 +150,7 @@ func (s *Summary) Listing() []Entry {
 	out := append([]Entry(nil), s.Failing...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Status != out[j].Status {
-			return out[i].Status == report.StatusFail
+			return out[i].Status == findings.StatusFail
 		}
 		return out[i].Target < out[j].Target
 	})
@@ -214,7 +215,7 @@ func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, 
 		}
 	)
 	if failOn == "" {
-		failOn = report.StatusFail
+		failOn = findings.StatusFail
 	}
 	for w := 0; w < jobs; w++ {
 		wg.Add(1)

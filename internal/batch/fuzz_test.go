@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // FuzzSource: any input file gives targets or a clear error, never a panic
@@ -39,7 +39,7 @@ func FuzzResume(f *testing.F) {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, _, err := OpenOutput(path, true, NewSummary(0), report.StatusFail)
+		out, _, err := OpenOutput(path, true, NewSummary(0), findings.StatusFail)
 		if err != nil {
 			return
 		}

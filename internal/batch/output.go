@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -29,7 +30,7 @@ type Output struct {
 // counted into sum (with failOn for the exit code) and returned as the set
 // of targets to skip; a torn last line is cut off, and new reports are
 // appended.
-func OpenOutput(path string, resume bool, sum *Summary, failOn report.Status) (*Output, Set, error) {
+func OpenOutput(path string, resume bool, sum *Summary, failOn findings.Status) (*Output, Set, error) {
 	if !resume {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
@@ -59,7 +60,7 @@ func OpenOutput(path string, resume bool, sum *Summary, failOn report.Status) (*
 
 // readDone reads the reports of an earlier run and returns them as a set,
 // and the offset just after the last complete line.
-func readDone(f *os.File, path string, sum *Summary, failOn report.Status) (Set, int64, error) {
+func readDone(f *os.File, path string, sum *Summary, failOn findings.Status) (Set, int64, error) {
 	done := Set{}
 	r := bufio.NewReaderSize(f, 64<<10)
 	var end int64

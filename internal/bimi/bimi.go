@@ -569,12 +569,7 @@ func noneFinding(res *Result, txtRes *dnsx.Result) findings.Finding {
 }
 
 func dnsErr(name string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "bimi.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up the BIMI record " + name + ": the DNS did not answer",
-		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
-		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
-	}
+	return findings.DNSError(check, "the BIMI record "+name, err)
 }
 
 // CheckResult turns the analysis into the bimi check's result.

@@ -86,7 +86,7 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 }
 
 // Record is one failed recipient of a batch: the jsonl contract of
-// DESIGN.md (file, recipient, action, status, reply_code, hard, category,
+// docs/contracts.md (file, recipient, action, status, reply_code, hard, category,
 // ses_type, ses_subtype, smtp_command, remote_mta, diagnostic) and more.
 type Record struct {
 	File        string `json:"file"`

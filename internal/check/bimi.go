@@ -12,16 +12,14 @@ import (
 // enforcement it depends on always (DNS only, answered from the shared
 // cache where the dmarc check asked the same); the logo and the mark
 // certificate over HTTPS unless --offline.
-func init() {
-	Register(Checker{
-		Name:    "bimi",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
-				Offline: env.Options.Offline,
-				Timeout: env.Options.ProbeTimeout,
-				Dial:    env.Options.Dial,
-			}).CheckResult()
-		},
-	})
+var bimiCheck = Checker{
+	Name:    "bimi",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
+			Offline: env.Options.Offline,
+			Timeout: env.Options.ProbeTimeout,
+			Dial:    env.Options.Dial,
+		}).CheckResult()
+	},
 }

@@ -79,53 +79,50 @@ type PostChecker struct {
 	Run     func(ctx context.Context, t target.Target, env *Env, results []findings.CheckResult) findings.CheckResult
 }
 
+// checks is every check, listed here rather than registered from init
+// functions, so one place says what "check" runs.
+var checks = []Checker{mxCheck, ptrCheck, spfCheck, dkimCheck, dmarcCheck, rblCheck, smtpCheck, relayCheck,
+	mtastsCheck, tlsrptCheck, dnssecCheck, daneCheck, bimiCheck}
+
+// postChecks run after the others, from their results.
+var postChecks = []PostChecker{profileCheck}
+
 var (
-	regMu    sync.Mutex
-	registry = map[string]Checker{}
-	posts    []PostChecker
+	regMu sync.Mutex
+	extra []Checker // added with Register (tests)
 )
 
-// RegisterPost adds a post-check; called from init in this package's files.
-func RegisterPost(p PostChecker) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	posts = append(posts, p)
-}
-
-// Register adds a check; called from init in this package's files.
+// Register adds a check beside the built-in ones; tests use it to plant
+// checks that exist only in their binary.
 func Register(c Checker) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	if _, dup := registry[c.Name]; dup {
-		panic("check: duplicate registration of " + c.Name)
+	for _, x := range append(slices.Clone(checks), extra...) {
+		if x.Name == c.Name {
+			panic("check: duplicate registration of " + c.Name)
+		}
 	}
-	registry[c.Name] = c
+	extra = append(extra, c)
 }
 
-// Checkers returns the registered checks in report order.
+// Checkers returns the checks in report order.
 func Checkers() []Checker {
 	regMu.Lock()
-	defer regMu.Unlock()
-	var cs []Checker
-	for _, c := range registry {
-		cs = append(cs, c)
-	}
-	sort.Slice(cs, func(i, j int) bool {
+	cs := append(slices.Clone(checks), extra...)
+	regMu.Unlock()
+	sort.SliceStable(cs, func(i, j int) bool {
 		return orderIndex(cs[i].Name) < orderIndex(cs[j].Name) || (orderIndex(cs[i].Name) == orderIndex(cs[j].Name) && cs[i].Name < cs[j].Name)
 	})
 	return cs
 }
 
-// Names lists the registered check names in report order (post-checks
-// last).
+// Names lists the check names in report order (post-checks last).
 func Names() []string {
 	var ns []string
 	for _, c := range Checkers() {
 		ns = append(ns, c.Name)
 	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	for _, p := range posts {
+	for _, p := range postChecks {
 		ns = append(ns, p.Name)
 	}
 	return ns
@@ -199,10 +196,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		}()
 	}
 	wg.Wait()
-	regMu.Lock()
-	ps := append([]PostChecker(nil), posts...)
-	regMu.Unlock()
-	for _, p := range ps {
+	for _, p := range postChecks {
 		if len(r.Options.Only) > 0 && !slices.Contains(r.Options.Only, p.Name) {
 			continue
 		}

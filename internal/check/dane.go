@@ -14,16 +14,14 @@ import (
 // is probed on Options.SMTPPort (EHLO, STARTTLS, QUIT; never MAIL or DATA)
 // and its certificate compared with them. Like the smtp check, --offline
 // does not stop a probe the user asked for.
-func init() {
-	Register(Checker{
-		Name:    "dane",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			var o dane.Options
-			if env.Options.SMTP {
-				o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial})
-			}
-			return dane.Check(ctx, env.Resolver, t.Name, o).CheckResult()
-		},
-	})
+var daneCheck = Checker{
+	Name:    "dane",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		var o dane.Options
+		if env.Options.SMTP {
+			o.Probe = dane.SMTPProbe(env.Resolver, env.Options.SMTPPort, smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial})
+		}
+		return dane.Check(ctx, env.Resolver, t.Name, o).CheckResult()
+	},
 }

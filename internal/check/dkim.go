@@ -8,12 +8,10 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() {
-	Register(Checker{
-		Name:    "dkim",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return dkim.Discover(ctx, env.Resolver, t.Name, env.Options.Selectors).CheckResult()
-		},
-	})
+var dkimCheck = Checker{
+	Name:    "dkim",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return dkim.Discover(ctx, env.Resolver, t.Name, env.Options.Selectors).CheckResult()
+	},
 }

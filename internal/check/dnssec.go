@@ -11,12 +11,10 @@ import (
 // The dnssec check for every domain: the AD bit on its MX, DNSKEY and DS
 // answers and on its MX hosts' addresses. Meaningful only through a
 // validating resolver (--resolver); --zone answers are never validated.
-func init() {
-	Register(Checker{
-		Name:    "dnssec",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return dnssec.Check(ctx, env.Resolver, t.Name).CheckResult()
-		},
-	})
+var dnssecCheck = Checker{
+	Name:    "dnssec",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return dnssec.Check(ctx, env.Resolver, t.Name).CheckResult()
+	},
 }

@@ -12,20 +12,18 @@ import (
 // always (one cached TXT query), the policy over HTTPS unless --offline,
 // from Options.MTASTSURL when set (tests; the certificate must still name
 // mta-sts.DOMAIN).
-func init() {
-	Register(Checker{
-		Name:    "mta-sts",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return mtasts.Check(ctx, env.Resolver, t.Name, mtasts.Options{
-				Offline: env.Options.Offline,
-				URL:     env.Options.MTASTSURL,
-				Timeout: env.Options.ProbeTimeout,
-				Policy:  env.Options.MTASTSPolicy,
+var mtastsCheck = Checker{
+	Name:    "mta-sts",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return mtasts.Check(ctx, env.Resolver, t.Name, mtasts.Options{
+			Offline: env.Options.Offline,
+			URL:     env.Options.MTASTSURL,
+			Timeout: env.Options.ProbeTimeout,
+			Policy:  env.Options.MTASTSPolicy,
 
-				PolicySource: env.Options.MTASTSPolicySource,
-				Dial:         env.Options.Dial,
-			}).CheckResult()
-		},
-	})
+			PolicySource: env.Options.MTASTSPolicySource,
+			Dial:         env.Options.Dial,
+		}).CheckResult()
+	},
 }

@@ -8,12 +8,10 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() {
-	Register(Checker{
-		Name:    "mx",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return mx.Analyze(ctx, env.Resolver, t.Name).CheckResult()
-		},
-	})
+var mxCheck = Checker{
+	Name:    "mx",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return mx.Analyze(ctx, env.Resolver, t.Name).CheckResult()
+	},
 }

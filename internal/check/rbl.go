@@ -9,26 +9,24 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() {
-	Register(Checker{
-		Name: "rbl",
-		// An IP target is checked on the IP lists; a domain on the domain
-		// lists, and its MX and SPF addresses on the IP lists.
-		Applies: func(target.Target, *Options) bool { return true },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			lists, err := RBLLists(env.Options)
-			if err != nil {
-				return findings.CheckResult{Name: "rbl", Status: findings.StatusError, Summary: "no blocklists to ask",
-					Findings: []findings.Finding{{ID: "rbl.invalid-list", Check: "rbl", Severity: findings.SeverityError,
-						Title: err.Error(), Fix: "Give --dnsbl a DNS zone such as zen.spamhaus.org, and --lists major or all."}}}
-			}
-			opts := rbl.Options{Lists: lists, Timeout: env.Options.RBLTimeout, Health: env.Options.RBLHealth}
-			if t.Kind == target.KindIP {
-				return rbl.CheckIP(ctx, env.Resolver, t.IP, opts).CheckResult()
-			}
-			return rbl.CheckDomain(ctx, env.Resolver, t.Name, opts).CheckResult()
-		},
-	})
+var rblCheck = Checker{
+	Name: "rbl",
+	// An IP target is checked on the IP lists; a domain on the domain
+	// lists, and its MX and SPF addresses on the IP lists.
+	Applies: func(target.Target, *Options) bool { return true },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		lists, err := RBLLists(env.Options)
+		if err != nil {
+			return findings.CheckResult{Name: "rbl", Status: findings.StatusError, Summary: "no blocklists to ask",
+				Findings: []findings.Finding{{ID: "rbl.invalid-list", Check: "rbl", Severity: findings.SeverityError,
+					Title: err.Error(), Fix: "Give --dnsbl a DNS zone such as zen.spamhaus.org, and --lists major or all."}}}
+		}
+		opts := rbl.Options{Lists: lists, Timeout: env.Options.RBLTimeout, Health: env.Options.RBLHealth}
+		if t.Kind == target.KindIP {
+			return rbl.CheckIP(ctx, env.Resolver, t.IP, opts).CheckResult()
+		}
+		return rbl.CheckDomain(ctx, env.Resolver, t.Name, opts).CheckResult()
+	},
 }
 
 // RBLLists returns the blocklists the options select: the --dnsbl zones

@@ -11,12 +11,10 @@ import (
 
 // The relay check runs only when asked (--relay): it connects to the
 // target's mail servers and tries to relay through them (never DATA).
-func init() {
-	Register(Checker{
-		Name:    "relay",
-		Applies: func(_ target.Target, o *Options) bool { return o.Relay },
-		Run:     runRelay,
-	})
+var relayCheck = Checker{
+	Name:    "relay",
+	Applies: func(_ target.Target, o *Options) bool { return o.Relay },
+	Run:     runRelay,
 }
 
 func runRelay(ctx context.Context, t target.Target, env *Env) findings.CheckResult {

@@ -14,18 +14,16 @@ import (
 // certificate; RSET and QUIT, never DATA. --offline limits DNS to the
 // --zone files but does not stop a probe the user asked for: the
 // addresses come from the zones.
-func init() {
-	Register(Checker{
-		Name: "smtp",
-		Applies: func(t target.Target, o *Options) bool {
-			return o.SMTP && t.Kind == target.KindDomain
-		},
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			an := mx.Analyze(ctx, env.Resolver, t.Name)
-			return mx.ProbeMX(ctx, an, mx.SMTPOptions{
-				Port:  env.Options.SMTPPort,
-				Probe: smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial},
-			}).CheckResult()
-		},
-	})
+var smtpCheck = Checker{
+	Name: "smtp",
+	Applies: func(t target.Target, o *Options) bool {
+		return o.SMTP && t.Kind == target.KindDomain
+	},
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		an := mx.Analyze(ctx, env.Resolver, t.Name)
+		return mx.ProbeMX(ctx, an, mx.SMTPOptions{
+			Port:  env.Options.SMTPPort,
+			Probe: smtpprobe.Options{Timeout: env.Options.ProbeTimeout, Dial: env.Options.Dial},
+		}).CheckResult()
+	},
 }

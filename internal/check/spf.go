@@ -9,32 +9,30 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func init() {
-	Register(Checker{
-		Name:    "spf",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			o := env.Options
-			var ev *spf.Evaluation
-			var wg sync.WaitGroup
-			if o.SenderIP.IsValid() {
-				// With --ip, run check_host() too, alongside the lint (both
-				// share the resolver's cache).
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ev = spf.CheckHost(ctx, env.Resolver, SPFArgs(t.Name, o))
-				}()
-			}
-			lr := spf.Lint(ctx, env.Resolver, t.Name)
-			wg.Wait()
-			ip := ""
-			if ev != nil {
-				ip = o.SenderIP.String()
-			}
-			return spf.CheckResult(lr, ev, ip)
-		},
-	})
+var spfCheck = Checker{
+	Name:    "spf",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		o := env.Options
+		var ev *spf.Evaluation
+		var wg sync.WaitGroup
+		if o.SenderIP.IsValid() {
+			// With --ip, run check_host() too, alongside the lint (both
+			// share the resolver's cache).
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ev = spf.CheckHost(ctx, env.Resolver, SPFArgs(t.Name, o))
+			}()
+		}
+		lr := spf.Lint(ctx, env.Resolver, t.Name)
+		wg.Wait()
+		ip := ""
+		if ev != nil {
+			ip = o.SenderIP.String()
+		}
+		return spf.CheckResult(lr, ev, ip)
+	},
 }
 
 // SPFArgs are the check_host() inputs for domain from the options: the

@@ -15,16 +15,14 @@ import (
 // MTA-STS or DANE decides how much a missing record matters; the lookups
 // that tell are the ones the mta-sts and dane checks make, so the shared
 // resolver answers them once.
-func init() {
-	Register(Checker{
-		Name:    "tls-rpt",
-		Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
-		Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
-			return tlsrpt.Check(ctx, env.Resolver, t.Name, tlsrpt.Options{
-				Policies: transportPolicies(ctx, env, t.Name),
-			}).CheckResult()
-		},
-	})
+var tlsrptCheck = Checker{
+	Name:    "tls-rpt",
+	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
+		return tlsrpt.Check(ctx, env.Resolver, t.Name, tlsrpt.Options{
+			Policies: transportPolicies(ctx, env, t.Name),
+		}).CheckResult()
+	},
 }
 
 // transportPolicies names the TLS policies domain publishes ("MTA-STS",

@@ -21,6 +21,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 )
 
 const check = "dane"
@@ -89,40 +90,29 @@ type Result struct {
 func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Result {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	res := &Result{Domain: domain, Hosts: []Host{}}
-	mxs, mxRes, err := dnsx.LookupMX(ctx, r, domain)
+	set, err := mx.MailHosts(ctx, r, domain)
 	if err != nil {
 		res.errored = true
 		res.Findings = append(res.Findings, dnsErr("the MX records of "+domain, err))
 		return res
 	}
-	if mxRes.Offline {
+	switch set.Kind {
+	case mx.HostsOffline:
 		res.skip = "not checked: --offline and " + domain + " is in no --zone file"
 		return res
-	}
-	res.MXValidated, res.MXSource = mxRes.AD, mxRes.Source
-	var names []string
-	seen := map[string]bool{}
-	for _, m := range mxs {
-		h := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
-		if h == "" { // null MX: no mail, no DANE
-			res.skip = "not applicable: " + domain + " has a null MX"
-			return res
-		}
-		if !seen[h] {
-			seen[h] = true
-			names = append(names, h)
-		}
-	}
-	if len(names) == 0 {
-		if mxRes.Status == dnsx.StatusNXDomain {
-			res.skip = "not applicable: " + domain + " does not exist"
-			return res
-		}
+	case mx.HostsNull: // no mail, no DANE
+		res.skip = "not applicable: " + domain + " has a null MX"
+		return res
+	case mx.HostsNXDomain:
+		res.skip = "not applicable: " + domain + " does not exist"
+		return res
+	case mx.HostsImplicit:
 		// RFC 7672 2.2.1: without MX records the domain itself is the
 		// host (RFC 5321 5.1 implicit MX).
 		res.Implicit = true
-		names = []string{domain}
 	}
+	res.MXValidated, res.MXSource = set.Result.AD, set.Result.Source
+	names := set.Names()
 	res.Hosts = make([]Host, len(names))
 	var wg sync.WaitGroup
 	for i, n := range names {
@@ -363,12 +353,7 @@ func tlsaEvidence(hosts []Host) []string {
 }
 
 func dnsErr(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "dane.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown (SERVFAIL from a validating resolver often means broken DNSSEC).",
-		Fix:    "Retry; if it persists, check the name servers or use another resolver with --resolver.",
-	}
+	return findings.DNSError(check, what, err)
 }
 
 // CheckResult turns the analysis into the dane check's result.

@@ -182,15 +182,9 @@ func sortFindings(fs []findings.Finding) {
 }
 
 func dnsErrFinding(what string, err error) findings.Finding {
-	f := findings.Finding{
-		ID: "dmarc.dns-error", Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error(),
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation) or use another resolver with --resolver.",
-		Refs:   []string{"RFC 9989 4.10.1", "RFC 9989 5.3.6"},
-	}
-	if errors.Is(err, dnsx.ErrInvalidName) {
-		f.ID, f.Severity, f.Title, f.Fix = "dmarc.invalid-name", findings.SeverityFail, what+" is not a valid DNS name", ""
+	f := findings.DNSError(check, what, err)
+	if f.ID == check+".dns-error" {
+		f.Refs = []string{"RFC 9989 4.10.1", "RFC 9989 5.3.6"}
 	}
 	return f
 }

@@ -93,6 +93,8 @@ type Server struct {
 	tcpConns atomic.Int64
 	tlsConns atomic.Int64 // DoT and DoH connections accepted
 	closers  []func()
+	barrier  *Barrier // see barrier.go
+	flight   inFlight
 }
 
 // countingListener counts accepted TCP connections.
@@ -309,6 +311,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, proto string) {
 		_ = w.WriteMsg(m)
 		return
 	}
+	defer s.flight.enter()()
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
 	s.mu.Lock()
@@ -336,7 +339,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, proto string) {
 		nth = s.seen[name]
 	}
 	drop := s.dead || (s.loss > 0 && s.rng.Float64() < s.loss)
+	bar := s.barrier
 	s.mu.Unlock()
+	bar.hold(name, q.Qtype)
 	if hasB {
 		delay += b.Delay
 		drop = drop || b.Drop || nth <= b.DropFirst || (b.DropTCP && proto != "udp")

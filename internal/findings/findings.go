@@ -126,7 +126,7 @@ func DNSError(check, what string, err error) Finding {
 	f := Finding{
 		ID: check + ".dns-error", Check: check, Severity: SeverityError,
 		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
-		Detail: err.Error(),
+		Detail: err.Error() + ". A DNS failure is not the same as no record: the answer is unknown.",
 		Fix:    DNSErrorFix,
 	}
 	if errors.Is(err, dnsx.ErrCNAMELoop) {

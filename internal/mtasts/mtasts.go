@@ -24,6 +24,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/httpsfetch"
+	mxhosts "github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -140,14 +141,18 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 	}
 	mxc := make(chan mxAnswer, 1)
 	go func() {
-		mxs, mres, err := dnsx.LookupMX(ctx, r, domain)
-		var hosts []string
-		for _, m := range mxs {
-			if h := strings.ToLower(strings.TrimSuffix(m.Mx, ".")); h != "" {
-				hosts = append(hosts, h)
-			}
+		// The one MX-host derivation: only real MX hosts are matched
+		// against the policy (an implicit MX or a null MX has none).
+		set, err := mxhosts.MailHosts(ctx, r, domain)
+		if err != nil {
+			mxc <- mxAnswer{err: err}
+			return
 		}
-		mxc <- mxAnswer{hosts, mres, err}
+		var hosts []string
+		if set.Kind == mxhosts.HostsMX {
+			hosts = set.Names()
+		}
+		mxc <- mxAnswer{hosts, set.Result, nil}
 	}()
 
 	rec, txts, txtRes, err := LookupRecord(ctx, r, domain)
@@ -556,12 +561,7 @@ func noneFinding(domain string, res *dnsx.Result) findings.Finding {
 }
 
 func dnsErrFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "mta-sts.dns-error", Check: check, Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
-		Fix:    "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC) or use another resolver with --resolver.",
-	}
+	return findings.DNSError(check, what, err)
 }
 
 func certEvidence(certs []*x509.Certificate) []string {

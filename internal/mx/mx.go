@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync"
 
@@ -74,17 +73,18 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 			res.Findings[i].Check = check
 		}
 	}()
-	mxs, mxRes, err := dnsx.LookupMX(ctx, r, domain)
+	set, err := MailHosts(ctx, r, domain)
 	if err != nil {
 		res.Err = err
 		res.Findings = append(res.Findings, dnsErr("the MX records of "+domain, err))
 		return res
 	}
-	if mxRes.Status == dnsx.StatusNXDomain {
-		if mxRes.Offline {
-			res.Err = errOffline
-			return res
-		}
+	mxs, mxRes := set.Records, set.Result
+	if set.Kind == HostsOffline {
+		res.Err = errOffline
+		return res
+	}
+	if set.Kind == HostsNXDomain {
 		res.Findings = append(res.Findings, findings.Finding{
 			ID: "mx.nxdomain", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s does not exist in the DNS (NXDOMAIN)", domain),
@@ -97,25 +97,14 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		return res
 	}
 	res.Exists = true
-	for _, m := range mxs {
-		if m.Mx == "." {
-			res.NullMX = true
-		}
-	}
-	if res.NullMX {
+	switch set.Kind {
+	case HostsNull:
+		res.NullMX = true
 		res.Findings = append(res.Findings, nullMXFinding(domain, mxs))
 		return res
-	}
-	if len(mxs) == 0 { // NODATA: RFC 5321 5.1 implicit MX
+	case HostsImplicit: // NODATA: RFC 5321 5.1 implicit MX
 		return implicitMX(ctx, r, res)
 	}
-
-	sort.SliceStable(mxs, func(i, j int) bool {
-		if mxs[i].Preference != mxs[j].Preference {
-			return mxs[i].Preference < mxs[j].Preference
-		}
-		return strings.ToLower(mxs[i].Mx) < strings.ToLower(mxs[j].Mx)
-	})
 	res.Records = len(mxs)
 	if len(mxs) > maxHosts {
 		res.Findings = append(res.Findings, findings.Finding{

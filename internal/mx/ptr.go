@@ -295,13 +295,11 @@ func ptrFindings(res *PTRResult) []findings.Finding {
 }
 
 func ptrDNSError(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "ptr.dns-error", Severity: findings.SeverityError,
-		Title:  "could not look up " + what + ": the DNS did not answer",
-		Detail: err.Error() + ". Receivers that hit the same failure defer mail (RFC 8601 \"temperror\").",
-		Fix:    "Retry; if it persists, check the reverse zone's name servers (the IP owner's) or use another resolver with --resolver.",
-		Refs:   []string{"RFC 8601 2.7.3"},
-	}
+	f := findings.DNSError("ptr", what, err)
+	f.Detail += " Receivers that hit the same failure defer mail (RFC 8601 \"temperror\")."
+	f.Fix = "Retry; if it persists, check the reverse zone's name servers (the IP owner's) or use another resolver with --resolver."
+	f.Refs = []string{"RFC 8601 2.7.3"}
+	return f
 }
 
 // demote rewrites a finding about a sending IP for an MX host address:

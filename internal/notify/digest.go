@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -31,7 +32,7 @@ const (
 
 // group is one finding (severity, ID, title) shared by several targets.
 type group struct {
-	Severity report.Severity
+	Severity findings.Severity
 	ID       string
 	Title    string
 	Targets  []string // the first targetsPerLine
@@ -44,7 +45,7 @@ type group struct {
 // gzipped jsonl up to the attachment budget.
 type Digest struct {
 	Total    int
-	ByStatus map[report.Status]int
+	ByStatus map[findings.Status]int
 	// OutputPath, when set, is where every report is (--output).
 	OutputPath string
 
@@ -60,7 +61,7 @@ type Digest struct {
 
 // NewDigest returns an empty digest.
 func NewDigest() *Digest {
-	d := &Digest{ByStatus: map[report.Status]int{}, groups: map[string]*group{}}
+	d := &Digest{ByStatus: map[findings.Status]int{}, groups: map[string]*group{}}
 	d.gz = gzip.NewWriter(&d.gzBuf)
 	return d
 }
@@ -69,7 +70,7 @@ func NewDigest() *Digest {
 func (d *Digest) Add(r *report.Report) {
 	d.Total++
 	d.ByStatus[r.Status]++
-	if r.Status == report.StatusFail || r.Status == report.StatusError {
+	if r.Status == findings.StatusFail || r.Status == findings.StatusError {
 		d.nFailing++
 		if len(d.failing) < targetsPerLine*5 {
 			d.failing = append(d.failing, r.Target)
@@ -79,7 +80,7 @@ func (d *Digest) Add(r *report.Report) {
 		d.first = append(d.first, r)
 	}
 	for _, f := range r.Findings {
-		if f.Severity == report.SeverityInfo {
+		if f.Severity == findings.SeverityInfo {
 			continue
 		}
 		k := string(f.Severity) + "\x00" + f.ID + "\x00" + f.Title
@@ -112,7 +113,7 @@ func (d *Digest) sorted() []*group {
 	for _, g := range d.groups {
 		gs = append(gs, g)
 	}
-	rank := map[report.Severity]int{report.SeverityFail: 0, report.SeverityError: 1, report.SeverityWarn: 2}
+	rank := map[findings.Severity]int{findings.SeverityFail: 0, findings.SeverityError: 1, findings.SeverityWarn: 2}
 	sort.Slice(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
 		if rank[a.Severity] != rank[b.Severity] {
@@ -129,7 +130,7 @@ func (d *Digest) sorted() []*group {
 // Counts is the "N targets: x fail, y error, …" line.
 func (d *Digest) Counts() string {
 	parts := []string{}
-	for _, st := range []report.Status{report.StatusFail, report.StatusError, report.StatusWarn, report.StatusPass, report.StatusSkip} {
+	for _, st := range []findings.Status{findings.StatusFail, findings.StatusError, findings.StatusWarn, findings.StatusPass, findings.StatusSkip} {
 		if n := d.ByStatus[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
@@ -202,8 +203,8 @@ func (d *Digest) writeText(changes string, attached bool) []byte {
 	if changes != "" {
 		b.line(changes)
 	}
-	headings := map[report.Severity]string{report.SeverityFail: "Failures", report.SeverityError: "Could not be checked", report.SeverityWarn: "Warnings"}
-	last := report.Severity("")
+	headings := map[findings.Severity]string{findings.SeverityFail: "Failures", findings.SeverityError: "Could not be checked", findings.SeverityWarn: "Warnings"}
+	last := findings.Severity("")
 	for _, g := range d.sorted() {
 		if g.Severity != last {
 			b.line(fmt.Sprintf("\n%s:\n", headings[g.Severity]))
@@ -282,8 +283,8 @@ type htmlSection struct {
 
 // writeHTML writes the HTML digest within its budget.
 func (d *Digest) writeHTML(changes template.HTML, attached bool) ([]byte, error) {
-	colors := map[report.Severity]string{report.SeverityFail: "#cf222e", report.SeverityError: "#9a6700", report.SeverityWarn: "#9a6700"}
-	headings := map[report.Severity]string{report.SeverityFail: "Failures", report.SeverityError: "Could not be checked", report.SeverityWarn: "Warnings"}
+	colors := map[findings.Severity]string{findings.SeverityFail: "#cf222e", findings.SeverityError: "#9a6700", findings.SeverityWarn: "#9a6700"}
+	headings := map[findings.Severity]string{findings.SeverityFail: "Failures", findings.SeverityError: "Could not be checked", findings.SeverityWarn: "Warnings"}
 	var secs []htmlSection
 	size, cut := len(changes), d.dropped
 	for _, g := range d.sorted() {

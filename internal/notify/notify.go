@@ -110,7 +110,7 @@ func (d *Digest) Subject(changes []state.Change) string {
 			return fmt.Sprintf("deliverdoctor: %s passes", t)
 		}
 	}
-	if n := d.ByStatus[report.StatusFail]; n > 0 {
+	if n := d.ByStatus[findings.StatusFail]; n > 0 {
 		return fmt.Sprintf("deliverdoctor: %d of %d targets failing", n, d.Total)
 	}
 	return "deliverdoctor: " + d.Counts()

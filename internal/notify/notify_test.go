@@ -227,13 +227,13 @@ func TestDigest1000(t *testing.T) {
 	d := NewDigest()
 	for i := 0; i < 1000; i++ {
 		name := fmt.Sprintf("d%04d.example", i)
-		f := report.Finding{ID: "dmarc.policy-none", Severity: report.SeverityWarn, Title: "DMARC policy is p=none"}
-		st := report.StatusWarn
+		f := findings.Finding{ID: "dmarc.policy-none", Severity: findings.SeverityWarn, Title: "DMARC policy is p=none"}
+		st := findings.StatusWarn
 		if i%100 == 7 {
-			f = report.Finding{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: "SPF needs 14 DNS lookups"}
-			st = report.StatusFail
+			f = findings.Finding{ID: "spf.too-many-lookups", Severity: findings.SeverityFail, Title: "SPF needs 14 DNS lookups"}
+			st = findings.StatusFail
 		}
-		r := &report.Report{Target: name, Kind: "domain", Checks: []report.CheckResult{{Name: "dmarc", Status: st, Summary: strings.Repeat("x", 300), Findings: []report.Finding{f}}}}
+		r := &report.Report{Target: name, Kind: "domain", Checks: []findings.CheckResult{{Name: "dmarc", Status: st, Summary: strings.Repeat("x", 300), Findings: []findings.Finding{f}}}}
 		r.Finalize(nil)
 		d.Add(r)
 	}
@@ -294,8 +294,8 @@ func TestDigestAttachesSmallRuns(t *testing.T) {
 func TestDigestBudget(t *testing.T) {
 	d := NewDigest()
 	for i := 0; i < 1000; i++ {
-		f := report.Finding{ID: "spf.too-many-lookups", Severity: report.SeverityFail, Title: fmt.Sprintf("SPF of d%04d needs %x lookups", i, i*7919*104729)}
-		r := &report.Report{Target: fmt.Sprintf("d%04d.example", i), Kind: "domain", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail, Summary: fmt.Sprintf("%x", i*2654435761), Findings: []report.Finding{f}}}}
+		f := findings.Finding{ID: "spf.too-many-lookups", Severity: findings.SeverityFail, Title: fmt.Sprintf("SPF of d%04d needs %x lookups", i, i*7919*104729)}
+		r := &report.Report{Target: fmt.Sprintf("d%04d.example", i), Kind: "domain", Checks: []findings.CheckResult{{Name: "spf", Status: findings.StatusFail, Summary: fmt.Sprintf("%x", i*2654435761), Findings: []findings.Finding{f}}}}
 		r.Finalize(nil)
 		d.Add(r)
 	}

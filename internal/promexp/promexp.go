@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -21,15 +22,15 @@ func init() { report.Register("prometheus", Render) }
 
 // StatusValue is the number a check or report status is exported as:
 // larger is worse, and skip is below pass so "> 0" never fires for it.
-func StatusValue(s report.Status) float64 {
+func StatusValue(s findings.Status) float64 {
 	switch s {
-	case report.StatusPass:
+	case findings.StatusPass:
 		return 0
-	case report.StatusWarn:
+	case findings.StatusWarn:
 		return 1
-	case report.StatusFail:
+	case findings.StatusFail:
 		return 2
-	case report.StatusError:
+	case findings.StatusError:
 		return 3
 	default:
 		return -1
@@ -114,14 +115,14 @@ func bool01(b bool) float64 {
 
 func collectReport(ch chan<- prometheus.Metric, r *report.Report, now time.Time) {
 	t := r.Target
-	gauge(ch, descSuccess, bool01(r.Status != report.StatusError && !r.HasError()), t)
+	gauge(ch, descSuccess, bool01(r.Status != findings.StatusError && !r.HasError()), t)
 	gauge(ch, descReport, StatusValue(r.Status), t)
 	gauge(ch, descDuration, float64(r.DurationMS)/1000, t)
-	sev := map[report.Severity]int{report.SeverityFail: 0, report.SeverityError: 0, report.SeverityWarn: 0, report.SeverityInfo: 0}
+	sev := map[findings.Severity]int{findings.SeverityFail: 0, findings.SeverityError: 0, findings.SeverityWarn: 0, findings.SeverityInfo: 0}
 	for _, f := range r.Findings {
 		sev[f.Severity]++
 	}
-	for _, s := range []report.Severity{report.SeverityFail, report.SeverityError, report.SeverityWarn, report.SeverityInfo} {
+	for _, s := range []findings.Severity{findings.SeverityFail, findings.SeverityError, findings.SeverityWarn, findings.SeverityInfo} {
 		gauge(ch, descFindings, float64(sev[s]), t, string(s))
 	}
 	if r.DNS != nil {

@@ -10,24 +10,25 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 func sampleReport() *report.Report {
 	r := &report.Report{Target: "example.com", Kind: "domain", DurationMS: 1500,
 		DNS: &report.DNSStats{Sent: 7, ZoneHits: 3, CacheHits: 2},
-		Checks: []report.CheckResult{
-			{Name: "spf", Status: report.StatusWarn, Data: map[string]any{"lookups": 9, "void_lookups": 1},
-				Findings: []report.Finding{{ID: "spf.near-limit", Severity: report.SeverityWarn, Title: "near"}}},
-			{Name: "dmarc", Status: report.StatusPass, Data: map[string]any{"policy": "quarantine"}},
-			{Name: "rbl", Status: report.StatusError, Data: map[string]any{"results": []map[string]any{
+		Checks: []findings.CheckResult{
+			{Name: "spf", Status: findings.StatusWarn, Data: map[string]any{"lookups": 9, "void_lookups": 1},
+				Findings: []findings.Finding{{ID: "spf.near-limit", Severity: findings.SeverityWarn, Title: "near"}}},
+			{Name: "dmarc", Status: findings.StatusPass, Data: map[string]any{"policy": "quarantine"}},
+			{Name: "rbl", Status: findings.StatusError, Data: map[string]any{"results": []map[string]any{
 				{"list_id": "a", "zone": "a.example", "checked": "192.0.2.1", "status": "listed"},
 				{"list_id": "b", "zone": "b.example", "checked": "192.0.2.1", "status": "clean"},
 				{"list_id": "c", "zone": "c.example", "checked": "192.0.2.1", "status": "error", "error_kind": "refused"},
 				{"list_id": "d", "zone": "d.example", "checked": "192.0.2.1", "status": "error", "error_kind": "dns"},
 			}}},
-			{Name: "mta-sts", Status: report.StatusPass, Data: map[string]any{"policy": map[string]any{"max_age": 604800}}},
-			{Name: "smtp", Status: report.StatusPass, Data: map[string]any{"hosts": []any{map[string]any{"host": "mx1.example.com",
+			{Name: "mta-sts", Status: findings.StatusPass, Data: map[string]any{"policy": map[string]any{"max_age": 604800}}},
+			{Name: "smtp", Status: findings.StatusPass, Data: map[string]any{"hosts": []any{map[string]any{"host": "mx1.example.com",
 				"tls": map[string]any{"server_name": "mx1.example.com", "not_after": "2027-01-03T12:00:00Z", "days_left": 30,
 					"chain": []any{map[string]any{"not_after": "2030-01-01T00:00:00Z"}}}}}}},
 		}}
@@ -130,7 +131,7 @@ func TestRenderFormat(t *testing.T) {
 }
 
 func TestHostileLabels(t *testing.T) {
-	r := &report.Report{Target: "evil\"\n}example.com", Checks: []report.CheckResult{{Name: "rbl", Status: report.StatusFail,
+	r := &report.Report{Target: "evil\"\n}example.com", Checks: []findings.CheckResult{{Name: "rbl", Status: findings.StatusFail,
 		Data: map[string]any{"results": []any{map[string]any{"list_id": "x\"}\n", "zone": "z", "checked": "\\", "status": "listed"}}}}}}
 	r.Finalize(nil)
 	var buf bytes.Buffer

@@ -48,14 +48,14 @@ func found(rep *Report) []findings.Finding {
 			continue
 		}
 		switch res.ErrorKind {
-		case ErrRefused:
+		case KindRefused:
 			if _, ok := refused[res.List]; !ok {
 				refusedOrder = append(refusedOrder, res.List)
 			}
 			refused[res.List] = append(refused[res.List], res)
-		case ErrBogus:
+		case KindBogus:
 			bogus = append(bogus, res)
-		case ErrUnhealthy:
+		case KindUnhealthy:
 			unhealthy = append(unhealthy, res)
 		default:
 			dnsErrs = append(dnsErrs, res)

@@ -124,7 +124,7 @@ func applyHealth(results []Result, healths []Health) {
 		}
 		if res.Status == StatusClean || (res.Status == StatusListed && h.ListsAll) {
 			res.Status = StatusError
-			res.ErrorKind = ErrUnhealthy
+			res.ErrorKind = KindUnhealthy
 			res.Reason = "not trusted: " + h.Detail
 		}
 	}

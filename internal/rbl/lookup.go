@@ -30,25 +30,50 @@ const (
 	StatusSkip Status = "skip"
 )
 
-// ErrorKind says why a result is an error.
+// ErrorKind says why a result is an error (JSON "error_kind").
 type ErrorKind string
 
 // Error kinds.
 const (
-	// ErrDNS: timeout, SERVFAIL, REFUSED or another failure to get an answer.
-	ErrDNS ErrorKind = "dns"
-	// ErrRefused: the list answered with a code that means "your query was
+	// KindDNS: timeout, SERVFAIL, REFUSED or another failure to get an answer.
+	KindDNS ErrorKind = "dns"
+	// KindRefused: the list answered with a code that means "your query was
 	// refused" (Spamhaus 127.255.255.254, URIBL 127.0.0.1, ...).
-	ErrRefused ErrorKind = "refused"
-	// ErrBogus: an answer outside 127.0.0.0/8, typically a resolver that
+	KindRefused ErrorKind = "refused"
+	// KindBogus: an answer outside 127.0.0.0/8, typically a resolver that
 	// rewrites NXDOMAIN to an advertising server.
-	ErrBogus ErrorKind = "bogus-answer"
-	// ErrUnhealthy: the list failed its health check, so its "not listed"
+	KindBogus ErrorKind = "bogus-answer"
+	// KindUnhealthy: the list failed its health check, so its "not listed"
 	// cannot be trusted.
-	ErrUnhealthy ErrorKind = "unhealthy"
-	// ErrName: the query name is not a valid DNS name (too long).
-	ErrName ErrorKind = "invalid-name"
+	KindUnhealthy ErrorKind = "unhealthy"
+	// KindName: the query name is not a valid DNS name (too long).
+	KindName ErrorKind = "invalid-name"
 )
+
+// Errors a result's Err wraps, one per error kind, for errors.Is.
+var (
+	ErrDNS       = errors.New("the DNS did not answer")
+	ErrRefused   = errors.New("the list refused the query")
+	ErrBogus     = errors.New("the answer is outside 127.0.0.0/8")
+	ErrUnhealthy = errors.New("the list failed its health check")
+	ErrName      = errors.New("the query name is not a valid DNS name")
+)
+
+// Err is the result's error as a value (nil unless the status is error):
+// errors.Is(r.Err(), ErrDNS) tells a list that did not answer.
+func (r *Result) Err() error {
+	if r.Status != StatusError {
+		return nil
+	}
+	sentinel := map[ErrorKind]error{KindDNS: ErrDNS, KindRefused: ErrRefused, KindBogus: ErrBogus, KindUnhealthy: ErrUnhealthy, KindName: ErrName}[r.ErrorKind]
+	if sentinel == nil {
+		sentinel = ErrDNS
+	}
+	if r.Reason == "" {
+		return fmt.Errorf("%s: %w", r.List, sentinel)
+	}
+	return fmt.Errorf("%s: %s: %w", r.List, r.Reason, sentinel)
+}
 
 // MaxTXT bounds the reason text kept from a TXT record: a hostile list
 // must not flood a report.
@@ -117,10 +142,10 @@ func Lookup(ctx context.Context, r dnsx.Resolver, l List, s Subject, timeout tim
 	ans, err := r.Lookup(ctx, res.Query, dns.TypeA)
 	if err != nil {
 		res.Status = StatusError
-		res.ErrorKind = ErrDNS
+		res.ErrorKind = KindDNS
 		res.Reason = oneLine(err.Error())
 		if errors.Is(err, dnsx.ErrInvalidName) {
-			res.ErrorKind = ErrName
+			res.ErrorKind = KindName
 			res.Reason = fmt.Sprintf("%s cannot be queried on %s: the name would not be a valid DNS name", s.Value, l.Zone)
 		}
 		return res
@@ -182,14 +207,14 @@ func classify(res *Result, l List, addrs []netip.Addr) {
 	switch {
 	case len(bogus) > 0:
 		res.Status = StatusError
-		res.ErrorKind = ErrBogus
+		res.ErrorKind = KindBogus
 		res.Meanings = nil
 		res.Reason = fmt.Sprintf("answer %s is outside 127.0.0.0/8: the resolver rewrote the answer (NXDOMAIN redirection or a hijacked resolver), so the list was not really asked", strings.Join(bogus, ", "))
 	case len(listed) > 0 || len(unknown) > 0:
 		res.Status = StatusListed
 	case len(refused) > 0:
 		res.Status = StatusError
-		res.ErrorKind = ErrRefused
+		res.ErrorKind = KindRefused
 		res.Reason = strings.Join(refused, "; ")
 	default: // an OK answer without A records cannot happen; be safe
 		res.Status = StatusClean

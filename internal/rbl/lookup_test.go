@@ -2,6 +2,7 @@ package rbl
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -91,12 +92,12 @@ func TestCheckIP(t *testing.T) {
 	}{
 		{"192.0.2.1", "spamhaus-zen", StatusListed, "", "SBL", findings.StatusFail, "rbl.listed"},
 		{"192.0.2.2", "spamhaus-zen", StatusListed, "", "XBL", findings.StatusFail, "rbl.listed"},
-		{"192.0.2.3", "spamhaus-zen", StatusError, ErrRefused, "", findings.StatusError, "rbl.query-refused"},
-		{"192.0.2.4", "spamcop", StatusError, ErrBogus, "", findings.StatusError, "rbl.bogus-answer"},
+		{"192.0.2.3", "spamhaus-zen", StatusError, KindRefused, "", findings.StatusError, "rbl.query-refused"},
+		{"192.0.2.4", "spamcop", StatusError, KindBogus, "", findings.StatusError, "rbl.bogus-answer"},
 		{"192.0.2.5", "spamcop", StatusListed, "", "not in SpamCop's documentation", findings.StatusFail, "rbl.listed"},
 		{"192.0.2.6", "uceprotect-2", StatusListed, "", "allocation", findings.StatusWarn, "rbl.minor-listing"},
-		{"192.0.2.7", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
-		{"192.0.2.8", "spamhaus-zen", StatusError, ErrDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.7", "spamhaus-zen", StatusError, KindDNS, "", findings.StatusError, "rbl.dns-error"},
+		{"192.0.2.8", "spamhaus-zen", StatusError, KindDNS, "", findings.StatusError, "rbl.dns-error"},
 		{"192.0.2.9", "spamhaus-zen", StatusClean, "", "", findings.StatusPass, ""},
 	}
 	for _, tt := range tests {
@@ -248,7 +249,7 @@ func TestCheckDomainLists(t *testing.T) {
 		t.Errorf("uribl bitmask: %+v", r)
 	}
 	rep = CheckDomain(context.Background(), srv.Client(t), "refused.example", Options{Lists: ls})
-	if r := find(t, rep, "uribl", "refused.example"); r.Status != StatusError || r.ErrorKind != ErrRefused {
+	if r := find(t, rep, "uribl", "refused.example"); r.Status != StatusError || r.ErrorKind != KindRefused {
 		t.Errorf("uribl 127.0.0.1: %+v", r)
 	}
 }
@@ -310,40 +311,41 @@ func TestEveryQuestionOnceAndConcurrently(t *testing.T) {
 	}
 }
 
-// TestOneRoundTrip: thirty lists at 100 ms each answer in about 100 ms,
-// not three seconds. (BenchmarkThirtyLists measures it as a metric.)
+// TestOneRoundTrip: thirty lists are asked at once: all thirty questions
+// are in flight together (a dnstest barrier), not one after another.
 func TestOneRoundTrip(t *testing.T) {
-	const latency = 100 * time.Millisecond
-	d, counts := timeThirtyLists(t, latency, 0)
-	if counts.Clean != 30 {
-		t.Fatalf("counts %+v", counts)
+	srv := dnstest.Start(t, "")
+	bar := srv.SetBarrier(30, 10*time.Second, nil)
+	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Timeout: 20 * time.Second})
+	if rep.Counts.Clean != 30 {
+		t.Fatalf("counts %+v", rep.Counts)
 	}
-	if d > 5*latency {
-		t.Errorf("30 lists took %v at %v per answer: they were not asked concurrently", d, latency)
+	if !bar.Reached() {
+		t.Errorf("at most %d of 30 list questions were in flight at once: not asked concurrently", bar.Most())
 	}
 }
 
-// TestConcurrencyBound: with Concurrency 5, thirty questions go out in at
-// least six waves; with the default, in one.
+// TestConcurrencyBound: with Concurrency 5, five questions are in flight
+// and a sixth never joins them: a barrier of six holds the first five
+// until its timeout (which only ends the wait) and is not reached.
 func TestConcurrencyBound(t *testing.T) {
-	const latency = 50 * time.Millisecond
-	if d, counts := timeThirtyLists(t, latency, 5); d < 6*latency || counts.Clean != 30 {
-		t.Errorf("30 questions, 5 at a time, %v each: took %v (counts %+v)", latency, d, counts)
+	srv := dnstest.Start(t, "")
+	bar := srv.SetBarrier(6, 300*time.Millisecond, nil)
+	// No retransmissions: a held question must not be asked twice.
+	c, err := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 20 * time.Second, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := CheckIP(context.Background(), c, netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Concurrency: 5, Timeout: 20 * time.Second})
+	if rep.Counts.Clean != 30 {
+		t.Fatalf("counts %+v", rep.Counts)
+	}
+	if bar.Reached() || bar.Most() != 5 {
+		t.Errorf("Concurrency 5: %d questions in flight at once (barrier of 6 reached: %v)", bar.Most(), bar.Reached())
 	}
 	if DefaultConcurrency < 100 {
 		t.Errorf("DefaultConcurrency %d: a domain with 4 addresses on 25 lists would need several round trips", DefaultConcurrency)
 	}
-}
-
-// timeThirtyLists checks one address on thirty synthetic lists served with
-// latency per answer, concurrency questions at a time (0: the default),
-// and returns how long it took and the counts.
-func timeThirtyLists(t *testing.T, latency time.Duration, concurrency int) (time.Duration, Counts) {
-	srv := dnstest.Start(t, "")
-	srv.SetLatency(latency, 0)
-	start := time.Now()
-	rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr("192.0.2.9"), Options{Lists: syntheticLists(30), Concurrency: concurrency, Timeout: 5 * time.Second})
-	return time.Since(start), rep.Counts
 }
 
 func syntheticLists(n int) []List {
@@ -392,10 +394,10 @@ test.dgood.example.net.      60 IN A 127.0.0.2
 	if r := find(t, rep, "good.example.net", "192.0.2.50"); r.Status != StatusClean {
 		t.Errorf("healthy list: %+v", r)
 	}
-	if r := find(t, rep, "dead.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != ErrUnhealthy {
+	if r := find(t, rep, "dead.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != KindUnhealthy {
 		t.Errorf("dead list's clean must be an error: %+v", r)
 	}
-	if r := find(t, rep, "world.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != ErrUnhealthy {
+	if r := find(t, rep, "world.example.net", "192.0.2.50"); r.Status != StatusError || r.ErrorKind != KindUnhealthy {
 		t.Errorf("a list listing everything must not produce a listing: %+v", r)
 	}
 	if rep.Status != findings.StatusError || !slices.Contains(findingIDs(rep), "rbl.list-unhealthy") || slices.Contains(findingIDs(rep), "rbl.listed") {
@@ -435,7 +437,7 @@ func TestInvalidQueryName(t *testing.T) {
 	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 50) + ".example"
 	rep := CheckDomain(context.Background(), srv.Client(t), long, Options{Lists: lists(t, "spamhaus-dbl")})
 	for _, r := range rep.Results {
-		if r.Checked == long && (r.Status != StatusError || r.ErrorKind != ErrName) {
+		if r.Checked == long && (r.Status != StatusError || r.ErrorKind != KindName) {
 			t.Errorf("%+v", r)
 		}
 	}
@@ -461,4 +463,17 @@ func BenchmarkThirtyLists(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total)/float64(b.N)/float64(latency), "rtts")
+}
+
+func TestResultErr(t *testing.T) {
+	t.Parallel()
+	if err := (&Result{Status: StatusClean}).Err(); err != nil {
+		t.Errorf("clean: %v", err)
+	}
+	for kind, want := range map[ErrorKind]error{KindDNS: ErrDNS, KindRefused: ErrRefused, KindBogus: ErrBogus, KindUnhealthy: ErrUnhealthy, KindName: ErrName} {
+		err := (&Result{List: "l", Status: StatusError, ErrorKind: kind, Reason: "why"}).Err()
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v is not %v", kind, err, want)
+		}
+	}
 }

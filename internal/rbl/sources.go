@@ -9,10 +9,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/miekg/dns"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -136,35 +135,33 @@ func countChecked(ss []Subject) int {
 }
 
 func (s *sources) mx(ctx context.Context, r dnsx.Resolver, domain string) {
-	mxs, res, err := dnsx.LookupMX(ctx, r, domain)
+	set, err := mx.MailHosts(ctx, r, domain)
 	if err != nil {
 		s.problem(dnsErrorFinding("the MX records of "+domain, err))
 		return
 	}
-	if res.Offline {
+	switch set.Kind {
+	case mx.HostsOffline:
 		s.note("the MX records of %s were not asked (--offline)", domain)
 		return
-	}
-	if res.Status == dnsx.StatusNXDomain {
+	case mx.HostsNXDomain:
 		s.note("%s does not exist (NXDOMAIN): no MX hosts to check", domain)
 		return
-	}
-	if len(mxs) == 0 {
+	case mx.HostsImplicit:
 		s.note("%s has no MX records: no MX host addresses to check", domain)
 		return
+	case mx.HostsNull: // RFC 7505: the domain accepts no mail
+		s.note("%s publishes a null MX: no MX hosts to check", domain)
+		return
 	}
-	slices.SortStableFunc(mxs, func(a, b *dns.MX) int { return int(a.Preference) - int(b.Preference) })
+	mxs := set.Hosts
 	if len(mxs) > maxMXHosts {
 		s.note("%s has %d MX hosts; the addresses of the first %d were checked", domain, len(mxs), maxMXHosts)
 		mxs = mxs[:maxMXHosts]
 	}
 	var wg sync.WaitGroup
 	for i, m := range mxs {
-		host := strings.TrimSuffix(strings.ToLower(m.Mx), ".")
-		if host == "" { // null MX (RFC 7505): the domain accepts no mail
-			s.note("%s publishes a null MX: no MX hosts to check", domain)
-			continue
-		}
+		host := m.Name
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -235,10 +232,7 @@ func firstN(ss []string, n int) []string {
 
 // dnsErrorFinding is a lookup that failed while gathering what to check.
 func dnsErrorFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "rbl.dns-error", Check: "rbl", Severity: findings.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the addresses behind it were not checked", what),
-		Detail: oneLine(err.Error()),
-		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
-	}
+	f := findings.DNSError("rbl", what, err)
+	f.Detail = oneLine(f.Detail) + " The addresses behind it were not checked."
+	return f
 }

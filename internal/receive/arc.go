@@ -17,7 +17,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // ARC results (RFC 8617 4.4).
@@ -395,26 +395,26 @@ func verifySeal(ctx context.Context, r dnsx.Resolver, sets map[int]*arcFields, n
 }
 
 // CheckResult is the arc check.
-func (a *ARCResult) CheckResult() report.CheckResult {
-	res := report.CheckResult{Name: "arc", Data: a}
+func (a *ARCResult) CheckResult() findings.CheckResult {
+	res := findings.CheckResult{Name: "arc", Data: a}
 	switch a.Result {
 	case ARCPass:
-		res.Status = report.StatusPass
+		res.Status = findings.StatusPass
 		res.Summary = fmt.Sprintf("chain of %d instance(s) validates", len(a.Sets))
-		res.Findings = []report.Finding{{ID: "arc.pass", Check: "arc", Severity: report.SeverityInfo,
+		res.Findings = []findings.Finding{{ID: "arc.pass", Check: "arc", Severity: findings.SeverityInfo,
 			Title:  res.Summary,
 			Detail: "Receivers may use the oldest hop's ARC-Authentication-Results to override a DMARC failure caused by that forwarder (RFC 8617 7.2); they decide whether they trust the sealers.",
 			Refs:   []string{"RFC 8617 5.2"}}}
 	case ARCFail:
-		res.Status = report.StatusWarn
+		res.Status = findings.StatusWarn
 		res.Summary = "chain fails: " + a.Reason
-		res.Findings = []report.Finding{{ID: "arc.fail", Check: "arc", Severity: report.SeverityWarn,
+		res.Findings = []findings.Finding{{ID: "arc.fail", Check: "arc", Severity: findings.SeverityWarn,
 			Title:  "the ARC chain does not validate: " + a.Reason,
 			Detail: "A broken chain gives receivers no evidence about earlier hops; DMARC is judged on this hop alone.",
 			Fix:    "If you forward or run a mailing list, seal with ARC after every change to the message and publish the sealing key.",
 			Refs:   []string{"RFC 8617 5.2"}}}
 	default:
-		res.Status, res.Summary = report.StatusSkip, "no ARC headers"
+		res.Status, res.Summary = findings.StatusSkip, "no ARC headers"
 	}
 	return res
 }

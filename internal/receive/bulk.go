@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Limits on what the message walk looks at, so a hostile message costs
@@ -220,62 +220,62 @@ func oneClick(p *parsedMessage) (hasHTTPS bool, post bool) {
 // bulkCheck applies the header and content rules of the bulk-sender
 // requirements (Gmail and Yahoo February 2024, Microsoft May 2025), and
 // the RFC 5322 basics they build on.
-func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) report.CheckResult {
-	var fs []report.Finding
-	add := func(f report.Finding) { f.Check = "bulk"; fs = append(fs, f) }
+func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) findings.CheckResult {
+	var fs []findings.Finding
+	add := func(f findings.Finding) { f.Check = "bulk"; fs = append(fs, f) }
 	switch {
 	case p.froms == 0:
-		add(report.Finding{ID: "bulk.no-from", Severity: report.SeverityFail, Title: "the message has no From: header field",
+		add(findings.Finding{ID: "bulk.no-from", Severity: findings.SeverityFail, Title: "the message has no From: header field",
 			Detail:      "RFC 5322 3.6 requires exactly one From:. Gmail refuses such mail (550 5.7.1), Microsoft too (550 5.7.512).",
 			BounceCodes: []string{"5.7.1", "5.7.512"}, Fix: "Add a From: header with one address in your sending domain.", Refs: []string{"RFC 5322 3.6", "RFC 5322 3.6.2"}})
 	case p.froms > 1:
-		add(report.Finding{ID: "bulk.several-from", Severity: report.SeverityFail, Title: fmt.Sprintf("the message has %d From: header fields", p.froms),
+		add(findings.Finding{ID: "bulk.several-from", Severity: findings.SeverityFail, Title: fmt.Sprintf("the message has %d From: header fields", p.froms),
 			Detail: "RFC 5322 3.6 allows one From:. Gmail refuses such mail (\"Multiple 'From' headers found\", 550 5.7.1).", BounceCodes: []string{"5.7.1", "5.7.512"},
 			Fix: "Send exactly one From: header.", Refs: []string{"RFC 5322 3.6"}})
 	case p.fromErr != nil:
-		add(report.Finding{ID: "bulk.bad-from", Severity: report.SeverityFail, Title: "the From: header has no usable address: " + p.fromErr.Error(),
+		add(findings.Finding{ID: "bulk.bad-from", Severity: findings.SeverityFail, Title: "the From: header has no usable address: " + p.fromErr.Error(),
 			Evidence: []string{"From: " + p.from}, BounceCodes: []string{"5.7.1", "5.7.512"},
 			Fix: "Use one RFC 5322 address in From:, e.g. \"Shop <news@example.com>\".", Refs: []string{"RFC 5322 3.4", "RFC 5322 3.6.2"}})
 	default:
 		if addrs, err := mail.ParseAddressList(p.from); err != nil || len(addrs) != 1 {
-			add(report.Finding{ID: "bulk.bad-from", Severity: report.SeverityWarn, Title: "the From: header is not a well-formed RFC 5322 address",
+			add(findings.Finding{ID: "bulk.bad-from", Severity: findings.SeverityWarn, Title: "the From: header is not a well-formed RFC 5322 address",
 				Evidence: []string{"From: " + p.from}, Fix: "Write From: as display-name <local@domain> with quoting where needed.", Refs: []string{"RFC 5322 3.4"}})
 		}
 	}
 	switch {
 	case len(p.dates) == 0:
-		add(report.Finding{ID: "bulk.no-date", Severity: report.SeverityWarn, Title: "the message has no Date: header field",
+		add(findings.Finding{ID: "bulk.no-date", Severity: findings.SeverityWarn, Title: "the message has no Date: header field",
 			Detail: "RFC 5322 3.6 requires one; Gmail and Yahoo ask for RFC 5322-compliant messages and filter such mail.", Fix: "Let the sending MTA or library add Date:.", Refs: []string{"RFC 5322 3.6.1"}})
 	default:
 		if d, err := mail.ParseDate(p.dates[0]); err != nil {
-			add(report.Finding{ID: "bulk.bad-date", Severity: report.SeverityWarn, Title: "the Date: header cannot be parsed as an RFC 5322 date",
+			add(findings.Finding{ID: "bulk.bad-date", Severity: findings.SeverityWarn, Title: "the Date: header cannot be parsed as an RFC 5322 date",
 				Evidence: []string{"Date: " + p.dates[0]}, Fix: "Use the RFC 5322 3.3 form, e.g. \"Mon, 23 Nov 2026 10:00:00 +0000\".", Refs: []string{"RFC 5322 3.3"}})
 		} else if d.After(now.Add(24*time.Hour)) || d.Before(now.Add(-30*24*time.Hour)) {
-			add(report.Finding{ID: "bulk.date-skew", Severity: report.SeverityWarn, Title: fmt.Sprintf("the Date: header is far from now (%s)", d.UTC().Format(time.RFC3339)),
+			add(findings.Finding{ID: "bulk.date-skew", Severity: findings.SeverityWarn, Title: fmt.Sprintf("the Date: header is far from now (%s)", d.UTC().Format(time.RFC3339)),
 				Detail: "Receivers treat messages dated in the future or long ago as suspicious.", Evidence: []string{"Date: " + p.dates[0]},
 				Fix: "Check the sending host's clock and time zone.", Refs: []string{"RFC 5322 3.6.1"}})
 		}
 	}
 	switch {
 	case p.messageIDs == 0:
-		add(report.Finding{ID: "bulk.no-message-id", Severity: report.SeverityWarn, Title: "the message has no Message-ID: header field",
+		add(findings.Finding{ID: "bulk.no-message-id", Severity: findings.SeverityWarn, Title: "the message has no Message-ID: header field",
 			Detail: "Gmail refuses or filters mail without a valid Message-ID (550 5.7.1 \"Messages missing a valid Message-ID header are not accepted\").", BounceCodes: []string{"5.7.1"},
 			Fix: "Let the sending MTA or library add Message-ID: <unique@your-domain>.", Refs: []string{"RFC 5322 3.6.4"}})
 	case !msgIDRe.MatchString(p.messageID):
-		add(report.Finding{ID: "bulk.bad-message-id", Severity: report.SeverityWarn, Title: "the Message-ID is not of the form <left@right>",
+		add(findings.Finding{ID: "bulk.bad-message-id", Severity: findings.SeverityWarn, Title: "the Message-ID is not of the form <left@right>",
 			Evidence: []string{"Message-ID: " + p.messageID}, BounceCodes: []string{"5.7.1"}, Fix: "Generate Message-ID as <unique@your-domain>.", Refs: []string{"RFC 5322 3.6.4"}})
 	}
 	if p.bareLF {
-		add(report.Finding{ID: "bulk.bare-lf", Severity: report.SeverityWarn, Title: "the message has bare LF line endings",
+		add(findings.Finding{ID: "bulk.bare-lf", Severity: findings.SeverityWarn, Title: "the message has bare LF line endings",
 			Detail: "RFC 5322 2.3 and RFC 5321 2.3.8 allow CR and LF only as CRLF. Receivers that guard against SMTP smuggling refuse such messages or rewrite them (which breaks DKIM).",
 			Fix:    "Send CRLF line endings (fix the MTA or the library that writes the message).", Refs: []string{"RFC 5321 2.3.8", "RFC 5322 2.3"}})
 	}
 	if p.headerBytes > MaxHeaderBytes {
-		add(report.Finding{ID: "bulk.header-too-large", Severity: report.SeverityFail, Title: fmt.Sprintf("the header section is %d bytes; only the first %d were judged", p.headerBytes, MaxHeaderBytes),
+		add(findings.Finding{ID: "bulk.header-too-large", Severity: findings.SeverityFail, Title: fmt.Sprintf("the header section is %d bytes; only the first %d were judged", p.headerBytes, MaxHeaderBytes),
 			BounceCodes: []string{"5.3.4"}, Fix: "Keep the header section small (a few kB).", Refs: []string{"RFC 5322 2.1.1"}})
 	}
 	if p.hasHTML && !p.hasText {
-		add(report.Finding{ID: "bulk.html-only", Severity: report.SeverityWarn, Title: "the message has an HTML part but no text/plain alternative",
+		add(findings.Finding{ID: "bulk.html-only", Severity: findings.SeverityWarn, Title: "the message has an HTML part but no text/plain alternative",
 			Detail: "Spam filters score HTML-only mail up; a multipart/alternative with a text part is what the providers' guidelines describe.",
 			Fix:    "Send multipart/alternative with a text/plain part next to the HTML.", Refs: []string{"RFC 2046 5.1.4"}})
 	}
@@ -286,14 +286,14 @@ func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) report.CheckRe
 		}
 	}
 	if len(over) > 0 {
-		add(report.Finding{ID: "bulk.too-large", Severity: report.SeverityFail, Title: fmt.Sprintf("the message is %d bytes, over the limit of %s", info.Size, strings.Join(over, ", ")),
+		add(findings.Finding{ID: "bulk.too-large", Severity: findings.SeverityFail, Title: fmt.Sprintf("the message is %d bytes, over the limit of %s", info.Size, strings.Join(over, ", ")),
 			BounceCodes: []string{"5.3.4"}, Fix: "Link to large files instead of attaching them.", Refs: []string{"RFC 1870"}})
 	}
 	if info.Bulk {
 		https, post := oneClick(p)
 		switch {
 		case p.listUnsub == "":
-			add(report.Finding{ID: "bulk.no-list-unsubscribe", Severity: report.SeverityFail, Title: "bulk mail without List-Unsubscribe",
+			add(findings.Finding{ID: "bulk.no-list-unsubscribe", Severity: findings.SeverityFail, Title: "bulk mail without List-Unsubscribe",
 				Detail: fmt.Sprintf("The message counts as bulk (%s). Gmail and Yahoo require bulk senders to offer one-click unsubscribe (RFC 8058) since 2024; mail without it goes to spam or is refused.", info.BulkReason),
 				Fix:    "Add List-Unsubscribe: <https://…/unsubscribe?id=…> and List-Unsubscribe-Post: List-Unsubscribe=One-Click, and sign both with DKIM.", Refs: []string{"RFC 2369 3.2", "RFC 8058 3.1"}})
 		case !https || !post:
@@ -304,13 +304,13 @@ func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) report.CheckRe
 					why += " and List-Unsubscribe-Post: List-Unsubscribe=One-Click is missing"
 				}
 			}
-			add(report.Finding{ID: "bulk.no-one-click", Severity: report.SeverityFail, Title: "bulk mail without one-click unsubscribe: " + why,
+			add(findings.Finding{ID: "bulk.no-one-click", Severity: findings.SeverityFail, Title: "bulk mail without one-click unsubscribe: " + why,
 				Detail:   "RFC 8058 one-click needs an https URI in List-Unsubscribe and the exact List-Unsubscribe-Post field; Gmail and Yahoo require it from bulk senders (a mailto: alone is not enough).",
 				Evidence: []string{"List-Unsubscribe: " + p.listUnsub, "List-Unsubscribe-Post: " + p.listPost},
 				Fix:      "Add List-Unsubscribe: <https://…> and List-Unsubscribe-Post: List-Unsubscribe=One-Click, and cover both with the DKIM signature.", Refs: []string{"RFC 8058 3.1"}})
 		}
 	}
-	res := report.CheckResult{Name: "bulk", Findings: fs, Status: report.StatusFromFindings(fs),
+	res := findings.CheckResult{Name: "bulk", Findings: fs, Status: findings.StatusFromFindings(fs),
 		Data: map[string]any{"bulk": info.Bulk, "bulk_reason": info.BulkReason, "size": info.Size, "header_bytes": p.headerBytes,
 			"html": p.hasHTML, "text": p.hasText, "parts": p.parts, "link_domains": nonNil(p.links),
 			"list_unsubscribe": p.listUnsub, "list_unsubscribe_post": p.listPost}}

@@ -4,8 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
 // RBLData is the rbl check's data: the client IP on the IP lists and the
@@ -15,9 +15,9 @@ type RBLData struct {
 	Links []*rbl.Report `json:"links"`
 }
 
-func rblCheck(ip *rbl.Report, links []*rbl.Report, domains []string) report.CheckResult {
-	res := report.CheckResult{Name: "rbl", Data: &RBLData{IP: ip, Links: links}}
-	var sts []report.Status
+func rblCheck(ip *rbl.Report, links []*rbl.Report, domains []string) findings.CheckResult {
+	res := findings.CheckResult{Name: "rbl", Data: &RBLData{IP: ip, Links: links}}
+	var sts []findings.Status
 	listed := 0
 	if ip != nil {
 		res.Findings = append(res.Findings, ip.Findings...)
@@ -46,10 +46,10 @@ func rblCheck(ip *rbl.Report, links []*rbl.Report, domains []string) report.Chec
 		res.Summary = s
 	}
 	if ip == nil && len(links) == 0 {
-		res.Status, res.Summary = report.StatusSkip, "no client IP and no links"
+		res.Status, res.Summary = findings.StatusSkip, "no client IP and no links"
 		return res
 	}
-	res.Status = report.Worst(append(sts, report.StatusFromFindings(res.Findings))...)
+	res.Status = findings.Worst(append(sts, findings.StatusFromFindings(res.Findings))...)
 	return res
 }
 
@@ -75,19 +75,19 @@ func listedIP(rep *Report) (zones []string) {
 // TLSVersionName names a TLS version ("TLS 1.3").
 func TLSVersionName(v uint16) string { return tls.VersionName(v) }
 
-func tlsCheck(t TLSInfo) report.CheckResult {
-	res := report.CheckResult{Name: "tls", Data: t}
-	var fs []report.Finding
+func tlsCheck(t TLSInfo) findings.CheckResult {
+	res := findings.CheckResult{Name: "tls", Data: t}
+	var fs []findings.Finding
 	switch {
 	case !t.Used:
-		fs = append(fs, report.Finding{ID: "tls.not-used", Check: "tls", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{ID: "tls.not-used", Check: "tls", Severity: findings.SeverityWarn,
 			Title:  "the message came without TLS (no STARTTLS)",
 			Detail: "Gmail asks all senders to use TLS and shows mail received in clear with a red open padlock; MTA-STS and DANE receivers refuse to take it in clear.",
 			Fix:    "Enable opportunistic TLS in the sending MTA (Postfix: smtp_tls_security_level = may) and make sure the STARTTLS handshake succeeds.",
 			Refs:   []string{"RFC 3207", "RFC 8461"}})
 		res.Summary = "no TLS"
 	case t.Version == "TLS 1.0" || t.Version == "TLS 1.1" || t.Version == "SSL 3.0":
-		fs = append(fs, report.Finding{ID: "tls.old-version", Check: "tls", Severity: report.SeverityWarn,
+		fs = append(fs, findings.Finding{ID: "tls.old-version", Check: "tls", Severity: findings.SeverityWarn,
 			Title: fmt.Sprintf("the client negotiated %s, which is deprecated", t.Version),
 			Fix:   "Allow TLS 1.2 and 1.3 in the sending MTA.", Refs: []string{"RFC 8996"}})
 		res.Summary = t.Version + " " + t.Cipher
@@ -95,6 +95,6 @@ func tlsCheck(t TLSInfo) report.CheckResult {
 		res.Summary = t.Version + " " + t.Cipher
 	}
 	res.Findings = fs
-	res.Status = report.StatusFromFindings(fs)
+	res.Status = findings.StatusFromFindings(fs)
 	return res
 }

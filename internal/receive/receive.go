@@ -22,6 +22,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/headers"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
@@ -215,14 +216,14 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 
 	checks := a.CheckResults() // spf, dkim, dmarc: the findings of `headers`
 	if ipErr != nil {
-		checks[0] = report.CheckResult{Name: "spf", Status: report.StatusError, Summary: "no client IP",
-			Findings: []report.Finding{{ID: "receive.no-client-ip", Check: "spf", Severity: report.SeverityError,
+		checks[0] = findings.CheckResult{Name: "spf", Status: findings.StatusError, Summary: "no client IP",
+			Findings: []findings.Finding{{ID: "receive.no-client-ip", Check: "spf", Severity: findings.SeverityError,
 				Title: fmt.Sprintf("the client address %q is not an IP address, so SPF, reverse DNS and blocklists were not checked", env.ClientIP)}}}
 	}
 	addHELO(&checks[0], heloEval)
 	if dkimErr != nil {
-		checks[1].Status = report.StatusFail
-		checks[1].Findings = append(checks[1].Findings, report.Finding{ID: "receive.not-a-message", Check: "dkim", Severity: report.SeverityFail,
+		checks[1].Status = findings.StatusFail
+		checks[1].Findings = append(checks[1].Findings, findings.Finding{ID: "receive.not-a-message", Check: "dkim", Severity: findings.SeverityFail,
 			Title: "the DATA is not a readable message: " + dkimErr.Error(), BounceCodes: []string{"5.6.0"},
 			Fix: "Send an RFC 5322 message: header fields, an empty line, the body."})
 	}
@@ -267,7 +268,7 @@ func targetName(p *parsedMessage, env Envelope) string {
 
 // addHELO records the HELO identity's SPF result (RFC 7208 2.3) in the spf
 // check's evidence; it decides nothing DMARC uses.
-func addHELO(c *report.CheckResult, ev *spf.Evaluation) {
+func addHELO(c *findings.CheckResult, ev *spf.Evaluation) {
 	if ev == nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
@@ -109,7 +110,7 @@ func verdict(t *testing.T, rep *Report, provider string) Verdict {
 	return Verdict{}
 }
 
-func checkStatus(rep *Report, name string) report.Status {
+func checkStatus(rep *Report, name string) findings.Status {
 	for _, c := range rep.Checks {
 		if c.Name == name {
 			return c.Status
@@ -119,7 +120,7 @@ func checkStatus(rep *Report, name string) report.Status {
 }
 
 func hasFinding(rep *Report, id string) bool {
-	return slices.ContainsFunc(rep.Findings, func(f report.Finding) bool { return f.ID == id })
+	return slices.ContainsFunc(rep.Findings, func(f findings.Finding) bool { return f.ID == id })
 }
 
 func expect(t *testing.T, rep *Report, want map[string][2]string) {
@@ -144,13 +145,13 @@ func TestVerdicts(t *testing.T) {
 		msg    string
 		env    Envelope
 		want   map[string][2]string
-		checks map[string]report.Status
+		checks map[string]findings.Status
 		ids    []string
 	}{
 		{name: "signed, aligned, from an authorised IP with FCrDNS", msg: signedOK,
 			env:    Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"},
 			want:   map[string][2]string{"gmail": {"accept", ""}, "yahoo": {"accept", ""}, "microsoft": {"accept", ""}},
-			checks: map[string]report.Status{"spf": "pass", "dkim": "pass", "dmarc": "pass", "ptr": "pass", "rbl": "pass", "tls": "pass", "bulk": "pass"}},
+			checks: map[string]findings.Status{"spf": "pass", "dkim": "pass", "dmarc": "pass", "ptr": "pass", "rbl": "pass", "tls": "pass", "bulk": "pass"}},
 		{name: "unsigned from an unauthorised IP: DMARC reject", msg: header("example.com") + textBody,
 			env:  Envelope{ClientIP: "198.51.100.7", MailFrom: "bounce@example.com", HELO: "other.example.net"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.26"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"reject", "5.7.509"}},
@@ -158,7 +159,7 @@ func TestVerdicts(t *testing.T) {
 		{name: "broken signature, SPF aligned: DMARC passes on SPF", msg: strings.Replace(signedOK, "algebraic", "arithmetic", 1),
 			env:    Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"},
 			want:   map[string][2]string{"gmail": {"accept", ""}, "yahoo": {"accept", ""}, "microsoft": {"accept", ""}},
-			checks: map[string]report.Status{"dkim": "fail", "dmarc": "pass"}},
+			checks: map[string]findings.Status{"dkim": "fail", "dmarc": "pass"}},
 		{name: "DMARC quarantine: spam folder", msg: header("quarantine.example") + textBody,
 			env:  Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@quarantine.example"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.26"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"spam", ""}}},
@@ -173,14 +174,14 @@ func TestVerdicts(t *testing.T) {
 		{name: "bulk with one-click unsubscribe", msg: fx.sign(t, "example.com", header("example.com", "List-Unsubscribe: <https://example.com/u?id=1>, <mailto:unsub@example.com>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click")+textBody),
 			env:    Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"},
 			want:   map[string][2]string{"gmail": {"accept", ""}, "yahoo": {"accept", ""}, "microsoft": {"accept", ""}},
-			checks: map[string]report.Status{"bulk": "pass"}},
+			checks: map[string]findings.Status{"bulk": "pass"}},
 		{name: "bulk from a domain without DMARC: 5.7.515", msg: fx.sign(t, "nodmarc.example", header("nodmarc.example", "List-Unsubscribe: <https://nodmarc.example/u>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click")+textBody),
 			env:  Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@nodmarc.example"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.26"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"reject", "5.7.515"}}},
 		{name: "client IP on a blocklist", msg: signedOK,
 			env:    Envelope{ClientIP: "192.0.2.27", MailFrom: "bounce@example.com"},
 			want:   map[string][2]string{"gmail": {"spam", ""}, "yahoo": {"reject", "5.7.1"}, "microsoft": {"reject", "5.7.1"}},
-			checks: map[string]report.Status{"rbl": "fail"}},
+			checks: map[string]findings.Status{"rbl": "fail"}},
 		{name: "no From", msg: "To: grace@mx.test.example\r\nSubject: x\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <a@b.example>\r\n" + textBody,
 			env:  Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com"},
 			want: map[string][2]string{"gmail": {"reject", "5.7.1"}, "yahoo": {"reject", "5.7.9"}, "microsoft": {"reject", "5.7.512"}},
@@ -189,7 +190,7 @@ func TestVerdicts(t *testing.T) {
 			env:    Envelope{ClientIP: "192.0.2.25", MailFrom: "bounce@example.com", TLS: TLSInfo{Used: false, Version: "-"}},
 			want:   map[string][2]string{"gmail": {"reject", "5.7.1"}, "yahoo": {"spam", ""}, "microsoft": {"spam", ""}},
 			ids:    []string{"bulk.no-message-id", "bulk.html-only", "bulk.bare-lf"},
-			checks: map[string]report.Status{"rbl": "fail"}},
+			checks: map[string]findings.Status{"rbl": "fail"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +202,7 @@ func TestVerdicts(t *testing.T) {
 				defer cancel()
 				rep := Evaluate(ctx, []byte(tc.msg), env, fx.dns.Client(t), fx.opts)
 				assertCase(t, rep, tc.want, tc.checks, tc.ids)
-				if checkStatus(rep, "tls") != report.StatusWarn {
+				if checkStatus(rep, "tls") != findings.StatusWarn {
 					t.Errorf("tls: %s, want warn", checkStatus(rep, "tls"))
 				}
 				return
@@ -211,7 +212,7 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
-func assertCase(t *testing.T, rep *Report, want map[string][2]string, checks map[string]report.Status, ids []string) {
+func assertCase(t *testing.T, rep *Report, want map[string][2]string, checks map[string]findings.Status, ids []string) {
 	t.Helper()
 	expect(t, rep, want)
 	for name, st := range checks {
@@ -256,7 +257,7 @@ func TestVerdictDNSFailure(t *testing.T) {
 			t.Errorf("%s: %+v, want a temporary 4.7.0 deferral", v.Provider, v)
 		}
 	}
-	if st := checkStatus(rep, "dmarc"); st != report.StatusError {
+	if st := checkStatus(rep, "dmarc"); st != findings.StatusError {
 		t.Errorf("dmarc check %s, want error", st)
 	}
 }

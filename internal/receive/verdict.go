@@ -8,8 +8,8 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/headers"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -103,7 +103,7 @@ func gather(rep *Report, a *headers.Analysis) facts {
 	for _, fd := range rep.Findings {
 		switch fd.ID {
 		case "bulk.no-from", "bulk.several-from", "bulk.bad-from":
-			if fd.Severity == report.SeverityFail && f.fromProblem == "" {
+			if fd.Severity == findings.SeverityFail && f.fromProblem == "" {
 				f.fromProblem = fd.ID
 			}
 		case "bulk.no-message-id":
@@ -143,14 +143,14 @@ func decide(rep *Report, a *headers.Analysis) []Verdict {
 
 // fixFor finds the fix of the reason's finding, else of the first finding
 // of its check that has one.
-func fixFor(fs []report.Finding, r Reason) string {
+func fixFor(fs []findings.Finding, r Reason) string {
 	for _, f := range fs {
 		if r.Finding != "" && f.ID == r.Finding && f.Fix != "" {
 			return f.Fix
 		}
 	}
 	for _, f := range fs {
-		if f.Check == r.Check && f.Fix != "" && f.Severity != report.SeverityInfo {
+		if f.Check == r.Check && f.Fix != "" && f.Severity != findings.SeverityInfo {
 			return f.Fix
 		}
 	}

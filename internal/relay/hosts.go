@@ -2,14 +2,13 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 )
 
@@ -24,31 +23,19 @@ type Host struct {
 // 5.1 implicit MX). skip is set when there is nothing to probe (NXDOMAIN,
 // null MX, --offline); findings report DNS failures (never as "no host").
 func MailHosts(ctx context.Context, r dnsx.Resolver, domain string) (hosts []Host, skip string, found []findings.Finding) {
-	mxs, res, err := dnsx.LookupMX(ctx, r, domain)
+	set, err := mx.MailHosts(ctx, r, domain)
 	if err != nil {
 		return nil, "", []findings.Finding{dnsFinding("the MX records of "+domain, err)}
 	}
-	if res.Offline {
+	switch set.Kind {
+	case mx.HostsOffline:
 		return nil, "not probed: --offline and " + domain + " is in no --zone file", nil
-	}
-	if res.Status == dnsx.StatusNXDomain {
+	case mx.HostsNXDomain:
 		return nil, domain + " does not exist (NXDOMAIN): no mail server to probe", nil
+	case mx.HostsNull: // RFC 7505: a null MX says the domain receives no mail.
+		return nil, domain + " has a null MX: it receives no mail, nothing to probe", nil
 	}
-	var names []string
-	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Preference < mxs[j].Preference })
-	for _, m := range mxs {
-		if m.Mx == "." {
-			// RFC 7505: a null MX says the domain receives no mail.
-			return nil, domain + " has a null MX: it receives no mail, nothing to probe", nil
-		}
-		n := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
-		if !contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	if len(names) == 0 {
-		names = []string{domain}
-	}
+	names := set.Names()
 	hosts = make([]Host, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -134,19 +121,7 @@ func ProbeHosts(ctx context.Context, hosts []Host, base Options) []*Result {
 }
 
 func dnsFinding(what string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "relay.dns-error", Check: checkName, Severity: findings.SeverityError,
-		Title:  fmt.Sprintf("could not look up %s: the DNS did not answer", what),
-		Detail: err.Error() + ". Without the mail servers' addresses the relay probe cannot run; this is not the same as having no mail server.",
-		Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
-	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	f := findings.DNSError(checkName, what, err)
+	f.Detail += " Without the mail servers' addresses the relay probe cannot run."
+	return f
 }

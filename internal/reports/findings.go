@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // maxSourceFindings bounds the per-source findings; the rest are summed
@@ -138,9 +138,9 @@ func sourceName(s *Source) string {
 	return s.IP
 }
 
-func (b *Builder) findings(j *joiner) []report.Finding {
+func (b *Builder) found(j *joiner) []findings.Finding {
 	doc := b.doc
-	var out []report.Finding
+	var out []findings.Finding
 	var failing []*Source
 	for _, s := range doc.Sources {
 		if s.Verdict == VerdictFailing {
@@ -154,7 +154,7 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 			for _, r := range failing[i:] {
 				n += r.Failing()
 			}
-			out = append(out, report.Finding{ID: "reports.source-failing", Check: "dmarc", Severity: report.SeverityFail,
+			out = append(out, findings.Finding{ID: "reports.source-failing", Check: "dmarc", Severity: findings.SeverityFail,
 				Title:       fmt.Sprintf("%d more of your sources fail DMARC (%d messages)", len(failing)-i, n),
 				BounceCodes: dmarcCodes(), Fix: "See the sources list (--format json) for each one's fix.", Refs: []string{"RFC 7489 7.2"}})
 			break
@@ -172,8 +172,8 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 		if s.SPFNow != "" && s.SPFNow != "skip" {
 			ev = append(ev, fmt.Sprintf("SPF of %s today: %s", s.SPFNowDomain, s.SPFNow))
 		}
-		out = append(out, report.Finding{
-			ID: "reports.source-failing", Check: "dmarc", Severity: report.SeverityFail,
+		out = append(out, findings.Finding{
+			ID: "reports.source-failing", Check: "dmarc", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s sends as %s and fails DMARC: %d of %d messages", sourceName(s), s.Domain, s.Failing(), s.Messages),
 			Detail:      s.Reason + ". Under p=quarantine or p=reject this mail is lost; large receivers refuse it with the codes below.",
 			Evidence:    ev,
@@ -192,22 +192,22 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 			// p=reject already: failing sources are being refused today,
 			// and said so above.
 		case d.LegitimateTotal == 0:
-			out = append(out, report.Finding{
-				ID: "reports.no-legitimate-mail", Check: "dmarc", Severity: report.SeverityInfo,
+			out = append(out, findings.Finding{
+				ID: "reports.no-legitimate-mail", Check: "dmarc", Severity: findings.SeverityInfo,
 				Title:  fmt.Sprintf("none of the %d messages reported for %s came from a source that passes or is authorised", d.Messages, d.Domain),
 				Detail: "Either the domain sends no mail of its own (then p=reject is safe), or its senders are missing from these reports.",
 			})
 		case d.Ready:
-			out = append(out, report.Finding{
-				ID: "reports.policy-ready", Check: "dmarc", Severity: report.SeverityInfo,
+			out = append(out, findings.Finding{
+				ID: "reports.policy-ready", Check: "dmarc", Severity: findings.SeverityInfo,
 				Title:  fmt.Sprintf("%s can move from p=%s to p=%s: none of its legitimate mail fails DMARC", d.Domain, orDefault(policy, "none"), d.Next),
 				Detail: fmt.Sprintf("Over %s – %s: %d messages, %d passed DMARC; the rest came from unknown sources (or spoofers).", d.Begin, d.End, d.Messages, d.DMARCPass),
 				Fix:    fmt.Sprintf("Publish p=%s (with pct= to go step by step, or t=y first), and keep reading the reports.", d.Next),
 				Refs:   []string{"RFC 7489 6.3", "RFC 9989"},
 			})
 		default:
-			out = append(out, report.Finding{
-				ID: "reports.policy-not-ready", Check: "dmarc", Severity: report.SeverityWarn,
+			out = append(out, findings.Finding{
+				ID: "reports.policy-not-ready", Check: "dmarc", Severity: findings.SeverityWarn,
 				Title: fmt.Sprintf("p=%s on %s would lose %d of %d legitimate messages (%.1f%%) today", d.Next, d.Domain, d.LegitimateFailing, d.LegitimateTotal, d.LossPercent),
 				Detail: fmt.Sprintf("%d of your sending sources fail DMARC. Fix them first, most failing mail first: %s.",
 					d.Sources[VerdictFailing], strings.Join(d.FixFirst, ", ")),
@@ -223,16 +223,16 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 					ips = append(ips, sourceName(s))
 				}
 			}
-			out = append(out, report.Finding{
-				ID: "reports.unknown-sources", Check: "dmarc", Severity: report.SeverityInfo,
+			out = append(out, findings.Finding{
+				ID: "reports.unknown-sources", Check: "dmarc", Severity: findings.SeverityInfo,
 				Title:    fmt.Sprintf("%d messages from %d unknown sources claimed to be %s", n, d.Sources[VerdictUnknown], d.Domain),
 				Detail:   "They pass neither SPF nor DKIM for the domain: spoofing, or a service nobody told you about. p=reject makes receivers refuse them.",
 				Evidence: ips,
 			})
 		}
 		if n := d.ByVerdict[VerdictForwarded]; n > 0 {
-			out = append(out, report.Finding{
-				ID: "reports.forwarded", Check: "dmarc", Severity: report.SeverityInfo,
+			out = append(out, findings.Finding{
+				ID: "reports.forwarded", Check: "dmarc", Severity: findings.SeverityInfo,
 				Title:  fmt.Sprintf("%d messages for %s were forwarded (SPF fails, DKIM passes) from %d sources", n, d.Domain, d.Sources[VerdictForwarded]),
 				Detail: "Forwarders and mailing lists break SPF; DKIM survives them. Expected; keep signing everything with an aligned d=.",
 			})
@@ -240,7 +240,7 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 	}
 	for _, s := range doc.Sources {
 		if s.DNSError != "" {
-			out = append(out, report.Finding{ID: "reports.dns-error", Check: "dmarc", Severity: report.SeverityError,
+			out = append(out, findings.Finding{ID: "reports.dns-error", Check: "dmarc", Severity: findings.SeverityError,
 				Title:  fmt.Sprintf("could not check %s against today's DNS: %s", s.IP, s.DNSError),
 				Detail: "A DNS timeout or SERVFAIL is not an answer: the source's verdict may change when the lookup works."})
 		}
@@ -275,8 +275,8 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 				}
 			}
 		}
-		out = append(out, report.Finding{
-			ID: "reports.tls-failures", Check: "tls-rpt", Severity: report.SeverityWarn,
+		out = append(out, findings.Finding{
+			ID: "reports.tls-failures", Check: "tls-rpt", Severity: findings.SeverityWarn,
 			Title:    fmt.Sprintf("%d of %d TLS sessions to %s failed (%.1f%%, %s policy)", p.Failed, p.Failed+p.SessionsOK, p.Domain, p.FailureRate, orDefault(p.Type, "no")),
 			Detail:   fmt.Sprintf("Senders (%s) could not set up TLS to these MX hosts as the policy requires. Under an enforced MTA-STS or DANE policy that mail is not delivered.", strings.Join(p.Orgs, ", ")),
 			Evidence: ev,
@@ -291,7 +291,7 @@ func (b *Builder) findings(j *joiner) []report.Finding {
 		}
 	}
 	if nFailure > 0 {
-		out = append(out, report.Finding{ID: "reports.failure-reports", Check: "dmarc", Severity: report.SeverityInfo,
+		out = append(out, findings.Finding{ID: "reports.failure-reports", Check: "dmarc", Severity: findings.SeverityInfo,
 			Title:  fmt.Sprintf("%d DMARC failure reports (one per failed message)", nFailure),
 			Detail: "Each names a source IP and the failing message's headers: see the reports list (kind failure)."})
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/mx"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
 )
 
@@ -77,13 +77,13 @@ func (b *Builder) Finish(ctx context.Context, opts Options) *Document {
 	b.finishDomains(j)
 	b.finishSelectors()
 	b.finishTLS()
-	doc.Findings = append(doc.Findings, b.findings(j)...)
+	doc.Findings = append(doc.Findings, b.found(j)...)
 	if doc.Findings == nil {
-		doc.Findings = []report.Finding{}
+		doc.Findings = []findings.Finding{}
 	}
-	doc.Status = report.StatusFromFindings(doc.Findings)
+	doc.Status = findings.StatusFromFindings(doc.Findings)
 	if len(doc.Reports) == 0 {
-		doc.Status = report.StatusSkip
+		doc.Status = findings.StatusSkip
 	}
 	if doc.Offline && len(doc.Sources) > 0 {
 		doc.Notes = append(doc.Notes, "--offline: sources judged from the reports alone (no SPF, PTR or blocklist lookups today)")
@@ -237,7 +237,7 @@ func (j *joiner) join(ctx context.Context, s *Source) {
 			}
 		}
 		for _, f := range rep.Findings {
-			if f.Severity == report.SeverityFail {
+			if f.Severity == findings.SeverityFail {
 				s.rblFindings = append(s.rblFindings, f)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
-	"github.com/deliverdoctor/deliverdoctor/internal/report"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Schema names the JSON document.
@@ -37,18 +37,18 @@ const (
 
 // Document is the deliverdoctor.reports/v1 contract.
 type Document struct {
-	Schema    string            `json:"schema"`
-	Status    report.Status     `json:"status"`
-	Offline   bool              `json:"offline"`
-	Stats     dmarcreport.Stats `json:"stats"`
-	Reports   []ReportEntry     `json:"reports"`
-	Sources   []*Source         `json:"sources"`
-	Domains   []*Domain         `json:"domains"`
-	Selectors []Selector        `json:"dkim_selectors"`
-	TLS       []*TLSPolicy      `json:"tls"`
-	Findings  []report.Finding  `json:"findings"`
-	Errors    []ErrorEntry      `json:"errors"`
-	Notes     []string          `json:"notes,omitempty"`
+	Schema    string             `json:"schema"`
+	Status    findings.Status    `json:"status"`
+	Offline   bool               `json:"offline"`
+	Stats     dmarcreport.Stats  `json:"stats"`
+	Reports   []ReportEntry      `json:"reports"`
+	Sources   []*Source          `json:"sources"`
+	Domains   []*Domain          `json:"domains"`
+	Selectors []Selector         `json:"dkim_selectors"`
+	TLS       []*TLSPolicy       `json:"tls"`
+	Findings  []findings.Finding `json:"findings"`
+	Errors    []ErrorEntry       `json:"errors"`
+	Notes     []string           `json:"notes,omitempty"`
 }
 
 // ReportEntry is one report read.
@@ -132,7 +132,7 @@ type Source struct {
 	Fix     string  `json:"fix,omitempty"`
 
 	begin, end  time.Time
-	rblFindings []report.Finding
+	rblFindings []findings.Finding
 }
 
 // Failing is the number of messages that failed DMARC.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -22,16 +23,16 @@ var templatesFS embed.FS
 // for its context; clean also makes control characters visible first.
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"clean": sanitize.Line,
-	"upper": func(s report.Status) string { return strings.ToUpper(string(s)) },
+	"upper": func(s findings.Status) string { return strings.ToUpper(string(s)) },
 	"join":  strings.Join,
-	"sevstatus": func(s report.Severity) report.Status {
+	"sevstatus": func(s findings.Severity) findings.Status {
 		return s.Status()
 	},
 	"groups": groupFindings,
-	"notinfo": func(fs []report.Finding) []report.Finding {
-		var out []report.Finding
+	"notinfo": func(fs []findings.Finding) []findings.Finding {
+		var out []findings.Finding
 		for _, f := range fs {
-			if f.Severity != report.SeverityInfo {
+			if f.Severity != findings.SeverityInfo {
 				out = append(out, f)
 			}
 		}
@@ -45,22 +46,22 @@ func queryEscape(s string) string { return url.QueryEscape(s) }
 
 type findingGroup struct {
 	Title    string
-	Findings []report.Finding
+	Findings []findings.Finding
 }
 
 // groupFindings groups findings the way the HTML report does: failures,
 // could not be determined, warnings (notes only when verbose).
-func groupFindings(fs []report.Finding, verbose bool) []findingGroup {
+func groupFindings(fs []findings.Finding, verbose bool) []findingGroup {
 	groups := []struct {
-		sev   report.Severity
+		sev   findings.Severity
 		title string
-	}{{report.SeverityFail, "Failures"}, {report.SeverityError, "Could not be determined"}, {report.SeverityWarn, "Warnings"}, {report.SeverityInfo, "Notes"}}
+	}{{findings.SeverityFail, "Failures"}, {findings.SeverityError, "Could not be determined"}, {findings.SeverityWarn, "Warnings"}, {findings.SeverityInfo, "Notes"}}
 	var out []findingGroup
 	for _, g := range groups {
-		if g.sev == report.SeverityInfo && !verbose {
+		if g.sev == findings.SeverityInfo && !verbose {
 			continue
 		}
-		var in []report.Finding
+		var in []findings.Finding
 		for _, f := range fs {
 			if f.Severity == g.sev {
 				in = append(in, f)
@@ -84,7 +85,7 @@ type pageData struct {
 	APILink     string
 	Error       string
 	Report      *report.Report
-	Result      *report.CheckResult
+	Result      *findings.CheckResult
 	Trace       []traceLine
 	TraceMore   int
 	Explain     *ExplainView
@@ -225,7 +226,7 @@ func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flush()
-	results := make(chan report.CheckResult, 64)
+	results := make(chan findings.CheckResult, 64)
 	trace := &traceBuffer{}
 	type outcome struct {
 		rep *report.Report
@@ -233,7 +234,7 @@ func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		rep, err := s.run(r.Context(), cr, trace, func(cr report.CheckResult) {
+		rep, err := s.run(r.Context(), cr, trace, func(cr findings.CheckResult) {
 			select {
 			case results <- cr:
 			default: // more checks than the buffer: the summary shows them
@@ -242,7 +243,7 @@ func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 		done <- outcome{rep, err}
 	}()
 	var out outcome
-	write := func(c report.CheckResult) {
+	write := func(c findings.CheckResult) {
 		_ = pages.ExecuteTemplate(w, "checkresult", &pageData{Result: &c})
 		flush()
 	}

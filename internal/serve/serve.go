@@ -26,6 +26,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/promexp"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
@@ -448,7 +449,7 @@ func (s *Server) rateOK(w http.ResponseWriter, r *http.Request) bool {
 
 // run runs one check request through the orchestrator. onResult, when
 // set, sees each check as it finishes; trace receives the DNS questions.
-func (s *Server) run(ctx context.Context, cr *checkRequest, trace io.Writer, onResult func(report.CheckResult)) (*report.Report, error) {
+func (s *Server) run(ctx context.Context, cr *checkRequest, trace io.Writer, onResult func(findings.CheckResult)) (*report.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Deadline+5*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel) // shutdown cancels running checks

@@ -20,6 +20,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -574,8 +575,8 @@ func TestHeadersPageUpload(t *testing.T) {
 			if !strings.Contains(string(msg), "Subject:") {
 				return nil, errors.New("no header section")
 			}
-			return &report.Report{Target: name, Kind: "message", Checks: []report.CheckResult{{Name: "spf", Status: report.StatusFail,
-				Summary: "<script>alert(1)</script>", Findings: []report.Finding{{ID: "spf.fail", Severity: report.SeverityFail, Title: "SPF fails", BounceCodes: []string{"5.7.23"}}}}}}, nil
+			return &report.Report{Target: name, Kind: "message", Checks: []findings.CheckResult{{Name: "spf", Status: findings.StatusFail,
+				Summary: "<script>alert(1)</script>", Findings: []findings.Finding{{ID: "spf.fail", Severity: findings.SeverityFail, Title: "SPF fails", BounceCodes: []string{"5.7.23"}}}}}}, nil
 		}
 	})
 	var body strings.Builder

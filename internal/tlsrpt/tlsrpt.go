@@ -234,12 +234,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string, o Options) *Resu
 		})
 	case err != nil:
 		res.errored = true
-		res.Findings = append(res.Findings, findings.Finding{
-			ID: "tls-rpt.dns-error", Severity: findings.SeverityError,
-			Title:  "could not look up the TLS-RPT record " + name + ": the DNS did not answer",
-			Detail: err.Error() + ". A DNS failure is not the same as no record; the result is unknown.",
-			Fix:    "Retry; if it persists, check the domain's name servers or use another resolver with --resolver.",
-		})
+		res.Findings = append(res.Findings, findings.DNSError("tls-rpt", "the TLS-RPT record "+name, err))
 	default:
 		res.Record = rec
 		var bad []string

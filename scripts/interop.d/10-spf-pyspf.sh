@@ -2,7 +2,7 @@
 # Differential test of deliverdoctor's SPF evaluation against pyspf (Debian
 # python3-spf), both asking the same real DNS servers on 127.0.0.1: every
 # case of the openspf RFC 7208 suite (one server per scenario) and 200
-# generated records (internal/spf/cmd/spfinterop serves them). Each
+# generated records (tools/spfinterop serves them). Each
 # disagreement is listed; the test fails on any that
 # internal/spf/testdata/interop-allow.txt does not explain.
 set -euo pipefail
@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/spfinterop" ./internal/spf/cmd/spfinterop
+go build -o "$work/spfinterop" ./tools/spfinterop
 mkfifo "$work/hold"
 # The server serves until its stdin (the fifo, held open below) closes, or
 # for 4 minutes at most.

@@ -2,7 +2,7 @@
 // internal/spf/testdata) and serves a scenario's zone data from an
 // in-process DNS server, the way the suite's reference driver (pyspf's
 // testspf.py) reads it. The spf package's tests and the pyspf differential
-// test (cmd/spfinterop) share it.
+// test (tools/spfinterop) share it.
 package spfsuite
 
 import (
