@@ -116,7 +116,7 @@ type Record struct {
 
 // NewRecord makes the record of one failure of b, read from file.
 func NewRecord(file string, b *Bounce, f *Failure) Record {
-	r := Record{File: file, Recipient: f.Recipient, Action: f.Disposition, Status: f.Status, Hard: f.Hard,
+	r := Record{File: file, Recipient: decodeAddress(f.Recipient), Action: f.Disposition, Status: f.Status, Hard: f.Hard,
 		Category: f.Category, SESType: f.SESType, SESSubtype: f.SESSubtype, SMTPCommand: f.Command,
 		RemoteMTA: f.RemoteMTA, Diagnostic: f.Diagnostic, DSNAction: f.DSNAction, Permanent: f.Permanent,
 		SMTPReject: f.SMTPReject(), Origin: f.Origin, Provider: f.Provider, Meaning: f.Meaning, Checks: f.Checks,

@@ -2,6 +2,8 @@ package bounce
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
@@ -31,4 +33,27 @@ func decodeISO2022JP(s string) string {
 		return d
 	}
 	return s
+}
+
+// decodeAddress decodes RFC 2047 encoded words that an MTA wrote into a
+// recipient address ("=?utf-8?B?8J+QiA==?=@example.org" is
+// "🐈@example.org", an SMTPUTF8 local part), so the bounce row and
+// the suppression list carry the address the mail went to. An address
+// whose decoded form would hold spaces, control characters or invalid
+// UTF-8 is kept as written: it cannot be a real mailbox, and decoding must
+// not let a bounce smuggle terminal escapes into a report.
+func decodeAddress(a string) string {
+	if !strings.Contains(a, "=?") {
+		return a
+	}
+	d, err := wordDecoder.DecodeHeader(a)
+	if err != nil || d == a || !utf8.ValidString(d) {
+		return a
+	}
+	for _, r := range d {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return a
+		}
+	}
+	return d
 }
