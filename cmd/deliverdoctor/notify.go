@@ -202,16 +202,7 @@ func (n *notifier) afterQuiet(ctx context.Context, bad int) error {
 	}
 	w := n.app.IO.Out
 	if n.app.Format == "text" {
-		fmt.Fprintf(w, "%s\n", state.Summary(n.changes))
-		for _, c := range n.changes {
-			for _, it := range c.Appeared {
-				fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", sanitize.Line(c.Target), it.Severity, sanitize.Line(it.Title), it.ID)
-			}
-			for _, it := range c.Disappeared {
-				fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", sanitize.Line(c.Target), sanitize.Line(it.Title), it.ID)
-			}
-		}
-		fmt.Fprintln(w)
+		n.printChanges()
 	}
 	if err := report.Render(w, n.app.Format, n.changed, n.app.RenderOptions()); err != nil {
 		return err
@@ -227,4 +218,39 @@ func (n *notifier) afterQuiet(ctx context.Context, bad int) error {
 		return err
 	}
 	return &exitError{1}
+}
+
+// sendBody mails a body a command rendered itself (reports), with the
+// changes above it; see send.
+func (n *notifier) sendBody(ctx context.Context, subject string, b notify.Body) error {
+	if n.mail == nil {
+		return nil
+	}
+	msg, err := notify.ComposeBody(n.mail, subject, b, n.changes, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := notify.Send(ctx, n.mail, msg); err != nil {
+		if n.flags.state != "" {
+			return fmt.Errorf("mailing the report: %w (the state file was not updated: the next run reports these changes again)", err)
+		}
+		return fmt.Errorf("mailing the report: %w", err)
+	}
+	return nil
+}
+
+// printChanges writes the changes, one finding a line, for a text run with
+// --only-on-change.
+func (n *notifier) printChanges() {
+	w := n.app.IO.Out
+	fmt.Fprintf(w, "%s\n", sanitize.Line(state.Summary(n.changes)))
+	for _, c := range n.changes {
+		for _, it := range c.Appeared {
+			fmt.Fprintf(w, "  + %s [%s] %s (%s)\n", sanitize.Line(c.Target), it.Severity, sanitize.Line(it.Title), it.ID)
+		}
+		for _, it := range c.Disappeared {
+			fmt.Fprintf(w, "  - %s resolved: %s (%s)\n", sanitize.Line(c.Target), sanitize.Line(it.Title), it.ID)
+		}
+	}
+	fmt.Fprintln(w)
 }

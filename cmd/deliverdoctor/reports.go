@@ -22,6 +22,7 @@ type reportsFlags struct {
 	lists   string
 	maxSize int64
 	imap    imapFlags
+	mail    mailFlags
 }
 
 func newReportsCmd(app *App) *cobra.Command {
@@ -60,13 +61,24 @@ Formats: text (tables), json (the deliverdoctor.reports/v1 contract), jsonl
 (one line per report row, for a database), csv (one line per source),
 markdown, html. Exit codes: 0 nothing at or above --fail-on, 1 findings at or
 above it (a failing source is a fail), 2 usage error or no report could be
-read, 3 a DNS lookup failed and nothing failed.`,
+read, 3 a DNS lookup failed and nothing failed.
+
+--mail-to, --state and --only-on-change work as with check: the mail is the
+html and text rendering above (within the mail size budget; when larger, the
+sources with the most mail and the full json report attached, gzipped), the
+state keeps each policy domain's findings keyed by finding and source IP (a
+new failing source is a change, a fixed one is resolved; counts changing are
+not), and is saved only once the mail went out. With --only-on-change: exit 1
+and print and mail when something changed, else stay silent with exit 0.`,
 		Example: `  deliverdoctor reports ~/Maildir/.DMARC
   deliverdoctor reports reports/*.xml.gz reports/*.zip --format json
   deliverdoctor reports dmarc.mbox --offline --format csv > sources.csv
   deliverdoctor reports ~/Maildir/.DMARC --format jsonl | jq 'select(.dmarc_pass==false)'
   DELIVERDOCTOR_IMAP_PASSWORD=... deliverdoctor reports --imap imaps://dmarc@mail.example.com/INBOX
-  deliverdoctor check example.com --selectors-from ~/Maildir/.DMARC`,
+  deliverdoctor check example.com --selectors-from ~/Maildir/.DMARC
+  # weekly digest by mail, only when a finding appeared or went away:
+  deliverdoctor reports ~/Maildir/.DMARC --state ~/.dd-reports.json --only-on-change \
+      --mail-to postmaster@example.com --smtp-server smtp.example.com:587 --smtp-user dd@example.com`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReports(cmd.Context(), app, &f, args)
 		},
@@ -75,6 +87,7 @@ read, 3 a DNS lookup failed and nothing failed.`,
 	fl.BoolVar(&f.noRBL, "no-rbl", false, "do not look the source IPs up on blocklists")
 	fl.StringVar(&f.lists, "lists", "major", "which built-in blocklists: major or all")
 	addIMAPFlags(fl, &f.imap)
+	addMailFlags(fl, &f.mail)
 	fl.Int64Var(&f.maxSize, "max-size", dmarcreport.DefaultLimits.MaxSize, "largest report in `BYTES`, also after decompression (zip bombs)")
 	return withFormats(cmd, "text", "json", "jsonl", "csv", "markdown", "html")
 }
@@ -93,6 +106,17 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	}
 	if f.maxSize <= 0 {
 		return usageErrorf("--max-size must be positive")
+	}
+	if f.mail.onlyOnChange && app.Format == "jsonl" {
+		return usageErrorf("--only-on-change cannot hold back streamed jsonl: use --format json")
+	}
+	n, err := newNotifier(app, &f.mail)
+	if err != nil {
+		return err
+	}
+	// The state file is validated before the first report is read.
+	if err := n.open(); err != nil {
+		return err
 	}
 	lim := dmarcreport.DefaultLimits
 	lim.MaxSize = f.maxSize
@@ -145,6 +169,17 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	}
 	doc := b.Finish(ctx, opts)
 	doc.Stats = st
+	if st.Reports > 0 && n.st != nil {
+		n.changes = n.st.Update(doc.StateReports(), n.now)
+	}
+	if n.quiet() && st.Reports > 0 {
+		if len(n.changes) == 0 {
+			return n.saveState()
+		}
+		if app.Format == "text" {
+			n.printChanges()
+		}
+	}
 	switch app.Format {
 	case "json":
 		err = report.WriteJSON(app.IO.Out, doc)
@@ -172,6 +207,23 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 		}
 		fmt.Fprintln(app.IO.Err, "deliverdoctor: no reports found")
 		return &exitError{2}
+	}
+	// Mail first, then the state: a change that could not be mailed is
+	// found again by the next run.
+	if n.mail != nil {
+		body, err := reportsMailBody(doc)
+		if err != nil {
+			return err
+		}
+		if err := n.sendBody(ctx, reportsSubject(doc, n.changes), body); err != nil {
+			return err
+		}
+	}
+	if err := n.saveState(); err != nil {
+		return err
+	}
+	if n.quiet() {
+		return &exitError{1}
 	}
 	return app.StatusExit(doc.Status)
 }

@@ -141,28 +141,10 @@ func Compose(cfg *Config, subject string, reports []*report.Report, changes []st
 // size budget; the full reports are attached (gzipped jsonl, the message
 // then multipart/mixed) when they fit, else the mail says where they are.
 func ComposeDigest(cfg *Config, subject string, d *Digest, changes []state.Change, now time.Time) ([]byte, error) {
-	var h mail.Header
-	h.SetDate(now)
-	h.SetSubject(subject)
-	from, err := mail.ParseAddress(cfg.From)
+	h, err := header(cfg, subject, now)
 	if err != nil {
 		return nil, err
 	}
-	h.SetAddressList("From", []*mail.Address{from})
-	var to []*mail.Address
-	for _, a := range cfg.To {
-		addr, err := mail.ParseAddress(a)
-		if err != nil {
-			return nil, err
-		}
-		to = append(to, addr)
-	}
-	h.SetAddressList("To", to)
-	if err := h.GenerateMessageIDWithHostname(domainOf(cfg.From)); err != nil {
-		return nil, err
-	}
-	h.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies to reports
-
 	shown := changes
 	if len(shown) > maxChanges {
 		shown = shown[:maxChanges]
@@ -183,10 +165,43 @@ func ComposeDigest(cfg *Config, subject string, d *Digest, changes []state.Chang
 	if err != nil {
 		return nil, err
 	}
+	return assemble(h, text, html, attach, "reports.jsonl.gz")
+}
 
+// header is a report mail's header: date, subject, from, to, a message ID
+// and Auto-Submitted.
+func header(cfg *Config, subject string, now time.Time) (mail.Header, error) {
+	var h mail.Header
+	h.SetDate(now)
+	h.SetSubject(subject)
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return h, err
+	}
+	h.SetAddressList("From", []*mail.Address{from})
+	var to []*mail.Address
+	for _, a := range cfg.To {
+		addr, err := mail.ParseAddress(a)
+		if err != nil {
+			return h, err
+		}
+		to = append(to, addr)
+	}
+	h.SetAddressList("To", to)
+	if err := h.GenerateMessageIDWithHostname(domainOf(cfg.From)); err != nil {
+		return h, err
+	}
+	h.Set("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies to reports
+	return h, nil
+}
+
+// assemble writes the message: multipart/alternative of text and html, in
+// a multipart/mixed with the gzipped attachment when there is one.
+func assemble(h mail.Header, text, html, attach []byte, attachName string) ([]byte, error) {
 	var buf bytes.Buffer
 	var alt *mail.InlineWriter
 	var mixed *mail.Writer
+	var err error
 	if attach == nil {
 		if alt, err = mail.CreateInlineWriter(&buf, h); err != nil {
 			return nil, err
@@ -223,7 +238,7 @@ func ComposeDigest(cfg *Config, subject string, d *Digest, changes []state.Chang
 	if mixed != nil {
 		var ah mail.AttachmentHeader
 		ah.SetContentType("application/gzip", nil)
-		ah.SetFilename("reports.jsonl.gz")
+		ah.SetFilename(attachName)
 		ah.Set("Content-Transfer-Encoding", "base64")
 		w, err := mixed.CreateAttachment(ah)
 		if err != nil {
