@@ -98,6 +98,7 @@ func TestReportsMailOnlyOnChange(t *testing.T) {
 		t.Fatalf("%d messages after the first run", len(msgs))
 	}
 	m := readMail(t, msgs[0].Data)
+	t.Logf("demo: a %d-byte message", len(msgs[0].Data))
 	if m.subject != "deliverdoctor reports: example.com changed: 2 new, 0 resolved" {
 		t.Errorf("subject %q", m.subject)
 	}
@@ -167,6 +168,7 @@ func TestReportsMailLarge(t *testing.T) {
 		t.Fatalf("%d messages, %d bytes", len(msgs), len(msgs[0].Data))
 	}
 	m := readMail(t, msgs[0].Data)
+	t.Logf("600 sources: a %d-byte message, text %d, html %d, attachment %d bytes", len(msgs[0].Data), len(m.text), len(m.html), len(m.attach))
 	if !strings.Contains(m.text, "10.0.0.0 ") || strings.Contains(m.text, "10.0.2.199 ") || !strings.Contains(m.text, "sources with the most mail of 600") {
 		t.Errorf("text part:\n%s", m.text)
 	}
@@ -201,5 +203,20 @@ func TestReportsMailUsage(t *testing.T) {
 		if code != 2 {
 			t.Errorf("%v: exit %d %s", args, code, stderr)
 		}
+	}
+}
+
+// A digest that could not be mailed leaves the state as it was, so the next
+// run reports the change again.
+func TestReportsMailFailureKeepsState(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	_, stderr, code := runCLI(t, "reports", demoReport, "--offline", "--zone", "../../internal/reports/testdata/demo-zones/example.com.zone",
+		"--zone", "../../internal/reports/testdata/demo-zones/example.net.zone", "--state", statePath, "--only-on-change",
+		"--mail-to", "postmaster@example.com", "--smtp-server", closedPort(t), "--smtp-tls", "none", "--report-from", "dd@example.com")
+	if code != 3 || !strings.Contains(stderr, "state file was not updated") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(statePath); !os.IsNotExist(err) {
+		t.Errorf("state written although the mail failed: %v", err)
 	}
 }
