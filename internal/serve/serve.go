@@ -617,6 +617,32 @@ func (s *Server) handleAPIExplain(w http.ResponseWriter, r *http.Request) {
 	_ = report.WriteJSON(w, doc)
 }
 
+// job is the set-up every request that runs DNS work shares: the per-client
+// rate limit (what names the work in the refusal), the request deadline
+// (also ended by shutdown), a slot among the checks in flight, and a fresh
+// resolver of its own. done releases all of it.
+func (s *Server) job(r *http.Request, what string) (context.Context, *dnsx.Client, func(), error) {
+	if !s.rateOK(nopWriter{}, r) {
+		return nil, nil, nil, &httpError{http.StatusTooManyRequests, "rate limit: too many " + what + " from your address; try again later"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Deadline)
+	stop := context.AfterFunc(s.ctx, cancel)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		stop()
+		cancel()
+		return nil, nil, nil, err
+	}
+	res, err := s.cfg.NewResolver(nil)
+	if err != nil {
+		release()
+		stop()
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, res, func() { release(); stop(); cancel() }, nil
+}
+
 // headers runs the headers analysis on an uploaded or pasted message.
 func (s *Server) headers(r *http.Request) (*report.Report, error) {
 	if s.cfg.Headers == nil {
@@ -633,22 +659,11 @@ func (s *Server) headers(r *http.Request) (*report.Report, error) {
 	if len(strings.TrimSpace(string(msg))) == 0 {
 		return nil, badRequest("paste or upload a received message (with its headers)")
 	}
-	if !s.rateOK(nopWriter{}, r) {
-		return nil, &httpError{http.StatusTooManyRequests, "rate limit: too many checks from your address; try again later"}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Deadline)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
-	release, err := s.acquire(ctx)
+	ctx, res, done, err := s.job(r, "checks")
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	res, err := s.cfg.NewResolver(nil)
-	if err != nil {
-		return nil, err
-	}
+	defer done()
 	start := time.Now()
 	rep, err := s.cfg.Headers(ctx, res, msg, name)
 	if err != nil {
@@ -677,22 +692,11 @@ func (s *Server) reports(r *http.Request) (*reports.Document, error) {
 	if len(strings.TrimSpace(string(upload))) == 0 {
 		return nil, badRequest("upload a DMARC aggregate, failure or SMTP TLS report (XML, .gz, .zip or the message carrying it)")
 	}
-	if !s.rateOK(nopWriter{}, r) {
-		return nil, &httpError{http.StatusTooManyRequests, "rate limit: too many requests from your address; try again later"}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Deadline)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
-	release, err := s.acquire(ctx)
+	ctx, res, done, err := s.job(r, "requests")
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	res, err := s.cfg.NewResolver(nil)
-	if err != nil {
-		return nil, err
-	}
+	defer done()
 	doc, err := s.cfg.Reports(ctx, res, name, upload)
 	if err != nil {
 		var he *httpError
