@@ -51,7 +51,7 @@ func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error)
 			}
 			continue
 		}
-		files, err := dirFiles(p)
+		files, err := DirFiles(p)
 		if err != nil {
 			return err
 		}
@@ -64,9 +64,10 @@ func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error)
 	return nil
 }
 
-// dirFiles lists a Maildir's messages (cur/ and new/, RFC-less but
-// universal layout) or every regular, non-hidden file below dir.
-func dirFiles(dir string) ([]string, error) {
+// DirFiles lists a Maildir's messages (cur/ and new/, RFC-less but
+// universal layout) or every regular, non-hidden file below dir, sorted.
+// The reports reader lists its directories with it too.
+func DirFiles(dir string) ([]string, error) {
 	var out []string
 	isMaildir := false
 	for _, sub := range []string{"cur", "new"} {

@@ -3,14 +3,10 @@ package dmarcreport
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -48,7 +44,7 @@ func PathSource(paths []string, stdin io.Reader, max int64) Source {
 			}
 			files := []string{p}
 			if st.IsDir() {
-				if files, err = listDir(p); err != nil {
+				if files, err = bounce.DirFiles(p); err != nil {
 					return err
 				}
 			}
@@ -66,49 +62,6 @@ func bounceRead(paths []string, stdin io.Reader, max int64, emit func(Input) err
 	return bounce.ReadPaths(paths, stdin, max, func(in bounce.Input) error {
 		return emit(Input{Name: in.Name, Data: in.Data, Err: in.Err})
 	})
-}
-
-// listDir lists a Maildir's messages or every regular, non-hidden file
-// below dir, sorted.
-func listDir(dir string) ([]string, error) {
-	var out []string
-	maildir := false
-	for _, sub := range []string{"cur", "new"} {
-		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
-			maildir = true
-		}
-	}
-	if maildir {
-		for _, sub := range []string{"cur", "new"} {
-			ents, err := os.ReadDir(filepath.Join(dir, sub))
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, err
-			}
-			for _, e := range ents {
-				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-					out = append(out, filepath.Join(dir, sub, e.Name()))
-				}
-			}
-		}
-		return out, nil
-	}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && path != dir {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() {
-			out = append(out, path)
-		}
-		return nil
-	})
-	sort.Strings(out)
-	return out, err
 }
 
 // readReportFile emits one file: whole, or message by message when it is
