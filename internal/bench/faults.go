@@ -1,12 +1,12 @@
 package bench
 
 import (
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -22,8 +22,11 @@ type FaultProxy struct {
 	upstream string
 	udp      *net.UDPConn
 	tcp      net.Listener
+	up       *net.UDPConn // to upstream, shared by all forwarded questions
 	mu       sync.Mutex
 	rng      *rand.Rand
+	nextID   uint16
+	inflight map[uint16]pending // upstream ID → asker
 	wg       sync.WaitGroup
 
 	Lost, Failed, Passed atomic.Int64
@@ -41,9 +44,27 @@ func NewFaultProxy(upstream string, loss, servfail float64) (*FaultProxy, error)
 		udp.Close()
 		return nil, err
 	}
-	p := &FaultProxy{Loss: loss, ServFail: servfail, upstream: upstream, udp: udp, tcp: tcp, rng: rand.New(rand.NewPCG(1, 2))}
-	p.wg.Add(2)
+	raddr, err := net.ResolveUDPAddr("udp", upstream)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	up, err := net.DialUDP("udp", nil, raddr)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, err
+	}
+	// Bursts of questions and replies: the default receive buffer would
+	// drop some, and those losses would not be counted in Lost.
+	_ = udp.SetReadBuffer(8 << 20)
+	_ = up.SetReadBuffer(8 << 20)
+	p := &FaultProxy{Loss: loss, ServFail: servfail, upstream: upstream, udp: udp, tcp: tcp, up: up,
+		rng: rand.New(rand.NewPCG(1, 2)), inflight: map[uint16]pending{}}
+	p.wg.Add(3)
 	go p.serveUDP()
+	go p.relay()
 	go p.serveTCP()
 	return p, nil
 }
@@ -54,6 +75,7 @@ func (p *FaultProxy) Addr() string { return p.udp.LocalAddr().String() }
 // Close stops the proxy.
 func (p *FaultProxy) Close() {
 	p.udp.Close()
+	p.up.Close()
 	p.tcp.Close()
 	p.wg.Wait()
 }
@@ -72,7 +94,9 @@ func (p *FaultProxy) serveUDP() {
 		if err != nil {
 			return
 		}
-		q := append([]byte(nil), buf[:n]...)
+		if n < 12 {
+			continue
+		}
 		x := p.draw()
 		switch {
 		case x < p.Loss:
@@ -80,7 +104,7 @@ func (p *FaultProxy) serveUDP() {
 		case x < p.Loss+p.ServFail:
 			p.Failed.Add(1)
 			var m dns.Msg
-			if m.Unpack(q) != nil {
+			if m.Unpack(buf[:n]) != nil {
 				continue
 			}
 			var r dns.Msg
@@ -90,29 +114,65 @@ func (p *FaultProxy) serveUDP() {
 			}
 		default:
 			p.Passed.Add(1)
-			go p.forward(q, client)
+			p.forward(buf[:n], client)
 		}
 	}
 }
 
-// forward sends one question upstream on its own socket and relays the
-// reply.
+// pending is a forwarded question: who asked, with which ID.
+type pending struct {
+	client *net.UDPAddr
+	id     uint16
+}
+
+// forward sends one question upstream on the proxy's one upstream socket
+// under a proxy-chosen ID (remembered with the asker's address and ID), so
+// a question costs one write, not a socket of its own and a goroutine:
+// under load, a proxy that is slower than the network it imitates would be
+// charged to the faults.
 func (p *FaultProxy) forward(q []byte, client *net.UDPAddr) {
-	c, err := net.Dial("udp", p.upstream)
-	if err != nil {
-		return
+	p.mu.Lock()
+	if len(p.inflight) >= 1<<15 { // upstream replies that never came: forget them
+		clear(p.inflight)
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(q); err != nil {
-		return
+	id := p.nextID
+	for _, taken := p.inflight[id]; taken; _, taken = p.inflight[id] {
+		id++
 	}
+	p.nextID = id + 1
+	p.inflight[id] = pending{client: client, id: binary.BigEndian.Uint16(q)}
+	p.mu.Unlock()
+	binary.BigEndian.PutUint16(q, id)
+	if _, err := p.up.Write(q); err != nil {
+		p.mu.Lock()
+		delete(p.inflight, id)
+		p.mu.Unlock()
+	}
+}
+
+// relay hands each upstream reply back to its asker under the asker's ID.
+func (p *FaultProxy) relay() {
+	defer p.wg.Done()
 	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
-	if err != nil {
-		return
+	for {
+		n, err := p.up.Read(buf)
+		if err != nil {
+			return
+		}
+		if n < 12 {
+			continue
+		}
+		id := binary.BigEndian.Uint16(buf)
+		p.mu.Lock()
+		w, ok := p.inflight[id]
+		delete(p.inflight, id)
+		p.mu.Unlock()
+		if !ok {
+			continue
+		}
+		binary.BigEndian.PutUint16(buf, w.id)
+		_, _ = p.udp.WriteToUDP(buf[:n], w.client)
 	}
-	_, _ = p.udp.WriteToUDP(buf[:n], client)
 }
 
 func (p *FaultProxy) serveTCP() {

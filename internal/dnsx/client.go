@@ -589,15 +589,15 @@ func (c *Client) ask(ctx context.Context, m *dns.Msg, srv *server) (*dns.Msg, st
 		case "udp":
 			var mux *udpMux
 			if mux, err = srv.udp(); err == nil {
-				var resent bool
-				resp, resent, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func() {
+				var rtt time.Duration
+				resp, rtt, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func() {
 					c.sent.Add(1)
 					srv.sent.Add(1)
 					srv.retried.Add(1)
 					c.trace(srv.name+"/udp", q.Name, q.Qtype, "-", 0, time.Since(start), false, "no reply yet, sent again")
 				})
-				if err == nil && !resent {
-					srv.sample(time.Since(start))
+				if err == nil && rtt > 0 {
+					srv.sample(rtt)
 				}
 			}
 		case "tcp", "tls":

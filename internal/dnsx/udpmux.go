@@ -115,48 +115,74 @@ func (m *udpMux) conn() (*muxConn, error) {
 }
 
 // exchange sends msg and waits for its reply until timeout or ctx ends. If
-// no reply came after rto, the same packet (same ID, so a late reply to the
-// first one still counts) is sent again, the wait doubling each time, never
-// past timeout. resent is called for each retransmission; retransmitted
-// reports whether any was made (RFC 6298 5: Karn's rule, such a round trip
-// is no RTT sample).
-func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.Duration, resent func()) (reply *dns.Msg, retransmitted bool, err error) {
+// no reply came after rto, the question is sent again, the wait doubling
+// each time, never past timeout. Each transmission carries an ID of its
+// own, so the reply says which one it answers and its round trip is known
+// even after a retransmission: rtt is a valid RTT sample (RFC 6298 3,
+// Karn's problem avoided without discarding samples). Discarding those
+// samples instead biases SRTT low under load, since only the replies that
+// beat the RTO are measured, and a low RTO retransmits more, which loads
+// the server more. A late reply to an earlier transmission still counts.
+// resent is called for each retransmission.
+func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.Duration, resent func()) (reply *dns.Msg, rtt time.Duration, err error) {
 	c, err := m.conn()
 	if err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	w := &waiter{q: msg.Question[0], op: msg.Opcode, reply: make(chan *dns.Msg, 1)}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, false, errMuxClosed
+	type sent struct {
+		id uint16
+		at time.Time
 	}
-	id := uint16(rand.UintN(1 << 16))
-	for _, taken := c.pending[id]; taken; _, taken = c.pending[id] {
-		id = uint16(rand.UintN(1 << 16))
+	var ids []sent // guarded by c.mu after the first send
+	register := func() (uint16, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return 0, errMuxClosed
+		}
+		id := uint16(rand.UintN(1 << 16))
+		for _, taken := c.pending[id]; taken; _, taken = c.pending[id] {
+			id = uint16(rand.UintN(1 << 16))
+		}
+		c.pending[id] = w
+		ids = append(ids, sent{id: id})
+		return id, nil
 	}
-	c.pending[id] = w
-	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		if c.pending[id] == w {
-			delete(c.pending, id)
+		for _, s := range ids {
+			if c.pending[s.id] == w {
+				delete(c.pending, s.id)
+			}
 		}
 		c.mu.Unlock()
 	}()
 
-	// Pack into a pooled buffer and write this socket's ID into the header
-	// (its first two bytes): the caller's message is left as it was.
+	// Pack into a pooled buffer and write each transmission's ID into the
+	// header (its first two bytes): the caller's message is left as it was.
 	bp := packBufs.Get().(*[]byte)
 	defer packBufs.Put(bp)
 	buf, err := msg.PackBuffer(*bp)
 	if err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	*bp = buf[:0]
-	binary.BigEndian.PutUint16(buf, id)
-	if _, err = c.conn.Write(buf); err != nil {
-		return nil, false, err
+	send := func() error {
+		id, err := register()
+		if err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint16(buf, id)
+		now := time.Now()
+		c.mu.Lock()
+		ids[len(ids)-1].at = now
+		c.mu.Unlock()
+		_, err = c.conn.Write(buf)
+		return err
+	}
+	if err = send(); err != nil {
+		return nil, 0, err
 	}
 	end := time.Now().Add(timeout)
 	wait := min(rto, timeout)
@@ -165,19 +191,26 @@ func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.D
 	for {
 		select {
 		case r := <-w.reply:
+			now := time.Now()
+			c.mu.Lock()
+			for _, s := range ids {
+				if s.id == r.Id {
+					rtt = now.Sub(s.at)
+				}
+			}
+			c.mu.Unlock()
 			r.Id = msg.Id
-			return r, retransmitted, nil
+			return r, rtt, nil
 		case <-ctx.Done():
-			return nil, retransmitted, ctx.Err()
+			return nil, 0, ctx.Err()
 		case now := <-t.C:
 			left := end.Sub(now)
 			if left <= time.Millisecond {
-				return nil, retransmitted, timeoutError{}
+				return nil, 0, timeoutError{}
 			}
-			if _, err = c.conn.Write(buf); err != nil {
-				return nil, retransmitted, err
+			if err = send(); err != nil {
+				return nil, 0, err
 			}
-			retransmitted = true
 			if resent != nil {
 				resent()
 			}
@@ -223,7 +256,10 @@ func (c *muxConn) readLoop() {
 		}
 		c.mu.Unlock()
 		if ok {
-			w.reply <- r
+			select {
+			case w.reply <- r:
+			default: // a reply to another transmission of the same question came first
+			}
 		}
 	}
 }

@@ -54,11 +54,11 @@ func main() {
 	batchDepths := flag.String("batch-depths", "2", "SPF include depths for batches")
 	dnsbls := flag.Int("dnsbls", 20, "blocklist zones in the reference set; single checks ask all of them (--dnsbl)")
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
-	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare")
+	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare (with -serve: also serve behind such a proxy)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
 	if *serve > 0 {
-		serveOnly(*serve, *dnsbls, *batchLatency, *jitter)
+		serveOnly(*serve, *dnsbls, *batchLatency, *jitter, *faults)
 		return
 	}
 	if *short {
@@ -283,7 +283,7 @@ func batchRows(bin, dir string, n, depth int, jobs []int, dnsbls int, latency, j
 
 // serveOnly serves the reference zone set for n domains until SIGINT or
 // SIGTERM, and prints where and what to ask.
-func serveOnly(n, dnsbls int, latency, jitter time.Duration) {
+func serveOnly(n, dnsbls int, latency, jitter time.Duration, faults string) {
 	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: n, IncludeDepth: 2, DNSBLs: dnsbls}))
 	must(err)
 	defer srv.Close()
@@ -297,9 +297,20 @@ func serveOnly(n, dnsbls int, latency, jitter time.Duration) {
 	must(list.Close())
 	fmt.Printf("serving %d domains (latency %v) on %s\n", n, latency, srv.Addr())
 	fmt.Printf("deliverdoctor check --input %s --resolver %s --format jsonl\n", list.Name(), srv.Addr())
+	var proxy *bench.FaultProxy
+	if faults != "" {
+		loss, servfail := faultShares(faults)
+		proxy, err = bench.NewFaultProxy(srv.Addr(), loss, servfail)
+		must(err)
+		defer proxy.Close()
+		fmt.Printf("with faults (%.1f%% lost, %.1f%% SERVFAIL): --resolver %s\n", loss*100, servfail*100, proxy.Addr())
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	<-stop
+	if proxy != nil {
+		fmt.Printf("proxy: %d lost, %d SERVFAIL, %d passed\n", proxy.Lost.Load(), proxy.Failed.Load(), proxy.Passed.Load())
+	}
 	fmt.Printf("%d questions answered\n", srv.Total())
 }
 
