@@ -1,24 +1,23 @@
 package bounce
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 )
 
 // providerCodeRe finds provider codes in brackets: Yahoo's "[TSS04]" and
 // "[BL21]", iCloud's "[CS01]" and "[HM08]", Outlook.com's "(S3150)".
-var providerCodeRe = regexp.MustCompile(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
+var providerCodeRe = lazyRegexp(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
 
 var providerRes = []struct {
-	re       *regexp.Regexp
+	re       *lazyRE
 	provider string
 }{
-	{regexp.MustCompile(`(?i)gsmtp|\bgoogle\.com|googlemail\.com|gmail-smtp|support\.google\.com|aspmx\.l\.google`), "google"},
-	{regexp.MustCompile(`(?i)outlook\.com|protection\.outlook|office365|hotmail\.|\.prod\.outlook|microsoft\.com|messaging\.microsoft|sender\.office\.com`), "microsoft"},
-	{regexp.MustCompile(`(?i)yahoo|yahoodns|\baol\.com|\[TSS?\d{2}\]`), "yahoo"},
-	{regexp.MustCompile(`(?i)amazonses`), "ses"},
-	{regexp.MustCompile(`(?i)icloud\.com|\bme\.com|\bmac\.com|support\.apple\.com|\[(CS|HM)\d{2}\]`), "apple"},
+	{lazyRegexp(`(?i)gsmtp|\bgoogle\.com|googlemail\.com|gmail-smtp|support\.google\.com|aspmx\.l\.google`), "google"},
+	{lazyRegexp(`(?i)outlook\.com|protection\.outlook|office365|hotmail\.|\.prod\.outlook|microsoft\.com|messaging\.microsoft|sender\.office\.com`), "microsoft"},
+	{lazyRegexp(`(?i)yahoo|yahoodns|\baol\.com|\[TSS?\d{2}\]`), "yahoo"},
+	{lazyRegexp(`(?i)amazonses`), "ses"},
+	{lazyRegexp(`(?i)icloud\.com|\bme\.com|\bmac\.com|support\.apple\.com|\[(CS|HM)\d{2}\]`), "apple"},
 }
 
 // recipientProviders map well-known consumer domains to their provider.
@@ -270,7 +269,7 @@ func union(a, b []string) []string {
 
 // relayedReply recognises a bounce in which the sender's own MTA reports
 // the receiving server's reply in its SMTP session.
-var relayedReply = regexp.MustCompile(`(?i)\bsaid:|remote (host|server) (said|returned)|smtp error from remote|did not like our|while talking to|<<< [45]\d\d|received >>> [45]\d\d|the error that the other server returned|responded with failure|failed with:|refused to accept|rejected (your message|recipient|the recipient)|in reply to (rcpt|mail|data|end of data)|does not like recipient|it responded as follows|remote server returned|server returned|smtp error from remote server`)
+var relayedReply = lazyRegexp(`(?i)\bsaid:|remote (host|server) (said|returned)|smtp error from remote|did not like our|while talking to|<<< [45]\d\d|received >>> [45]\d\d|the error that the other server returned|responded with failure|failed with:|refused to accept|rejected (your message|recipient|the recipient)|in reply to (rcpt|mail|data|end of data)|does not like recipient|it responded as follows|remote server returned|server returned|smtp error from remote server`)
 
 // origin decides where the failure happened (OpenSRS seed: "SMTP reject
 // vs bounce reject").

@@ -2,7 +2,6 @@ package bounce
 
 import (
 	"net/netip"
-	"regexp"
 	"strings"
 )
 
@@ -19,39 +18,39 @@ const domainRe = `([a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63})`
 
 // namedDomainRes find the sending domain in providers' replies; each
 // names one domain in one place.
-var namedDomainRes = []*regexp.Regexp{
+var namedDomainRes = []*lazyRE{
 	// Microsoft 5.7.509/5.7.515: "Access denied, sending domain example.com does not pass DMARC verification".
-	regexp.MustCompile(`(?i)sending domain \[?` + domainRe + `\]? (?:does not|doesn't|did not)`),
+	lazyRegexp(`(?i)sending domain \[?` + domainRe + `\]? (?:does not|doesn't|did not)`),
 	// Gmail 4.7.27/5.7.27: "SPF [example.com] with ip: [192.0.2.10] = did not pass".
-	regexp.MustCompile(`(?i)\bSPF \[` + domainRe + `\] with ip`),
+	lazyRegexp(`(?i)\bSPF \[` + domainRe + `\] with ip`),
 	// Gmail 5.7.26: "Unauthenticated email from example.com is not accepted due to domain's DMARC policy".
-	regexp.MustCompile(`(?i)unauthenticated email from ` + domainRe + ` is not accepted`),
+	lazyRegexp(`(?i)unauthenticated email from ` + domainRe + ` is not accepted`),
 	// Gmail: "The MAIL FROM domain [example.com] has an SPF record with a hard fail policy".
-	regexp.MustCompile(`(?i)mail from domain \[` + domainRe + `\]`),
+	lazyRegexp(`(?i)mail from domain \[` + domainRe + `\]`),
 	// Gmail 4.7.28: "originating from your DKIM domain [example.com]".
-	regexp.MustCompile(`(?i)DKIM domain \[` + domainRe + `\]`),
+	lazyRegexp(`(?i)DKIM domain \[` + domainRe + `\]`),
 	// iCloud: "Your message was rejected due to example.com DMARC policy".
-	regexp.MustCompile(`(?i)due to ` + domainRe + `(?:'s)? DMARC policy`),
+	lazyRegexp(`(?i)due to ` + domainRe + `(?:'s)? DMARC policy`),
 	// Gmail SPF: "domain of example.com does not designate 192.0.2.10 as permitted sender".
-	regexp.MustCompile(`(?i)domain of ` + domainRe + ` does not designate`),
+	lazyRegexp(`(?i)domain of ` + domainRe + ` does not designate`),
 }
 
 // namedListRes find "this IP is on that list".
-var namedListRes = []*regexp.Regexp{
+var namedListRes = []*lazyRE{
 	// Postfix reject_rbl_client: "Client host [192.0.2.10] blocked using zen.spamhaus.org".
-	regexp.MustCompile(`(?i)client host \[?([0-9a-f.:]+)\]? blocked using ` + domainRe),
+	lazyRegexp(`(?i)client host \[?([0-9a-f.:]+)\]? blocked using ` + domainRe),
 	// Exim dnslists: "rejected because 192.0.2.10 is in a black list at zen.spamhaus.org".
-	regexp.MustCompile(`(?i)\b([0-9a-f.:]{7,39}) is (?:in a black ?list|listed) (?:at|in|on|by) ` + domainRe),
+	lazyRegexp(`(?i)\b([0-9a-f.:]{7,39}) is (?:in a black ?list|listed) (?:at|in|on|by) ` + domainRe),
 }
 
 // listNames maps blocklists named in prose to their DNS zone.
 var listNames = []struct {
-	re   *regexp.Regexp
+	re   *lazyRE
 	zone string
 }{
-	{regexp.MustCompile(`(?i)barracuda reputation`), "b.barracudacentral.org"},
-	{regexp.MustCompile(`(?i)spamhaus'?s? list|listed (?:at|in|on|by) spamhaus`), "zen.spamhaus.org"},
-	{regexp.MustCompile(`(?i)spamcop`), "bl.spamcop.net"},
+	{lazyRegexp(`(?i)barracuda reputation`), "b.barracudacentral.org"},
+	{lazyRegexp(`(?i)spamhaus'?s? list|listed (?:at|in|on|by) spamhaus`), "zen.spamhaus.org"},
+	{lazyRegexp(`(?i)spamcop`), "bl.spamcop.net"},
 }
 
 // NamedInReply reads what a reply names: the sending domain ("sending

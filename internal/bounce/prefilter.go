@@ -26,29 +26,46 @@ type fre struct {
 }
 
 var (
-	freAll     []*fre
+	freRoots   []*fre // what mustFre registered, parsed by freSetup
+	freAll     []*fre // roots and their branches, in id order (after freSetup)
 	freFactors [][]string
+	freReady   sync.Once
 	freOnce    sync.Once
 	freAC      *acMachine
 )
 
-// mustFre compiles expr with a prefilter. Only at package initialisation.
+// mustFre registers expr for a prefiltered match. Only at package
+// initialisation. Nothing is parsed then: every command of the binary
+// starts this package, and most never match a bounce text, so the parse,
+// the factor analysis (freSetup) and the compilation (Regexp) wait for the
+// first use. TestFreCompile proves every expression parses.
 func mustFre(expr string) *fre {
-	sre, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		panic(err)
-	}
-	f := newFre(expr, sre)
-	if sre.Op == syntax.OpAlternate {
-		for _, sub := range sre.Sub {
-			f.branches = append(f.branches, newFre("", sub))
-		}
-	}
+	f := &fre{expr: expr}
+	freRoots = append(freRoots, f)
 	return f
 }
 
-func newFre(expr string, sre *syntax.Regexp) *fre {
-	f := &fre{expr: expr, sre: sre, id: len(freAll)}
+// freSetup parses every registered expression and works out its factors,
+// once, before the first match.
+func freSetup() {
+	freReady.Do(func() {
+		for _, f := range freRoots {
+			sre, err := syntax.Parse(f.expr, syntax.Perl)
+			if err != nil {
+				panic(err)
+			}
+			addFre(f, sre)
+			if sre.Op == syntax.OpAlternate {
+				for _, sub := range sre.Sub {
+					f.branches = append(f.branches, addFre(&fre{}, sub))
+				}
+			}
+		}
+	})
+}
+
+func addFre(f *fre, sre *syntax.Regexp) *fre {
+	f.sre, f.id = sre, len(freAll)
 	fs := required(sre.Simplify())
 	f.always = fs == nil
 	freAll = append(freAll, f)
@@ -73,6 +90,7 @@ type scanCache struct {
 var scans scanCache
 
 func (f *fre) candidate(s string) bool {
+	freSetup()
 	if f.always || len(s) < minPrefilter {
 		return true
 	}
@@ -103,7 +121,7 @@ func hits(s string) []bool {
 
 // Regexp is the compiled expression.
 func (f *fre) Regexp() *regexp.Regexp {
-	f.once.Do(func() { f.re = regexp.MustCompile(f.String()) })
+	f.once.Do(func() { freSetup(); f.re = regexp.MustCompile(f.String()) })
 	return f.re
 }
 

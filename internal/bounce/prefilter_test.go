@@ -20,6 +20,7 @@ func TestPrefilterAgrees(t *testing.T) {
 		}
 	}
 	texts = append(texts, "\xff\xfe after end of data \xff", "RCPT TO:<a@b> ... does not like recipient")
+	freSetup()
 	var roots []*fre
 	for _, f := range freAll {
 		if !isBranch(f) {
@@ -51,6 +52,7 @@ func isBranch(f *fre) bool {
 func FuzzPrefilter(f *testing.F) {
 	f.Add("in reply to RCPT TO command")
 	f.Add("host mx.example.com[192.0.2.1] said: 550")
+	freSetup()
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, e := range freAll {
 			if got, want := e.FindStringIndex(s), e.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
@@ -58,4 +60,30 @@ func FuzzPrefilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFreCompile: every prefiltered expression parses and compiles (they
+// are registered at start-up but parsed only on first use).
+func TestFreCompile(t *testing.T) {
+	freSetup()
+	if len(freAll) < len(freRoots) || len(freRoots) == 0 {
+		t.Fatalf("%d roots, %d expressions", len(freRoots), len(freAll))
+	}
+	for _, f := range freAll {
+		if f.Regexp() == nil {
+			t.Errorf("%s: not compiled", f)
+		}
+	}
+}
+
+// TestLazyCompile: every expression registered with lazyRegexp compiles.
+func TestLazyCompile(t *testing.T) {
+	if len(lazyAll) == 0 {
+		t.Fatal("no lazy expressions")
+	}
+	for _, l := range lazyAll {
+		if l.Regexp() == nil {
+			t.Errorf("%s: not compiled", l)
+		}
+	}
 }
