@@ -59,11 +59,18 @@ for i in $(seq 1 10); do
 done
 n=$(ls "$speed" | wc -l)
 now() { date +%s.%N; }
-t0=$(now)
+# cpu: user+system seconds of all children so far (bash's `times`, second
+# line), so a loaded machine's wall clock does not hide the work done.
+# `times` must run in this shell, not in $(...).
+cpu() { times >"$work/times"; tail -1 "$work/times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }; print t }'; }
+t0=$(now); cpu >"$work/c0"
 timeout 120 "$DD" bounces "$speed" --format jsonl >/dev/null
-t1=$(now)
+t1=$(now); cpu >"$work/c1"
 timeout 300 perl -MSisimai -e 'my $v = Sisimai->make($ARGV[0], delivered => 1); print scalar(@{$v || []}), "\n"' "$speed" >/dev/null
-t2=$(now)
-awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
+t2=$(now); cpu >"$work/c2"
+c0=$(cat "$work/c0") c1=$(cat "$work/c1") c2=$(cat "$work/c2")
+awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v ca="$c0" -v cb="$c1" -v cc="$c2" 'BEGIN {
   dd = n / (b - a); si = n / (c - b);
-  printf "bounce-sisimai: speed on %d messages: deliverdoctor %.0f messages/s, Sisimai %.0f messages/s, ratio %.1fx\n", n, dd, si, dd / si }'
+  printf "bounce-sisimai: speed on %d messages: deliverdoctor %.0f messages/s, Sisimai %.0f messages/s, ratio %.1fx\n", n, dd, si, dd / si
+  if (cb > ca && cc > cb)
+    printf "bounce-sisimai: CPU per message: deliverdoctor %.3f ms, Sisimai %.3f ms, ratio %.1fx\n", 1000 * (cb - ca) / n, 1000 * (cc - cb) / n, (cc - cb) / (cb - ca) }'
