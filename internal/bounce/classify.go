@@ -10,14 +10,14 @@ import (
 var providerCodeRe = lazyRegexp(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
 
 var providerRes = []struct {
-	re       *lazyRE
+	re       *fre
 	provider string
 }{
-	{lazyRegexp(`(?i)gsmtp|\bgoogle\.com|googlemail\.com|gmail-smtp|support\.google\.com|aspmx\.l\.google`), "google"},
-	{lazyRegexp(`(?i)outlook\.com|protection\.outlook|office365|hotmail\.|\.prod\.outlook|microsoft\.com|messaging\.microsoft|sender\.office\.com`), "microsoft"},
-	{lazyRegexp(`(?i)yahoo|yahoodns|\baol\.com|\[TSS?\d{2}\]`), "yahoo"},
-	{lazyRegexp(`(?i)amazonses`), "ses"},
-	{lazyRegexp(`(?i)icloud\.com|\bme\.com|\bmac\.com|support\.apple\.com|\[(CS|HM)\d{2}\]`), "apple"},
+	{mustFre(`(?i)gsmtp|\bgoogle\.com|googlemail\.com|gmail-smtp|support\.google\.com|aspmx\.l\.google`), "google"},
+	{mustFre(`(?i)outlook\.com|protection\.outlook|office365|hotmail\.|\.prod\.outlook|microsoft\.com|messaging\.microsoft|sender\.office\.com`), "microsoft"},
+	{mustFre(`(?i)yahoo|yahoodns|\baol\.com|\[TSS?\d{2}\]`), "yahoo"},
+	{mustFre(`(?i)amazonses`), "ses"},
+	{mustFre(`(?i)icloud\.com|\bme\.com|\bmac\.com|support\.apple\.com|\[(CS|HM)\d{2}\]`), "apple"},
 }
 
 // recipientProviders map well-known consumer domains to their provider.
@@ -287,7 +287,7 @@ func origin(b *Bounce, f *Failure) string {
 	if b.ReportingMTA != "" && rd != "" && sameOrganization(b.ReportingMTA, rd) {
 		return OriginRemoteBounce
 	}
-	if relayedIn(f.context) || relayedReply.MatchString(f.Diagnostic) ||
+	if relayedIn(f.context) || relayedFre.MatchString(f.Diagnostic) ||
 		(f.RemoteMTA != "" && f.ReplyCode != 0 && (f.DiagnosticType == "smtp" || f.DiagnosticType == "")) {
 		return OriginSMTPReject
 	}
