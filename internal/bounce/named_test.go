@@ -36,7 +36,12 @@ func TestSendingDomains(t *testing.T) {
 func FuzzNamedInReply(f *testing.F) {
 	f.Add("Client host [192.0.2.1] blocked using zen.spamhaus.org")
 	f.Add("SPF [a.example] with ip: [::1] = did not pass")
-	f.Fuzz(func(t *testing.T, s string) { NamedInReply(s) })
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxFuzzText {
+			return
+		}
+		NamedInReply(s)
+	})
 }
 
 // TestWordsMeaningOverGeneralCode: when the reply's words and a general
