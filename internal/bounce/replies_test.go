@@ -3,6 +3,7 @@ package bounce
 import (
 	"bufio"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -55,15 +56,21 @@ func TestRealReplies(t *testing.T) {
 	}
 }
 
-// TestPatternExamples: every pattern matches each of its own examples.
+// TestPatternExamples: every pattern compiles (they are compiled on first
+// use, not when the knowledge base loads) and matches each of its own
+// examples.
 func TestPatternExamples(t *testing.T) {
 	for i, p := range kb().patterns {
+		if _, err := regexp.Compile("(?i)" + p.Re); err != nil {
+			t.Errorf("pattern %d (%s): %v", i, p.Category, err)
+			continue
+		}
 		for _, ex := range p.Examples {
 			text := ex
 			if r, err := ParseReply(ex); err == nil {
 				text = r.Text
 			}
-			if !p.re.MatchString(text) {
+			if !p.regexp().MatchString(text) {
 				t.Errorf("pattern %d (%s): does not match its example %q", i, p.Category, ex)
 			}
 		}
