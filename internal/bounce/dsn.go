@@ -168,7 +168,9 @@ func typedValue(v string) (string, string) {
 // pipe command there) the first address inside it.
 func addressValue(v string) string {
 	_, a := typedValue(v)
-	a = strings.Join(strings.Fields(strings.Trim(a, "<> \t\"")), " ")
+	// Spaces first, then brackets and quotes: trimming before folding
+	// left "{>" of "{>\f\"", which printed and parsed again lost its ">".
+	a = strings.Trim(strings.Join(strings.Fields(a), " "), "<> \"")
 	if strings.ContainsAny(a, " |/") {
 		if m := addrRe.FindString(a); m != "" {
 			return m
