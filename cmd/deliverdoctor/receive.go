@@ -333,7 +333,7 @@ func startReceiver(app *App, addr string, cfg *serve.Config) (stop func(), err e
 		return nil, usageErrorf("--receive %s: %v", addr, err)
 	}
 	fmt.Fprintf(app.IO.Err, "deliverdoctor: receiving SMTP on %s\n", ln.Addr())
-	cfg.Received = func() any { return store.List() }
+	cfg.Received = store.List
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
 	return func() { _ = srv.Close(); <-done }, nil

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -91,6 +93,8 @@ type pageData struct {
 	Explain     *ExplainView
 	Reports     *reports.Document
 	HasReports  bool
+	HasReceived bool
+	Received    []*receive.Report
 	Input       string
 }
 
@@ -98,6 +102,7 @@ func (s *Server) page(w http.ResponseWriter, name string, d *pageData) {
 	d.Version = s.cfg.Version
 	d.AllowProbes = s.cfg.AllowProbes
 	d.HasReports = s.cfg.Reports != nil
+	d.HasReceived = s.cfg.Received != nil
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
 		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
@@ -340,6 +345,19 @@ func (s *Server) handleHeadersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Report = rep
 	s.page(w, "headers", d)
+}
+
+// handleReceivedPage shows what the receiver beside the server (serve
+// --receive) made of each message, newest first: the verdict of each
+// provider with its reply, then the findings, as `receive` prints them.
+func (s *Server) handleReceivedPage(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Received == nil {
+		http.NotFound(w, r)
+		return
+	}
+	list := slices.Clone(s.cfg.Received()) // never reorder the caller's slice
+	slices.Reverse(list)
+	s.page(w, "received", &pageData{Title: "Received test messages", Nav: "received", Received: list})
 }
 
 var _ io.Writer = (*traceBuffer)(nil)

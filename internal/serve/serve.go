@@ -28,6 +28,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/promexp"
+	"github.com/deliverdoctor/deliverdoctor/internal/receive"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -87,8 +88,9 @@ type Config struct {
 	// does, joined with live DNS through r.
 	Reports func(ctx context.Context, r dnsx.Resolver, name string, data []byte) (*reports.Document, error)
 	// Received lists the reports of the receiver running beside the server
-	// (serve --receive), oldest first; nil: /api/v1/received is 404.
-	Received func() any
+	// (serve --receive), oldest first; nil: /received and /api/v1/received
+	// are 404.
+	Received func() []*receive.Report
 	// Version is shown in the page footer.
 	Version string
 	// ReadHeaderTimeout bounds how long a client may take to send its
@@ -273,6 +275,7 @@ func (s *Server) routes() {
 		m.HandleFunc("POST /api/v1/reports", s.handleAPIReports)
 	}
 	m.HandleFunc("GET /api/v1/received", s.handleAPIReceived)
+	m.HandleFunc("GET /received", s.handleReceivedPage)
 	m.HandleFunc("GET /probe", s.handleProbe)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
