@@ -538,16 +538,7 @@ func writeExplainText(w io.Writer, out *explainOutput, opts report.Options) erro
 		fmt.Fprintf(w, "Not a bounce: %s\n", l(out.NotBounce))
 		return nil
 	}
-	head := out.Code
-	if out.ReplyCode != 0 {
-		head = strings.TrimSpace(fmt.Sprintf("%d %s", out.ReplyCode, out.Code))
-	}
-	if out.ProviderCode != "" {
-		head += " [" + out.ProviderCode + "]"
-	}
-	if head == "" {
-		head = "bounce without a status code"
-	}
+	head := out.headline()
 	title := strings.TrimSpace(strings.TrimPrefix(out.Title, head))
 	if !out.Exact && out.KBCode != "" && out.ClassifiedBy == "code" {
 		title = "unknown detail; " + out.KBCode + ": " + title
@@ -757,4 +748,21 @@ func runExplainList(app *App, what string) error {
 		rows = append(rows, []string{code, e.Provider, e.Category, strings.Join(e.Checks, ","), e.Title})
 	}
 	return report.Table(w, []string{"CODE", "PROVIDER", "CATEGORY", "CHECKS", "TITLE"}, rows)
+}
+
+// headline names what is explained: reply code, enhanced code and the
+// provider's own code ("550 5.7.26 [TSS09]"), for the text output and
+// the web page alike.
+func (out *explainOutput) headline() string {
+	head := out.Code
+	if out.ReplyCode != 0 {
+		head = strings.TrimSpace(fmt.Sprintf("%d %s", out.ReplyCode, out.Code))
+	}
+	if out.ProviderCode != "" {
+		head += " [" + out.ProviderCode + "]"
+	}
+	if head == "" {
+		head = "bounce without a status code"
+	}
+	return head
 }

@@ -294,17 +294,7 @@ func explainForServe(text string, upload []byte) (*explainOutput, error) {
 }
 
 func explainView(out *explainOutput) *serve.ExplainView {
-	head := out.Code
-	if out.ReplyCode != 0 {
-		head = strings.TrimSpace(fmt.Sprintf("%d %s", out.ReplyCode, out.Code))
-	}
-	if out.ProviderCode != "" {
-		head += " [" + out.ProviderCode + "]"
-	}
-	if head == "" {
-		head = "bounce without a status code"
-	}
-	v := &serve.ExplainView{Head: head, Title: out.Title, Meaning: out.Meaning, Verdict: verdictText(out),
+	v := &serve.ExplainView{Head: out.headline(), Title: out.Title, Meaning: out.Meaning, Verdict: verdictText(out),
 		Category: out.Category, Action: out.Action, Diagnostic: out.Diagnostic, Where: out.OriginExplained,
 		NotBounce: out.NotBounce, Checks: out.Checks, Causes: out.Causes, Notes: out.Notes, SenderDomain: out.SenderDomain}
 	if out.CategoryDescription != "" {
