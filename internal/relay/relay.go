@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ctxconn"
 )
 
 // Verdict is the answer to "is this an open relay?".
@@ -317,11 +319,14 @@ func (p *prober) run(ctx context.Context) {
 	host, _, _ := net.SplitHostPort(used)
 	res.IP = host
 	ip, _ := netip.ParseAddr(host)
+	// Cancellation expires every deadline for good, also those the next
+	// step sets after it (a plain AfterFunc would lose that race).
+	wc, stopWatch := ctxconn.Watch(ctx, nc)
+	defer stopWatch()
+	nc = wc
 	c := newConn(nc, o.Timeout)
 	c.log = o.Trace
 	p.c = c
-	stopWatch := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	defer stopWatch()
 	defer func() { res.Commands = c.sent }()
 
 	// RFC 5321 3.1: the greeting. 220 is service ready; 554 means the

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ctxconn"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -219,8 +220,11 @@ func Probe(ctx context.Context, host string, addr netip.Addr, port int, opts Opt
 		return res
 	}
 	defer s.conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetDeadline(time.Unix(1, 0)) })
+	// Cancellation expires every deadline for good, also those the next
+	// step sets after it (a plain AfterFunc would lose that race).
+	wc, stop := ctxconn.Watch(ctx, s.conn)
 	defer stop()
+	s.conn = wc
 	s.dialogue()
 	return res
 }
