@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"reflect"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnstest"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/smtptest"
 )
 
 // engineZone holds the cases where single-check commands once computed
@@ -239,5 +241,56 @@ func TestEmittedFindingsAreDeclared(t *testing.T) {
 	}
 	if seen < 20 {
 		t.Errorf("only %d findings: the zone no longer exercises the checks", seen)
+	}
+}
+
+// TestRelayAgreesWithCheck: "relay HOST" (the server itself) and "check
+// HOST --relay --checks relay" (its mail hosts: for a name without MX the
+// name itself, RFC 5321 5.1) probe the same server and must say the same,
+// for an open relay, a closed one, one that asks for AUTH and one that is
+// not listening; by name and by IP.
+func TestRelayAgreesWithCheck(t *testing.T) {
+	open := smtptest.StartSink(t, nil, nil)
+	closed, _ := startClosedMTA(t)
+	auth := smtptest.StartSink(t, nil, map[string]string{"u": "p"})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	srv := dnstest.Start(t, `
+open.relay.test.    300 IN A 127.0.0.1
+closed.relay.test.  300 IN A 127.0.0.1
+auth.relay.test.    300 IN A 127.0.0.1
+down.relay.test.    300 IN A 127.0.0.1
+`)
+	r := "--resolver=" + srv.Addr()
+	for _, c := range []struct{ name, addr string }{
+		{"open.relay.test", open.Addr.String()}, {"closed.relay.test", closed},
+		{"auth.relay.test", auth.Addr.String()}, {"down.relay.test", down},
+	} {
+		_, port, _ := net.SplitHostPort(c.addr)
+		for _, host := range []string{c.name, "127.0.0.1"} {
+			t.Run(host+":"+port, func(t *testing.T) {
+				single := []string{"relay", net.JoinHostPort(host, port), r, "--format", "json", "--probe-timeout", "5s"}
+				if host == c.name {
+					single = append(single, "--domain", c.name) // check uses the checked domain
+				}
+				out, stderr, code := runCLI(t, single...)
+				cout, cerr, ccode := runCLI(t, "check", host, r, "--format", "json", "--relay", "--checks", "relay",
+					"--smtp-port", port, "--probe-timeout", "5s")
+				if code != ccode {
+					t.Errorf("exit %d, check --relay exits %d\n%s%s\n%s%s", code, ccode, stderr, out, cerr, cout)
+				}
+				got, want := viewOf(t, out, "relay"), viewOf(t, cout, "relay")
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%v\n  says %+v\ncheck --relay\n  says %+v", single, got, want)
+				}
+				if len(got.Findings) == 0 {
+					t.Errorf("no findings: %s", out)
+				}
+			})
+		}
 	}
 }

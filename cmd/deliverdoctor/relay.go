@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/relay"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
@@ -73,37 +69,8 @@ Exit codes: 0 closed, 1 open relay, 2 usage error, 3 could not tell.`,
 	return cmd
 }
 
-// splitHostPort accepts HOST, HOST:PORT, IPv6, [IPv6] and [IPv6]:PORT.
-func splitHostPort(s string) (string, int, error) {
-	s = strings.TrimSpace(s)
-	if ip, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		if ip.Zone() != "" {
-			return "", 0, fmt.Errorf("%q: IPv6 zones are not supported", s)
-		}
-		return ip.Unmap().String(), relay.DefaultPort, nil
-	}
-	host, port := s, relay.DefaultPort
-	if h, p, err := net.SplitHostPort(s); err == nil {
-		n, perr := strconv.Atoi(p)
-		if perr != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, p)
-		}
-		host, port = h, n
-	} else if strings.Count(s, ":") > 0 {
-		return "", 0, fmt.Errorf("%q is not HOST or HOST:PORT", s)
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return ip.Unmap().String(), port, nil
-	}
-	d, err := target.Domain(host)
-	if err != nil {
-		return "", 0, err
-	}
-	return d, port, nil
-}
-
 func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
-	host, port, err := splitHostPort(arg)
+	host, port, err := relay.ParseServer(arg)
 	if err != nil {
 		return &usageError{err}
 	}
@@ -113,14 +80,15 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 	if f.probeTimeout <= 0 {
 		return usageErrorf("--probe-timeout must be positive")
 	}
-	o := relay.Options{Host: host, Port: port, HELO: f.helo, AllVariants: f.allVariants, Timeout: f.probeTimeout}
+	opts := check.Options{Only: []string{"relay"}, Relay: true, RelayServer: true, SMTPPort: port,
+		RelayHELO: f.helo, RelayAllVariants: f.allVariants, ProbeTimeout: f.probeTimeout}
 	if f.helo != "" {
 		if err := relay.ValidHELO(f.helo); err != nil {
 			return usageErrorf("--helo: %v", err)
 		}
 	}
 	if f.domain != "" {
-		if o.LocalDomain, err = target.Domain(f.domain); err != nil {
+		if opts.RelayLocalDomain, err = target.Domain(f.domain); err != nil {
 			return usageErrorf("--domain: %v", err)
 		}
 	}
@@ -129,50 +97,38 @@ func runRelay(ctx context.Context, app *App, arg string, f *relayFlags) error {
 		if err != nil {
 			return usageErrorf("--external: %v", err)
 		}
-		if _, err := relay.ChooseExternal(ext, o.LocalDomain); err != nil {
+		if _, err := relay.ChooseExternal(ext, opts.RelayLocalDomain); err != nil {
 			return usageErrorf("--external: %v", err)
 		}
-		o.External = ext
+		opts.External = ext
 	}
 	if app.Trace {
-		o.Trace = func(dir, line string) {
+		opts.SMTPTrace = func(dir, line string) {
 			fmt.Fprintf(app.IO.Err, "smtp %s %s\n", dir, sanitize.Line(line))
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, app.Deadline)
-	defer cancel()
-
-	var res *relay.Result
-	if ip, err := netip.ParseAddr(host); err == nil {
-		o.Addrs = []netip.Addr{ip}
-		res = relay.Probe(ctx, o)
-	} else {
-		r, err := app.Resolver()
-		if err != nil {
-			return err
-		}
-		addrs, lerr := dnsx.LookupIP(ctx, r, host)
-		var as []netip.Addr
-		if addrs != nil {
-			as = addrs.Addrs
-		}
-		switch {
-		case len(as) > 0:
-			o.Addrs = smtpprobe.PreferIPv4(as)
-			res = relay.Probe(ctx, o)
-		case lerr != nil:
-			// The DNS did not answer: "could not tell", not "no such host".
-			res = &relay.Result{Host: host, Port: port, Verdict: relay.VerdictUnknown, Attempts: []relay.Attempt{},
-				Failure: "dns", Reason: "could not resolve " + host + ": " + lerr.Error()}
-		default:
-			msg := fmt.Sprintf("%s has no A or AAAA record", host)
-			if mxs, _, err := dnsx.LookupMX(ctx, r, host); err == nil && len(mxs) > 0 {
-				msg += fmt.Sprintf("; it is a mail domain: probe its MX hosts with: deliverdoctor check %s --relay", host)
-			}
-			return usageErrorf("%s", msg)
-		}
+	t, err := target.Parse(host)
+	if err != nil {
+		return &usageError{err}
 	}
-	return relayOutput(app, res)
+	rep, err := app.runSelection(ctx, t, opts)
+	if err != nil {
+		return err
+	}
+	cr := resultOf(rep, "relay")
+	data, _ := cr.Data.(map[string]any)
+	hosts, _ := data["hosts"].([]*relay.Result)
+	if len(hosts) == 0 {
+		// Nothing to probe (a name without an address): what was typed
+		// is not a server.
+		return usageErrorf("%s", cr.Summary)
+	}
+	out := relayJSON{Result: hosts[0], Status: cr.Status, Findings: cr.Findings}
+	if out.Findings == nil {
+		out.Findings = []findings.Finding{}
+	}
+	text := func(w io.Writer) error { writeRelayText(w, &out, app.Color(), app.Verbose); return nil }
+	return app.finishDocument(out, text, rep, cr.Status)
 }
 
 // relayJSON is docs/contracts.md's relay contract ({"host","verdict","attempts"}
@@ -182,21 +138,6 @@ type relayJSON struct {
 	*relay.Result
 	Status   findings.Status    `json:"status"`
 	Findings []findings.Finding `json:"findings"`
-}
-
-func relayOutput(app *App, res *relay.Result) error {
-	cr := relay.CheckResult([]*relay.Result{res}, nil)
-	out := relayJSON{Result: res, Status: cr.Status, Findings: cr.Findings}
-	if out.Findings == nil {
-		out.Findings = []findings.Finding{}
-	}
-	kind := target.KindDomain
-	if _, err := netip.ParseAddr(res.Host); err == nil {
-		kind = target.KindIP
-	}
-	rep := &report.Report{Target: res.Host, Kind: string(kind), Checks: []findings.CheckResult{cr}, DurationMS: res.DurationMS}
-	text := func(w io.Writer) error { writeRelayText(w, &out, app.Color(), app.Verbose); return nil }
-	return app.finishDocument(out, text, rep, cr.Status)
 }
 
 func writeRelayText(w io.Writer, o *relayJSON, color, verbose bool) {

@@ -232,28 +232,6 @@ func TestRelayCmdUsageErrors(t *testing.T) {
 	}
 }
 
-func TestSplitHostPort(t *testing.T) {
-	tests := []struct {
-		in   string
-		host string
-		port int
-	}{
-		{"mx.example.com", "mx.example.com", 25},
-		{"MX.Example.COM:2525", "mx.example.com", 2525},
-		{"192.0.2.1", "192.0.2.1", 25},
-		{"192.0.2.1:587", "192.0.2.1", 587},
-		{"2001:db8::1", "2001:db8::1", 25},
-		{"[2001:db8::1]", "2001:db8::1", 25},
-		{"[2001:db8::1]:2525", "2001:db8::1", 2525},
-	}
-	for _, tt := range tests {
-		h, p, err := splitHostPort(tt.in)
-		if err != nil || h != tt.host || p != tt.port {
-			t.Errorf("splitHostPort(%q) = %q %d %v", tt.in, h, p, err)
-		}
-	}
-}
-
 // check DOMAIN --relay probes each MX host once per address: two MX names
 // on one address are one probe, reported with an alias.
 func TestCheckRelayProbesMXHosts(t *testing.T) {

@@ -34,11 +34,20 @@ type Options struct {
 	SMTP        bool       // --smtp: probe MX hosts over SMTP (banner, EHLO, STARTTLS)
 	Relay       bool       // --relay: run the open-relay probe on each MX
 	External    string     // --external: the foreign domain used by the relay probe
-	SMTPPort    int        // port for SMTP and relay probes (default 25; tests use others)
-	DNSBL       []string   // --dnsbl: blocklist zones replacing the defaults
-	Lists       string     // --lists: major or all
-	Profile     string     // --profile: gmail, yahoo, microsoft, bulk
-	MTASTSURL   string     // override for the MTA-STS policy URL (mta-sts --url; tests)
+	// RelayServer makes the relay check probe the target itself (relay
+	// HOST: its own addresses) instead of the target's mail hosts.
+	RelayServer      bool
+	RelayLocalDomain string // relay --domain: a domain the server receives mail for
+	RelayHELO        string // relay --helo: the EHLO/HELO name
+	RelayAllVariants bool   // relay --all-variants: go on after the first relayed variant
+	// SMTPTrace, when set, receives every SMTP line the relay probe sends
+	// ("C") and receives ("S").
+	SMTPTrace func(dir, line string)
+	SMTPPort  int      // port for SMTP and relay probes (default 25; tests use others)
+	DNSBL     []string // --dnsbl: blocklist zones replacing the defaults
+	Lists     string   // --lists: major or all
+	Profile   string   // --profile: gmail, yahoo, microsoft, bulk
+	MTASTSURL string   // override for the MTA-STS policy URL (mta-sts --url; tests)
 	// MTASTSPolicy, when set, is judged instead of fetching the policy
 	// (mta-sts --policy); MTASTSPolicySource names where it came from.
 	MTASTSPolicy       string

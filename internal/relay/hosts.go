@@ -125,3 +125,63 @@ func dnsFinding(what string, err error) findings.Finding {
 	f.Detail += " Without the mail servers' addresses the relay probe cannot run."
 	return f
 }
+
+// Target is what a relay probe is pointed at. A mail domain (Server
+// false: check DOMAIN --relay) is probed on its mail hosts (MailHosts); a
+// server (Server true: relay HOST) on its own addresses; an IP (IP set)
+// on that address either way.
+type Target struct {
+	Name   string
+	IP     netip.Addr
+	Server bool
+}
+
+// ProbeTarget finds the servers t stands for and probes each with base's
+// settings (ProbeHosts). skip is set when there is nothing to probe and
+// says why; found are findings from finding the servers (DNS failures).
+// A server name whose address lookup fails is probed as an unknown result
+// with Failure "dns": the DNS not answering is "could not tell", never
+// "no such host".
+func ProbeTarget(ctx context.Context, r dnsx.Resolver, t Target, base Options) (results []*Result, skip string, found []findings.Finding) {
+	switch {
+	case t.IP.IsValid():
+		return ProbeHosts(ctx, []Host{{Name: t.Name, Addrs: []netip.Addr{t.IP.Unmap()}}}, base), "", nil
+	case !t.Server:
+		hosts, skip, found := MailHosts(ctx, r, t.Name)
+		if skip != "" {
+			return nil, skip, nil
+		}
+		return ProbeHosts(ctx, hosts, base), "", found
+	}
+	host, skip, err := ServerHost(ctx, r, t.Name)
+	if err != nil {
+		port := base.Port
+		if port == 0 {
+			port = DefaultPort
+		}
+		return []*Result{{Host: t.Name, Port: port, Verdict: VerdictUnknown, Attempts: []Attempt{},
+			Failure: "dns", Reason: "could not resolve " + t.Name + ": " + err.Error()}}, "", nil
+	}
+	if skip != "" {
+		return nil, skip, nil
+	}
+	return ProbeHosts(ctx, []Host{host}, base), "", nil
+}
+
+// ServerHost resolves a server name to its addresses, IPv4 first. A name
+// without any (skip says so) that is a mail domain gets a hint at probing
+// its MX hosts instead; err is a DNS failure.
+func ServerHost(ctx context.Context, r dnsx.Resolver, name string) (h Host, skip string, err error) {
+	addrs, err := dnsx.LookupIP(ctx, r, name)
+	if addrs != nil && len(addrs.Addrs) > 0 {
+		return Host{Name: name, Addrs: smtpprobe.PreferIPv4(addrs.Addrs)}, "", nil
+	}
+	if err != nil {
+		return Host{}, "", err
+	}
+	skip = name + " has no A or AAAA record"
+	if mxs, _, err := dnsx.LookupMX(ctx, r, name); err == nil && len(mxs) > 0 {
+		skip += "; it is a mail domain: probe its MX hosts with: deliverdoctor check " + name + " --relay"
+	}
+	return Host{}, skip, nil
+}
