@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/address"
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
-	"github.com/deliverdoctor/deliverdoctor/internal/mx/smtpprobe"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -64,20 +63,15 @@ error, 3 could not be determined.`,
 					return usageErrorf("--mail-from %q is not a valid address", mailFrom)
 				}
 			}
-			res, err := app.Resolver()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), app.Deadline)
-			defer cancel()
-			opts := address.Options{
-				SMTP: pf.smtp, Port: pf.port, MailFrom: mailFrom,
-				Probe: smtpprobe.Options{Timeout: pf.timeout},
-			}
+			opts := check.Options{Only: []string{"address"}, SMTP: pf.smtp, SMTPPort: pf.port, MailFrom: mailFrom, ProbeTimeout: pf.timeout}
 			var results []*address.Result
 			worst := findings.StatusSkip
 			for _, a := range args {
-				r := address.Check(ctx, res, a, opts)
+				rep, err := app.runSelection(cmd.Context(), check.AddressTarget(a), opts)
+				if err != nil {
+					return err
+				}
+				r := checkData[*address.Result](rep, "address")
 				results = append(results, r)
 				worst = findings.Worst(worst, r.Status)
 			}

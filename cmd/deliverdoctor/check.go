@@ -81,7 +81,7 @@ by SIGINT/SIGTERM.`,
 	fl.StringArrayVar(&f.opts.DNSBL, "dnsbl", nil, "blocklist `ZONE` to query (repeatable; replaces the built-in lists)")
 	fl.StringVar(&f.opts.Lists, "lists", "major", "which built-in blocklists: major or all")
 	fl.StringVar(&f.opts.Profile, "profile", "", "judge against a receiver's bulk-sender rules: gmail, yahoo, microsoft or bulk")
-	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (comma-separated): "+strings.Join(check.Names(), ", "))
+	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (comma-separated): "+strings.Join(check.Selectable(), ", "))
 	fl.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout for each step of SMTP and HTTPS probes")
 	fl.StringVar(&f.input, "input", "", "read targets from `FILE` (one a line, # comments; - for stdin)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 64, "check this many targets at once (each waits on DNS most of the time)")
@@ -112,7 +112,7 @@ func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 	if o.Profile != "" && !contains([]string{"gmail", "yahoo", "microsoft", "bulk"}, o.Profile) {
 		return o, usageErrorf("--profile %q: want gmail, yahoo, microsoft or bulk", o.Profile)
 	}
-	known := check.Names()
+	known := check.Selectable()
 	for _, c := range f.checks {
 		if !contains(known, c) {
 			return o, usageErrorf("--checks: unknown check %q (known: %s)", c, strings.Join(known, ", "))

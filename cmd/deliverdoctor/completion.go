@@ -15,7 +15,7 @@ func flagChoices() map[string][]string {
 	return map[string][]string{
 		"format":   report.Formats(),
 		"fail-on":  {"warn", "fail"},
-		"checks":   check.Names(),
+		"checks":   check.Selectable(),
 		"profile":  {"gmail", "yahoo", "microsoft", "bulk"},
 		"provider": {"gmail", "microsoft", "yahoo", "icloud", "ses"},
 		"lists":    {"major", "all"},

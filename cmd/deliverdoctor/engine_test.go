@@ -294,3 +294,49 @@ down.relay.test.    300 IN A 127.0.0.1
 		}
 	}
 }
+
+// TestAddressAgreesWithCheck: "address ADDR" and "check ADDR --checks
+// address" are one check: the same findings (the address document keeps
+// each finding's own check name, mx for the domain's, so that is left out
+// of the comparison), status and exit code; with and without the RCPT
+// probe. (check takes only addresses at a domain name; the address command
+// also judges literals and malformed input, which check refuses as targets.)
+func TestAddressAgreesWithCheck(t *testing.T) {
+	sink := smtptest.StartSink(t, nil, nil) // accepts any recipient: a catch-all
+	_, port, _ := net.SplitHostPort(sink.Addr.String())
+	srv := dnstest.Start(t, engineZone+`
+rcpt.example.     300 IN MX 10 mx.rcpt.example.
+mx.rcpt.example.  300 IN A 127.0.0.1
+`)
+	srv.Set("servfail.example", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
+	r := "--resolver=" + srv.Addr()
+	strip := func(v engineView) engineView {
+		for i, f := range v.Findings {
+			v.Findings[i] = f[strings.IndexByte(f, ' ')+1:]
+		}
+		sort.Strings(v.Findings)
+		return v
+	}
+	for _, c := range []struct {
+		addr  string
+		extra []string
+	}{
+		{"bob@good.example", nil}, {"bob@nullmx.example", nil}, {"bob@missing.example", nil},
+		{"bob@servfail.example", nil}, {"a..b@good.example", nil}, {"\"John Doe\"@good.example", nil},
+		{"bob@rcpt.example", []string{"--smtp", "--smtp-port", port}},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			t.Parallel()
+			single := append([]string{"address", c.addr, r, "--format", "json"}, c.extra...)
+			out, stderr, code := runCLI(t, single...)
+			cout, cerr, ccode := runCLI(t, append([]string{"check", c.addr, r, "--format", "json", "--checks", "address"}, c.extra...)...)
+			if code != ccode {
+				t.Errorf("exit %d, check --checks address exits %d\n%s%s\n%s%s", code, ccode, stderr, out, cerr, cout)
+			}
+			got, want := strip(viewOf(t, out, "address")), strip(viewOf(t, cout, "address"))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%v\n  says %+v\ncheck --checks address\n  says %+v", single, got, want)
+			}
+		})
+	}
+}

@@ -22,7 +22,7 @@ import (
 )
 
 // Order is the order of checks in reports (docs/contracts.md names).
-var Order = []string{"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay", "mta-sts", "tls-rpt", "dnssec", "dane", "bimi", "profile"}
+var Order = []string{"address", "mx", "ptr", "spf", "dkim", "dmarc", "rbl", "smtp", "relay", "mta-sts", "tls-rpt", "dnssec", "dane", "bimi", "profile"}
 
 // Options are the knobs of all checks; each check reads the ones it needs.
 type Options struct {
@@ -93,6 +93,10 @@ type PostChecker struct {
 var checks = []Checker{mxCheck, ptrCheck, spfCheck, dkimCheck, dmarcCheck, rblCheck, smtpCheck, relayCheck,
 	mtastsCheck, tlsrptCheck, dnssecCheck, daneCheck, bimiCheck}
 
+// onRequest checks run only when Options.Only names them; they are not
+// part of a plain "check" (and not among Names, the report's columns).
+var onRequest = []Checker{addressCheck}
+
 // postChecks run after the others, from their results.
 var postChecks = []PostChecker{profileCheck}
 
@@ -133,6 +137,16 @@ func Names() []string {
 	}
 	for _, p := range postChecks {
 		ns = append(ns, p.Name)
+	}
+	return ns
+}
+
+// Selectable lists every name --checks accepts: Names and the checks that
+// run only on request.
+func Selectable() []string {
+	ns := Names()
+	for _, c := range onRequest {
+		ns = append(ns, c.Name)
 	}
 	return ns
 }
@@ -184,7 +198,7 @@ func (r *Runner) Run(ctx context.Context, t target.Target) *report.Report {
 		rep.Input = ""
 	}
 	var cs []Checker
-	for _, c := range Checkers() {
+	for _, c := range append(Checkers(), onRequest...) {
 		if len(r.Options.Only) > 0 && !slices.Contains(r.Options.Only, c.Name) {
 			continue
 		}
