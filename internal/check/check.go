@@ -17,6 +17,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
@@ -52,11 +53,14 @@ type Options struct {
 	// (mta-sts --policy); MTASTSPolicySource names where it came from.
 	MTASTSPolicy       string
 	MTASTSPolicySource string
-	RBLTimeout         time.Duration // per blocklist (rbl --list-timeout); zero: rbl.DefaultTimeout
-	RBLHealth          bool          // ask each list about its RFC 5782 test entries first (rbl --health)
-	ProbeTimeout       time.Duration // per network operation of SMTP/HTTPS probes
-	Offline            bool          // no network: checks that need outside answers skip
-	Only               []string      // --checks: run only these
+	// Blocklists, when set, are the lists to ask, already resolved
+	// (receive's); they replace DNSBL and Lists.
+	Blocklists   []rbl.List
+	RBLTimeout   time.Duration // per blocklist (rbl --list-timeout); zero: rbl.DefaultTimeout
+	RBLHealth    bool          // ask each list about its RFC 5782 test entries first (rbl --health)
+	ProbeTimeout time.Duration // per network operation of SMTP/HTTPS probes
+	Offline      bool          // no network: checks that need outside answers skip
+	Only         []string      // --checks: run only these
 	// Dial, when set, makes every connection the probes and fetches open
 	// (SMTP, relay, DANE, MTA-STS, BIMI); serve uses it to refuse private
 	// addresses.

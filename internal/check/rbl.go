@@ -29,10 +29,14 @@ var rblCheck = Checker{
 	},
 }
 
-// RBLLists returns the blocklists the options select: the --dnsbl zones
+// RBLLists returns the blocklists the options select: Blocklists when
+// set, else the --dnsbl zones
 // when given (they replace the defaults), else the catalogue's major or
 // all lists (--lists).
 func RBLLists(o *Options) ([]rbl.List, error) {
+	if len(o.Blocklists) > 0 {
+		return o.Blocklists, nil
+	}
 	cat := rbl.Default()
 	if len(o.DNSBL) > 0 {
 		return cat.Resolve(o.DNSBL)

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
@@ -28,6 +29,7 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/spf"
+	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
 // Kind is the report kind of a received message.
@@ -147,12 +149,10 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 		wg       sync.WaitGroup
 		dkimErr  error
 		heloEval *spf.Evaluation
-		ptrCheck *mx.PTRCheck
-		rblIP    *rbl.Report
+		ipChecks []findings.CheckResult
 		links    []*rbl.Report
 		arcRes   *ARCResult
 	)
-	rblOpts := rbl.Options{Lists: opts.Lists, Timeout: opts.RBLTimeout}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -164,7 +164,7 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 		arcRes = VerifyARC(ctx, r, msg, fields)
 	}()
 	if ipErr == nil {
-		wg.Add(4)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			// RFC 7208 2.4: with a null MAIL FROM, the identity checked is
@@ -181,11 +181,7 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 		}()
 		go func() {
 			defer wg.Done()
-			ptrCheck = mx.PTRsForIP(ctx, r, ip)
-		}()
-		go func() {
-			defer wg.Done()
-			rblIP = rbl.CheckIP(ctx, r, ip, rblOpts)
+			ipChecks = clientIPChecks(ctx, r, ip, opts)
 		}()
 	}
 	domains := linkDomains(parsed, opts.MaxLinkDomains)
@@ -230,8 +226,14 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 	if arcRes != nil && arcRes.Present {
 		checks = append(checks, arcRes.CheckResult())
 	}
-	if ptrCheck != nil {
-		checks = append(checks, ptrCheck.CheckResult())
+	var rblIP *rbl.Report
+	for _, c := range ipChecks {
+		switch c.Name {
+		case "ptr":
+			checks = append(checks, c)
+		case "rbl":
+			rblIP, _ = c.Data.(*rbl.Report)
+		}
 	}
 	rc := rblCheck(rblIP, links, domains)
 	checks = append(checks, rc)
@@ -242,6 +244,15 @@ func Evaluate(ctx context.Context, msg []byte, env Envelope, r dnsx.Resolver, op
 	out.Verdicts = decide(out, a)
 	out.DurationMS = time.Since(start).Milliseconds()
 	return out
+}
+
+// clientIPChecks runs the checks of the connecting IP that are checks of a
+// target (reverse DNS, the IP blocklists) through the one orchestrator, so
+// receive says what "check IP --checks ptr,rbl" says about the same
+// address.
+func clientIPChecks(ctx context.Context, r dnsx.Resolver, ip netip.Addr, opts Options) []findings.CheckResult {
+	runner := &check.Runner{Resolver: r, Options: check.Options{Only: []string{"ptr", "rbl"}, Blocklists: opts.Lists, RBLTimeout: opts.RBLTimeout}}
+	return runner.Run(ctx, target.Target{Kind: target.KindIP, Name: ip.String(), IP: ip}).Checks
 }
 
 func spfIdentity(env Envelope) (domain, sender string) {
