@@ -123,19 +123,18 @@ func lintDiscovery(d *Discovery, results []*KeyResult, asked bool) []findings.Fi
 		for _, kr := range errs {
 			ev = append(ev, fmt.Sprintf("%s: %s", kr.Name, kr.Error))
 		}
-		f := finding("dns-error", findings.SeverityError, fmt.Sprintf("could not look up %d DKIM selector(s) of %s: the DNS did not answer", len(errs), d.Domain))
+		what := fmt.Sprintf("%d DKIM selectors of %s", len(errs), d.Domain)
 		if len(errs) == 1 {
-			f.Title = fmt.Sprintf("could not look up %s: the DNS did not answer", errs[0].Name)
+			what = errs[0].Name
 		}
-		f.Detail = "A DNS failure (timeout, SERVFAIL) says nothing about whether the key exists. Receivers that hit the same failure report dkim=temperror and may defer the message."
+		var es []error
+		for _, kr := range errs {
+			es = append(es, kr.Err)
+		}
+		f := dnsErrorFinding(what, errors.Join(es...))
 		if slices.ContainsFunc(errs, func(kr *KeyResult) bool { return errors.Is(kr.Err, dnsx.ErrInvalidName) }) {
-			f.Severity = findings.SeverityFail
-			f.ID = "dkim.invalid-selector"
-			f.Title = "a selector does not make a valid DNS name"
+			f = finding("invalid-selector", findings.SeverityFail, "a selector does not make a valid DNS name")
 			f.Detail = "Selectors are DNS labels (RFC 6376 3.1): letters, digits and hyphens, separated by dots."
-		} else {
-			f.BounceCodes = []string{"4.7.30", "4.4.3", "4.7.0"}
-			f.Fix = "Retry; if it persists, check the name servers of the domain (and of the ESP a selector CNAME points to), or try another --resolver."
 		}
 		f.Evidence = ev
 		f.Refs = []string{"RFC 6376 6.1.2"}
@@ -354,4 +353,20 @@ func keyTypeOr(kr *KeyResult) string {
 		return string(kr.Key.Type)
 	}
 	return "rsa"
+}
+
+// dnsErrorFinding is findings.DNSError for a DKIM key lookup, with what
+// receivers do about it: dkim=temperror, and the message may be deferred.
+func dnsErrorFinding(what string, err error) findings.Finding {
+	if err == nil {
+		err = errors.New("lookup failed")
+	}
+	f := findings.DNSError(check, what, err)
+	if f.ID == check+".dns-error" {
+		f.Detail += " Receivers that hit the same failure report dkim=temperror and may defer the message."
+		f.BounceCodes = []string{"4.7.30", "4.4.3", "4.7.0"}
+		f.Fix = "Retry; if it persists, check the name servers of the domain (and of the ESP a selector CNAME points to), or try another --resolver."
+		f.Refs = []string{"RFC 6376 6.1.2"}
+	}
+	return f
 }

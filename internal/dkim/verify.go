@@ -339,11 +339,8 @@ func (m *MessageVerification) judge(s *SignatureResult, sigErr, libErr error, fi
 		set(ResultNotChecked, "key not looked up (offline)", f)
 		return
 	case kr.Status == KeyStatusError:
-		f := finding("dns-error", findings.SeverityError, fmt.Sprintf("%s: could not look up the key %s: the DNS did not answer", label, kr.Name))
-		f.Detail = kr.Error + ". This says nothing about whether the key exists; a receiver with the same failure reports dkim=temperror and defers the message."
-		f.BounceCodes = []string{"4.7.30", "4.7.0"}
-		f.Fix = "Retry; if it persists, check the name servers of " + kr.Domain + " (and of the ESP a selector CNAME points to)."
-		f.Refs = []string{"RFC 6376 6.1.2"}
+		f := dnsErrorFinding("the key "+kr.Name, kr.Err)
+		f.Title = label + ": " + f.Title
 		set(ResultTempError, "key unavailable (DNS failure)", f)
 		return
 	case kr.Status == KeyStatusMissing:

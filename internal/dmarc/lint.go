@@ -102,7 +102,9 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Analysis {
 	if err != nil {
 		res.Err = err
 		f := dnsErrFinding("_dmarc names for "+d.Domain, err)
-		f.Detail = "The DNS Tree Walk (RFC 9989 4.10) could not be completed: " + err.Error() + ". A failed lookup is not a missing record; receivers either defer mail (4xx) or skip DMARC until it answers."
+		if f.ID == check+".dns-error" {
+			f.Detail += " The DNS Tree Walk (RFC 9989 4.10) could not be completed; receivers either defer mail (4xx) or skip DMARC until it answers."
+		}
 		f.Evidence = walkEvidence(d.Walk)
 		res.Findings = append(res.Findings, f)
 		if d.Record == nil {

@@ -305,14 +305,14 @@ func ask(ctx context.Context, r dnsx.Resolver, name string, qtype uint16) (Answe
 // signatures do not verify, so a DNS failure is the typical symptom of
 // broken DNSSEC; it is still only "could not be determined".
 func servfailFinding(name string, err error) findings.Finding {
-	return findings.Finding{
-		ID: "dnssec.dns-error", Severity: findings.SeverityError,
-		Title:       fmt.Sprintf("could not look up %s: the DNS did not answer", name),
-		Detail:      err.Error() + ". When a validating resolver answers SERVFAIL but a non-validating one answers normally, the domain's DNSSEC is broken (expired signatures, a DS record that matches no key): validating receivers then cannot look up the sender's SPF, DKIM or DMARC records and defer its mail.",
-		BounceCodes: []string{"4.4.3", "4.7.0", "4.1.8"},
-		Fix:         "Compare with another resolver (--resolver); if only validating resolvers fail, check the zone with a DNSSEC analyzer and fix the signatures or the DS record at the registrar.",
-		Refs:        []string{"RFC 4035 5.5", "RFC 4033 3"},
+	f := findings.DNSError(check, name, err)
+	if f.ID == check+".dns-error" {
+		f.Detail += " When a validating resolver answers SERVFAIL but a non-validating one answers normally, the domain's DNSSEC is broken (expired signatures, a DS record that matches no key): validating receivers then cannot look up the sender's SPF, DKIM or DMARC records and defer its mail."
+		f.BounceCodes = []string{"4.4.3", "4.7.0", "4.1.8"}
+		f.Fix = "Compare with another resolver (--resolver); if only validating resolvers fail, check the zone with a DNSSEC analyzer and fix the signatures or the DS record at the registrar."
+		f.Refs = []string{"RFC 4035 5.5", "RFC 4033 3"}
 	}
+	return f
 }
 
 // CheckResult turns the analysis into the dnssec check's result.

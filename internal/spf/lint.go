@@ -70,6 +70,7 @@ type Node struct {
 	Children    []*Node    `json:"children,omitempty"`
 
 	rec     *Record
+	err     error // the lookup error behind dns-error
 	sel     *selection
 	syntax  *SyntaxError
 	parent  *Node
@@ -202,7 +203,7 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 		n.Status, n.Error = "multiple-records", err.Error()
 		return
 	default:
-		n.Status, n.Error = "dns-error", err.Error()
+		n.Status, n.Error, n.err = "dns-error", err.Error(), err
 		if n.parent == nil {
 			l.res.Err = err
 		}
@@ -521,14 +522,9 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 	}
 	switch root.Status {
 	case "dns-error":
-		l.add(findings.Finding{
-			ID: "spf.dns-error", Severity: findings.SeverityError,
-			Title:       fmt.Sprintf("could not look up the SPF record of %s: the DNS did not answer", d),
-			Detail:      root.Error,
-			BounceCodes: codesTemp,
-			Fix:         "Retry; if it persists, check the domain's name servers (SERVFAIL often means broken DNSSEC or a lame delegation). Receivers that see the same failure defer mail with a temporary SPF error.",
-			Refs:        []string{"RFC 7208 4.4", "RFC 7208 2.6.6"},
-		})
+		f := dnsErrorFinding("the SPF record of "+d, root.err)
+		f.Refs = append(f.Refs, "RFC 7208 4.4")
+		l.add(f)
 		return
 	case "no-record":
 		f := findings.Finding{
@@ -823,15 +819,10 @@ func (l *linter) nodeProblems(n *Node) {
 			Refs:        []string{"RFC 7208 4.6.4", "RFC 7208 5.2"},
 		})
 	case "dns-error":
-		l.add(findings.Finding{
-			ID: "spf.dns-error", Severity: findings.SeverityError,
-			Title:       fmt.Sprintf("could not look up the SPF record of %s (reached by %s): the DNS did not answer", n.Domain, n.Term),
-			Detail:      n.Error,
-			Evidence:    []string{how},
-			BounceCodes: codesTemp,
-			Fix:         "Retry; if it persists the provider's DNS is broken, and receivers see temperror for your mail.",
-			Refs:        []string{"RFC 7208 5.2", "RFC 7208 2.6.6"},
-		})
+		f := dnsErrorFinding(fmt.Sprintf("the SPF record of %s (reached by %s)", n.Domain, n.Term), n.err)
+		f.Evidence = []string{how}
+		f.Refs = append(f.Refs, "RFC 7208 5.2")
+		l.add(f)
 	case "not-checked":
 		l.add(findings.Finding{
 			ID: "spf.not-checked", Severity: findings.SeverityInfo,
@@ -1239,4 +1230,20 @@ func (lr *LintResult) Summary() string {
 		}
 	}
 	return s
+}
+
+// dnsErrorFinding is findings.DNSError for an SPF lookup, with what
+// receivers do about it: a lookup that fails for them is a temperror, and
+// they defer the mail.
+func dnsErrorFinding(what string, err error) findings.Finding {
+	if err == nil {
+		err = errors.New("lookup failed")
+	}
+	f := findings.DNSError("spf", what, err)
+	if f.ID == "spf.dns-error" {
+		f.Detail += " Receivers that hit the same failure evaluate SPF as temperror and defer the mail."
+		f.BounceCodes = codesTemp
+		f.Refs = []string{"RFC 7208 2.6.6"}
+	}
+	return f
 }
