@@ -204,7 +204,57 @@ func writeSPFLint(w io.Writer, o *spfLintJSON, color, verbose bool) {
 	fmt.Fprintf(w, "SPF %s  %s  · %s\n", sanitize.Line(o.Domain), report.Paint(color, o.Status, strings.ToUpper(string(o.Status))), sanitize.Line(o.Summary))
 	if o.Tree != nil && !o.Offline {
 		fmt.Fprintln(w)
-		spf.WriteTree(w, o.Tree)
+		report.WriteTree(w, spfTree(o.Tree))
 	}
 	report.WriteFindingsText(w, o.Findings, color, verbose)
+}
+
+// spfTree is the include/redirect tree as a person reads it: each record
+// with what its lookups cost (an include or redirect counts itself, as the
+// lookup evidence does; the root shows the total), each DNS-querying term
+// with what it found.
+func spfTree(n *spf.Node) report.TreeNode {
+	head := n.Domain
+	if n.Term != "" {
+		head = n.Term
+	}
+	switch n.Status {
+	case "ok":
+		head += fmt.Sprintf("  [%s", plural(n.Cost(), "lookup"))
+		if n.TotalVoid > 0 {
+			head += fmt.Sprintf(", %d void", n.TotalVoid)
+		}
+		head += "]"
+	default:
+		head += "  [" + strings.ReplaceAll(string(n.Status), "-", " ") + "]"
+	}
+	t := report.TreeNode{Line: head, Body: n.Record}
+	if t.Body == "" {
+		t.Body = n.Error
+	}
+	for _, b := range n.Branches() {
+		switch {
+		case b.Child != nil:
+			t.Children = append(t.Children, spfTree(b.Child))
+		case b.Term.Unreached:
+			t.Children = append(t.Children, report.TreeNode{Line: b.Term.Text + "  (never evaluated)"})
+		default:
+			line := b.Term.Text
+			if b.Term.Note != "" {
+				line += "  → " + b.Term.Note
+			}
+			if b.Term.Void {
+				line += "  (void)"
+			}
+			t.Children = append(t.Children, report.TreeNode{Line: line})
+		}
+	}
+	return t
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

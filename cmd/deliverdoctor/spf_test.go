@@ -124,3 +124,34 @@ func TestSPFInCheck(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestSPFTreeText: the include tree the spf command draws from the spf
+// check's data (each record with its cost, each lookup with what it
+// found), and the root's total counted as the lookup evidence counts it.
+func TestSPFTreeText(t *testing.T) {
+	srv := dnstest.Start(t, `
+tree.example.       300 IN TXT "v=spf1 mx include:_spf.tree.example a:gone.tree.example ~all"
+tree.example.       300 IN MX 10 mx.tree.example.
+mx.tree.example.    300 IN A 192.0.2.1
+_spf.tree.example.  300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+deep.example.       300 IN TXT "v=spf1 include:a.deep.example mx -all"
+deep.example.       300 IN MX 10 mx.tree.example.
+a.deep.example.     300 IN TXT "v=spf1 include:b.deep.example a:mx.tree.example -all"
+b.deep.example.     300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+`)
+	out, stderr, _ := runCLI(t, "spf", "tree.example", "--resolver", srv.Addr())
+	want := `tree.example  [3 lookups, 1 void]
+│   v=spf1 mx include:_spf.tree.example a:gone.tree.example ~all
+├── mx  → 1 MX host(s): mx.tree.example
+├── include:_spf.tree.example  [1 lookup]
+│       v=spf1 ip4:192.0.2.0/24 -all
+└── a:gone.tree.example  → gone.tree.example has no A or AAAA records (NXDOMAIN)  (void)
+`
+	if !strings.Contains(out, want) {
+		t.Errorf("tree:\n%s%s\nwant:\n%s", out, stderr, want)
+	}
+	out, _, _ = runCLI(t, "spf", "deep.example", "--resolver", srv.Addr())
+	if !strings.Contains(out, "deep.example  [4 lookups]") || !strings.Contains(out, "include:a.deep.example  [3 lookups]") {
+		t.Errorf("tree:\n%s", out)
+	}
+}
