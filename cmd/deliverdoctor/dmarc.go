@@ -202,7 +202,7 @@ func writeDMARCText(w io.Writer, o *dmarcJSON, color, verbose bool) error {
 	fmt.Fprintln(w, "\ntree walk (RFC 9989 4.10):")
 	var walk [][]string
 	for _, st := range a.Walk {
-		what := st.Status
+		what := string(st.Status)
 		switch st.Status {
 		case dmarc.StepRecord:
 			what = "record: " + st.Text
@@ -229,7 +229,7 @@ func writeDMARCText(w io.Writer, o *dmarcJSON, color, verbose bool) error {
 		for _, d := range a.Reports {
 			state := "same organization"
 			if d.External {
-				state = "external, authorised: " + d.Authorized
+				state = "external, authorised: " + string(d.Authorized)
 				if d.AuthName != "" {
 					state += " (" + d.AuthName + ")"
 				}

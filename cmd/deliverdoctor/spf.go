@@ -219,7 +219,7 @@ func spfTree(n *spf.Node) report.TreeNode {
 		head = n.Term
 	}
 	switch n.Status {
-	case "ok":
+	case spf.NodeOK:
 		head += fmt.Sprintf("  [%s", plural(n.Cost(), "lookup"))
 		if n.TotalVoid > 0 {
 			head += fmt.Sprintf(", %d void", n.TotalVoid)

@@ -17,26 +17,29 @@ import (
 // eight DNS queries").
 const MaxWalkQueries = 8
 
-// Step statuses: what one name of the walk held.
+// StepStatus is what one name of the walk held.
+type StepStatus string
+
+// Step statuses.
 const (
-	StepRecord   = "record"   // exactly one DMARC record
-	StepMultiple = "multiple" // several DMARC records: all discarded (RFC 9989 4.10 step 2)
-	StepNone     = "none"     // TXT records, none of them DMARC
-	StepNoData   = "nodata"   // the name exists without TXT records
-	StepNXDomain = "nxdomain" // the name does not exist
-	StepError    = "error"    // the DNS did not answer: the walk cannot go on
-	StepOffline  = "offline"  // not asked (--offline and outside every zone)
+	StepRecord   StepStatus = "record"   // exactly one DMARC record
+	StepMultiple StepStatus = "multiple" // several DMARC records: all discarded (RFC 9989 4.10 step 2)
+	StepNone     StepStatus = "none"     // TXT records, none of them DMARC
+	StepNoData   StepStatus = "nodata"   // the name exists without TXT records
+	StepNXDomain StepStatus = "nxdomain" // the name does not exist
+	StepError    StepStatus = "error"    // the DNS did not answer: the walk cannot go on
+	StepOffline  StepStatus = "offline"  // not asked (--offline and outside every zone)
 )
 
 // Step is one name asked during a DNS Tree Walk.
 type Step struct {
-	Name   string   `json:"name"`   // "_dmarc.example.com"
-	Domain string   `json:"domain"` // "example.com"
-	Status string   `json:"status"` // one of the Step* constants
-	TXT    []string `json:"txt,omitempty"`
-	PSD    PSDFlag  `json:"psd,omitempty"`  // the found record's psd tag, if any
-	Note   string   `json:"note,omitempty"` // why the walk jumped or stopped here
-	Error  string   `json:"error,omitempty"`
+	Name   string     `json:"name"`   // "_dmarc.example.com"
+	Domain string     `json:"domain"` // "example.com"
+	Status StepStatus `json:"status"`
+	TXT    []string   `json:"txt,omitempty"`
+	PSD    PSDFlag    `json:"psd,omitempty"`  // the found record's psd tag, if any
+	Note   string     `json:"note,omitempty"` // why the walk jumped or stopped here
+	Error  string     `json:"error,omitempty"`
 	// Record is the parsed record when Status is StepRecord.
 	Record *Record `json:"-"`
 	// Text is the raw DMARC record when Status is StepRecord.

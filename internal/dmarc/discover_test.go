@@ -93,18 +93,19 @@ func TestLookup(t *testing.T) {
 	srv := dnstest.Start(t, walkZone)
 	c := srv.Client(t)
 	tests := []struct {
-		domain              string
-		foundAt, source     string
-		tag                 string
-		policy              Policy
-		org, rule           string
-		sub, nonexist       Policy
-		subFrom             string
-		walk                int
-		exists              string
-		psdDomain           string
-		recordNil           bool
-		firstStatus, expect string
+		domain          string
+		foundAt, source string
+		tag             string
+		policy          Policy
+		org, rule       string
+		sub, nonexist   Policy
+		subFrom         string
+		walk            int
+		exists          string
+		psdDomain       string
+		recordNil       bool
+		firstStatus     StepStatus
+		expect          string
 	}{
 		// Record at the domain; the org domain is the record with the fewest labels.
 		{domain: "example.com", foundAt: "example.com", source: "domain", tag: "p", policy: PolicyReject,

@@ -25,10 +25,22 @@ type ReportDestination struct {
 	External bool   `json:"external"` // Organizational Domains differ: authorisation needed
 	// AuthName is the name asked for the authorisation record.
 	AuthName string `json:"auth_name,omitempty"`
-	// Authorized is "yes", "no" or "unknown" for external destinations.
-	Authorized string `json:"authorized,omitempty"`
-	Error      string `json:"error,omitempty"`
+	// Authorized says whether an external destination agreed to receive
+	// the domain's reports (RFC 9990 "External Report Destinations").
+	Authorized Authorization `json:"authorized,omitempty"`
+	Error      string        `json:"error,omitempty"`
 }
+
+// Authorization is whether an external report destination agreed to
+// receive a domain's reports.
+type Authorization string
+
+// Authorizations.
+const (
+	AuthorizedYes     Authorization = "yes"
+	AuthorizedNo      Authorization = "no"
+	AuthorizedUnknown Authorization = "unknown" // not asked, or the DNS did not answer
+)
 
 // Alignability says whether mail from the domain can pass DMARC at all.
 type Alignability struct {
@@ -627,7 +639,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 		dst := &dests[i]
 		hostOrg, ok := orgs[dst.Host]
 		if !ok || policyOrg == "" {
-			dst.External, dst.Authorized = true, "unknown"
+			dst.External, dst.Authorized = true, AuthorizedUnknown
 			if orgErr != nil {
 				dst.Error = orgErr.Error()
 			}
@@ -639,7 +651,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 		dst.External = true
 		dst.AuthName = d.FoundAt + "._report._dmarc." + dst.Host
 		if len(dst.AuthName) > 253 {
-			dst.Authorized = "no"
+			dst.Authorized = AuthorizedNo
 			dst.Error = "the authorisation name is longer than DNS allows"
 			continue
 		}
@@ -649,15 +661,15 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 			res, err := r.Lookup(ctx, dst.AuthName, dns.TypeTXT)
 			switch {
 			case err != nil:
-				dst.Authorized, dst.Error = "unknown", err.Error()
+				dst.Authorized, dst.Error = AuthorizedUnknown, err.Error()
 			case res.Offline:
-				dst.Authorized = "unknown"
+				dst.Authorized = AuthorizedUnknown
 				dst.Error = "not asked (--offline)"
 			default:
-				dst.Authorized = "no"
+				dst.Authorized = AuthorizedNo
 				for _, t := range res.TXT() {
 					if IsDMARC(t) {
-						dst.Authorized = "yes"
+						dst.Authorized = AuthorizedYes
 					}
 				}
 			}
@@ -666,7 +678,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 	wg.Wait()
 	for _, dst := range dests {
 		switch {
-		case dst.Authorized == "no":
+		case dst.Authorized == AuthorizedNo:
 			sev := findings.SeverityWarn
 			fs = append(fs, findings.Finding{
 				ID: "dmarc." + dst.Tag + "-not-authorized", Severity: sev,
@@ -676,7 +688,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 				Fix:      fmt.Sprintf("Ask the operator of %s to publish %s TXT \"v=DMARC1\" (or *._report._dmarc.%s for all domains), or send reports to a mailbox under %s.", dst.Host, dst.AuthName, dst.Host, d.OrgDomain),
 				Refs:     []string{"RFC 9990 3", "RFC 7489 7.1"},
 			})
-		case dst.Authorized == "unknown" && dst.Error != "" && !strings.HasPrefix(dst.Error, "not asked"):
+		case dst.Authorized == AuthorizedUnknown && dst.Error != "" && !strings.HasPrefix(dst.Error, "not asked"):
 			f := dnsErrFinding("the report authorisation for "+dst.Host, errors.New(dst.Error))
 			f.Severity = findings.SeverityError
 			fs = append(fs, f)

@@ -120,7 +120,7 @@ func TestAnalyzeFindings(t *testing.T) {
 func TestAnalyzeReportAuthorisation(t *testing.T) {
 	srv := dnstest.Start(t, lintZone)
 	a := analyze(t, srv, "good.test")
-	want := map[string]string{"vendor.test": "yes", "good.test": "", "reports.good.test": ""}
+	want := map[string]Authorization{"vendor.test": "yes", "good.test": "", "reports.good.test": ""}
 	for _, d := range a.Reports {
 		if d.Authorized != want[d.Host] {
 			t.Errorf("%s: authorized %q, want %q (%+v)", d.Host, d.Authorized, want[d.Host], d)

@@ -30,15 +30,29 @@ import (
 
 const check = "dnssec"
 
+// AnswerStatus is what came back for one question: a definite answer
+// (dnsx's ok, nxdomain, nodata), no answer (error), or not asked
+// (offline).
+type AnswerStatus string
+
+// Answer statuses.
+const (
+	AnswerOK                    = AnswerStatus(dnsx.StatusOK)
+	AnswerNXDomain              = AnswerStatus(dnsx.StatusNXDomain)
+	AnswerNoData                = AnswerStatus(dnsx.StatusNoData)
+	AnswerError    AnswerStatus = "error"
+	AnswerOffline  AnswerStatus = "offline"
+)
+
 // Answer is what the resolver said about one question.
 type Answer struct {
-	Name    string `json:"name"`
-	Type    string `json:"type"`
-	Status  string `json:"status"` // ok, nxdomain, nodata, error, offline
-	AD      bool   `json:"ad"`
-	Records int    `json:"records"`
-	Source  string `json:"source,omitempty"` // "zone", "offline" or the server
-	Error   string `json:"error,omitempty"`
+	Name    string       `json:"name"`
+	Type    string       `json:"type"`
+	Status  AnswerStatus `json:"status"`
+	AD      bool         `json:"ad"`
+	Records int          `json:"records"`
+	Source  string       `json:"source,omitempty"` // "zone", "offline" or the server
+	Error   string       `json:"error,omitempty"`
 }
 
 // fromZone reports whether the answer came from a --zone file.
@@ -71,9 +85,9 @@ type Result struct {
 
 // HostAnswer is one MX host's validation state.
 type HostAnswer struct {
-	Name      string `json:"name"`
-	Validated bool   `json:"validated"`
-	Status    string `json:"status"`
+	Name      string       `json:"name"`
+	Validated bool         `json:"validated"`
+	Status    AnswerStatus `json:"status"`
 }
 
 // adNote is said wherever a conclusion rests on the AD bit.
@@ -115,7 +129,7 @@ func Check(ctx context.Context, r dnsx.Resolver, domain string) *Result {
 		res.Findings = append(res.Findings, servfailFinding(domain, mxErr))
 		return res
 	}
-	if mx.Status == "offline" {
+	if mx.Status == AnswerOffline {
 		res.skip = "not checked: --offline and " + domain + " is in no --zone file"
 		return res
 	}
@@ -221,7 +235,7 @@ func (res *Result) judge() {
 	case res.Validated:
 		var unsigned []string
 		for _, h := range res.Hosts {
-			if !h.Validated && h.Status != "error" {
+			if !h.Validated && h.Status != AnswerError {
 				unsigned = append(unsigned, h.Name)
 			}
 		}
@@ -288,12 +302,12 @@ func ask(ctx context.Context, r dnsx.Resolver, name string, qtype uint16) (Answe
 	a := Answer{Name: name, Type: dnsx.TypeString(qtype)}
 	res, err := r.Lookup(ctx, name, qtype)
 	if err != nil {
-		a.Status, a.Error = "error", err.Error()
+		a.Status, a.Error = AnswerError, err.Error()
 		return a, nil, err
 	}
-	a.Status = string(res.Status)
+	a.Status = AnswerStatus(res.Status)
 	if res.Offline {
-		a.Status = "offline"
+		a.Status = AnswerOffline
 	}
 	a.AD = res.AD
 	a.Records = len(res.Records)

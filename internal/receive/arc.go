@@ -20,11 +20,19 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
-// ARC results (RFC 8617 4.4).
+// ARCStatus is an ARC result (RFC 8617 4.4): of the chain (none, pass,
+// fail), of one seal or message signature (pass, fail, permerror,
+// temperror, not-checked), and a seal's cv= as written.
+type ARCStatus string
+
+// ARC statuses.
 const (
-	ARCNone = "none"
-	ARCPass = "pass"
-	ARCFail = "fail"
+	ARCNone       ARCStatus = "none"
+	ARCPass       ARCStatus = "pass"
+	ARCFail       ARCStatus = "fail"
+	ARCPermError  ARCStatus = "permerror"
+	ARCTempError  ARCStatus = "temperror"
+	ARCNotChecked ARCStatus = "not-checked" // only the newest AMS is checked (RFC 8617 5.2 step 5)
 )
 
 // maxARCInstances is RFC 8617 4.2.1's limit on i=.
@@ -32,23 +40,23 @@ const maxARCInstances = 50
 
 // ARCSet is one instance of the chain.
 type ARCSet struct {
-	Instance int    `json:"instance"`
-	Domain   string `json:"domain,omitempty"`   // d= of the seal
-	Selector string `json:"selector,omitempty"` // s= of the seal
-	CV       string `json:"cv,omitempty"`       // the seal's chain validation status
+	Instance int       `json:"instance"`
+	Domain   string    `json:"domain,omitempty"`   // d= of the seal
+	Selector string    `json:"selector,omitempty"` // s= of the seal
+	CV       ARCStatus `json:"cv,omitempty"`       // the seal's chain validation status
 	// AAR is the ARC-Authentication-Results of this hop, as written.
 	AAR string `json:"aar,omitempty"`
 	// SealResult / AMSResult: pass, fail, permerror, temperror or
 	// not-checked (only the newest AMS is checked, RFC 8617 5.2 step 5).
-	SealResult string `json:"seal_result"`
-	AMSResult  string `json:"ams_result"`
-	Reason     string `json:"reason,omitempty"`
+	SealResult ARCStatus `json:"seal_result"`
+	AMSResult  ARCStatus `json:"ams_result"`
+	Reason     string    `json:"reason,omitempty"`
 }
 
 // ARCResult is the validation of the ARC chain (RFC 8617 5.2).
 type ARCResult struct {
 	Present bool      `json:"present"`
-	Result  string    `json:"result"` // none, pass, fail
+	Result  ARCStatus `json:"result"` // none, pass, fail
 	Reason  string    `json:"reason,omitempty"`
 	Sets    []*ARCSet `json:"sets"`
 	// Oldest pass: the lowest instance whose AMS would still validate is
@@ -120,23 +128,23 @@ func VerifyARC(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 		if s == nil || s.aar == nil || s.ams == nil || s.as == nil {
 			return fail(fmt.Sprintf("instance %d of %d is incomplete: an ARC set needs ARC-Seal, ARC-Message-Signature and ARC-Authentication-Results", i, max))
 		}
-		set := &ARCSet{Instance: i, AAR: s.aar.Value, SealResult: "not-checked", AMSResult: "not-checked"}
+		set := &ARCSet{Instance: i, AAR: s.aar.Value, SealResult: ARCNotChecked, AMSResult: ARCNotChecked}
 		tags, err := dkim.ParseTagList(s.as.Value)
 		if err != nil {
 			res.Sets = append(res.Sets, set)
 			return fail(fmt.Sprintf("ARC-Seal i=%d: %v", i, err))
 		}
-		set.Domain, set.Selector, set.CV = strings.ToLower(tag(tags, "d")), tag(tags, "s"), strings.ToLower(tag(tags, "cv"))
+		set.Domain, set.Selector, set.CV = strings.ToLower(tag(tags, "d")), tag(tags, "s"), ARCStatus(strings.ToLower(tag(tags, "cv")))
 		res.Sets = append(res.Sets, set)
 	}
 	// RFC 8617 5.2 step 2: the newest seal's cv decides first.
-	if newest := res.Sets[max-1]; newest.CV == "fail" {
+	if newest := res.Sets[max-1]; newest.CV == ARCFail {
 		return fail(fmt.Sprintf("the newest ARC-Seal (i=%d, d=%s) says cv=fail: a hop found the chain broken", max, newest.Domain))
 	}
 	for _, set := range res.Sets {
-		want := "pass"
+		want := ARCPass
 		if set.Instance == 1 {
-			want = "none"
+			want = ARCNone
 		}
 		if set.CV != want {
 			return fail(fmt.Sprintf("ARC-Seal i=%d has cv=%s; it must be %s", set.Instance, set.CV, want))
@@ -145,14 +153,14 @@ func VerifyARC(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 	// Step 5: the newest AMS must validate.
 	newest := res.Sets[max-1]
 	newest.AMSResult, newest.Reason = verifyAMS(ctx, r, msg, fields, sets[max].ams)
-	if newest.AMSResult != "pass" {
+	if newest.AMSResult != ARCPass {
 		return fail(fmt.Sprintf("the newest ARC-Message-Signature (i=%d) does not verify: %s", max, newest.Reason))
 	}
 	// Step 6: every seal, newest first.
 	for i := max; i >= 1; i-- {
 		set := res.Sets[i-1]
 		set.SealResult, set.Reason = verifySeal(ctx, r, sets, i)
-		if set.SealResult != "pass" {
+		if set.SealResult != ARCPass {
 			return fail(fmt.Sprintf("ARC-Seal i=%d (d=%s) does not verify: %s", i, set.Domain, set.Reason))
 		}
 	}
@@ -241,15 +249,15 @@ func relaxLine(l []byte) []byte {
 	return out
 }
 
-func keyFor(ctx context.Context, r dnsx.Resolver, selector, domain string) (crypto.PublicKey, string, string) {
+func keyFor(ctx context.Context, r dnsx.Resolver, selector, domain string) (crypto.PublicKey, ARCStatus, string) {
 	kr, err := dkim.Lookup(ctx, r, selector, domain)
 	switch {
 	case err != nil && dnsx.IsTemporary(err):
-		return nil, "temperror", "key lookup failed: " + err.Error()
+		return nil, ARCTempError, "key lookup failed: " + err.Error()
 	case err != nil:
-		return nil, "permerror", "no usable key at " + dkim.KeyName(selector, domain) + ": " + err.Error()
+		return nil, ARCPermError, "no usable key at " + dkim.KeyName(selector, domain) + ": " + err.Error()
 	case kr == nil || kr.Key == nil || kr.Key.PublicKey == nil:
-		return nil, "permerror", "no usable key at " + dkim.KeyName(selector, domain)
+		return nil, ARCPermError, "no usable key at " + dkim.KeyName(selector, domain)
 	}
 	return kr.Key.PublicKey, "", ""
 }
@@ -298,14 +306,14 @@ func decodeB64(s string) ([]byte, error) {
 // verifyAMS verifies an ARC-Message-Signature like a DKIM signature
 // (RFC 8617 4.1.2): body hash, then the listed header fields (bottom-most
 // first per name) and the AMS itself without b=.
-func verifyAMS(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.Field, ams *dkim.Field) (string, string) {
+func verifyAMS(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.Field, ams *dkim.Field) (ARCStatus, string) {
 	tags, err := dkim.ParseTagList(ams.Value)
 	if err != nil {
-		return "permerror", err.Error()
+		return ARCPermError, err.Error()
 	}
 	alg, d, s, c := tag(tags, "a"), tag(tags, "d"), tag(tags, "s"), tag(tags, "c")
 	if alg == "" || d == "" || s == "" || tag(tags, "bh") == "" || tag(tags, "b") == "" || tag(tags, "h") == "" {
-		return "permerror", "a required tag (a, b, bh, d, h, s) is missing"
+		return ARCPermError, "a required tag (a, b, bh, d, h, s) is missing"
 	}
 	hc, bc, _ := strings.Cut(strings.ToLower(c), "/")
 	if hc == "" {
@@ -315,7 +323,7 @@ func verifyAMS(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 		bc = "simple"
 	}
 	if hc != "relaxed" {
-		return "permerror", "only relaxed header canonicalization is verified here (c=" + c + ")"
+		return ARCPermError, "only relaxed header canonicalization is verified here (c=" + c + ")"
 	}
 	_, body, _ := dkim.SplitHeader(msg)
 	cb := canonBody(body, bc == "relaxed")
@@ -329,7 +337,7 @@ func verifyAMS(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 	}
 	want, err := decodeB64(tag(tags, "bh"))
 	if err != nil || !bytes.Equal(want, bh) {
-		return "fail", "body hash does not match (the body changed after this hop signed it)"
+		return ARCFail, "body hash does not match (the body changed after this hop signed it)"
 	}
 	var data strings.Builder
 	used := map[int]bool{}
@@ -350,26 +358,26 @@ func verifyAMS(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 	}
 	sig, err := decodeB64(tag(tags, "b"))
 	if err != nil {
-		return "permerror", "b= is not base64"
+		return ARCPermError, "b= is not base64"
 	}
 	if err := verifySig(pub, alg, []byte(data.String()), sig); err != nil {
-		return "fail", "signature does not verify: " + err.Error()
+		return ARCFail, "signature does not verify: " + err.Error()
 	}
-	return "pass", ""
+	return ARCPass, ""
 }
 
 // verifySeal verifies the ARC-Seal of instance n (RFC 8617 4.1.3, 5.1.1):
 // over every set 1..n in order AAR, AMS, AS, with the n-th seal's b=
 // emptied, relaxed canonicalization.
-func verifySeal(ctx context.Context, r dnsx.Resolver, sets map[int]*arcFields, n int) (string, string) {
+func verifySeal(ctx context.Context, r dnsx.Resolver, sets map[int]*arcFields, n int) (ARCStatus, string) {
 	as := sets[n].as
 	tags, err := dkim.ParseTagList(as.Value)
 	if err != nil {
-		return "permerror", err.Error()
+		return ARCPermError, err.Error()
 	}
 	alg, d, s := tag(tags, "a"), tag(tags, "d"), tag(tags, "s")
 	if alg == "" || d == "" || s == "" || tag(tags, "b") == "" {
-		return "permerror", "a required tag (a, b, d, s) is missing"
+		return ARCPermError, "a required tag (a, b, d, s) is missing"
 	}
 	var data strings.Builder
 	for i := 1; i <= n; i++ {
@@ -386,12 +394,12 @@ func verifySeal(ctx context.Context, r dnsx.Resolver, sets map[int]*arcFields, n
 	}
 	sig, err := decodeB64(tag(tags, "b"))
 	if err != nil {
-		return "permerror", "b= is not base64"
+		return ARCPermError, "b= is not base64"
 	}
 	if err := verifySig(pub, alg, []byte(data.String()), sig); err != nil {
-		return "fail", err.Error()
+		return ARCFail, err.Error()
 	}
-	return "pass", ""
+	return ARCPass, ""
 }
 
 // CheckResult is the arc check.

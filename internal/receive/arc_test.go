@@ -29,7 +29,7 @@ func TestVerifyARC(t *testing.T) {
 		name    string
 		msg     string
 		noKey   bool
-		want    string
+		want    ARCStatus
 		present bool
 		reason  string
 	}{

@@ -53,11 +53,9 @@ type Node struct {
 	Via  string `json:"via,omitempty"`
 	Term string `json:"term,omitempty"`
 	// Record is the SPF record found here.
-	Record string `json:"record,omitempty"`
-	// Status: ok, no-record, multiple-records, syntax-error, dns-error,
-	// loop, not-checked (--offline), truncated (the tree is too big).
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
+	Record string     `json:"record,omitempty"`
+	Status NodeStatus `json:"status"`
+	Error  string     `json:"error,omitempty"`
 	// Lookups counts this record's own DNS-querying terms that get
 	// evaluated; TotalLookups adds everything below.
 	Lookups      int `json:"lookups"`
@@ -77,6 +75,21 @@ type Node struct {
 	termIdx int // index in the parent's Terms
 	depth   int
 }
+
+// NodeStatus is what was found at one name of the include/redirect tree.
+type NodeStatus string
+
+// Node statuses.
+const (
+	NodeOK              NodeStatus = "ok"
+	NodeNoRecord        NodeStatus = "no-record"
+	NodeMultipleRecords NodeStatus = "multiple-records"
+	NodeSyntaxError     NodeStatus = "syntax-error"
+	NodeDNSError        NodeStatus = "dns-error"
+	NodeLoop            NodeStatus = "loop"
+	NodeNotChecked      NodeStatus = "not-checked" // --offline
+	NodeTruncated       NodeStatus = "truncated"   // the tree is too big
+)
 
 // TermInfo describes one term of a record in the tree.
 type TermInfo struct {
@@ -145,7 +158,7 @@ func Lint(ctx context.Context, r dnsx.Resolver, domain string) *LintResult {
 				}
 				nodes++
 				if nodes > maxNodes {
-					c.Status, c.Error = "truncated", fmt.Sprintf("the tree has more than %d records; not followed", maxNodes)
+					c.Status, c.Error = NodeTruncated, fmt.Sprintf("the tree has more than %d records; not followed", maxNodes)
 					lr.Complete = false
 					continue
 				}
@@ -187,23 +200,23 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrOffline):
-		n.Status, n.Error = "not-checked", err.Error()
+		n.Status, n.Error = NodeNotChecked, err.Error()
 		if n.parent == nil {
 			l.res.Offline = true
 		}
 		l.incomplete()
 		return
 	case errors.Is(err, ErrNoRecord), errors.Is(err, ErrInvalidDomain):
-		n.Status, n.Error = "no-record", err.Error()
+		n.Status, n.Error = NodeNoRecord, err.Error()
 		if n.parent == nil {
 			l.res.Err = err
 		}
 		return
 	case errors.Is(err, ErrMultipleRecords):
-		n.Status, n.Error = "multiple-records", err.Error()
+		n.Status, n.Error = NodeMultipleRecords, err.Error()
 		return
 	default:
-		n.Status, n.Error, n.err = "dns-error", err.Error(), err
+		n.Status, n.Error, n.err = NodeDNSError, err.Error(), err
 		if n.parent == nil {
 			l.res.Err = err
 		}
@@ -215,10 +228,10 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 	n.rec = rec
 	if err != nil {
 		errors.As(err, &n.syntax)
-		n.Status, n.Error = "syntax-error", err.Error()
+		n.Status, n.Error = NodeSyntaxError, err.Error()
 		return
 	}
-	n.Status = "ok"
+	n.Status = NodeOK
 	afterAll := false
 	var wg sync.WaitGroup
 	n.Terms = make([]TermInfo, len(rec.Terms))
@@ -267,7 +280,7 @@ func (l *linter) resolve(ctx context.Context, n *Node) {
 			c := &Node{Domain: strings.ToLower(target), Via: via, Term: t.Text, parent: n, termIdx: i, depth: n.depth + 1}
 			for a := n; a != nil; a = a.parent {
 				if strings.EqualFold(a.Domain, c.Domain) {
-					c.Status = "loop"
+					c.Status = NodeLoop
 					c.Error = fmt.Sprintf("%s is already being evaluated above: the %s loops (evaluation stops at the 10-lookup limit)", c.Domain, via)
 					break
 				}
@@ -444,7 +457,7 @@ func (l *linter) found(type99 *dnsx.Result) {
 	}
 	defer l.dedupe()
 	l.rootFindings(type99)
-	if root.Status != "ok" {
+	if root.Status != NodeOK {
 		return
 	}
 
@@ -521,12 +534,12 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 		}
 	}
 	switch root.Status {
-	case "dns-error":
+	case NodeDNSError:
 		f := dnsErrorFinding("the SPF record of "+d, root.err)
 		f.Refs = append(f.Refs, "RFC 7208 4.4")
 		l.add(f)
 		return
-	case "no-record":
+	case NodeNoRecord:
 		f := findings.Finding{
 			ID: "spf.no-record", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s has no SPF record", d),
@@ -557,7 +570,7 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 		}
 		l.add(f)
 		return
-	case "multiple-records":
+	case NodeMultipleRecords:
 		var ev []string
 		var recs []string
 		for _, t := range root.sel.res.TXT() {
@@ -576,7 +589,7 @@ func (l *linter) rootFindings(type99 *dnsx.Result) {
 			Refs:        []string{"RFC 7208 4.5", "RFC 7208 3.2"},
 		})
 		return
-	case "syntax-error":
+	case NodeSyntaxError:
 		l.syntaxFinding(root)
 		return
 	}
@@ -782,7 +795,7 @@ func quoteSegments(segs []string) string {
 func (l *linter) nodeProblems(n *Node) {
 	how := fmt.Sprintf("%s (in the record of %s)", n.Term, n.parent.Domain)
 	switch n.Status {
-	case "no-record":
+	case NodeNoRecord:
 		id, title := "spf.include-missing", fmt.Sprintf("include:%s has no SPF record", n.Domain)
 		detail := "RFC 7208 5.2: an include whose target has no SPF record is permerror, for every message."
 		if n.Via == "redirect" {
@@ -796,7 +809,7 @@ func (l *linter) nodeProblems(n *Node) {
 			Fix:         fmt.Sprintf("Check the spelling of %s against the provider's documentation, or remove the term if you no longer use that service.", n.Domain),
 			Refs:        []string{"RFC 7208 5.2", "RFC 7208 6.1"},
 		})
-	case "multiple-records":
+	case NodeMultipleRecords:
 		l.add(findings.Finding{
 			ID: "spf.multiple-records", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("%s, reached by %s, publishes more than one SPF record", n.Domain, n.Term),
@@ -806,9 +819,9 @@ func (l *linter) nodeProblems(n *Node) {
 			Fix:         fmt.Sprintf("Ask the owner of %s to merge its records, or stop including it.", n.Domain),
 			Refs:        []string{"RFC 7208 4.5"},
 		})
-	case "syntax-error":
+	case NodeSyntaxError:
 		l.syntaxFinding(n)
-	case "loop":
+	case NodeLoop:
 		l.add(findings.Finding{
 			ID: "spf.include-loop", Severity: findings.SeverityFail,
 			Title:       fmt.Sprintf("SPF %s loop: %s leads back to %s", n.Via, n.Term, n.Domain),
@@ -818,12 +831,12 @@ func (l *linter) nodeProblems(n *Node) {
 			Fix:         fmt.Sprintf("Remove %s from the record of %s.", n.Term, n.parent.Domain),
 			Refs:        []string{"RFC 7208 4.6.4", "RFC 7208 5.2"},
 		})
-	case "dns-error":
+	case NodeDNSError:
 		f := dnsErrorFinding(fmt.Sprintf("the SPF record of %s (reached by %s)", n.Domain, n.Term), n.err)
 		f.Evidence = []string{how}
 		f.Refs = append(f.Refs, "RFC 7208 5.2")
 		l.add(f)
-	case "not-checked":
+	case NodeNotChecked:
 		l.add(findings.Finding{
 			ID: "spf.not-checked", Severity: findings.SeverityInfo,
 			Title:    fmt.Sprintf("%s (reached by %s) was not checked: --offline and it is in no --zone file", n.Domain, n.Term),
@@ -1126,7 +1139,7 @@ func (l *linter) wideRange(n *Node, t *Term, ev string) {
 func (l *linter) duplicateIncludes() {
 	count := map[string][]*Node{}
 	walk(l.res.Tree, func(n *Node) {
-		if n.Via == "include" && n.Status != "loop" {
+		if n.Via == "include" && n.Status != NodeLoop {
 			count[n.Domain] = append(count[n.Domain], n)
 		}
 	})
@@ -1205,13 +1218,13 @@ func (lr *LintResult) Summary() string {
 	switch {
 	case lr.Offline:
 		return "not checked: --offline and the domain is in no --zone file"
-	case lr.Tree.Status == "dns-error":
+	case lr.Tree.Status == NodeDNSError:
 		return "could not be determined: DNS lookup failed"
-	case lr.Tree.Status == "no-record":
+	case lr.Tree.Status == NodeNoRecord:
 		return "no SPF record"
-	case lr.Tree.Status == "multiple-records":
+	case lr.Tree.Status == NodeMultipleRecords:
 		return "several SPF records (permerror)"
-	case lr.Tree.Status == "syntax-error":
+	case lr.Tree.Status == NodeSyntaxError:
 		return "syntax error (permerror)"
 	}
 	s := fmt.Sprintf("%d/10 lookups, %d void", lr.Lookups, lr.VoidLookups)
