@@ -104,7 +104,7 @@ func AuthorDomain(from string) (string, error) {
 	addrs, err := mail.ParseAddressList(from)
 	if err == nil && len(addrs) > 0 {
 		if len(addrs) > 1 {
-			return "", fmt.Errorf("From has %d addresses; receivers refuse or cannot authenticate such mail", len(addrs))
+			return "", fmt.Errorf("the From field has %d addresses; receivers refuse or cannot authenticate such mail", len(addrs))
 		}
 		_, dom, ok := strings.Cut(addrs[0].Address, "@")
 		if ok && dom != "" {

@@ -45,7 +45,7 @@ type Alignment struct {
 	Result        Result                `json:"result"`
 }
 
-// Align computes Identifier Alignment and the DMARC result (RFC 9989 4.4,
+// alignIdentifiers computes Identifier Alignment and the DMARC result (RFC 9989 4.4,
 // 5.3.4, 5.3.5). It does no DNS: give it
 //   - from: the RFC5322.From domain (Author Domain);
 //   - spfDomain and spfPass: the domain SPF evaluated (the MAIL FROM domain)
@@ -61,7 +61,7 @@ type Alignment struct {
 //     aligned.
 //
 // The message passes when any authenticated identifier aligns.
-func Align(from, spfDomain string, spfPass bool, dkimDomains []string, rec *Record, orgDomain func(string) string) *Alignment {
+func alignIdentifiers(from, spfDomain string, spfPass bool, dkimDomains []string, rec *Record, orgDomain func(string) string) *Alignment {
 	norm := func(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
 	from = norm(from)
 	org := func(d string) string {
@@ -157,10 +157,10 @@ type Verdict struct {
 	Explanation     string            `json:"explanation"`
 }
 
-// Decide turns a discovery and an alignment into the receiver's decision.
+// decideVerdict turns a discovery and an alignment into the receiver's decision.
 // Receivers may override policy (RFC 9989 5.4); this is what they do when
 // they honour it, which the large providers do.
-func Decide(d *Discovery, a *Alignment) *Verdict {
+func decideVerdict(d *Discovery, a *Alignment) *Verdict {
 	v := &Verdict{Result: a.Result, BounceCodes: []string{}, Receivers: []ReceiverOutcome{}}
 	if d != nil && d.Err != nil {
 		v.Result = ResultTempError
@@ -270,8 +270,8 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, from, spfDomain string, spfP
 		d.Err = orgErr
 	}
 	orgs[d.Domain] = d.OrgDomain
-	a := Align(d.Domain, spfDomain, spfPass, dkimDomains, d.Record, func(s string) string { return orgs[s] })
-	return &Evaluation{Discovery: d, Alignment: a, Verdict: Decide(d, a)}, err
+	a := alignIdentifiers(d.Domain, spfDomain, spfPass, dkimDomains, d.Record, func(s string) string { return orgs[s] })
+	return &Evaluation{Discovery: d, Alignment: a, Verdict: decideVerdict(d, a)}, err
 }
 
 //go:embed receivers.json

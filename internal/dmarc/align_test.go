@@ -77,7 +77,7 @@ func TestAlign(t *testing.T) {
 			if tt.rec != "" {
 				rec = mustParse(t, tt.rec)
 			}
-			a := Align(tt.from, tt.spf, tt.spfPass, tt.dkim, rec, tt.orgFn)
+			a := alignIdentifiers(tt.from, tt.spf, tt.spfPass, tt.dkim, rec, tt.orgFn)
 			if a.Result != tt.result {
 				t.Errorf("result %s, want %s (%+v)", a.Result, tt.result, a)
 			}
@@ -121,7 +121,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := Decide(tt.d, &Alignment{Result: tt.result})
+			v := decideVerdict(tt.d, &Alignment{Result: tt.result})
 			if v.AppliedPolicy != tt.applied || v.Disposition != tt.disposition || !reflect.DeepEqual(v.BounceCodes, tt.codes) {
 				t.Errorf("applied %s disposition %s codes %v", v.AppliedPolicy, v.Disposition, v.BounceCodes)
 			}
@@ -130,7 +130,7 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-	v := Decide(disc("v=DMARC1; p=reject", PolicyReject), &Alignment{Result: ResultFail})
+	v := decideVerdict(disc("v=DMARC1; p=reject", PolicyReject), &Alignment{Result: ResultFail})
 	if v.Receivers[0].Receiver != "Microsoft" || v.Receivers[0].Code != "5.7.509" || v.Receivers[0].Reply == "" ||
 		!strings.Contains(v.Receivers[0].Reply, "example.com") {
 		t.Errorf("Microsoft outcome %+v", v.Receivers[0])

@@ -12,10 +12,10 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 )
 
-// MaxWalkQueries is the most names a DNS Tree Walk asks (RFC 9989 4.10:
+// maxWalkQueries is the most names a DNS Tree Walk asks (RFC 9989 4.10:
 // "Author Domains with more than eight labels do not result in more than
 // eight DNS queries").
-const MaxWalkQueries = 8
+const maxWalkQueries = 8
 
 // StepStatus is what one name of the walk held.
 type StepStatus string
@@ -47,11 +47,11 @@ type Step struct {
 	err  error
 }
 
-// WalkNames lists the domains whose _dmarc names a DNS Tree Walk from
+// walkNames lists the domains whose _dmarc names a DNS Tree Walk from
 // domain asks, in order (RFC 9989 4.10 steps 1-7): the domain itself; then,
 // for more than eight labels, straight to its last seven labels (the
 // short cut); then one label less at a time down to the top-level domain.
-func WalkNames(domain string) []string {
+func walkNames(domain string) []string {
 	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
 	if domain == "" {
 		return nil
@@ -60,20 +60,20 @@ func WalkNames(domain string) []string {
 	names := []string{domain}
 	// Step 4: if x >= 8, remove labels until 7 remain; then step 7 removes
 	// one label at a time.
-	for k := min(len(labels)-1, MaxWalkQueries-1); k >= 1; k-- {
+	for k := min(len(labels)-1, maxWalkQueries-1); k >= 1; k-- {
 		names = append(names, strings.Join(labels[len(labels)-k:], "."))
 	}
 	return names
 }
 
-// Walk performs the DNS Tree Walk from domain (RFC 9989 4.10). All names
+// treeWalk performs the DNS Tree Walk from domain (RFC 9989 4.10). All names
 // are asked at once (their answers are independent; the resolver coalesces
 // repeated questions), then read in order until a record with psd=y or
 // psd=n stops the walk. The steps returned are those a receiver would ask.
 // The error is non-nil when a name before the stop could not be looked up
 // (a temporary DNS failure), in which case the steps end at that name.
-func Walk(ctx context.Context, r dnsx.Resolver, domain string) ([]Step, error) {
-	names := WalkNames(domain)
+func treeWalk(ctx context.Context, r dnsx.Resolver, domain string) ([]Step, error) {
+	names := walkNames(domain)
 	if len(names) == 0 {
 		return nil, &dnsx.Error{Name: domain, Reason: "empty name", Err: dnsx.ErrInvalidName}
 	}
@@ -93,8 +93,8 @@ func Walk(ctx context.Context, r dnsx.Resolver, domain string) ([]Step, error) {
 	var steps []Step
 	for i := range names {
 		st := <-results[i]
-		if i == 1 && len(names[0]) > 0 && strings.Count(names[0], ".")+1 > MaxWalkQueries {
-			st.Note = fmt.Sprintf("short cut: %s has more than %d labels, so the walk skips to its last 7", names[0], MaxWalkQueries)
+		if i == 1 && len(names[0]) > 0 && strings.Count(names[0], ".")+1 > maxWalkQueries {
+			st.Note = fmt.Sprintf("short cut: %s has more than %d labels, so the walk skips to its last 7", names[0], maxWalkQueries)
 		}
 		steps = append(steps, st)
 		if st.Status == StepError {
@@ -135,7 +135,7 @@ func lookupStep(ctx context.Context, r dnsx.Resolver, domain string) Step {
 	st.TXT = res.TXT()
 	var dmarc []string
 	for _, t := range st.TXT {
-		if IsDMARC(t) {
+		if isDMARC(t) {
 			dmarc = append(dmarc, t)
 		}
 	}
@@ -281,7 +281,7 @@ func Lookup(ctx context.Context, r dnsx.Resolver, domain string) (*Discovery, er
 		res, err := r.Lookup(ctx, domain, dns.TypeTXT)
 		exists <- existence{res, err}
 	}()
-	steps, werr := Walk(ctx, r, domain)
+	steps, werr := treeWalk(ctx, r, domain)
 	d := &Discovery{Domain: domain, Walk: steps, Exists: "unknown"}
 	if e := <-exists; e.err == nil && !e.res.Offline {
 		d.Exists = "yes"
@@ -397,15 +397,15 @@ func policyFor(author string, exists bool, steps []Step) policyChoice {
 	return c
 }
 
-// OrganizationalDomain determines the Organizational Domain of domain by
+// lookupOrgDomain determines the Organizational Domain of domain by
 // the DNS Tree Walk (RFC 9989 4.10.2). A temporary DNS failure is an error.
-func OrganizationalDomain(ctx context.Context, r dnsx.Resolver, domain string) (string, error) {
+func lookupOrgDomain(ctx context.Context, r dnsx.Resolver, domain string) (string, error) {
 	fq, err := dnsx.CanonicalName(domain)
 	if err != nil {
 		return "", err
 	}
 	domain = strings.TrimSuffix(fq, ".")
-	steps, err := Walk(ctx, r, domain)
+	steps, err := treeWalk(ctx, r, domain)
 	if err != nil {
 		return "", err
 	}
@@ -431,7 +431,7 @@ func OrganizationalDomains(ctx context.Context, r dnsx.Resolver, domains ...stri
 		}
 		uniq[d] = true
 		go func() {
-			org, err := OrganizationalDomain(ctx, r, d)
+			org, err := lookupOrgDomain(ctx, r, d)
 			ch <- one{d, org, err}
 		}()
 	}

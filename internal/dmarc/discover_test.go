@@ -63,7 +63,7 @@ func stepNames(steps []Step) []string {
 
 func TestWalkNames(t *testing.T) {
 	// RFC 9989 4.10's example: 13 labels give exactly these eight queries.
-	got := WalkNames("a.b.c.d.e.f.g.h.i.j.mail.example.com")
+	got := walkNames("a.b.c.d.e.f.g.h.i.j.mail.example.com")
 	want := []string{"a.b.c.d.e.f.g.h.i.j.mail.example.com", "g.h.i.j.mail.example.com", "h.i.j.mail.example.com",
 		"i.j.mail.example.com", "j.mail.example.com", "mail.example.com", "example.com", "com"}
 	if !reflect.DeepEqual(got, want) {
@@ -71,20 +71,20 @@ func TestWalkNames(t *testing.T) {
 	}
 	// RFC 9989 5.1.8: the psd=n record at b.c.d.e.f.g.example.com is never
 	// asked for mail.a.b.c.d.e.f.g.example.com.
-	got = WalkNames("mail.a.b.c.d.e.f.g.example.com")
+	got = walkNames("mail.a.b.c.d.e.f.g.example.com")
 	want = []string{"mail.a.b.c.d.e.f.g.example.com", "c.d.e.f.g.example.com", "d.e.f.g.example.com", "e.f.g.example.com",
 		"f.g.example.com", "g.example.com", "example.com", "com"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v", got)
 	}
 	// Eight labels: no short cut.
-	if got := WalkNames("a.b.c.d.e.f.example.com"); len(got) != 8 || got[1] != "b.c.d.e.f.example.com" {
+	if got := walkNames("a.b.c.d.e.f.example.com"); len(got) != 8 || got[1] != "b.c.d.e.f.example.com" {
 		t.Errorf("8 labels: %v", got)
 	}
-	if got := WalkNames("example.com."); !reflect.DeepEqual(got, []string{"example.com", "com"}) {
+	if got := walkNames("example.com."); !reflect.DeepEqual(got, []string{"example.com", "com"}) {
 		t.Errorf("got %v", got)
 	}
-	if got := WalkNames("com"); !reflect.DeepEqual(got, []string{"com"}) {
+	if got := walkNames("com"); !reflect.DeepEqual(got, []string{"com"}) {
 		t.Errorf("got %v", got)
 	}
 }
@@ -199,8 +199,8 @@ func TestWalkShortCutQueries(t *testing.T) {
 			t.Errorf("%s asked %d times", st.Name, n)
 		}
 	}
-	if total := srv.Total(); total > MaxWalkQueries+1 {
-		t.Errorf("%d queries sent, want at most %d walk names plus the existence check", total, MaxWalkQueries+1)
+	if total := srv.Total(); total > maxWalkQueries+1 {
+		t.Errorf("%d queries sent, want at most %d walk names plus the existence check", total, maxWalkQueries+1)
 	}
 }
 
@@ -236,7 +236,7 @@ func TestWalkDNSFailure(t *testing.T) {
 	if !dnsx.IsTemporary(err) || d.Record == nil || d.Policy != PolicyNone || d.OrgDomain != "" {
 		t.Errorf("err %v, record %v, org %q", err, d.Record, d.OrgDomain)
 	}
-	if _, err := OrganizationalDomain(context.Background(), c, "signing.example.com"); !dnsx.IsTemporary(err) {
+	if _, err := lookupOrgDomain(context.Background(), c, "signing.example.com"); !dnsx.IsTemporary(err) {
 		t.Errorf("OrganizationalDomain err %v", err)
 	}
 	// A failure beyond a psd stop does not matter.

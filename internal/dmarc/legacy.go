@@ -47,9 +47,9 @@ func PSLOrganizationalDomain(domain string) string {
 	return org
 }
 
-// Legacy computes the RFC 7489 view of a discovery. It may ask one more
+// legacyView computes the RFC 7489 view of a discovery. It may ask one more
 // name, _dmarc.<PSL Organizational Domain>, when the tree walk did not.
-func Legacy(ctx context.Context, r dnsx.Resolver, d *Discovery) *LegacyView {
+func legacyView(ctx context.Context, r dnsx.Resolver, d *Discovery) *LegacyView {
 	lv := &LegacyView{OrgDomain: PSLOrganizationalDomain(d.Domain), Pct: 100, Differences: []string{}}
 	// RFC 7489 6.6.3 step 1: _dmarc.<From domain>; step 2: if none, the
 	// Organizational Domain.

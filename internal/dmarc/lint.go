@@ -149,7 +149,7 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Analysis {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lv := Legacy(ctx, r, d)
+			lv := legacyView(ctx, r, d)
 			mu.Lock()
 			res.RFC7489 = lv
 			mu.Unlock()
@@ -160,7 +160,7 @@ func Analyze(ctx context.Context, r dnsx.Resolver, domain string) *Analysis {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			al := CheckAlignability(ctx, r, d)
+			al := checkAlignability(ctx, r, d)
 			mu.Lock()
 			res.Alignability = al
 			mu.Unlock()
@@ -273,7 +273,7 @@ func recordFindings(d *Discovery) []findings.Finding {
 		}
 		var n int
 		for _, t := range st.TXT {
-			if IsDMARC(t) {
+			if isDMARC(t) {
 				n++
 			}
 		}
@@ -573,7 +573,7 @@ func wrongNames(ctx context.Context, r dnsx.Resolver, d *Discovery) []findings.F
 				return
 			}
 			for _, t := range res.TXT() {
-				if IsDMARC(t) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), "v=dmarc") {
+				if isDMARC(t) || strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), "v=dmarc") {
 					hits[i].txt = append(hits[i].txt, t)
 				}
 			}
@@ -668,7 +668,7 @@ func checkReportDestinations(ctx context.Context, r dnsx.Resolver, d *Discovery)
 			default:
 				dst.Authorized = AuthorizedNo
 				for _, t := range res.TXT() {
-					if IsDMARC(t) {
+					if isDMARC(t) {
 						dst.Authorized = AuthorizedYes
 					}
 				}
@@ -786,10 +786,10 @@ func legacyFindings(d *Discovery, lv *LegacyView) []findings.Finding {
 	}}
 }
 
-// CheckAlignability looks for SPF records at the domain and its
+// checkAlignability looks for SPF records at the domain and its
 // Organizational Domain (one concurrent TXT lookup each, shared with the
 // SPF check through the resolver's cache).
-func CheckAlignability(ctx context.Context, r dnsx.Resolver, d *Discovery) *Alignability {
+func checkAlignability(ctx context.Context, r dnsx.Resolver, d *Discovery) *Alignability {
 	al := &Alignability{SPFDomains: []string{}, Checked: []string{d.Domain}}
 	if d.OrgDomain != "" && d.OrgDomain != d.Domain {
 		al.Checked = append(al.Checked, d.OrgDomain)

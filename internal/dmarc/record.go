@@ -6,9 +6,15 @@
 //   - Lookup discovers the record that applies to a domain with the DNS Tree
 //     Walk (RFC 9989 4.10), recording every name asked, and determines the
 //     Organizational Domain (4.10.2) and the effective policies;
-//   - Align computes Identifier Alignment and the DMARC result, and Decide
-//     the policy a receiver applies and what that means for delivery;
+//   - Evaluate judges one message (its From domain and the SPF and DKIM
+//     identities that passed): Identifier Alignment, the DMARC result, the
+//     policy a receiver applies and what that means for delivery;
+//     EvaluateSender asks the same for mail from an IP (SPF check_host
+//     first);
 //   - Analyze lints a domain's DMARC deployment into findings.
+//
+// That is the whole API: parse, lookup, evaluate, analyse; the rest is the
+// data they return.
 //
 // Parsing never does DNS; everything that does takes a dnsx.Resolver.
 package dmarc
@@ -165,14 +171,14 @@ func (e *TagError) Error() string {
 // Unwrap makes errors.Is(err, ErrNotDMARC) or errors.Is(err, ErrSyntax) work.
 func (e *TagError) Unwrap() error { return e.err }
 
-// MaxRecordLen bounds what ParseRecord looks at: a TXT record can be 64 KB,
+// maxRecordLen bounds what ParseRecord looks at: a TXT record can be 64 KB,
 // a sensible DMARC record is a few hundred bytes.
-const MaxRecordLen = 8192
+const maxRecordLen = 8192
 
-// IsDMARC reports whether txt starts like a DMARC record (v=DMARC1 as the
+// isDMARC reports whether txt starts like a DMARC record (v=DMARC1 as the
 // first tag), the test receivers apply before anything else (RFC 9989 4.10
 // steps 2 and 6).
-func IsDMARC(txt string) bool {
+func isDMARC(txt string) bool {
 	first, _, _ := strings.Cut(txt, ";")
 	name, value, ok := strings.Cut(first, "=")
 	return ok && strings.EqualFold(trimWSP(name), "v") && trimWSP(value) == "DMARC1"
@@ -188,7 +194,7 @@ func IsDMARC(txt string) bool {
 // errors in the remainder of the record MUST be discarded in favor of
 // default values"). rec.Errors lists the same errors.
 func ParseRecord(txt string) (*Record, error) {
-	if len(txt) > MaxRecordLen {
+	if len(txt) > maxRecordLen {
 		return nil, &TagError{Reason: fmt.Sprintf("record is %d bytes long; a DMARC record is at most a few hundred", len(txt)), err: ErrNotDMARC}
 	}
 	parts := strings.Split(txt, ";")
@@ -390,7 +396,7 @@ func parseURIList(v string) ([]URI, string) {
 	var first string
 	for _, raw := range strings.Split(v, ",") {
 		raw = trimWSP(raw)
-		u, err := ParseURI(raw)
+		u, err := parseURI(raw)
 		if err != "" {
 			if first == "" {
 				first = err
@@ -402,10 +408,10 @@ func parseURIList(v string) ([]URI, string) {
 	return out, first
 }
 
-// ParseURI parses one DMARC reporting URI, with the obsolete "!size"
+// parseURI parses one DMARC reporting URI, with the obsolete "!size"
 // suffix (RFC 9989 4.8 obs-dmarc-uri). It returns a reason when the URI is
 // not usable.
-func ParseURI(raw string) (URI, string) {
+func parseURI(raw string) (URI, string) {
 	u := URI{Raw: raw}
 	if raw == "" {
 		return u, "empty URI in the list (stray comma?)"

@@ -7,8 +7,6 @@ import (
 	"testing"
 )
 
-func intp(n int) *int { return &n }
-
 // The records of RFC 9989 Appendix B.2, verbatim (the zone file strings
 // joined, as 4.5 requires).
 var rfcExamples = []struct {
@@ -158,7 +156,7 @@ func TestParseRecordNotDMARC(t *testing.T) {
 		if rec != nil || !errors.Is(err, ErrNotDMARC) || !strings.Contains(err.Error(), tt.reason) {
 			t.Errorf("%.40q: rec %v err %v, want ErrNotDMARC ~%q", tt.txt, rec, err, tt.reason)
 		}
-		if IsDMARC(tt.txt) && len(tt.txt) < MaxRecordLen {
+		if isDMARC(tt.txt) && len(tt.txt) < maxRecordLen {
 			t.Errorf("%q: IsDMARC true", tt.txt)
 		}
 	}

@@ -119,8 +119,8 @@ func EvaluateSender(ctx context.Context, r dnsx.Resolver, a SenderArgs) *SenderE
 	}
 	orgs := o.orgs
 	orgs[d.Domain] = d.OrgDomain
-	al := Align(d.Domain, spfDomain, sev.Result == spf.ResultPass, a.DKIMDomains, d.Record, func(s string) string { return orgs[s] })
-	ev = &Evaluation{Discovery: d, Alignment: al, Verdict: Decide(d, al)}
+	al := alignIdentifiers(d.Domain, spfDomain, sev.Result == spf.ResultPass, a.DKIMDomains, d.Record, func(s string) string { return orgs[s] })
+	ev = &Evaluation{Discovery: d, Alignment: al, Verdict: decideVerdict(d, al)}
 	v := ev.Verdict
 	if sev.Result == spf.ResultTemperror && v.Result != ResultPass {
 		// The SPF answer could not be had: nor can DMARC's (RFC 9989 5.3.6).

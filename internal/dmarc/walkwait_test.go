@@ -28,7 +28,7 @@ func (f *inFlight) Lookup(ctx context.Context, name string, qtype uint16) (*dnsx
 // used a resolver scope its target had already released.
 func TestWalkWaitsForItsGoroutines(t *testing.T) {
 	r := &inFlight{}
-	steps, err := Walk(context.Background(), r, "a.b.example.com")
+	steps, err := treeWalk(context.Background(), r, "a.b.example.com")
 	if err == nil || len(steps) != 1 || steps[0].Status != StepError {
 		t.Fatalf("steps=%+v err=%v", steps, err)
 	}
