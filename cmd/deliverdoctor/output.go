@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/netip"
-	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
@@ -84,14 +83,12 @@ func (a *App) finishDocument(doc any, text func(io.Writer) error, rep *report.Re
 	return a.StatusExit(status)
 }
 
-// parseSenderIP is the one rule for --ip (check, spf, dmarc): an IPv4 or
-// IPv6 address, brackets allowed, IPv4-mapped IPv6 unmapped. A zone
-// (fe80::1%eth0) is refused: it names a link of this machine, not a
-// sender a receiver could see.
+// parseSenderIP is --ip (check, spf, dmarc): check.ParseSenderIP, and a
+// usage error when it is not an address.
 func parseSenderIP(s string) (netip.Addr, error) {
-	ip, err := netip.ParseAddr(strings.Trim(strings.TrimSpace(s), "[]"))
-	if err != nil || ip.Zone() != "" {
+	ip, err := check.ParseSenderIP(s)
+	if err != nil {
 		return netip.Addr{}, usageErrorf("--ip %q is not an IP address", s)
 	}
-	return ip.Unmap(), nil
+	return ip, nil
 }

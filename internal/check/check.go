@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,6 +288,21 @@ func DNSErrorFinding(check, what string, err error) findings.Finding {
 func ErrorResult(check, summary string, err error, what string) findings.CheckResult {
 	f := DNSErrorFinding(check, what, err)
 	return findings.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []findings.Finding{f}}
+}
+
+// ParseSenderIP is the one rule for the address mail is sent from (--ip of
+// check, spf and dmarc; serve's ip=): an IPv4 or IPv6 address, brackets
+// allowed, IPv4-mapped IPv6 unmapped. A zone (fe80::1%eth0) is refused: it
+// names a link of this machine, not a sender a receiver could see.
+func ParseSenderIP(s string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(strings.Trim(strings.TrimSpace(s), "[]"))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%s has a zone: it names a link of this machine, not a sender", s)
+	}
+	return ip.Unmap(), nil
 }
 
 // SkipResult is a result for a check that did not apply or could not ask.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -370,11 +369,11 @@ func (s *Server) parseCheck(raw string, q map[string][]string) (*checkRequest, e
 		}
 	}
 	if ip := get("ip"); ip != "" {
-		a, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+		a, err := check.ParseSenderIP(ip)
 		if err != nil {
 			return nil, badRequest("ip %q is not an IP address", ip)
 		}
-		o.SenderIP = a.Unmap()
+		o.SenderIP = a
 	}
 	o.MailFrom, o.HELO = get("mail-from"), get("helo")
 	if p := get("profile"); p != "" {
@@ -473,71 +472,64 @@ func (s *Server) run(ctx context.Context, cr *checkRequest, trace io.Writer, onR
 	return rep, nil
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+// errorStatus is the HTTP status for err, and err as the client sees it.
+func errorStatus(err error) (int, error) {
 	var he *httpError
 	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &he):
-		code = he.code
+		return he.code, err
 	case errors.As(err, &mb):
-		code = http.StatusRequestEntityTooLarge
-		err = fmt.Errorf("upload larger than %d bytes", mb.Limit)
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("upload larger than %d bytes", mb.Limit)
 	}
+	return http.StatusInternalServerError, err
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code, err := errorStatus(err)
 	http.Error(w, oneLine(err.Error()), code)
 }
 
 func writeJSONError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
-	var he *httpError
-	var mb *http.MaxBytesError
-	switch {
-	case errors.As(err, &he):
-		code = he.code
-	case errors.As(err, &mb):
-		code = http.StatusRequestEntityTooLarge
-		err = fmt.Errorf("upload larger than %d bytes", mb.Limit)
-	}
+	code, err := errorStatus(err)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
 	_ = report.WriteJSON(w, map[string]any{"schema": "deliverdoctor.error/v1", "error": oneLine(err.Error()), "status": code})
 }
 
-func (s *Server) handleAPICheck(w http.ResponseWriter, r *http.Request) {
+// queryCheck runs the check the request's query asks for (target=,
+// checks=, ...) within the client's rate limit. When it cannot, it has
+// answered with fail (the API's JSON error or a plain one) and returns
+// nil.
+func (s *Server) queryCheck(w http.ResponseWriter, r *http.Request, fail func(http.ResponseWriter, error)) *report.Report {
 	q := r.URL.Query()
 	cr, err := s.parseCheck(q.Get("target"), q)
 	if err != nil {
-		writeJSONError(w, err)
-		return
+		fail(w, err)
+		return nil
 	}
 	if !s.rateOK(w, r) {
-		return
+		return nil
 	}
 	rep, err := s.run(r.Context(), cr, nil, nil)
 	if err != nil {
-		writeJSONError(w, err)
-		return
+		fail(w, err)
+		return nil
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = report.Render(w, "json", []*report.Report{rep}, report.Options{})
+	return rep
+}
+
+func (s *Server) handleAPICheck(w http.ResponseWriter, r *http.Request) {
+	if rep := s.queryCheck(w, r, writeJSONError); rep != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = report.Render(w, "json", []*report.Report{rep}, report.Options{})
+	}
 }
 
 func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	cr, err := s.parseCheck(q.Get("target"), q)
-	if err != nil {
-		writeError(w, err)
-		return
+	if rep := s.queryCheck(w, r, writeError); rep != nil {
+		promhttp.HandlerFor(promexp.Registry([]*report.Report{rep}), promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	}
-	if !s.rateOK(w, r) {
-		return
-	}
-	rep, err := s.run(r.Context(), cr, nil, nil)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	promhttp.HandlerFor(promexp.Registry([]*report.Report{rep}), promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
 // readInput reads a pasted text field or an uploaded file of a form, or a

@@ -1,0 +1,22 @@
+package check_test
+
+import (
+	"testing"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/check"
+)
+
+func TestParseSenderIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.25": "192.0.2.25", " [2001:db8::25] ": "2001:db8::25", "::ffff:192.0.2.25": "192.0.2.25",
+	} {
+		if ip, err := check.ParseSenderIP(in); err != nil || ip.String() != want {
+			t.Errorf("ParseSenderIP(%q) = %v, %v; want %s", in, ip, err, want)
+		}
+	}
+	for _, in := range []string{"fe80::1%eth0", "192.0.2", "example.com", ""} {
+		if ip, err := check.ParseSenderIP(in); err == nil {
+			t.Errorf("ParseSenderIP(%q) = %v, want an error", in, ip)
+		}
+	}
+}
