@@ -10,6 +10,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
+	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
@@ -120,22 +121,21 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	}
 	lim := dmarcreport.DefaultLimits
 	lim.MaxSize = f.maxSize
-	opts := reports.Options{}
-	// --offline alone: no join. With --zone files the join runs against
-	// them (the names they do not hold are NXDOMAIN), as check does.
+	var r dnsx.Resolver
 	if !app.Offline || len(app.Zones) > 0 {
-		r, err := app.Resolver()
+		c, err := app.Resolver()
 		if err != nil {
 			return err
 		}
-		opts.Resolver = r
-		if !f.noRBL && !app.Offline {
-			lists, err := rbl.Default().Select(f.lists)
-			if err != nil {
-				return &usageError{err}
-			}
-			opts.Lists = lists
-		}
+		r = c
+	}
+	lists := f.lists
+	if f.noRBL {
+		lists = ""
+	}
+	opts, err := reportsJoin(app, r, lists)
+	if err != nil {
+		return &usageError{err}
 	}
 	sources := []dmarcreport.Source{}
 	if len(args) > 0 {
@@ -148,27 +148,22 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 		}
 		sources = append(sources, src)
 	}
-	b := reports.NewBuilder()
-	stream := app.Format == "jsonl"
-	st, err := dmarcreport.Walk(ctx, chainSources(sources), lim, 0, dmarcreport.Visitor{
-		Report: func(r *dmarcreport.Report) error {
-			b.Add(r)
-			if stream {
-				for _, l := range reports.Rows(r) {
-					if err := report.WriteJSONLine(app.IO.Out, l); err != nil {
-						return err
-					}
+	var each func(*dmarcreport.Report) error
+	if app.Format == "jsonl" {
+		each = func(r *dmarcreport.Report) error {
+			for _, l := range reports.Rows(r) {
+				if err := report.WriteJSONLine(app.IO.Out, l); err != nil {
+					return err
 				}
 			}
 			return nil
-		},
-		Error: b.AddError,
-	})
+		}
+	}
+	doc, err := readReportDocument(ctx, chainSources(sources), lim, opts, each)
 	if err != nil {
 		return fmt.Errorf("reading reports: %w", err)
 	}
-	doc := b.Finish(ctx, opts)
-	doc.Stats = st
+	st := doc.Stats
 	if st.Reports > 0 && n.st != nil {
 		n.changes = n.st.Update(doc.StateReports(), n.now)
 	}
@@ -226,6 +221,49 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 		return &exitError{1}
 	}
 	return app.StatusExit(doc.Status)
+}
+
+// reportsJoin is how reports are joined with today's DNS (reports, and
+// serve's uploads): through r, unless --offline without --zone files (r is
+// then nil: no join); on the blocklists named by lists ("" for none) unless
+// --offline.
+func reportsJoin(app *App, r dnsx.Resolver, lists string) (reports.Options, error) {
+	opts := reports.Options{}
+	if app.Offline && len(app.Zones) == 0 {
+		return opts, nil
+	}
+	opts.Resolver = r
+	if lists != "" && !app.Offline {
+		ls, err := rbl.Default().Select(lists)
+		if err != nil {
+			return opts, err
+		}
+		opts.Lists = ls
+	}
+	return opts, nil
+}
+
+// readReportDocument reads every report src yields into one document (the walk,
+// the builder, the DNS join with opts), handing each report to each too
+// when set (jsonl streams its rows).
+func readReportDocument(ctx context.Context, src dmarcreport.Source, lim dmarcreport.Limits, opts reports.Options, each func(*dmarcreport.Report) error) (*reports.Document, error) {
+	b := reports.NewBuilder()
+	st, err := dmarcreport.Walk(ctx, src, lim, 0, dmarcreport.Visitor{
+		Report: func(r *dmarcreport.Report) error {
+			b.Add(r)
+			if each != nil {
+				return each(r)
+			}
+			return nil
+		},
+		Error: b.AddError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc := b.Finish(ctx, opts)
+	doc.Stats = st
+	return doc, nil
 }
 
 // chainSources reads the sources one after the other.

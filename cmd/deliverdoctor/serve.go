@@ -17,7 +17,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	_ "github.com/deliverdoctor/deliverdoctor/internal/promexp" // --format prometheus
-	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/serve"
@@ -133,7 +132,7 @@ func serveConfig(app *App, f *serveFlags) (serve.Config, error) {
 			return rep, err
 		},
 		Reports: func(ctx context.Context, r dnsx.Resolver, name string, data []byte) (*reports.Document, error) {
-			return reportsForServe(ctx, app.Offline, r, opts.Lists, name, data)
+			return reportsForServe(ctx, app, r, opts.Lists, name, data)
 		},
 	}
 	if f.tokenFile != "" {
@@ -220,33 +219,22 @@ func runServe(ctx context.Context, app *App, f *serveFlags) error {
 	return nil
 }
 
-// reportsForServe reads one uploaded report as `reports FILE` does (the
-// same walk, builder and DNS join) and returns its document.
-func reportsForServe(ctx context.Context, offline bool, r dnsx.Resolver, lists, name string, data []byte) (*reports.Document, error) {
-	lim := dmarcreport.DefaultLimits // the upload is bounded by --max-upload; this bounds decompression
-	opts := reports.Options{}
-	if !offline {
-		opts.Resolver = r
-		ls, err := rbl.Default().Select(lists)
-		if err != nil {
-			return nil, err
-		}
-		opts.Lists = ls
+// reportsForServe reads one uploaded report as `reports FILE` does
+// (readReportDocument, reportsJoin) and returns its document. The upload is
+// bounded by --max-upload; the default limits bound decompression.
+func reportsForServe(ctx context.Context, app *App, r dnsx.Resolver, lists, name string, data []byte) (*reports.Document, error) {
+	opts, err := reportsJoin(app, r, lists)
+	if err != nil {
+		return nil, err
 	}
 	src := func(emit func(dmarcreport.Input) error) error {
 		return emit(dmarcreport.Input{Name: name, Data: data})
 	}
-	b := reports.NewBuilder()
-	st, err := dmarcreport.Walk(ctx, src, lim, 0, dmarcreport.Visitor{
-		Report: func(rp *dmarcreport.Report) error { b.Add(rp); return nil },
-		Error:  b.AddError,
-	})
+	doc, err := readReportDocument(ctx, src, dmarcreport.DefaultLimits, opts, nil)
 	if err != nil {
 		return nil, err
 	}
-	doc := b.Finish(ctx, opts)
-	doc.Stats = st
-	if st.Reports == 0 && len(doc.Errors) == 0 {
+	if doc.Stats.Reports == 0 && len(doc.Errors) == 0 {
 		return nil, fmt.Errorf("no DMARC or TLS report found")
 	}
 	return doc, nil
