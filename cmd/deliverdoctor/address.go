@@ -87,21 +87,10 @@ error, 3 could not be determined.`,
 }
 
 func writeAddresses(app *App, rs []*address.Result) error {
-	w := app.IO.Out
-	switch app.Format {
-	case "json":
-		if len(rs) == 1 {
-			return report.WriteJSON(w, rs[0])
-		}
-		return report.WriteJSON(w, rs)
-	case "jsonl":
-		for _, r := range rs {
-			if err := report.WriteJSONLine(w, r); err != nil {
-				return err
-			}
-		}
-		return nil
+	if done, err := writeJSONDocuments(app, rs); done {
+		return err
 	}
+	w := app.IO.Out
 	for i, r := range rs {
 		if i > 0 {
 			fmt.Fprintln(w)

@@ -168,6 +168,12 @@ func (n *notifier) send(ctx context.Context, d *notify.Digest, changes []state.C
 	if err != nil {
 		return err
 	}
+	return n.deliver(ctx, msg)
+}
+
+// deliver sends a composed report mail; its error says whether the state
+// was kept back for the next run.
+func (n *notifier) deliver(ctx context.Context, msg []byte) error {
 	if err := notify.Send(ctx, n.mail, msg); err != nil {
 		if n.flags.state != "" {
 			return fmt.Errorf("mailing the report: %w (the state file was not updated: the next run reports these changes again)", err)
@@ -230,13 +236,7 @@ func (n *notifier) sendBody(ctx context.Context, subject string, b notify.Body) 
 	if err != nil {
 		return err
 	}
-	if err := notify.Send(ctx, n.mail, msg); err != nil {
-		if n.flags.state != "" {
-			return fmt.Errorf("mailing the report: %w (the state file was not updated: the next run reports these changes again)", err)
-		}
-		return fmt.Errorf("mailing the report: %w", err)
-	}
-	return nil
+	return n.deliver(ctx, msg)
 }
 
 // printChanges writes the changes, one finding a line, for a text run with

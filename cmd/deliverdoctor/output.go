@@ -59,6 +59,28 @@ func (a *App) writeJSONDocument(v any) error {
 	return report.WriteJSON(a.IO.Out, v)
 }
 
+// writeJSONDocuments writes a command's own documents, one per target
+// (address, rbl): json is the one object for one target, an array for
+// several; jsonl is one line each. It reports whether the format was one
+// of those.
+func writeJSONDocuments[T any](a *App, docs []T) (bool, error) {
+	switch a.Format {
+	case "json":
+		if len(docs) == 1 {
+			return true, report.WriteJSON(a.IO.Out, docs[0])
+		}
+		return true, report.WriteJSON(a.IO.Out, docs)
+	case "jsonl":
+		for _, d := range docs {
+			if err := report.WriteJSONLine(a.IO.Out, d); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
 // finishDocument ends a command whose json and jsonl output is its own
 // document (doc, docs/contracts.md's contract for the command) rather than a
 // report: text calls text, and the other formats (markdown, html, csv)

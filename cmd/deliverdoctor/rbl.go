@@ -142,20 +142,11 @@ func runRBL(ctx context.Context, app *App, f *rblFlags, args []string) error {
 }
 
 func writeRBL(app *App, outs []*rblOutput) error {
+	if done, err := writeJSONDocuments(app, outs); done {
+		return err
+	}
 	w := app.IO.Out
 	switch app.Format {
-	case "json":
-		if len(outs) == 1 {
-			return report.WriteJSON(w, outs[0])
-		}
-		return report.WriteJSON(w, outs)
-	case "jsonl":
-		for _, o := range outs {
-			if err := report.WriteJSONLine(w, o); err != nil {
-				return err
-			}
-		}
-		return nil
 	case "text":
 		for i, o := range outs {
 			if i > 0 {
