@@ -249,7 +249,7 @@ func writeDMARCText(w io.Writer, o *dmarcJSON, color, verbose bool) error {
 	}
 	if o.Result != "" {
 		fmt.Fprintf(w, "\nmessage from %s, MAIL FROM %s, From: %s: DMARC %s\n", s(o.IP), s(o.MailFrom), s(a.Domain),
-			report.Paint(color, resultStatus(o.Result), strings.ToUpper(string(o.Result))))
+			report.Paint(color, o.Result.Status(), strings.ToUpper(string(o.Result))))
 		var mr [][]string
 		spfLine := fmt.Sprintf("%s for %s", o.SPF.Result, o.SPF.Domain)
 		if o.SPF.Mechanism != "" {
@@ -289,18 +289,6 @@ func alignWord(ia *dmarc.IdentifierAlignment) string {
 		return "aligned — " + ia.Reason
 	}
 	return "not aligned — " + ia.Reason
-}
-
-func resultStatus(r dmarc.Result) findings.Status {
-	switch r {
-	case dmarc.ResultPass:
-		return findings.StatusPass
-	case dmarc.ResultTempError:
-		return findings.StatusError
-	case dmarc.ResultNone:
-		return findings.StatusWarn
-	}
-	return findings.StatusFail
 }
 
 func orDash(s, cond string) string {

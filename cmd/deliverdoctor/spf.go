@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -113,25 +112,6 @@ type spfEvalJSON struct {
 	Trace       []string `json:"trace,omitempty"`
 }
 
-// spfResultStatus maps a check_host() result to the status that decides
-// the exit code: pass 0; fail, softfail and permerror 1; neutral and none
-// are warnings; temperror 3.
-func spfResultStatus(ev *spf.Evaluation) findings.Status {
-	if errors.Is(ev.Err, spf.ErrOffline) {
-		return findings.StatusSkip
-	}
-	switch ev.Result {
-	case spf.ResultPass:
-		return findings.StatusPass
-	case spf.ResultFail, spf.ResultSoftfail, spf.ResultPermerror:
-		return findings.StatusFail
-	case spf.ResultTemperror:
-		return findings.StatusError
-	default:
-		return findings.StatusWarn
-	}
-}
-
 func spfEvalOutput(app *App, rep *report.Report, ev *spf.Evaluation, opts check.Options) error {
 	args := check.SPFArgs(ev.Domain, &opts)
 	out := spfEvalJSON{
@@ -142,7 +122,7 @@ func spfEvalOutput(app *App, rep *report.Report, ev *spf.Evaluation, opts check.
 	if app.Verbose {
 		out.Trace = ev.Trace
 	}
-	st := spfResultStatus(ev)
+	st := ev.Status()
 	text := func(w io.Writer) error { writeSPFEval(w, &out, st, app.Color()); return nil }
 	return app.finishDocument(out, text, rep, st)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 )
 
 // Result is the DMARC result of a message (RFC 9989 5.3.5, and the
@@ -361,4 +362,18 @@ func ReceiverRules() []ReceiverRule {
 		out = append(out, ReceiverRule{Name: r.Name, Reject: ReceiverReply{r.Reject.Code, r.Reject.Reply}, Bulk: ReceiverReply{r.Bulk.Code, r.Bulk.Reply}})
 	}
 	return out
+}
+
+// Status is what a DMARC result means for the sender: pass, fail, a
+// warning for none (no policy), an error for temperror.
+func (r Result) Status() findings.Status {
+	switch r {
+	case ResultPass:
+		return findings.StatusPass
+	case ResultTempError:
+		return findings.StatusError
+	case ResultNone:
+		return findings.StatusWarn
+	}
+	return findings.StatusFail
 }

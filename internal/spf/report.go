@@ -126,3 +126,23 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// Status is what a check_host() result means for the sender (docs/
+// contracts.md, spf --ip): pass is a pass; fail, softfail and permerror
+// fail; neutral and none are warnings; temperror could not be determined;
+// an evaluation that could not run offline is a skip.
+func (ev *Evaluation) Status() findings.Status {
+	if errors.Is(ev.Err, ErrOffline) {
+		return findings.StatusSkip
+	}
+	switch ev.Result {
+	case ResultPass:
+		return findings.StatusPass
+	case ResultFail, ResultSoftfail, ResultPermerror:
+		return findings.StatusFail
+	case ResultTemperror:
+		return findings.StatusError
+	default:
+		return findings.StatusWarn
+	}
+}
