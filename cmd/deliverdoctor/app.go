@@ -76,12 +76,8 @@ var commands = []func(*App) *cobra.Command{
 	newMXCmd, newPTRCmd, newSPFCmd, newDKIMCmd, newDMARCCmd, newRBLCmd, newMTASTSCmd,
 	newRelayCmd, newAddressCmd,
 	newHeadersCmd, newExplainCmd, newBouncesCmd,
+	newReportsCmd, newReceiveCmd, newServeCmd,
 }
-
-// addCommand appends a constructor from a command file's init: the way
-// commands were added before the list above, kept so that commands written
-// that way still build. New commands belong in the list.
-func addCommand(f func(*App) *cobra.Command) { commands = append(commands, f) }
 
 // exitError carries an exit code without a message (findings were already
 // rendered).
@@ -227,14 +223,8 @@ back at the checks.`,
 		}
 		return app.checkResolverFlags()
 	}
-	seen := map[string]bool{}
 	for _, c := range commands {
-		cmd := c(app)
-		if seen[cmd.Name()] { // listed and also added from an init: once
-			continue
-		}
-		seen[cmd.Name()] = true
-		root.AddCommand(cmd)
+		root.AddCommand(c(app))
 	}
 	registerCompletions(root) // flag values: --format, --checks, --profile, ...
 	return root

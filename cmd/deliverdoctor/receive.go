@@ -21,8 +21,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
-func init() { addCommand(newReceiveCmd) }
-
 type receiveFlags struct {
 	listen, hostname, output string
 	once, keep, bulk, noTLS  bool
@@ -91,11 +89,6 @@ it as if it came from the public address the MTA sends from.`,
 }
 
 func runReceive(cmd *cobra.Command, app *App, f *receiveFlags) error {
-	switch app.Format {
-	case "text", "json", "jsonl":
-	default:
-		return usageErrorf("receive: --format %s is not supported (text, json or jsonl)", app.Format)
-	}
 	if f.keep && f.output == "" {
 		return usageErrorf("--keep needs --output DIR")
 	}

@@ -16,8 +16,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 )
 
-func init() { addCommand(newReportsCmd) }
-
 type reportsFlags struct {
 	noRBL   bool
 	lists   string

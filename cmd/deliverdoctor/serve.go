@@ -22,8 +22,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/serve"
 )
 
-func init() { addCommand(newServeCmd) }
-
 type serveFlags struct {
 	listen       string
 	authToken    string
