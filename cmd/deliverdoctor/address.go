@@ -45,6 +45,10 @@ JSON (--format json): {"address","local","domain","syntax_valid",
 "problems":[...],"mx":{...},"smtp":{"accepted","code","enhanced_code","text",
 "catch_all",...} or null,"status","summary","findings"}.
 
+This is the address check of "check ADDRESS --checks address": the same
+findings and status; the command prints the address document instead of a
+report.
+
 Exit codes: 0 nothing at or above --fail-on, 1 at or above it (an invalid
 address, a domain that cannot receive mail, a refused mailbox), 2 usage
 error, 3 could not be determined.`,
@@ -52,7 +56,8 @@ error, 3 could not be determined.`,
   deliverdoctor address "\"John Doe\"@example.com" --format json
   deliverdoctor address 用户@例子.广告
   deliverdoctor address bob@example.com --smtp
-  deliverdoctor address bob@test.example --zone test.zone --offline --smtp --smtp-port 2525`,
+  deliverdoctor address bob@test.example --zone test.zone --offline --smtp --smtp-port 2525
+  deliverdoctor check bob@example.com --checks address --format json   # the same check, as a report`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := pf.validate(); err != nil {
