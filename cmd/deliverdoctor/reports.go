@@ -204,11 +204,11 @@ func runReports(ctx context.Context, app *App, f *reportsFlags, args []string) e
 	// Mail first, then the state: a change that could not be mailed is
 	// found again by the next run.
 	if n.mail != nil {
-		body, err := reportsMailBody(doc)
+		body, err := reports.MailBody(doc)
 		if err != nil {
 			return err
 		}
-		if err := n.sendBody(ctx, reportsSubject(doc, n.changes), body); err != nil {
+		if err := n.sendBody(ctx, reports.MailSubject(doc, n.changes), body); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package reports
 
 import (
 	"bytes"
@@ -10,17 +10,16 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/notify"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
-	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
 )
 
-// reportsMailBody renders doc for the mail: its own text and html. When
+// MailBody renders doc for the mail: its own text and html. When
 // they are over the mail's size budget, the sources with the most mail are
 // shown (as many as fit), with the whole document attached as gzipped
 // json.
-func reportsMailBody(doc *reports.Document) (notify.Body, error) {
-	text, page, err := renderReportsMail(doc)
+func MailBody(doc *Document) (notify.Body, error) {
+	text, page, err := renderMail(doc)
 	if err != nil || notify.Fits(text, page) {
 		return notify.Body{Text: text, HTML: page}, err
 	}
@@ -36,7 +35,7 @@ func reportsMailBody(doc *reports.Document) (notify.Body, error) {
 	if full.Len() > notify.AttachmentBudget {
 		where = "The full report is too large to attach: run the same command with --format json."
 	}
-	sources := append([]*reports.Source(nil), doc.Sources...)
+	sources := append([]*Source(nil), doc.Sources...)
 	sort.SliceStable(sources, func(i, k int) bool { return sources[i].Messages > sources[k].Messages })
 	short := *doc
 	for keep := len(sources) / 2; ; keep /= 2 {
@@ -47,7 +46,7 @@ func reportsMailBody(doc *reports.Document) (notify.Body, error) {
 		if len(short.Errors) > keep {
 			short.Errors = short.Errors[:keep]
 		}
-		text, page, err = renderReportsMail(&short)
+		text, page, err = renderMail(&short)
 		if err != nil {
 			return notify.Body{}, err
 		}
@@ -61,25 +60,25 @@ func reportsMailBody(doc *reports.Document) (notify.Body, error) {
 	return notify.Body{Text: text, HTML: page, Attach: full.Bytes(), AttachName: "reports.json.gz"}, nil
 }
 
-func renderReportsMail(doc *reports.Document) (text, page []byte, err error) {
+func renderMail(doc *Document) (text, page []byte, err error) {
 	var t, h bytes.Buffer
-	if err := reports.Text(&t, doc, false, false); err != nil {
+	if err := Text(&t, doc, false, false); err != nil {
 		return nil, nil, err
 	}
-	if err := reports.HTML(&h, doc); err != nil {
+	if err := HTML(&h, doc); err != nil {
 		return nil, nil, err
 	}
 	return t.Bytes(), h.Bytes(), nil
 }
 
-// reportsSubject names the domains and what changed (or, without
+// MailSubject names the domains and what changed (or, without
 // changes, how many sources fail).
-func reportsSubject(doc *reports.Document, changes []state.Change) string {
+func MailSubject(doc *Document, changes []state.Change) string {
 	var names []string
 	if len(changes) > 0 {
 		var app, dis int
 		for _, c := range changes {
-			names = append(names, strings.TrimPrefix(c.Target, reports.StatePrefix))
+			names = append(names, strings.TrimPrefix(c.Target, StatePrefix))
 			app += len(c.Appeared)
 			dis += len(c.Disappeared)
 		}
@@ -90,7 +89,7 @@ func reportsSubject(doc *reports.Document, changes []state.Change) string {
 	}
 	var failing int
 	for _, s := range doc.Sources {
-		if s.Verdict == reports.VerdictFailing {
+		if s.Verdict == VerdictFailing {
 			failing++
 		}
 	}
