@@ -103,28 +103,10 @@ func resolveCheckOptions(app *App, f *checkFlags) (check.Options, error) {
 		}
 		o.SenderIP = ip
 	}
-	if o.Lists != "major" && o.Lists != "all" {
-		return o, usageErrorf("--lists %q: want major or all", o.Lists)
-	}
-	if _, err := check.RBLLists(&o); err != nil { // a bad --dnsbl zone is a usage error
+	o.Only = f.checks
+	if err := o.Validate(); err != nil {
 		return o, &usageError{err}
 	}
-	if o.Profile != "" && !contains([]string{"gmail", "yahoo", "microsoft", "bulk"}, o.Profile) {
-		return o, usageErrorf("--profile %q: want gmail, yahoo, microsoft or bulk", o.Profile)
-	}
-	known := check.Selectable()
-	for _, c := range f.checks {
-		if !contains(known, c) {
-			return o, usageErrorf("--checks: unknown check %q (known: %s)", c, strings.Join(known, ", "))
-		}
-	}
-	if o.SMTPPort == 0 {
-		o.SMTPPort = 25
-	}
-	if o.SMTPPort < 1 || o.SMTPPort > 65535 {
-		return o, usageErrorf("--smtp-port %d: want 1-65535", o.SMTPPort)
-	}
-	o.Only = f.checks
 	o.ProbeTimeout = f.probeTimeout
 	o.Offline = app.Offline
 	return o, nil

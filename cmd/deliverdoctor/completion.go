@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
+	"github.com/deliverdoctor/deliverdoctor/internal/profile"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
@@ -16,7 +17,7 @@ func flagChoices() map[string][]string {
 		"format":   report.Formats(),
 		"fail-on":  {"warn", "fail"},
 		"checks":   check.Selectable(),
-		"profile":  {"gmail", "yahoo", "microsoft", "bulk"},
+		"profile":  profile.Profiles,
 		"provider": {"gmail", "microsoft", "yahoo", "icloud", "ses"},
 		"lists":    {"major", "all"},
 	}

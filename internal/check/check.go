@@ -18,6 +18,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/profile"
 	"github.com/deliverdoctor/deliverdoctor/internal/rbl"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
@@ -288,6 +289,38 @@ func DNSErrorFinding(check, what string, err error) findings.Finding {
 func ErrorResult(check, summary string, err error, what string) findings.CheckResult {
 	f := DNSErrorFinding(check, what, err)
 	return findings.CheckResult{Name: check, Status: f.Severity.Status(), Summary: summary, Findings: []findings.Finding{f}}
+}
+
+// Validate refuses options no check can run with, in the words of the
+// flags that set them (check's; serve's parameters have the same names):
+// the blocklist choice, the --dnsbl zones, the profile, the selected
+// checks and the SMTP port (0 becomes 25).
+func (o *Options) Validate() error {
+	if o.Lists == "" {
+		o.Lists = "major"
+	}
+	if o.Lists != "major" && o.Lists != "all" {
+		return fmt.Errorf("--lists %q: want major or all", o.Lists)
+	}
+	if _, err := RBLLists(o); err != nil {
+		return err
+	}
+	if o.Profile != "" && !slices.Contains(profile.Profiles, o.Profile) {
+		return fmt.Errorf("--profile %q: want %s", o.Profile, strings.Join(profile.Profiles, ", "))
+	}
+	known := Selectable()
+	for _, c := range o.Only {
+		if !slices.Contains(known, c) {
+			return fmt.Errorf("--checks: unknown check %q (known: %s)", c, strings.Join(known, ", "))
+		}
+	}
+	if o.SMTPPort == 0 {
+		o.SMTPPort = 25
+	}
+	if o.SMTPPort < 1 || o.SMTPPort > 65535 {
+		return fmt.Errorf("--smtp-port %d: want 1-65535", o.SMTPPort)
+	}
+	return nil
 }
 
 // ParseSenderIP is the one rule for the address mail is sent from (--ip of

@@ -20,3 +20,26 @@ func TestParseSenderIP(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	good := []check.Options{
+		{}, {Lists: "all", Profile: "gmail", Only: []string{"spf", "address"}, SMTPPort: 2525},
+		{DNSBL: []string{"zen.spamhaus.org"}},
+	}
+	for _, o := range good {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	o := check.Options{}
+	if err := o.Validate(); err != nil || o.SMTPPort != 25 || o.Lists != "major" {
+		t.Errorf("defaults: %+v %v", o, err)
+	}
+	for _, o := range []check.Options{
+		{Lists: "some"}, {Profile: "aol"}, {Only: []string{"spf", "nope"}}, {SMTPPort: 70000}, {DNSBL: []string{"not a zone"}},
+	} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v: accepted", o)
+		}
+	}
+}

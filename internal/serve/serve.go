@@ -362,12 +362,6 @@ func (s *Server) parseCheck(raw string, q map[string][]string) (*checkRequest, e
 		return nil, badRequest("too many selectors or DKIM domains")
 	}
 	o.Only = list("checks")
-	known := check.Names()
-	for _, c := range o.Only {
-		if !slices.Contains(known, c) {
-			return nil, badRequest("unknown check %q (known: %s)", c, strings.Join(known, ", "))
-		}
-	}
 	if ip := get("ip"); ip != "" {
 		a, err := check.ParseSenderIP(ip)
 		if err != nil {
@@ -376,11 +370,9 @@ func (s *Server) parseCheck(raw string, q map[string][]string) (*checkRequest, e
 		o.SenderIP = a
 	}
 	o.MailFrom, o.HELO = get("mail-from"), get("helo")
-	if p := get("profile"); p != "" {
-		if !slices.Contains([]string{"gmail", "yahoo", "microsoft", "bulk"}, p) {
-			return nil, badRequest("profile %q: want gmail, yahoo, microsoft or bulk", p)
-		}
-		o.Profile = p
+	o.Profile = get("profile")
+	if err := o.Validate(); err != nil {
+		return nil, badRequest("%s", strings.TrimPrefix(err.Error(), "--"))
 	}
 	for _, probe := range []string{"smtp", "relay"} {
 		if v := get(probe); v != "" && v != "0" && v != "false" {
