@@ -84,17 +84,19 @@ var policyInComment = regexp.MustCompile(`(?i)\bp=([a-z]+)`)
 
 // ReceiverDMARC is the receiver's dmarc result, with the policy it named.
 func (a *Analysis) ReceiverDMARC() *Seen {
-	for _, r := range a.receiverResults("dmarc") {
-		d := r.Prop("header.from")
-		if p := submatch(policyInComment, r.Comment); p != "" {
-			d += " p=" + strings.ToLower(p)
-		}
-		if act := r.Prop("action"); act != "" {
-			d += " action=" + act
-		}
-		return &Seen{Result: r.Result, Source: a.arSource(), Detail: strings.TrimSpace(d)}
+	rs := a.receiverResults("dmarc")
+	if len(rs) == 0 {
+		return nil
 	}
-	return nil
+	r := rs[0] // the first dmarc result the receiver wrote
+	d := r.Prop("header.from")
+	if p := submatch(policyInComment, r.Comment); p != "" {
+		d += " p=" + strings.ToLower(p)
+	}
+	if act := r.Prop("action"); act != "" {
+		d += " action=" + act
+	}
+	return &Seen{Result: r.Result, Source: a.arSource(), Detail: strings.TrimSpace(d)}
 }
 
 func (a *Analysis) arSource() string {
