@@ -49,7 +49,18 @@ mx.part.example. 300 IN A 192.0.2.1
 			}
 		}
 	}
-	for _, c := range []string{"spf", "dkim", "dmarc", "dnssec", "mx"} {
+	// relay HOST whose address lookup fails (the relay command's mode).
+	r := &check.Runner{Resolver: srv.Client(t), Options: check.Options{Only: []string{"relay"}, Relay: true, RelayServer: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rep := r.Run(ctx, target.Target{Kind: target.KindDomain, Name: "down.example", Input: "down.example"})
+	cancel()
+	for _, f := range rep.Findings {
+		seen[f.Check] = seen[f.Check] || f.ID == "relay.dns-error"
+		if f.ID == "relay.dns-error" && (!title.MatchString(f.Title) || !strings.Contains(f.Detail, "A DNS failure is not the same as no record")) {
+			t.Errorf("relay: %s is not the shared DNS-error finding: %+v", f.ID, f)
+		}
+	}
+	for _, c := range []string{"spf", "dkim", "dmarc", "dnssec", "mx", "relay"} {
 		if !seen[c] {
 			t.Errorf("no %s.dns-error: the zone no longer makes that check's lookups fail", c)
 		}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -158,9 +159,8 @@ func unknownFinding(r *Result, where string) findings.Finding {
 		f.Fix = "Check that the server listens on this port and that no firewall drops the connection; many ISPs and cloud providers block outgoing port 25, so run the probe from a server that may send mail."
 		f.Detail = "Without a connection the relay question cannot be answered. " + f.Detail
 	case "dns":
-		f.ID = "relay.dns-error"
-		f.Title = fmt.Sprintf("could not look up the address of %s: the DNS did not answer", r.Host)
-		f.Fix = "Retry; if it persists, check the name's DNS servers or use another resolver with --resolver. This is not the same as the host having no address."
+		d := findings.DNSError(checkName, "the address of "+r.Host, errors.New(r.Reason))
+		f.ID, f.Title, f.Detail, f.Fix = d.ID, d.Title, d.Detail, d.Fix
 	case "greeting":
 		f.Title = fmt.Sprintf("%s would not talk to us: %s", where, r.Banner)
 		f.Fix = "A 421 greeting means busy or temporarily refusing this client: try again later. A 554 greeting means the server refuses our address (often a blocklist or a geo/ISP policy): probe from a network it accepts."
