@@ -9,8 +9,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { Register("csv", renderCSV) }
-
 // CSVHeader is the fixed part of the batch summary's header; one column per
 // check follows, then the IDs of every finding that is not a pass (warn,
 // fail, error): a row whose status is warn must say why.

@@ -9,8 +9,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { Register("html", renderHTML) }
-
 //go:embed templates/report.html.tmpl
 var templatesFS embed.FS
 

@@ -8,8 +8,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
-func init() { Register("markdown", renderMarkdown) }
-
 // MarkdownEscape makes a network-derived string safe inside Markdown text
 // and table cells: control characters are escaped, and the characters that
 // start Markdown or HTML constructs are backslash-escaped.

@@ -30,10 +30,15 @@ type Renderer func(w io.Writer, reports []*Report, opts Options) error
 
 var (
 	renderersMu sync.RWMutex
-	renderers   = map[string]Renderer{}
+	// renderers is every format this package renders, listed here;
+	// Register adds one from outside (promexp's prometheus).
+	renderers = map[string]Renderer{
+		"json": renderJSON, "jsonl": renderJSONL, "text": renderText,
+		"markdown": renderMarkdown, "html": renderHTML, "csv": renderCSV,
+	}
 )
 
-// Register adds a format (called from init of the file that implements it).
+// Register adds a format rendered outside this package.
 func Register(format string, r Renderer) {
 	renderersMu.Lock()
 	defer renderersMu.Unlock()
@@ -61,12 +66,6 @@ func Render(w io.Writer, format string, reports []*Report, opts Options) error {
 		return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 	}
 	return r(w, reports, opts)
-}
-
-func init() {
-	Register("json", renderJSON)
-	Register("jsonl", renderJSONL)
-	Register("text", renderText)
 }
 
 // WriteJSON writes v as indented JSON followed by a newline. Control
