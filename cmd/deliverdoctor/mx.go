@@ -86,7 +86,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 				only = append(only, "smtp")
 			}
 			opts := check.Options{SMTP: pf.smtp, SMTPPort: pf.port, ProbeTimeout: pf.timeout, Offline: app.Offline, Only: only}
-			rep, err := runChecks(cmd, app, t, opts)
+			rep, err := app.runSelection(cmd.Context(), t, opts)
 			if err != nil {
 				return err
 			}
@@ -95,11 +95,6 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	}
 	pf.add(cmd, "also connect to each MX host: banner, EHLO, STARTTLS, certificate")
 	return cmd
-}
-
-// runChecks runs the given checks for one target with the run's resolver.
-func runChecks(cmd *cobra.Command, app *App, t target.Target, opts check.Options) (*report.Report, error) {
-	return app.runSelection(cmd.Context(), t, opts)
 }
 
 // finishReports renders reports, with a command-specific view above each

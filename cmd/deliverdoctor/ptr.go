@@ -52,7 +52,7 @@ reported as "error", never as a missing record. For a domain's MX hosts use
 			opts := check.Options{Offline: app.Offline, Only: []string{"ptr"}}
 			var reps []*report.Report
 			for _, t := range ts {
-				rep, err := runChecks(cmd, app, t, opts)
+				rep, err := app.runSelection(cmd.Context(), t, opts)
 				if err != nil {
 					return err
 				}
