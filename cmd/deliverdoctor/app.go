@@ -21,6 +21,7 @@ import (
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/promexp"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/zone"
 )
@@ -97,6 +98,7 @@ func run(args []string, stdio *IO) int {
 	if stdio.Env == nil {
 		stdio.Env = func(string) string { return "" }
 	}
+	registerFormats()
 	app := &App{IO: stdio}
 	root := newRootCmd(app)
 	root.SetArgs(args)
@@ -379,3 +381,10 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// registerFormats adds the report formats rendered outside internal/report
+// (which cannot import them): explicit wiring instead of an init() side
+// effect of an import.
+var registerFormats = sync.OnceFunc(func() {
+	report.Register("prometheus", promexp.Render)
+})

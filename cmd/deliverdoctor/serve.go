@@ -16,7 +16,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/bounce"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
-	_ "github.com/deliverdoctor/deliverdoctor/internal/promexp" // --format prometheus
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 	"github.com/deliverdoctor/deliverdoctor/internal/reports"
 	"github.com/deliverdoctor/deliverdoctor/internal/serve"

@@ -18,8 +18,6 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
 
-func init() { report.Register("prometheus", Render) }
-
 // StatusValue is the number a check or report status is exported as:
 // larger is worse, and skip is below pass so "> 0" never fires for it.
 func StatusValue(s findings.Status) float64 {

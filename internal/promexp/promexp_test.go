@@ -116,7 +116,9 @@ func TestRenderGauges(t *testing.T) {
 	}
 }
 
+// The format as the command wires it (cmd/deliverdoctor registers it).
 func TestRenderFormat(t *testing.T) {
+	report.Register("prometheus", Render)
 	var buf bytes.Buffer
 	if err := report.Render(&buf, "prometheus", []*report.Report{sampleReport()}, report.Options{}); err != nil {
 		t.Fatal(err)
