@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -267,14 +268,25 @@ func foldInto(dst []byte, s string) []byte {
 	return dst
 }
 
-// acMachine is an Aho-Corasick automaton over bytes with a full
-// transition table on byte classes (every byte no factor contains is one
-// class), so that it is small and quick to build.
+// acMachine is an Aho-Corasick automaton over bytes with a transition
+// table on byte classes (every byte no factor contains is one class). The
+// table is filled lazily, a cell on its first use: a full table (thousands
+// of states times dozens of classes) cost tens of milliseconds at start-up,
+// paid by every `explain` of one message, while a text only ever visits a
+// few hundred states. Cells are read and written atomically, so scans may
+// run concurrently; two scans filling one cell write the same value.
 type acMachine struct {
 	class  [256]uint8
 	nclass int
-	next   []int32   // state*nclass + class -> state
+	next   []int32   // state*nclass + class -> state+1; 0: not computed yet
 	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
+	fail   []int32
+	kids   [][]acKid // the trie: read-only after buildAC
+}
+
+type acKid struct {
+	c uint8
+	t int32
 }
 
 func buildAC(factors [][]string) *acMachine {
@@ -289,71 +301,99 @@ func buildAC(factors [][]string) *acMachine {
 			}
 		}
 	}
-	nc := m.nclass
-	newState := func() int32 {
-		for i := 0; i < nc; i++ {
-			m.next = append(m.next, -1)
-		}
-		m.out = append(m.out, nil)
-		return int32(len(m.out) - 1)
-	}
-	newState()
+	m.kids = [][]acKid{nil}
+	m.out = [][]int32{nil}
 	for pi, fs := range factors {
 		for _, f := range fs {
 			s := int32(0)
 			for j := 0; j < len(f); j++ {
-				c := int32(m.class[f[j]])
-				if m.next[s*int32(nc)+c] < 0 {
-					t := newState()
-					m.next[s*int32(nc)+c] = t
+				c := m.class[f[j]]
+				t := m.child(s, c)
+				if t < 0 {
+					t = int32(len(m.out))
+					m.out = append(m.out, nil)
+					m.kids = append(m.kids, nil)
+					m.kids[s] = append(m.kids[s], acKid{c, t})
 				}
-				s = m.next[s*int32(nc)+c]
+				s = t
 			}
 			if !slices.Contains(m.out[s], int32(pi)) {
 				m.out[s] = append(m.out[s], int32(pi))
 			}
 		}
 	}
-	// Breadth-first: fail links, then complete the transition table.
-	fail := make([]int32, len(m.out))
-	var queue []int32
-	for c := 0; c < nc; c++ {
-		if t := m.next[c]; t > 0 {
-			fail[t] = 0
-			queue = append(queue, t)
-		} else {
-			m.next[c] = 0
-		}
+	// Breadth-first: fail links and the fail chain's outputs.
+	m.fail = make([]int32, len(m.out))
+	queue := make([]int32, 0, len(m.out))
+	for _, k := range m.kids[0] {
+		queue = append(queue, k.t)
 	}
-	// Class 0 (bytes in no factor) always returns to the root.
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, p := range m.out[fail[s]] {
+		for _, p := range m.out[m.fail[s]] {
 			if !slices.Contains(m.out[s], p) {
 				m.out[s] = append(m.out[s], p)
 			}
 		}
-		for c := 0; c < nc; c++ {
-			i := s*int32(nc) + int32(c)
-			t := m.next[i]
-			if t >= 0 {
-				fail[t] = m.next[fail[s]*int32(nc)+int32(c)]
-				queue = append(queue, t)
-			} else {
-				m.next[i] = m.next[fail[s]*int32(nc)+int32(c)]
+		for _, k := range m.kids[s] {
+			if s != 0 {
+				m.fail[k.t] = m.goTo(m.fail[s], k.c)
 			}
+			queue = append(queue, k.t)
 		}
 	}
+	m.next = make([]int32, len(m.out)*m.nclass)
 	return m
+}
+
+// child is the trie's edge from s on class c, -1 when there is none.
+func (m *acMachine) child(s int32, c uint8) int32 {
+	for _, k := range m.kids[s] {
+		if k.c == c {
+			return k.t
+		}
+	}
+	return -1
+}
+
+// goTo is the automaton's transition computed from the trie and the fail
+// links (buildAC calls it before the table exists).
+func (m *acMachine) goTo(s int32, c uint8) int32 {
+	for {
+		if t := m.child(s, c); t >= 0 {
+			return t
+		}
+		if s == 0 {
+			return 0
+		}
+		s = m.fail[s]
+	}
+}
+
+// step is the transition from s on class c, from the table.
+func (m *acMachine) step(s int32, c uint8) int32 {
+	i := s*int32(m.nclass) + int32(c)
+	if t := atomic.LoadInt32(&m.next[i]); t != 0 {
+		return t - 1
+	}
+	t := m.goTo(s, c)
+	atomic.StoreInt32(&m.next[i], t+1)
+	return t
 }
 
 // scan marks in hit every pattern one of whose factors occurs in text.
 func (m *acMachine) scan(text []byte, hit []bool) {
 	s := int32(0)
 	nc := int32(m.nclass)
-	for _, c := range text {
-		s = m.next[s*nc+int32(m.class[c])]
+	next := m.next
+	for _, b := range text {
+		c := m.class[b]
+		if t := atomic.LoadInt32(&next[s*nc+int32(c)]); t != 0 {
+			s = t - 1
+		} else {
+			s = m.step(s, c)
+		}
 		for _, p := range m.out[s] {
 			hit[p] = true
 		}

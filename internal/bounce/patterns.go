@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	"gopkg.in/yaml.v3"
 )
 
 // pattern is one entry of data/patterns.yaml.
@@ -48,19 +46,8 @@ type replyRule struct {
 	Why      string `yaml:"why"`
 }
 
-func (k *knowledge) loadPatterns() error {
-	b, err := dataFS.ReadFile("data/patterns.yaml")
-	if err != nil {
-		return err
-	}
-	var doc struct {
-		Patterns []*pattern   `yaml:"patterns"`
-		Replies  []*replyRule `yaml:"replies"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return fmt.Errorf("patterns.yaml: %w", err)
-	}
-	for i, p := range doc.Patterns {
+func (k *knowledge) loadPatterns(patterns []*pattern, replies []*replyRule) error {
+	for i, p := range patterns {
 		if k.catBySlug[p.Category] == nil {
 			return fmt.Errorf("patterns.yaml: pattern %d: unknown category %q", i, p.Category)
 		}
@@ -88,9 +75,9 @@ func (k *knowledge) loadPatterns() error {
 		// Compiled whole on first use (regexp); matcher.go compiles the
 		// branches it needs on first use.
 	}
-	k.patterns = doc.Patterns
+	k.patterns = patterns
 	k.replies = map[int]*replyRule{}
-	for _, r := range doc.Replies {
+	for _, r := range replies {
 		if k.catBySlug[r.Category] == nil || !k.known(r.Code) {
 			return fmt.Errorf("patterns.yaml: reply %d: bad category or code", r.Reply)
 		}
