@@ -3,6 +3,7 @@ package bounce
 import (
 	"regexp"
 	"regexp/syntax"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -23,7 +24,23 @@ type fre struct {
 	// for MatchString and FindStringIndex (leftmost-first: the smallest
 	// start, the first alternative at that start).
 	branches []*fre
+	// starts: case-folded strings every match starts with (nil: not
+	// known), after an optional word boundary or line start (startCtx).
+	// On ASCII text a match can then only start where one of them occurs
+	// in the folded copy, and the expression is run anchored there
+	// (anchored) instead of being tried at every byte of the text.
+	starts   []string
+	startCtx uint8
+	aOnce    sync.Once
+	anchored *regexp.Regexp
 }
+
+// Contexts of a match start (fre.startCtx).
+const (
+	ctxNone     = iota
+	ctxWord     // \b, and every start string begins with a word byte
+	ctxLineHead // (?m)^
+)
 
 var (
 	freRoots   []*fre // what mustFre registered, parsed by freSetup
@@ -66,11 +83,64 @@ func freSetup() {
 
 func addFre(f *fre, sre *syntax.Regexp) *fre {
 	f.sre, f.id = sre, len(freAll)
+	f.starts, f.startCtx = prefixSet(sre.Simplify())
 	fs := required(sre.Simplify())
 	f.always = fs == nil
 	freAll = append(freAll, f)
 	freFactors = append(freFactors, fs)
 	return f
+}
+
+// prefixSet finds the strings every match of re starts with (case-folded,
+// none empty), and what must hold just before them; nil when unknown.
+func prefixSet(re *syntax.Regexp) ([]string, uint8) {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	ctx := uint8(ctxNone)
+	if len(subs) > 0 {
+		switch subs[0].Op {
+		case syntax.OpWordBoundary:
+			ctx, subs = ctxWord, subs[1:]
+		case syntax.OpBeginLine:
+			ctx, subs = ctxLineHead, subs[1:]
+		}
+	}
+	acc := []string{""}
+	for _, sub := range subs {
+		switch sub.Op {
+		case syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpBeginLine, syntax.OpEndLine,
+			syntax.OpBeginText, syntax.OpEndText:
+			// An assertion inside the prefix is checked by the anchored
+			// run, whose text then has its real context; but stop here.
+			goto done
+		}
+		set, ok := exactSet(sub)
+		if !ok {
+			break
+		}
+		next := cross(acc, set)
+		if next == nil {
+			break
+		}
+		acc = next
+	}
+done:
+	for _, x := range acc {
+		if x == "" || (ctx == ctxWord && !isREWord(x[0])) {
+			return nil, ctxNone
+		}
+	}
+	return acc, ctx
+}
+
+// isREWord is a byte of \w, what \b looks at.
+func isREWord(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // minPrefilter: shorter texts are cheaper to match directly.
@@ -80,14 +150,21 @@ const minPrefilter = 96
 // occur in the last few texts.
 type scanCache struct {
 	mu   sync.Mutex
-	ents [8]struct {
-		text string
-		hit  []bool
-	}
+	ents [8]scanned
+
 	next int
 }
 
 var scans scanCache
+
+// scanned is what one scan of a text found: which expressions' factors
+// occur, and the text case-folded when it is ASCII (then folding keeps
+// every offset; "" otherwise).
+type scanned struct {
+	text  string
+	hit   []bool
+	lower string
+}
 
 func (f *fre) candidate(s string) bool {
 	freSetup()
@@ -97,26 +174,133 @@ func (f *fre) candidate(s string) bool {
 	return hits(s)[f.id]
 }
 
-func hits(s string) []bool {
+func hits(s string) []bool { return scan(s).hit }
+
+func scan(s string) *scanned {
 	scans.mu.Lock()
-	for _, e := range scans.ents {
+	for i := range scans.ents {
+		e := &scans.ents[i]
 		if len(e.text) == len(s) && unsafe.StringData(e.text) == unsafe.StringData(s) {
+			r := *e
 			scans.mu.Unlock()
-			return e.hit
+			return &r
 		}
 	}
 	scans.mu.Unlock()
 	freOnce.Do(func() { freAC = buildAC(freFactors) })
 	sc := scratchPool.Get().(*scratch)
 	sc.folded = foldInto(sc.folded[:0], s)
-	hit := make([]bool, len(freAll))
-	freAC.scan(sc.folded, hit)
+	r := &scanned{text: s, hit: make([]bool, len(freAll))}
+	freAC.scan(sc.folded, r.hit)
+	if len(sc.folded) == len(s) && isASCII(s) {
+		r.lower = string(sc.folded)
+	}
 	scratchPool.Put(sc)
 	scans.mu.Lock()
-	scans.ents[scans.next].text, scans.ents[scans.next].hit = s, hit
+	scans.ents[scans.next] = *r
 	scans.next = (scans.next + 1) % len(scans.ents)
 	scans.mu.Unlock()
-	return hit
+	return r
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// anchoredRe is the expression anchored at the start of its text.
+func (f *fre) anchoredRe() *regexp.Regexp {
+	f.aOnce.Do(func() { freSetup(); f.anchored = regexp.MustCompile(`\A(?:` + f.sre.String() + `)`) })
+	return f.anchored
+}
+
+// findAt is the leftmost match of f in s, as FindStringSubmatchIndex
+// gives it (with submatches when sub), found at the candidate starts; ok
+// is false when that way does not apply (then the caller runs the plain
+// regexp).
+func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
+	if f.starts == nil || len(s) < minPrefilter {
+		return nil, false
+	}
+	sc := scan(s)
+	if sc.lower == "" {
+		return nil, false
+	}
+	if !sc.hit[f.id] && !f.always {
+		return nil, true
+	}
+	lower := sc.lower
+	var next [maxExact]int // the next occurrence of each start string at or after from
+	n := len(f.starts)
+	for i, x := range f.starts {
+		next[i] = indexFrom(lower, x, 0)
+	}
+	re := f.anchoredRe()
+	for {
+		p := -1
+		for i := 0; i < n; i++ {
+			if next[i] >= 0 && (p < 0 || next[i] < p) {
+				p = next[i]
+			}
+		}
+		if p < 0 {
+			return nil, true
+		}
+		good := true
+		switch f.startCtx {
+		case ctxWord:
+			good = p == 0 || !isREWord(s[p-1])
+		case ctxLineHead:
+			good = p == 0 || s[p-1] == '\n'
+		}
+		if good {
+			var m []int
+			if sub {
+				m = re.FindStringSubmatchIndex(s[p:])
+			} else {
+				m = re.FindStringIndex(s[p:])
+			}
+			if m != nil {
+				for i := range m {
+					if m[i] >= 0 {
+						m[i] += p
+					}
+				}
+				return m, true
+			}
+		}
+		for i := 0; i < n; i++ {
+			if next[i] == p {
+				next[i] = indexFrom(lower, f.starts[i], p+1)
+			}
+		}
+	}
+}
+
+func indexFrom(s, sub string, from int) int {
+	if from > len(s) {
+		return -1
+	}
+	if i := strings.Index(s[from:], sub); i >= 0 {
+		return from + i
+	}
+	return -1
+}
+
+// find is the leftmost match of f (one branch, or a root without
+// branches).
+func (f *fre) find(s string) []int {
+	if loc, ok := f.findAt(s, false); ok {
+		return loc
+	}
+	if !f.candidate(s) {
+		return nil
+	}
+	return f.Regexp().FindStringIndex(s)
 }
 
 // Regexp is the compiled expression.
@@ -137,10 +321,22 @@ func (f *fre) MatchString(s string) bool {
 		return false
 	}
 	if f.branches == nil || len(s) < minPrefilter {
+		if loc, ok := f.findAt(s, false); ok {
+			return loc != nil
+		}
 		return f.Regexp().MatchString(s)
 	}
 	for _, b := range f.branches {
-		if b.candidate(s) && b.Regexp().MatchString(s) {
+		if !b.candidate(s) {
+			continue
+		}
+		if loc, ok := b.findAt(s, false); ok {
+			if loc != nil {
+				return true
+			}
+			continue
+		}
+		if b.Regexp().MatchString(s) {
 			return true
 		}
 	}
@@ -159,14 +355,14 @@ func (f *fre) FindStringIndex(s string) []int {
 		return nil
 	}
 	if f.branches == nil || len(s) < minPrefilter {
-		return f.Regexp().FindStringIndex(s)
+		return f.find(s)
 	}
 	var best []int
 	for _, b := range f.branches {
 		if !b.candidate(s) {
 			continue
 		}
-		if loc := b.Regexp().FindStringIndex(s); loc != nil && (best == nil || loc[0] < best[0]) {
+		if loc := b.find(s); loc != nil && (best == nil || loc[0] < best[0]) {
 			best = loc
 		}
 	}
@@ -176,6 +372,20 @@ func (f *fre) FindStringIndex(s string) []int {
 func (f *fre) FindStringSubmatch(s string) []string {
 	if !f.candidate(s) {
 		return nil
+	}
+	if f.branches == nil {
+		if loc, ok := f.findAt(s, true); ok {
+			if loc == nil {
+				return nil
+			}
+			out := make([]string, len(loc)/2)
+			for i := range out {
+				if loc[2*i] >= 0 {
+					out[i] = s[loc[2*i]:loc[2*i+1]]
+				}
+			}
+			return out
+		}
 	}
 	return f.Regexp().FindStringSubmatch(s)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -19,7 +20,13 @@ func TestPrefilterAgrees(t *testing.T) {
 			texts = append(texts, fl.Diagnostic, fl.context)
 		}
 	}
-	texts = append(texts, "\xff\xfe after end of data \xff", "RCPT TO:<a@b> ... does not like recipient")
+	texts = append(texts, "\xff\xfe after end of data \xff", "RCPT TO:<a@b> ... does not like recipient",
+		// Candidate starts (fre.starts) in a text over minPrefilter bytes:
+		// a word boundary before, a line start, one start string inside
+		// another, a match only at a later occurrence.
+		strings.Repeat("x", 100)+"xafter end of data; after the data; Host: mx.example.com[192.0.2.1] said: 550",
+		strings.Repeat("y ", 60)+"\n>>> RCPT TO:<a@b.c>\n<<< 550 no\nfollowing   the\tehlo\n",
+		strings.Repeat("z", 120)+" in reply to in reply to RCPT TO command from [192.0.2.7]")
 	freSetup()
 	var roots []*fre
 	for _, f := range freAll {
@@ -34,6 +41,9 @@ func TestPrefilterAgrees(t *testing.T) {
 			}
 			if got, want := f.FindStringIndex(s), f.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
 				t.Errorf("%s on %.60q: %v, regexp %v", f, s, got, want)
+			}
+			if got, want := f.FindStringSubmatch(s), f.Regexp().FindStringSubmatch(s); !slices.Equal(got, want) {
+				t.Errorf("%s on %.60q: submatches %q, regexp %q", f, s, got, want)
 			}
 		}
 	}
@@ -52,6 +62,7 @@ func isBranch(f *fre) bool {
 func FuzzPrefilter(f *testing.F) {
 	f.Add("\x00\x00in reply to RCPT TO command")
 	f.Add("\x00\x07host mx.example.com[192.0.2.1] said: 550")
+	f.Add("\x00\x10" + strings.Repeat("-", 90) + "\nafter DATA, in reply to end of data\n>>> RCPT")
 	freSetup()
 	f.Fuzz(func(t *testing.T, s string) {
 		if len(s) < 2 || len(s) > maxFuzzText {
@@ -65,6 +76,9 @@ func FuzzPrefilter(f *testing.F) {
 		s = s[2:]
 		if got, want := e.FindStringIndex(s), e.Regexp().FindStringIndex(s); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, regexp %v", e, got, want)
+		}
+		if got, want := e.MatchString(s), e.Regexp().MatchString(s); got != want {
+			t.Errorf("%s: match %v, regexp %v", e, got, want)
 		}
 	})
 }
