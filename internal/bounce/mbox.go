@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Input is one message read from a path: a file, one message of an mbox,
@@ -117,13 +118,24 @@ func readFile(path string, max int64, fn func(Input) error) error {
 	if strings.HasSuffix(strings.ToLower(path), ".eml") {
 		// One message per .eml, even if it starts with an mbox From_ line
 		// and quotes another one inside.
-		return readOne(path, fh, max, fn)
+		return readOne(path, sizedReader{fh}, max, fn)
 	}
-	return readStream(path, fh, max, fn)
+	return readStream(path, sizedReader{fh}, max, fn)
+}
+
+// sizedReader is a file that tells its size, so that readOne reads a
+// small message in one buffer of the right size instead of growing one.
+type sizedReader struct{ *os.File }
+
+func (r sizedReader) size() int64 {
+	if st, err := r.Stat(); err == nil && st.Mode().IsRegular() {
+		return st.Size()
+	}
+	return -1
 }
 
 func readOne(name string, r io.Reader, max int64, fn func(Input) error) error {
-	data, err := io.ReadAll(io.LimitReader(r, max))
+	data, err := readAllLimit(r, max)
 	if err != nil {
 		return fn(Input{Name: name, Err: err})
 	}
@@ -140,10 +152,49 @@ func readOne(name string, r io.Reader, max int64, fn func(Input) error) error {
 	return fn(in)
 }
 
+// readAllLimit is io.ReadAll(io.LimitReader(r, max)), with the buffer
+// sized from the file's size when r knows it.
+func readAllLimit(r io.Reader, max int64) ([]byte, error) {
+	var n int64 = 512
+	switch sr := r.(type) {
+	case sizedReader:
+		if sz := sr.size(); sz >= 0 {
+			n = sz + 1 // +1: EOF is seen without growing
+		}
+	case *bufio.Reader:
+		if sr.Buffered() > 0 {
+			n = int64(sr.Buffered()) + 512
+		}
+	}
+	n = min(n, max)
+	buf := make([]byte, 0, n)
+	for int64(len(buf)) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		want := min(int64(cap(buf)), max)
+		k, err := r.Read(buf[len(buf):want])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// bufPool holds readStream's readers: a Maildir is a stream per message,
+// and 64 KB allocated for each was much of its cost.
+var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 // readStream reads one message, or every message of an mbox (a stream that
 // starts with a "From " line; mboxrd quoting ">From " is undone).
 func readStream(name string, r io.Reader, max int64, fn func(Input) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); bufPool.Put(br) }()
 	head, _ := br.Peek(5)
 	if string(head) != "From " {
 		return readOne(name, br, max, fn)

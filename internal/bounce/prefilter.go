@@ -143,8 +143,10 @@ func isREWord(c byte) bool {
 	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
-// minPrefilter: shorter texts are cheaper to match directly.
-const minPrefilter = 96
+// minPrefilter: shorter texts are cheaper to match directly. A diagnostic
+// of a hundred bytes already gains from the scan (it is shared by every
+// expression run on it, and the anchored runs are short).
+const minPrefilter = 16
 
 // scanCache remembers, by string identity, which expressions' factors
 // occur in the last few texts.

@@ -519,10 +519,15 @@ var mtaGuesses = []struct {
 	{mustFre(`(?i)amazonses|amazon ses`), "amazonses"},
 }
 
-func guessMTA(from, text string) string {
+// guessMTA names the MTA from the bounce's From and its texts (the notice
+// and the X-Mailer field: no guess spans two of them, none matches a
+// newline, so each is matched on its own and the notice's scan is reused).
+func guessMTA(from string, texts ...string) string {
 	for _, g := range mtaGuesses {
-		if g.re.MatchString(text) {
-			return g.mta
+		for _, t := range texts {
+			if g.re.MatchString(t) {
+				return g.mta
+			}
 		}
 	}
 	switch {
@@ -606,7 +611,7 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 	if i := strings.LastIndexByte(b.Sender, '@'); i >= 0 {
 		b.SenderDomain = strings.ToLower(strings.Trim(b.Sender[i+1:], ">. "))
 	}
-	b.MTA = guessMTA(from, noticeText+"\n"+hdr.Get("X-Mailer"))
+	b.MTA = guessMTA(from, noticeText, hdr.Get("X-Mailer"))
 	if b.MTA == "" && hdr.Get("X-Postfix-Queue-Id") != "" {
 		b.MTA = "postfix"
 	}
