@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"html"
 	"net/netip"
 	"slices"
 	"sort"
@@ -433,14 +432,6 @@ var (
 	dropBlockRe  = lazyRegexp(`(?is)<(script|style|head)\b.*?</(script|style|head)>`)
 	blockBreakRe = lazyRegexp(`(?i)<(br|/p|/div|/tr|/li|/h[1-6]|/table|p|div|tr)\b[^>]{0,500}>`)
 )
-
-// htmlToText reduces an HTML bounce to its text.
-func htmlToText(s string) string {
-	s = dropBlockRe.ReplaceAllString(s, " ")
-	s = blockBreakRe.ReplaceAllString(s, "\n")
-	s = tagRe.ReplaceAllString(s, "")
-	return html.UnescapeString(s)
-}
 
 // dsnFieldStart finds delivery-status fields pasted into a text part
 // (Amazon WorkMail's "Technical report:").
