@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The knowledge base's text patterns are regular expressions, matched
@@ -424,11 +425,31 @@ type branch struct {
 	once    *sync.Once
 	re      *regexp.Regexp // compiled on first use
 	always  bool           // no factor: always run
+	// starts, startCtx: as fre's; anchored is the branch anchored with
+	// \A, compiled on first use, run where a start string occurs.
+	starts   []string
+	startCtx uint8
+	aOnce    *sync.Once
+	anchored *regexp.Regexp
 }
 
 func (b *branch) regexp() *regexp.Regexp {
 	b.once.Do(func() { b.re = regexp.MustCompile(b.sub.String()) })
 	return b.re
+}
+
+func (b *branch) anchoredRe() *regexp.Regexp {
+	b.aOnce.Do(func() { b.anchored = regexp.MustCompile(`\A(?:` + b.sub.String() + `)`) })
+	return b.anchored
+}
+
+// matches runs the branch on text; lower is text case-folded when that
+// keeps every offset (ASCII), else "".
+func (b *branch) matches(text, lower string) bool {
+	if b.starts != nil && lower != "" {
+		return anchoredSearch(text, lower, b.starts, b.startCtx, b.anchoredRe(), false) != nil
+	}
+	return b.regexp().MatchString(text)
 }
 
 func newMatcher(ps []*pattern) (*matcher, error) {
@@ -444,8 +465,11 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 			subs = re.Sub
 		}
 		for _, sub := range subs {
-			f := required(sub.Simplify())
-			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil})
+			simple := sub.Simplify()
+			f := required(simple)
+			starts, ctx := prefixSet(simple)
+			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
+				starts: starts, startCtx: ctx, aOnce: new(sync.Once)})
 			factors = append(factors, f)
 		}
 	}
@@ -466,6 +490,11 @@ func (m *matcher) match(text string) *pattern {
 	clear(sc.hit)
 	m.ac.scan(sc.folded, sc.hit)
 	hit := sc.hit
+	lower := ""
+	if len(sc.folded) == len(text) && isASCII(text) {
+		// Not copied: sc.folded is not written again before match returns.
+		lower = unsafe.String(unsafe.SliceData(sc.folded), len(sc.folded))
+	}
 	var weak *pattern
 	last := -1 // the pattern last found to match
 	for i := range m.branches {
@@ -477,7 +506,7 @@ func (m *matcher) match(text string) *pattern {
 		if !p.strong && weak != nil {
 			continue
 		}
-		if b.regexp().MatchString(text) {
+		if b.matches(text, lower) {
 			last = b.pattern
 			if p.strong {
 				return p

@@ -235,13 +235,20 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 	if !sc.hit[f.id] && !f.always {
 		return nil, true
 	}
-	lower := sc.lower
+	return anchoredSearch(s, sc.lower, f.starts, f.startCtx, f.anchoredRe(), sub), true
+}
+
+// anchoredSearch finds the leftmost match of an expression every match of
+// which starts with one of starts (after ctx): at each place where one
+// occurs in lower (s case-folded, offset for offset), in order, it runs
+// re (the expression anchored with \A) on the rest of s. The result is
+// FindStringIndex's or, with sub, FindStringSubmatchIndex's.
+func anchoredSearch(s, lower string, starts []string, ctx uint8, re *regexp.Regexp, sub bool) []int {
 	var next [maxExact]int // the next occurrence of each start string at or after from
-	n := len(f.starts)
-	for i, x := range f.starts {
+	n := len(starts)
+	for i, x := range starts {
 		next[i] = indexFrom(lower, x, 0)
 	}
-	re := f.anchoredRe()
 	for {
 		p := -1
 		for i := 0; i < n; i++ {
@@ -250,10 +257,10 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 			}
 		}
 		if p < 0 {
-			return nil, true
+			return nil
 		}
 		good := true
-		switch f.startCtx {
+		switch ctx {
 		case ctxWord:
 			good = p == 0 || !isREWord(s[p-1])
 		case ctxLineHead:
@@ -272,12 +279,12 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 						m[i] += p
 					}
 				}
-				return m, true
+				return m
 			}
 		}
 		for i := 0; i < n; i++ {
 			if next[i] == p {
-				next[i] = indexFrom(lower, f.starts[i], p+1)
+				next[i] = indexFrom(lower, starts[i], p+1)
 			}
 		}
 	}
