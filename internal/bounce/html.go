@@ -161,3 +161,8 @@ func replaceTags(s string, match func(string, int) int, repl string) string {
 	b.WriteString(s[last:])
 	return b.String()
 }
+
+// isREWord is a byte of \w, what \b looks at.
+func isREWord(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}

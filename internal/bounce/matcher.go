@@ -425,12 +425,9 @@ type branch struct {
 	once    *sync.Once
 	re      *regexp.Regexp // compiled on first use
 	always  bool           // no factor: always run
-	// starts, startCtx: as fre's; anchored is the branch anchored with
-	// \A, compiled on first use, run where a start string occurs.
-	starts   []string
-	startCtx uint8
-	aOnce    *sync.Once
-	anchored *regexp.Regexp
+	// starts: as fre's; anch runs the branch where one occurs.
+	starts []string
+	anch   *anchor
 }
 
 func (b *branch) regexp() *regexp.Regexp {
@@ -438,16 +435,12 @@ func (b *branch) regexp() *regexp.Regexp {
 	return b.re
 }
 
-func (b *branch) anchoredRe() *regexp.Regexp {
-	b.aOnce.Do(func() { b.anchored = regexp.MustCompile(`\A(?:` + b.sub.String() + `)`) })
-	return b.anchored
-}
-
 // matches runs the branch on text; lower is text case-folded when that
 // keeps every offset (ASCII), else "".
 func (b *branch) matches(text, lower string) bool {
 	if b.starts != nil && lower != "" {
-		return anchoredSearch(text, lower, b.starts, b.startCtx, b.anchoredRe(), false) != nil
+		b.anch.compile(b.sub.String())
+		return anchoredSearch(text, lower, b.starts, b.anch, false) != nil
 	}
 	return b.regexp().MatchString(text)
 }
@@ -467,9 +460,8 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 		for _, sub := range subs {
 			simple := sub.Simplify()
 			f := required(simple)
-			starts, ctx := prefixSet(simple)
 			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
-				starts: starts, startCtx: ctx, aOnce: new(sync.Once)})
+				starts: prefixSet(simple), anch: new(anchor)})
 			factors = append(factors, f)
 		}
 	}

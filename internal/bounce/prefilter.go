@@ -3,6 +3,7 @@ package bounce
 import (
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -25,22 +26,12 @@ type fre struct {
 	// start, the first alternative at that start).
 	branches []*fre
 	// starts: case-folded strings every match starts with (nil: not
-	// known), after an optional word boundary or line start (startCtx).
-	// On ASCII text a match can then only start where one of them occurs
-	// in the folded copy, and the expression is run anchored there
-	// (anchored) instead of being tried at every byte of the text.
-	starts   []string
-	startCtx uint8
-	aOnce    sync.Once
-	anchored *regexp.Regexp
+	// known). On ASCII text a match can then only start where one of
+	// them occurs in the folded copy, and the expression is run anchored
+	// there instead of being tried at every byte of the text.
+	starts []string
+	anch   anchor
 }
-
-// Contexts of a match start (fre.startCtx).
-const (
-	ctxNone     = iota
-	ctxWord     // \b, and every start string begins with a word byte
-	ctxLineHead // (?m)^
-)
 
 var (
 	freRoots   []*fre // what mustFre registered, parsed by freSetup
@@ -83,7 +74,7 @@ func freSetup() {
 
 func addFre(f *fre, sre *syntax.Regexp) *fre {
 	f.sre, f.id = sre, len(freAll)
-	f.starts, f.startCtx = prefixSet(sre.Simplify())
+	f.starts = prefixSet(sre.Simplify())
 	fs := required(sre.Simplify())
 	f.always = fs == nil
 	freAll = append(freAll, f)
@@ -91,56 +82,108 @@ func addFre(f *fre, sre *syntax.Regexp) *fre {
 	return f
 }
 
-// prefixSet finds the strings every match of re starts with (case-folded,
-// none empty), and what must hold just before them; nil when unknown.
-func prefixSet(re *syntax.Regexp) ([]string, uint8) {
-	for re.Op == syntax.OpCapture {
-		re = re.Sub[0]
+// prefixSet finds strings (case-folded, none empty) one of which every
+// match of re starts with; nil when unknown. Assertions count as empty:
+// the anchored run checks them with their real context (anchor).
+func prefixSet(re *syntax.Regexp) []string {
+	set, ok := prefixes(re)
+	if !ok || len(set) == 0 || len(set) > maxExact {
+		return nil
 	}
-	subs := []*syntax.Regexp{re}
-	if re.Op == syntax.OpConcat {
-		subs = re.Sub
-	}
-	ctx := uint8(ctxNone)
-	if len(subs) > 0 {
-		switch subs[0].Op {
-		case syntax.OpWordBoundary:
-			ctx, subs = ctxWord, subs[1:]
-		case syntax.OpBeginLine:
-			ctx, subs = ctxLineHead, subs[1:]
+	for _, x := range set {
+		if x == "" {
+			return nil
 		}
 	}
-	acc := []string{""}
-	for _, sub := range subs {
-		switch sub.Op {
-		case syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpBeginLine, syntax.OpEndLine,
-			syntax.OpBeginText, syntax.OpEndText:
-			// An assertion inside the prefix is checked by the anchored
-			// run, whose text then has its real context; but stop here.
-			goto done
-		}
-		set, ok := exactSet(sub)
-		if !ok {
-			break
-		}
-		next := cross(acc, set)
-		if next == nil {
-			break
-		}
-		acc = next
-	}
-done:
-	for _, x := range acc {
-		if x == "" || (ctx == ctxWord && !isREWord(x[0])) {
-			return nil, ctxNone
-		}
-	}
-	return acc, ctx
+	return set
 }
 
-// isREWord is a byte of \w, what \b looks at.
-func isREWord(c byte) bool {
-	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+func prefixes(re *syntax.Regexp) ([]string, bool) {
+	if s, ok := exactSet(re); ok {
+		return s, true
+	}
+	switch re.Op {
+	case syntax.OpCapture, syntax.OpPlus:
+		return prefixes(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return prefixes(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		var acc []string
+		for _, sub := range re.Sub {
+			s, ok := prefixes(sub)
+			if !ok || slices.Contains(s, "") {
+				return nil, false
+			}
+			acc = append(acc, s...)
+			if len(acc) > maxExact {
+				return nil, false
+			}
+		}
+		return acc, true
+	case syntax.OpConcat:
+		acc := []string{""}
+		for _, sub := range re.Sub {
+			if s, ok := exactSet(sub); ok {
+				next := cross(acc, s)
+				if next == nil {
+					return acc, true
+				}
+				acc = next
+				continue
+			}
+			if s, ok := prefixes(sub); ok && !slices.Contains(s, "") {
+				if next := cross(acc, s); next != nil {
+					acc = next
+				}
+			}
+			return acc, true
+		}
+		return acc, true
+	}
+	return nil, false
+}
+
+// anchor runs an expression at a given place of a text: a0 is it anchored
+// at the start, for a match at offset 0; a1 first takes one character (the
+// text is ASCII there), so that \b, ^ and \A at the match's start see the
+// byte before it, as the unanchored expression does.
+type anchor struct {
+	once   sync.Once
+	a0, a1 *regexp.Regexp
+}
+
+func (a *anchor) compile(expr string) {
+	a.once.Do(func() {
+		a.a0 = regexp.MustCompile(`\A(?:` + expr + `)`)
+		a.a1 = regexp.MustCompile(`\A(?s:.)(?:` + expr + `)`)
+	})
+}
+
+// at is FindStringIndex (or FindStringSubmatchIndex with sub) of the
+// expression starting exactly at p, in s's offsets; nil if none.
+func (a *anchor) at(s string, p int, sub bool) []int {
+	re, from := a.a0, p
+	if p > 0 {
+		re, from = a.a1, p-1
+	}
+	var m []int
+	if sub {
+		m = re.FindStringSubmatchIndex(s[from:])
+	} else {
+		m = re.FindStringIndex(s[from:])
+	}
+	if m == nil {
+		return nil
+	}
+	for i := range m {
+		if m[i] >= 0 {
+			m[i] += from
+		}
+	}
+	m[0] = p // the character a1 took is not part of the match
+	return m
 }
 
 // minPrefilter: shorter texts are cheaper to match directly. A diagnostic
@@ -214,12 +257,6 @@ func isASCII(s string) bool {
 	return true
 }
 
-// anchoredRe is the expression anchored at the start of its text.
-func (f *fre) anchoredRe() *regexp.Regexp {
-	f.aOnce.Do(func() { freSetup(); f.anchored = regexp.MustCompile(`\A(?:` + f.sre.String() + `)`) })
-	return f.anchored
-}
-
 // findAt is the leftmost match of f in s, as FindStringSubmatchIndex
 // gives it (with submatches when sub), found at the candidate starts; ok
 // is false when that way does not apply (then the caller runs the plain
@@ -235,16 +272,17 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 	if !sc.hit[f.id] && !f.always {
 		return nil, true
 	}
-	return anchoredSearch(s, sc.lower, f.starts, f.startCtx, f.anchoredRe(), sub), true
+	f.anch.compile(f.String())
+	return anchoredSearch(s, sc.lower, f.starts, &f.anch, sub), true
 }
 
 // anchoredSearch finds the leftmost match of an expression every match of
-// which starts with one of starts (after ctx): at each place where one
-// occurs in lower (s case-folded, offset for offset), in order, it runs
-// re (the expression anchored with \A) on the rest of s. The result is
-// FindStringIndex's or, with sub, FindStringSubmatchIndex's.
-func anchoredSearch(s, lower string, starts []string, ctx uint8, re *regexp.Regexp, sub bool) []int {
-	var next [maxExact]int // the next occurrence of each start string at or after from
+// which starts with one of starts: at each place where one occurs in lower
+// (s case-folded, offset for offset), in order, it runs the expression
+// anchored there (a). The result is FindStringIndex's or, with sub,
+// FindStringSubmatchIndex's.
+func anchoredSearch(s, lower string, starts []string, a *anchor, sub bool) []int {
+	var next [maxExact]int // the next occurrence of each start string
 	n := len(starts)
 	for i, x := range starts {
 		next[i] = indexFrom(lower, x, 0)
@@ -259,28 +297,8 @@ func anchoredSearch(s, lower string, starts []string, ctx uint8, re *regexp.Rege
 		if p < 0 {
 			return nil
 		}
-		good := true
-		switch ctx {
-		case ctxWord:
-			good = p == 0 || !isREWord(s[p-1])
-		case ctxLineHead:
-			good = p == 0 || s[p-1] == '\n'
-		}
-		if good {
-			var m []int
-			if sub {
-				m = re.FindStringSubmatchIndex(s[p:])
-			} else {
-				m = re.FindStringIndex(s[p:])
-			}
-			if m != nil {
-				for i := range m {
-					if m[i] >= 0 {
-						m[i] += p
-					}
-				}
-				return m
-			}
+		if m := a.at(s, p, sub); m != nil {
+			return m
 		}
 		for i := 0; i < n; i++ {
 			if next[i] == p {
