@@ -31,7 +31,7 @@ func TestAnchoredSearch(t *testing.T) {
 		}
 		re := regexp.MustCompile(expr)
 		a := new(anchor)
-		a.compile(sre.String())
+		a.compile(sre.String)
 		for _, s := range anchorTexts {
 			for _, text := range []string{s, strings.Repeat(".", 3) + s, s + "\n" + s} {
 				lower := strings.ToLower(text)

@@ -439,7 +439,7 @@ func (b *branch) regexp() *regexp.Regexp {
 // keeps every offset (ASCII), else "".
 func (b *branch) matches(text, lower string) bool {
 	if b.starts != nil && lower != "" {
-		b.anch.compile(b.sub.String())
+		b.anch.compile(b.sub.String)
 		return anchoredSearch(text, lower, b.starts, b.anch, false) != nil
 	}
 	return b.regexp().MatchString(text)

@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -303,8 +302,6 @@ func readLimited(r io.Reader, n int64) []byte {
 // lines that are not fields skipped, stopping at the first blank line.
 func lenientSplit(raw []byte) (textproto.Header, []byte) {
 	var h textproto.Header
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	consumed := 0
 	var name, value string
 	flush := func() {
@@ -314,10 +311,20 @@ func lenientSplit(raw []byte) (textproto.Header, []byte) {
 		name, value = "", ""
 	}
 	started := false
-	for sc.Scan() {
-		line := sc.Text()
-		consumed += len(line) + 1
-		l := strings.TrimRight(line, "\r")
+	// Line by line as a bufio.Scanner with a 1 MB limit would (it cost
+	// an allocation of its buffer per call): a longer line ends the header.
+	for rest := raw; len(rest) > 0; {
+		var lb []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			lb, rest = rest[:i], rest[i+1:]
+		} else {
+			lb, rest = rest, nil
+		}
+		if len(lb) >= 1<<20 {
+			break
+		}
+		consumed += len(lb) + 1
+		l := string(bytes.TrimRight(lb, "\r"))
 		if strings.TrimSpace(l) == "" {
 			if started {
 				break

@@ -154,8 +154,11 @@ type anchor struct {
 	a0, a1 *regexp.Regexp
 }
 
-func (a *anchor) compile(expr string) {
+// compile compiles the two on first use (expr is called then only: printing
+// a parsed expression costs more than matching it).
+func (a *anchor) compile(expr func() string) {
 	a.once.Do(func() {
+		expr := expr()
 		a.a0 = regexp.MustCompile(`\A(?:` + expr + `)`)
 		a.a1 = regexp.MustCompile(`\A(?s:.)(?:` + expr + `)`)
 	})
@@ -272,7 +275,7 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 	if !sc.hit[f.id] && !f.always {
 		return nil, true
 	}
-	f.anch.compile(f.String())
+	f.anch.compile(f.String)
 	return anchoredSearch(s, sc.lower, f.starts, &f.anch, sub), true
 }
 
