@@ -109,13 +109,23 @@ func DirFiles(dir string) ([]string, error) {
 	return out, err
 }
 
+// smallFile: files under this size are read by readSmall.
+const smallFile = 1 << 20
+
 func readFile(path string, max int64, fn func(Input) error) error {
+	eml := strings.HasSuffix(strings.ToLower(path), ".eml")
+	if data, ok := readSmall(path, min(max, smallFile)); ok {
+		if eml || !bytes.HasPrefix(data, []byte("From ")) {
+			return fn(Input{Name: path, Data: data, Size: int64(len(data))})
+		}
+		return readStream(path, bytes.NewReader(data), max, fn)
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return fn(Input{Name: path, Err: err})
 	}
 	defer fh.Close()
-	if strings.HasSuffix(strings.ToLower(path), ".eml") {
+	if eml {
 		// One message per .eml, even if it starts with an mbox From_ line
 		// and quotes another one inside.
 		return readOne(path, sizedReader{fh}, max, fn)
