@@ -18,6 +18,9 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
+// bouncesMemLimit is the soft memory limit of a streamed bounces run.
+const bouncesMemLimit = 64 << 20
+
 // bouncesSchema names the JSON output of the bounces command.
 const bouncesSchema = "deliverdoctor.bounces/v1"
 
@@ -105,10 +108,6 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 			return usageErrorf("%s: %v", p, unwrapPathErr(err))
 		}
 	}
-	// The parser's garbage is short-lived and the live heap small (a few
-	// messages per worker): collecting less often saves a tenth of the
-	// CPU and keeps memory flat (issue 18: RSS <= 100 MB on any mailbox).
-	defer debug.SetGCPercent(debug.SetGCPercent(200))
 	// jsonl streams: one line per record as soon as it is known, through
 	// a buffer flushed every few records and at the end (a write per
 	// record was a system call per record).
@@ -117,6 +116,12 @@ func runBounces(app *App, f *bouncesFlags, args []string) error {
 	pending := 0
 	if stream {
 		out = bufio.NewWriterSize(app.IO.Out, 32<<10)
+		// Streaming keeps no record, so the live heap is the messages in
+		// flight (bounded in bytes by ParseAll) and the parser's
+		// short-lived garbage: collect half as often, under a soft memory
+		// limit that keeps the process within 100 MB (issue 18).
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(bouncesMemLimit))
 	}
 	s := bounce.NewSummary(bouncesSchema, !stream)
 	err := bounce.ParseAll(args, app.IO.In, bounce.DefaultMaxSize, 0, func(it bounce.Item) error {

@@ -39,6 +39,7 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 	order := make(chan *job, 2*workers)
 	work := make(chan *job, workers)
 	stop := make(chan struct{})
+	mem := newByteBudget(maxInFlight)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -47,6 +48,8 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 			for j := range work {
 				it := Item{Name: j.in.Name, Size: j.in.Size, Truncated: j.in.Truncated}
 				it.Bounce, it.Err = ParseInput(j.in)
+				mem.release(len(j.in.Data))
+				j.in.Data = nil
 				j.done <- it
 			}
 		}()
@@ -55,6 +58,7 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 	go func() {
 		err := ReadPaths(paths, stdin, max, func(in Input) error {
 			j := &job{in: in, done: make(chan Item, 1)}
+			mem.acquire(len(in.Data))
 			select {
 			case order <- j:
 			case <-stop:
@@ -83,6 +87,43 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 		return fnErr
 	}
 	return err
+}
+
+// maxInFlight bounds the bytes of messages read but not yet parsed: with
+// a few messages per worker in flight, a mailbox of large messages would
+// otherwise hold several times DefaultMaxSize (issue 18: memory flat,
+// RSS <= 100 MB, whatever the mailbox).
+const maxInFlight = 12 << 20
+
+// byteBudget is a counting semaphore on bytes; one message larger than
+// the whole budget still goes through, alone.
+type byteBudget struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	used  int
+	limit int
+}
+
+func newByteBudget(limit int) *byteBudget {
+	b := &byteBudget{limit: limit}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *byteBudget) acquire(n int) {
+	b.mu.Lock()
+	for b.used > 0 && b.used+n > b.limit {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 // Record is one failed recipient of a batch: the jsonl contract of

@@ -220,6 +220,9 @@ func readStream(name string, r io.Reader, max int64, fn func(Input) error) error
 		}
 		in := Input{Name: fmt.Sprintf("%s#%d", name, n), Data: bytes.Clone(buf.Bytes()), Truncated: tooBig, Size: size}
 		buf.Reset()
+		if buf.Cap() > 1<<20 {
+			buf = bytes.Buffer{} // a large message's buffer is not kept for the small ones after it
+		}
 		tooBig, size = false, 0
 		return fn(in)
 	}
