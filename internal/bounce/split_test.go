@@ -3,6 +3,8 @@ package bounce
 import (
 	"os"
 	"path/filepath"
+	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,4 +72,40 @@ func FuzzSplitOriginal(f *testing.F) {
 			t.Errorf("%q: got %q / %q, expression %q / %q", s, n1, o1, n2, o2)
 		}
 	})
+}
+
+// TestMTAGuessesWithinALine: guessMTA matches the notice and the X-Mailer
+// field one by one instead of joined by a newline; that is the same only
+// while no guess can match a newline.
+func TestMTAGuessesWithinALine(t *testing.T) {
+	for _, g := range mtaGuesses {
+		re, err := syntax.Parse(g.re.String(), syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if matchesNewline(re) {
+			t.Errorf("%s can match a newline", g.re)
+		}
+	}
+}
+
+func matchesNewline(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpAnyChar:
+		return true
+	case syntax.OpLiteral:
+		return slices.Contains(re.Rune, '\n')
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if matchesNewline(sub) {
+			return true
+		}
+	}
+	return false
 }
