@@ -282,18 +282,19 @@ type acMachine struct {
 	next   []int32   // state*nclass + class -> state+1; 0: not computed yet
 	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
 	fail   []int32
-	kids   [][]acKid // the trie: read-only after buildAC
-}
-
-type acKid struct {
-	c uint8
-	t int32
+	// The trie, read-only after buildAC, as flat lists (a slice per state
+	// cost thousands of allocations at start-up): a state's first child,
+	// its next sibling and the class of the edge into it.
+	firstKid, nextSib []int32
+	edgeClass         []uint8
 }
 
 func buildAC(factors [][]string) *acMachine {
 	m := &acMachine{nclass: 1}
+	size := 1
 	for _, fs := range factors {
 		for _, f := range fs {
+			size += len(f)
 			for j := 0; j < len(f); j++ {
 				if m.class[f[j]] == 0 {
 					m.class[f[j]] = uint8(m.nclass)
@@ -302,8 +303,11 @@ func buildAC(factors [][]string) *acMachine {
 			}
 		}
 	}
-	m.kids = [][]acKid{nil}
-	m.out = [][]int32{nil}
+	m.firstKid = make([]int32, 1, size)
+	m.nextSib = make([]int32, 1, size)
+	m.edgeClass = make([]uint8, 1, size)
+	m.firstKid[0], m.nextSib[0] = -1, -1
+	m.out = make([][]int32, 1, size)
 	for pi, fs := range factors {
 		for _, f := range fs {
 			s := int32(0)
@@ -313,8 +317,10 @@ func buildAC(factors [][]string) *acMachine {
 				if t < 0 {
 					t = int32(len(m.out))
 					m.out = append(m.out, nil)
-					m.kids = append(m.kids, nil)
-					m.kids[s] = append(m.kids[s], acKid{c, t})
+					m.firstKid = append(m.firstKid, -1)
+					m.nextSib = append(m.nextSib, m.firstKid[s])
+					m.edgeClass = append(m.edgeClass, c)
+					m.firstKid[s] = t
 				}
 				s = t
 			}
@@ -326,8 +332,8 @@ func buildAC(factors [][]string) *acMachine {
 	// Breadth-first: fail links and the fail chain's outputs.
 	m.fail = make([]int32, len(m.out))
 	queue := make([]int32, 0, len(m.out))
-	for _, k := range m.kids[0] {
-		queue = append(queue, k.t)
+	for k := m.firstKid[0]; k >= 0; k = m.nextSib[k] {
+		queue = append(queue, k)
 	}
 	for len(queue) > 0 {
 		s := queue[0]
@@ -337,11 +343,11 @@ func buildAC(factors [][]string) *acMachine {
 				m.out[s] = append(m.out[s], p)
 			}
 		}
-		for _, k := range m.kids[s] {
+		for k := m.firstKid[s]; k >= 0; k = m.nextSib[k] {
 			if s != 0 {
-				m.fail[k.t] = m.goTo(m.fail[s], k.c)
+				m.fail[k] = m.goTo(m.fail[s], m.edgeClass[k])
 			}
-			queue = append(queue, k.t)
+			queue = append(queue, k)
 		}
 	}
 	m.next = make([]int32, len(m.out)*m.nclass)
@@ -350,9 +356,9 @@ func buildAC(factors [][]string) *acMachine {
 
 // child is the trie's edge from s on class c, -1 when there is none.
 func (m *acMachine) child(s int32, c uint8) int32 {
-	for _, k := range m.kids[s] {
-		if k.c == c {
-			return k.t
+	for k := m.firstKid[s]; k >= 0; k = m.nextSib[k] {
+		if m.edgeClass[k] == c {
+			return k
 		}
 	}
 	return -1
