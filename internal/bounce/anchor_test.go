@@ -9,7 +9,8 @@ import (
 )
 
 var anchorExprs = []string{`(\bfoo|bar)baz`, `(?m)(^ab|cd)e`, `(?i)(\Bx|y)z`, `\Afoo`, `(?i)(the )?data\b`,
-	`(?i)(no such|non.?existent) (user|mailbox)`, `x\b|\Byz`, `(?m:^)?(ab|b)c$`, `(?i)\bk`}
+	`(?i)(no such|non.?existent) (user|mailbox)`, `x\b|\Byz`, `(?m:^)?(ab|b)c$`, `(?i)\bk`,
+	`foo\b`, `(?:ab)?\bc`, `a(?m:^)b|ab`, `(?i)(x|(?:\bk))y`}
 
 var anchorTexts = []string{"foobaz barbaz xfoobaz", "ab\nabe cde\nabe", "xxz yz XZ Yz", "foo", "afoo", "The  data base data",
 	"NON-EXISTENT user; no such mailbox", "xyz x yz", "abc\nbc", "kK k", ""}
@@ -30,8 +31,7 @@ func TestAnchoredSearch(t *testing.T) {
 			continue
 		}
 		re := regexp.MustCompile(expr)
-		a := new(anchor)
-		a.compile(sre.String)
+		a := newAnchor(sre.String, sre)
 		for _, s := range anchorTexts {
 			for _, text := range []string{s, strings.Repeat(".", 3) + s, s + "\n" + s} {
 				lower := strings.ToLower(text)

@@ -445,7 +445,6 @@ func (b *branch) regexp() *regexp.Regexp {
 // keeps every offset (ASCII), else "".
 func (b *branch) matches(text, lower string) bool {
 	if b.starts != nil && lower != "" {
-		b.anch.compile(b.sub.String)
 		return anchoredSearch(text, lower, b.starts, b.anch, false) != nil
 	}
 	return b.regexp().MatchString(text)
@@ -467,7 +466,7 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 			simple := sub.Simplify()
 			f := required(simple)
 			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
-				starts: prefixSet(simple), anch: new(anchor)})
+				starts: prefixSet(simple), anch: newAnchor(sub.String, sub)})
 			factors = append(factors, f)
 		}
 	}
