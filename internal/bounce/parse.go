@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode ISO-2022-JP, ISO-8859-x, ... in bounce texts
@@ -279,18 +280,45 @@ func (st *walkState) walk(e *message.Entity, depth int) {
 		st.feedback = true
 	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		if !st.hasOrig {
-			h, _ := lenientSplit(readLimited(e.Body, maxHeaderRead))
+			buf := readPooled(e.Body, maxHeaderRead)
+			h, _ := lenientSplit(buf.Bytes()) // the header's values are copies
+			putPooled(buf)
 			st.orig, st.hasOrig = h, true
 		}
 	case "text/html":
-		st.htmls = append(st.htmls, htmlToText(string(readLimited(e.Body, maxPartRead))))
+		st.htmls = append(st.htmls, htmlToText(readLimitedString(e.Body, maxPartRead)))
 	case "application/json":
 		st.jsons = append(st.jsons, readLimited(e.Body, maxPartRead))
 	default:
 		if mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") {
-			st.addText(string(readLimited(e.Body, maxPartRead)))
+			st.addText(readLimitedString(e.Body, maxPartRead))
 		}
 	}
+}
+
+// partPool holds the buffers text parts are read into (io.ReadAll grew a
+// new one from 512 bytes for every part).
+var partPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func readPooled(r io.Reader, n int64) *bytes.Buffer {
+	b := partPool.Get().(*bytes.Buffer)
+	b.Reset()
+	b.ReadFrom(io.LimitReader(r, n)) //nolint:errcheck // a part cut short is read as far as it goes, as readLimited does
+	return b
+}
+
+func putPooled(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		partPool.Put(b)
+	}
+}
+
+// readLimitedString is string(readLimited(r, n)), through a pooled buffer.
+func readLimitedString(r io.Reader, n int64) string {
+	b := readPooled(r, n)
+	s := b.String()
+	putPooled(b)
+	return s
 }
 
 func readLimited(r io.Reader, n int64) []byte {
