@@ -434,6 +434,8 @@ type branch struct {
 	// starts: as fre's; anch runs the branch where one occurs.
 	starts []string
 	anch   *anchor
+	// literal: a hit is a match (literalSet); no regexp runs.
+	literal bool
 }
 
 func (b *branch) regexp() *regexp.Regexp {
@@ -466,7 +468,7 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 			simple := sub.Simplify()
 			f := required(simple)
 			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
-				starts: prefixSet(simple), anch: newAnchor(sub.String, sub)})
+				starts: prefixSet(simple), anch: newAnchor(sub.String, sub), literal: literalSet(simple, f)})
 			factors = append(factors, f)
 		}
 	}
@@ -503,7 +505,7 @@ func (m *matcher) match(text string) *pattern {
 		if !p.strong && weak != nil {
 			continue
 		}
-		if b.matches(text, lower) {
+		if b.literal || b.matches(text, lower) { // a literal branch is here only on a hit
 			last = b.pattern
 			if p.strong {
 				return p

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -31,6 +32,9 @@ type fre struct {
 	// there instead of being tried at every byte of the text.
 	starts []string
 	anch   *anchor
+	// literal: every match is one of the factors, with no assertion:
+	// the scan alone answers MatchString (see literalSet).
+	literal bool
 }
 
 var (
@@ -78,6 +82,7 @@ func addFre(f *fre, sre *syntax.Regexp) *fre {
 	f.anch = newAnchor(f.String, sre)
 	fs := required(sre.Simplify())
 	f.always = fs == nil
+	f.literal = literalSet(sre.Simplify(), fs)
 	freAll = append(freAll, f)
 	freFactors = append(freFactors, fs)
 	return f
@@ -144,6 +149,39 @@ func prefixes(re *syntax.Regexp) ([]string, bool) {
 		return acc, true
 	}
 	return nil, false
+}
+
+// literalSet reports whether the matches of re are exactly the factor
+// strings fs (case-folded) and re checks no assertion: then re matches a
+// text if and only if one of them occurs in the text's folded copy, which
+// the automaton already knows, and no regexp need run. (A factor with
+// U+FFFD is left out: an invalid byte is kept as it is in the folded copy,
+// while the regexp reads it as U+FFFD.)
+func literalSet(re *syntax.Regexp, fs []string) bool {
+	set, ok := exactSet(re)
+	if !ok || fs == nil || !slices.Equal(set, fs) || hasAssertion(re) {
+		return false
+	}
+	for _, x := range set {
+		if strings.ContainsRune(x, utf8.RuneError) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAssertion(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpBeginLine, syntax.OpBeginText,
+		syntax.OpEndLine, syntax.OpEndText:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasAssertion(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // anchor runs an expression at a given place of a text: a0 is it anchored
@@ -418,6 +456,9 @@ func (f *fre) MatchString(s string) bool {
 	for _, b := range f.branches {
 		if !b.candidate(s) {
 			continue
+		}
+		if b.literal {
+			return true // a factor occurred, and it is a whole match
 		}
 		if loc, ok := b.findAt(s, false); ok {
 			if loc != nil {
