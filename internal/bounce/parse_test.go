@@ -225,11 +225,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
-			start := time.Now()
-			b := parseString(t, in)
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %v", d)
-			}
+			b := parseString(t, in) // fails the test if Parse hangs
 			if len(b.Failures) > maxDSNRecipients+1 {
 				t.Errorf("%d failures", len(b.Failures))
 			}

