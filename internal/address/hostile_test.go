@@ -20,6 +20,12 @@ func TestHostileServers(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	dns := dnstest.Start(t, addrZone)
 	client := dns.Client(t)
+	// Ask once before: the client's UDP socket (and its reader goroutine,
+	// which idles out after a few seconds) then predates the first hostile
+	// server, so CheckHostile's goroutine count does not wait for it.
+	if _, err := client.Lookup(context.Background(), "test.example.", 15 /* MX */); err != nil {
+		t.Fatal(err)
+	}
 	// One probe of at most nine steps, and a plaintext retry after a
 	// TLS failure: eighteen steps, each bounded by timeout.
 	limit := 18*timeout + 5*time.Second

@@ -389,6 +389,29 @@ func ServeCommands(c net.Conn, r *bufio.Reader, lg *CommandLog, answers map[stri
 	}
 }
 
+// drip sends msg one byte a second, over and over, until the client goes
+// away or the connection is closed. It waits by reading (and discarding)
+// what the client sends, so a closed connection ends it at once rather
+// than after the current second.
+func drip(c net.Conn, r *bufio.Reader, msg string) {
+	for i := 0; ; i++ {
+		if _, err := io.WriteString(c, msg[i%len(msg):i%len(msg)+1]); err != nil {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			_, err := r.ReadByte()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break // a second has passed: the next byte
+			}
+			if err != nil {
+				return // closed, by the client or by Close
+			}
+		}
+	}
+}
+
 // Hostile is a misbehaving SMTP server for robustness tests: Handle plays
 // it in StartScripted. Every handler ends when the client goes away.
 type Hostile struct {
@@ -436,23 +459,11 @@ func HostileServers() []Hostile {
 				chunk[0], chunk[1], chunk[2], chunk[3] = 'A', 'A', 'A', 'A'
 			}
 		}},
-		{"tarpit", func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
-			msg := []byte("220 tarpit.test ESMTP slowly, very slowly\r\n")
-			for i := 0; ; i++ {
-				if _, err := c.Write(msg[i%len(msg) : i%len(msg)+1]); err != nil {
-					return
-				}
-				time.Sleep(time.Second)
-			}
+		{"tarpit", func(c net.Conn, r *bufio.Reader, _ *CommandLog) {
+			drip(c, r, "220 tarpit.test ESMTP slowly, very slowly\r\n")
 		}},
-		{"tarpit-after-greeting", greetThen(func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
-			msg := []byte("250-hostile.test\r\n250 SIZE\r\n")
-			for i := 0; ; i++ {
-				if _, err := c.Write(msg[i%len(msg) : i%len(msg)+1]); err != nil {
-					return
-				}
-				time.Sleep(time.Second)
-			}
+		{"tarpit-after-greeting", greetThen(func(c net.Conn, r *bufio.Reader, _ *CommandLog) {
+			drip(c, r, "250-hostile.test\r\n250 SIZE\r\n")
 		})},
 		{"endless-multiline", greetThen(func(c net.Conn, _ *bufio.Reader, _ *CommandLog) {
 			line := []byte("250-PIPELINING and more\r\n")
