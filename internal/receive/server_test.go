@@ -193,6 +193,7 @@ func TestServerMimic(t *testing.T) {
 // A client that sends DATA and never ends it is cut off by the session
 // limit, even when it keeps trickling bytes under the read timeout.
 func TestServerNeverFinishesData(t *testing.T) {
+	t.Parallel() // waits on timeouts; its own server, no shared state
 	ts := startServer(t, nil, ServerOptions{ReadTimeout: 2 * time.Second, SessionTimeout: 1 * time.Second})
 	tc, c := dial(t, ts.addr)
 	cmd(t, tc, 250, "EHLO slow.example")
@@ -335,6 +336,7 @@ func TestServerHugeHeader(t *testing.T) {
 }
 
 func TestServerBareLF(t *testing.T) {
+	t.Parallel() // waits on timeouts; its own server, no shared state
 	// The smuggling attempt below ends at the read timeout (the client
 	// sends nothing after it); the session limit is far away.
 	ts := startServer(t, nil, ServerOptions{ReadTimeout: time.Second, SessionTimeout: 30 * time.Second})

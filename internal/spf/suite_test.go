@@ -84,12 +84,30 @@ func suiteRun(t *testing.T, file string, skip map[string]string) {
 			t.Run(strings.ReplaceAll(sc.Description, " ", "_"), func(t *testing.T) {
 				t.Parallel()
 				srv := startScenario(t, sc)
-				for _, c := range sc.Cases {
+				// The cases are independent (a client each, one read-only
+				// zone): run them at once, so the TIMEOUT ones wait
+				// together, and report them in order.
+				type outcome struct {
+					msg string
+					ev  *Evaluation
+				}
+				outcomes := make([]outcome, len(sc.Cases))
+				var wg sync.WaitGroup
+				for i, c := range sc.Cases {
+					wg.Add(1)
+					client := suiteClient(t, srv)
+					go func() {
+						defer wg.Done()
+						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						defer cancel()
+						outcomes[i].msg, outcomes[i].ev = runCase(ctx, client, c)
+					}()
+				}
+				wg.Wait()
+				for i, c := range sc.Cases {
 					name := c.Name
 					total.Add(1)
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					msg, ev := runCase(ctx, suiteClient(t, srv), c)
-					cancel()
+					msg, ev := outcomes[i].msg, outcomes[i].ev
 					if msg == "" {
 						passed.Add(1)
 						if why, ok := skip[name]; ok {
@@ -129,6 +147,7 @@ func suiteRun(t *testing.T, file string, skip map[string]string) {
 // TestRFC7208Suite runs the whole openspf RFC 7208 suite. Every case must
 // pass: there is no skip list.
 func TestRFC7208Suite(t *testing.T) {
+	t.Parallel() // its own servers and clients, like the RFC 4408 suite
 	suiteRun(t, "testdata/rfc7208-tests.yml", nil)
 }
 
@@ -156,5 +175,6 @@ var rfc4408Differences = map[string]string{}
 // TestRFC4408Suite runs the older RFC 4408 edition of the suite. The cases
 // in rfc4408Differences are expected to fail, each for the reason given.
 func TestRFC4408Suite(t *testing.T) {
+	t.Parallel()
 	suiteRun(t, "testdata/rfc4408-tests.yml", rfc4408Differences)
 }
