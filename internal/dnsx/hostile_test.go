@@ -30,6 +30,7 @@ func TestHostileServer(t *testing.T) {
 		{"TC=1, TCP accepts and hangs", dnstest.Behavior{Truncate: true, DropTCP: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // a server and a client of its own
 			srv := dnstest.Start(t, testZone+"other.example.com. 300 IN TXT \"v=spf1 +all\"\n")
 			srv.Set("example.com", tc.b)
 			c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: timeout, Retries: -1})

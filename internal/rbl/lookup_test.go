@@ -102,6 +102,7 @@ func TestCheckIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
+			t.Parallel() // one server, answering each address its own way; a client each
 			rep := CheckIP(context.Background(), srv.Client(t), netip.MustParseAddr(tt.ip), Options{Lists: ipLists, Timeout: 700 * time.Millisecond})
 			res := find(t, rep, tt.list, tt.ip)
 			if res.Status != tt.status || res.ErrorKind != tt.kind {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -602,15 +604,25 @@ func TestServerClosesMidway(t *testing.T) {
 }
 
 func TestContextCancelStopsProbe(t *testing.T) {
-	// The MTA cancels the caller's context when the first RCPT arrives and
-	// then tarpits, with a step timeout longer than the test's hang guard:
-	// only the cancellation can end the probe before the guard.
+	// The MTA tarpits every RCPT, with a step timeout longer than the
+	// test's hang guard: only the cancellation can end the probe before
+	// the guard. The context is cancelled when the probe reads, after
+	// sending RCPT (so after it set that read's deadline): while it waits
+	// for the tarpitted reply.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ap, _ := startMTA(t, &policy{open: true, rcptDelay: 4 * probeGuard, onRcpt: cancel})
+	ap, _ := startMTA(t, &policy{open: true, rcptDelay: 4 * probeGuard})
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &cancelAfterRCPT{Conn: nc, cancel: cancel}, nil
+	}
 	done := make(chan *Result, 1)
 	go func() {
-		done <- Probe(ctx, Options{Addrs: []netip.Addr{ap.Addr()}, Port: int(ap.Port()), Timeout: 2 * probeGuard, HELO: "probe.example"})
+		done <- Probe(ctx, Options{Addrs: []netip.Addr{ap.Addr()}, Port: int(ap.Port()), Timeout: 2 * probeGuard, HELO: "probe.example", Dial: dial})
 	}()
 	var r *Result
 	select {
@@ -621,6 +633,27 @@ func TestContextCancelStopsProbe(t *testing.T) {
 	if r.Verdict != VerdictUnknown || len(r.Attempts) == 0 {
 		t.Errorf("verdict %s attempts %+v", r.Verdict, r.Attempts)
 	}
+}
+
+// cancelAfterRCPT cancels once the client reads after having sent RCPT.
+type cancelAfterRCPT struct {
+	net.Conn
+	cancel func()
+	rcpt   atomic.Bool
+}
+
+func (c *cancelAfterRCPT) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("RCPT ")) {
+		c.rcpt.Store(true)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *cancelAfterRCPT) Read(p []byte) (int, error) {
+	if c.rcpt.Load() {
+		c.cancel()
+	}
+	return c.Conn.Read(p)
 }
 
 // The command writer refuses DATA and BDAT (and everything not on its

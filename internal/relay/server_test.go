@@ -27,7 +27,6 @@ type policy struct {
 	authMail    bool                // 530 every MAIL
 	mailErr     map[string]error    // MAIL FROM address -> reply
 	rcptDelay   time.Duration       // tarpit: delay every RCPT reply
-	onRcpt      func()              // called when a RCPT arrives, before the delay
 	tlsConfig   *tls.Config         // offer STARTTLS and require it before MAIL
 	dataReply   *smtp.SMTPError     // reply to DATA (never reached)
 	stop        chan struct{}       // closed at cleanup: ends tarpit sleeps
@@ -81,9 +80,6 @@ var (
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.record("rcpt", to)
-	if s.p.onRcpt != nil {
-		s.p.onRcpt()
-	}
 	if s.p.rcptDelay > 0 {
 		select {
 		case <-time.After(s.p.rcptDelay):

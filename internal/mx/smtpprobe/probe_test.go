@@ -421,15 +421,25 @@ func TestProbeConnectRefused(t *testing.T) {
 
 func TestProbeContextCancel(t *testing.T) {
 	release := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	// The server cancels the caller's context once connected and never
-	// greets. The step timeout is longer than the test's hang guard, so
-	// only the cancellation can end the probe before the guard.
-	srv := smtptest.StartScripted(t, func(net.Conn, *bufio.Reader, *smtptest.CommandLog) { cancel(); <-release })
+	srv := smtptest.StartScripted(t, func(net.Conn, *bufio.Reader, *smtptest.CommandLog) { <-release })
 	defer close(release)
+	// The server never greets, and the step timeout is longer than the
+	// test's hang guard: only the cancellation can end the probe before
+	// the guard. The context is cancelled when the probe first reads (the
+	// greeting's deadline is set by then): while it waits for the greeting.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &cancelOnRead{Conn: nc, cancel: cancel}, nil
+	}
 	done := make(chan *Result, 1)
 	go func() {
-		done <- Probe(ctx, "mx.test.example", srv.Addr.Addr(), int(srv.Addr.Port()), Options{Timeout: 2 * probeGuard})
+		done <- Probe(ctx, "mx.test.example", srv.Addr.Addr(), int(srv.Addr.Port()), Options{Timeout: 2 * probeGuard, Dial: dial})
 	}()
 	var res *Result
 	select {
@@ -440,6 +450,17 @@ func TestProbeContextCancel(t *testing.T) {
 	if res.Failure != FailCanceled {
 		t.Errorf("failure %q: %s", res.Failure, res.Error)
 	}
+}
+
+// cancelOnRead cancels a context when the client reads.
+type cancelOnRead struct {
+	net.Conn
+	cancel func()
+}
+
+func (c *cancelOnRead) Read(p []byte) (int, error) {
+	c.cancel()
+	return c.Conn.Read(p)
 }
 
 func TestProbeRefusesInjection(t *testing.T) {
