@@ -476,6 +476,7 @@ func TestHostileBanners(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // a server each; the slow ones wait out the timeout together
 			ap, tp := rawServer(t, func(c net.Conn, r *bufio.Reader) {
 				tt.greet(c)
 				closedDialogue(c, r)
