@@ -190,9 +190,15 @@ func TestDiscoverBuiltin(t *testing.T) {
 		t.Errorf("usable %+v", d.Usable())
 	}
 
-	// Nothing found (a wildcard TXT is not a key): warn, never fail.
+	// Nothing found (a wildcard TXT is not a key): warn, never fail. A
+	// client each, so nothing.example's counters are its own.
+	var retried int64
 	for _, dom := range []string{"nothing.example", "wild.example"} {
+		c := srv.Client(t)
 		d = Discover(ctx, c, dom, nil)
+		if dom == "nothing.example" {
+			retried = c.Stats().Servers[0].Retried
+		}
 		if got := ids(d.Findings); !slices.Equal(got, []string{"dkim.no-selector-found/warn"}) {
 			t.Errorf("%s findings %v", dom, got)
 		}
@@ -200,11 +206,21 @@ func TestDiscoverBuiltin(t *testing.T) {
 			t.Errorf("title %q", d.Findings[0].Title)
 		}
 	}
-	// Every built-in name was asked exactly once per domain.
+	// Every built-in name was asked exactly once per domain. dnstest cannot
+	// tell a retransmission from a new question (the client gives each
+	// packet an ID of its own), so packets beyond one a name must be the
+	// client's own retransmissions or retries (a loaded machine causes
+	// some), never a second lookup.
+	var extra int64
 	for _, ks := range KnownSelectors() {
-		if got := srv.Count(ks.Selector+"._domainkey.nothing.example", dns.TypeTXT); got != 1 {
-			t.Errorf("%s asked %d times", ks.Selector, got)
+		got := srv.Count(ks.Selector+"._domainkey.nothing.example", dns.TypeTXT)
+		if got < 1 {
+			t.Errorf("%s not asked", ks.Selector)
 		}
+		extra += int64(got - 1)
+	}
+	if extra > retried {
+		t.Errorf("%d packets beyond one a selector, but the client resent only %d: a selector was looked up twice", extra, retried)
 	}
 }
 
