@@ -180,6 +180,7 @@ func TestRelayCmdUnreachable(t *testing.T) {
 }
 
 func TestRelayCmdResolvesNames(t *testing.T) {
+	t.Parallel() // waits on DNS timeouts or a grace period; servers and files of its own
 	addr, _ := startClosedMTA(t)
 	_, port, _ := net.SplitHostPort(addr)
 	dns := dnstest.Start(t, `
@@ -283,6 +284,7 @@ nullmx.example.     300 IN MX 0 .
 }
 
 func TestCheckRelayDNSFailureIsError(t *testing.T) {
+	t.Parallel() // waits on DNS timeouts or a grace period; servers and files of its own
 	dns := dnstest.Start(t, "")
 	dns.Set("broken.example", dnstest.Behavior{Drop: true})
 	runner := &check.Runner{Resolver: dns.Client(t), Options: check.Options{Relay: true, Only: []string{"relay"}}, Deadline: 20 * time.Second}

@@ -97,6 +97,7 @@ func readReports(t *testing.T, path string) []report.Report {
 // or write nothing (never a made-up error report), complete lines only, a
 // summary, and 130 for SIGINT, 143 for SIGTERM.
 func TestBatchSignals(t *testing.T) {
+	t.Parallel() // waits on DNS timeouts or a grace period; servers and files of its own
 	zone, names := batchZone(300)
 	srv := dnstest.Start(t, zone)
 	// The first targets are answered at once, so a report is written; the
@@ -144,6 +145,7 @@ func TestBatchSignals(t *testing.T) {
 // the rest appended; the union is a full run's, with no duplicates, and a
 // torn last line (SIGKILL during a write) is cut off.
 func TestBatchResume(t *testing.T) {
+	t.Parallel() // waits on DNS timeouts or a grace period; servers and files of its own
 	zone, names := batchZone(120)
 	srv := dnstest.Start(t, zone)
 	// The first dozen targets are answered, the others not (until the
