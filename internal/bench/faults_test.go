@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +24,12 @@ func TestFaultProxy(t *testing.T) {
 		loss, servfail float64
 		want           string
 	}{{0, 0, "answer"}, {0, 1, "servfail"}, {1, 0, "lost"}} {
+		// The proxy takes a random UDP port and the same TCP port, which
+		// another process on the machine may hold: try a few ports.
 		p, err := NewFaultProxy(srv.Addr(), tc.loss, tc.servfail)
+		for try := 0; try < 10 && errors.Is(err, syscall.EADDRINUSE); try++ {
+			p, err = NewFaultProxy(srv.Addr(), tc.loss, tc.servfail)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
