@@ -129,8 +129,8 @@ func TestContextDeadline(t *testing.T) {
 	if !errors.As(err, &de) || !dnsx.IsTemporary(err) || de.Reason != "deadline exceeded" {
 		t.Fatalf("err = %v, want a temporary failure for the deadline", err)
 	}
-	if st := c.Stats().Servers[0]; st.TimedOut != 0 || st.Retried != 0 {
-		t.Errorf("stats %+v: the deadline was not honoured at once", st)
+	if st := c.Stats().Servers[0]; st.TimedOut != 0 {
+		t.Errorf("stats %+v: a client timeout, not the deadline, ended the question", st)
 	}
 }
 
