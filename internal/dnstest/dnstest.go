@@ -63,7 +63,7 @@ type Query struct {
 	ID    uint16
 	// Resent marks a UDP packet that repeats an earlier one (same ID and
 	// question): the client's retransmission of the same exchange, not a
-	// new question.
+	// new question. (dnsx resends with a new ID: see Count.)
 	Resent bool
 }
 
@@ -247,9 +247,11 @@ func (s *Server) Queries() []Query {
 }
 
 // Count returns how many times name/qtype was asked (qtype 0: any type).
-// A retransmission of the same exchange (a resent UDP packet) is not a new
-// question and is not counted: on a loaded machine a reply may come after
-// the client's adaptive resend timer, and "asked once" must still hold.
+// A UDP packet that repeats an earlier one with the same ID is a
+// retransmission and is not counted. dnsx gives each transmission an ID of
+// its own, so its retransmissions (a reply slower than its adaptive resend
+// timer, as on a loaded machine) are counted here: a test of "asked once"
+// through dnsx allows for the client's Stats().Servers[i].Retried.
 // Packets counts every packet.
 func (s *Server) Count(name string, qtype uint16) int {
 	return s.count(name, qtype, false)
