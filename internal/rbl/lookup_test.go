@@ -322,13 +322,16 @@ func TestEveryQuestionOnceAndConcurrently(t *testing.T) {
 			ipLists++
 		}
 	}
-	if got := srv.Total(); got != ipLists {
-		t.Errorf("%d questions for %d IPv4 lists", got, ipLists)
-	}
+	// One question a list. Packets beyond that must be the client's own
+	// retransmissions (dnstest counts them: dnsx resends with a new ID),
+	// which a loaded machine can cause; never a second lookup.
+	distinct := map[string]bool{}
 	for _, q := range srv.Queries() {
-		if srv.Count(q.Name, q.Type) != 1 {
-			t.Errorf("%s asked %d times", q.Name, srv.Count(q.Name, q.Type))
-		}
+		distinct[q.Name+"/"+dns.TypeToString[q.Type]] = true
+	}
+	retried := int(c.Stats().Servers[0].Retried)
+	if got := srv.Total(); len(distinct) != ipLists || got-ipLists > retried {
+		t.Errorf("%d questions (%d distinct, %d retransmitted) for %d IPv4 lists", got, len(distinct), retried, ipLists)
 	}
 	if rep.Status != findings.StatusPass || rep.Counts.Clean != ipLists {
 		t.Errorf("status %s counts %+v", rep.Status, rep.Counts)
