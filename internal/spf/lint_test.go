@@ -260,10 +260,17 @@ func TestLintSendsEachQuestionOnce(t *testing.T) {
 	for _, q := range srv.Queries() {
 		seen[fmt.Sprintf("%s/%s", q.Name, dns.TypeToString[q.Type])]++
 	}
-	for k, n := range seen {
-		if n > 1 {
-			t.Errorf("%s asked %d times", k, n)
-		}
+	// dnstest counts the client's retransmissions as questions (dnsx
+	// resends with a new ID), which a loaded machine can cause: packets
+	// beyond one a name must all be those, never a second lookup.
+	st := c.Stats()
+	retried := st.Servers[0].Retried
+	extra := 0
+	for _, n := range seen {
+		extra += n - 1
+	}
+	if extra > int(retried) {
+		t.Errorf("%d packets beyond one a name but %d retransmissions: a name was looked up twice: %v", extra, retried, seen)
 	}
 	// TXT and SPF(99) of the root, TXT of p1, p2, common, MX of the root,
 	// A and AAAA of mx.shared.example (asked by a: in three records).
@@ -272,12 +279,12 @@ func TestLintSendsEachQuestionOnce(t *testing.T) {
 		"p1.shared.example./TXT", "p2.shared.example./TXT", "common.shared.example./TXT",
 		"mx.shared.example./A", "mx.shared.example./AAAA",
 	}
-	if srv.Total() != len(want) || len(seen) != len(want) {
-		t.Errorf("%d questions (%d distinct), want %d: %v", srv.Total(), len(seen), len(want), seen)
+	if len(seen) != len(want) {
+		t.Errorf("%d distinct questions, want %d: %v", len(seen), len(want), seen)
 	}
 	for _, w := range want {
-		if seen[w] != 1 {
-			t.Errorf("%s: asked %d times", w, seen[w])
+		if seen[w] == 0 {
+			t.Errorf("%s: not asked", w)
 		}
 	}
 	// Yet common is evaluated, and counted, three times: 4 terms at the
@@ -285,8 +292,8 @@ func TestLintSendsEachQuestionOnce(t *testing.T) {
 	if lr.Lookups != 11 {
 		t.Errorf("lookups %d, want 11", lr.Lookups)
 	}
-	if st := c.Stats(); st.Sent != int64(len(want)) {
-		t.Errorf("client sent %d packets", st.Sent)
+	if st.Sent-retried != int64(len(want)) {
+		t.Errorf("client sent %d packets, %d of them again", st.Sent, retried)
 	}
 	t.Logf("lint of a tree with shared includes: %d questions for %d distinct (name, type); %d lookups counted", srv.Total(), len(seen), lr.Lookups)
 }
