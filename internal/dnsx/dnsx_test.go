@@ -181,10 +181,13 @@ func TestCoalescing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.Count("example.com", dns.TypeTXT); n != 1 {
+	// (Retransmissions, which a loaded machine can cause, are no second
+	// question; dnstest counts them since dnsx resends with a new ID.)
+	st := c.Stats()
+	if n := srv.Count("example.com", dns.TypeTXT) - int(st.Servers[0].Retried); n != 1 {
 		t.Errorf("server saw %d queries, want 1", n)
 	}
-	if st := c.Stats(); st.Sent != 1 || st.CacheHits != 49 {
+	if st.Sent-st.Servers[0].Retried != 1 || st.CacheHits != 49 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -195,6 +198,10 @@ func TestFailuresAreNotShared(t *testing.T) {
 	srv := dnstest.Start(t, testZone)
 	srv.Set("sf.example.com", dnstest.Behavior{Rcode: dns.RcodeServerFailure, Delay: 50 * time.Millisecond})
 	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: time.Second, Retries: -1})
+	// Questions for the name, the client's retransmissions (which dnstest
+	// counts, dnsx resending with a new ID; a loaded machine causes some)
+	// set aside.
+	asked := func() int { return srv.Count("sf.example.com", 0) - int(c.Stats().Servers[0].Retried) }
 	// Ten at once share one exchange and its failure.
 	var wg sync.WaitGroup
 	var bad sync.Map
@@ -209,7 +216,7 @@ func TestFailuresAreNotShared(t *testing.T) {
 	}
 	wg.Wait()
 	bad.Range(func(k, v any) bool { t.Errorf("asker %v: err = %v", k, v); return true })
-	if n := srv.Count("sf.example.com", 0); n != 1 {
+	if n := asked(); n != 1 {
 		t.Errorf("ten concurrent askers sent %d, want 1", n)
 	}
 	// Later askers ask again.
@@ -218,7 +225,7 @@ func TestFailuresAreNotShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.Count("sf.example.com", 0); n != 3 {
+	if n := asked(); n != 3 {
 		t.Errorf("sent %d, want 3: a failure must not be cached", n)
 	}
 	// Once the name answers, the answer is shared again.
@@ -228,7 +235,7 @@ func TestFailuresAreNotShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.Count("sf.example.com", 0); n != 4 {
+	if n := asked(); n != 4 {
 		t.Errorf("sent %d, want 4: answers are cached", n)
 	}
 	if st := c.Stats(); st.Failures != 3 || st.Servers[0].ServFail != 3 || st.Servers[0].Answered != 1 {
