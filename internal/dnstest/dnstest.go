@@ -257,6 +257,21 @@ func (s *Server) Count(name string, qtype uint16) int {
 	return s.count(name, qtype, false)
 }
 
+// AskedOnce reports how many times name/qtype reached the server, and
+// whether that is once, apart from retransmissions: c (the client that
+// asked) counts its own, which dnstest cannot tell from new questions since
+// dnsx gives each packet its own ID. A loaded machine causes some; a second
+// lookup (a cache or coalescing bug) on an otherwise quiet run does not
+// hide behind them.
+func (s *Server) AskedOnce(c *dnsx.Client, name string, qtype uint16) (int, bool) {
+	n := s.Count(name, qtype)
+	var retried int64
+	for _, st := range c.Stats().Servers {
+		retried += st.Retried
+	}
+	return n, n >= 1 && int64(n-1) <= retried
+}
+
 // Packets is Count with retransmissions included.
 func (s *Server) Packets(name string, qtype uint16) int {
 	return s.count(name, qtype, true)
