@@ -3,7 +3,6 @@ package bounce
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -41,8 +40,7 @@ func TestMatcherAgrees(t *testing.T) {
 			}
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
-	for _, f := range files {
+	for _, f := range equivalenceFiles(t) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
