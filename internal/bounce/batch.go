@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,12 +33,15 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	type job struct {
-		in   Input
-		done chan Item
-	}
-	order := make(chan *job, 2*workers)
-	work := make(chan *job, workers)
+	// Work moves in chunks of up to chunkSlots messages, so the hand-offs
+	// between the reader, the workers and fn (a goroutine switch each) are
+	// paid per chunk, not per message. The files of a directory are read
+	// by the workers themselves (reading is a third of the work on a
+	// Maildir, and serial in one reader); a file that turns out large or
+	// an mbox is streamed by fn's goroutine when its turn comes, through
+	// this same function, so memory stays bounded.
+	order := make(chan *chunk, 2*workers)
+	work := make(chan *chunk, workers)
 	stop := make(chan struct{})
 	mem := newByteBudget(maxInFlight)
 	var wg sync.WaitGroup
@@ -45,40 +49,77 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range work {
-				it := Item{Name: j.in.Name, Size: j.in.Size, Truncated: j.in.Truncated}
-				it.Bounce, it.Err = ParseInput(j.in)
-				mem.release(len(j.in.Data))
-				j.in.Data = nil
-				j.done <- it
+			for c := range work {
+				c.parse(max, mem)
+				close(c.done)
 			}
 		}()
 	}
 	readErr := make(chan error, 1)
 	go func() {
-		err := ReadPaths(paths, stdin, max, func(in Input) error {
-			j := &job{in: in, done: make(chan Item, 1)}
-			mem.acquire(len(in.Data))
+		cur := newChunk()
+		flush := func() error {
+			if len(cur.slots) == 0 {
+				return nil
+			}
+			c := cur
+			cur = newChunk()
 			select {
-			case order <- j:
+			case order <- c:
 			case <-stop:
 				return errStopped
 			}
-			work <- j
+			work <- c
 			return nil
+		}
+		add := func(sl slot) error {
+			cur.slots = append(cur.slots, sl)
+			cur.bytes += len(sl.in.Data)
+			if len(cur.slots) >= chunkSlots || cur.bytes >= chunkBytes {
+				return flush()
+			}
+			return nil
+		}
+		err := walkPaths(paths, stdin, max, func(in Input) error {
+			mem.acquire(len(in.Data))
+			return add(slot{in: in})
+		}, func(path string) error {
+			return add(slot{path: path})
 		})
+		if err == nil {
+			err = flush()
+		}
 		close(order)
 		close(work)
 		readErr <- err
 	}()
 	var fnErr error
-	for j := range order {
-		it := <-j.done
-		if fnErr != nil {
-			continue
+	emit := func(it Item) error {
+		if fnErr == nil {
+			if fnErr = fn(it); fnErr != nil {
+				close(stop)
+			}
 		}
-		if fnErr = fn(it); fnErr != nil {
-			close(stop)
+		return fnErr
+	}
+	for c := range order {
+		<-c.done
+		for _, sl := range c.slots {
+			if fnErr != nil {
+				break
+			}
+			if sl.stream {
+				if err := ParseAll([]string{sl.path}, nil, max, workers, emit); err != nil && fnErr == nil {
+					fnErr = err
+					close(stop)
+				}
+				continue
+			}
+			for _, it := range sl.items {
+				if emit(it) != nil {
+					break
+				}
+			}
 		}
 	}
 	wg.Wait()
@@ -87,6 +128,58 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 		return fnErr
 	}
 	return err
+}
+
+// Chunk sizes: enough messages that a hand-off is rare, few enough bytes
+// that the chunks in flight stay small.
+const (
+	chunkSlots = 32
+	chunkBytes = 1 << 20
+)
+
+// chunk is consecutive inputs of a batch, parsed together by one worker.
+type chunk struct {
+	slots []slot
+	bytes int
+	done  chan struct{}
+}
+
+func newChunk() *chunk {
+	return &chunk{slots: make([]slot, 0, chunkSlots), done: make(chan struct{})}
+}
+
+// slot is one input: a message already read (in), or a directory member
+// the worker reads (path). Its results are items; stream says the file
+// is too large to read whole or an mbox, so the consumer streams it.
+type slot struct {
+	in     Input
+	path   string
+	items  []Item
+	stream bool
+}
+
+func (c *chunk) parse(max int64, mem *byteBudget) {
+	for i := range c.slots {
+		sl := &c.slots[i]
+		if sl.path == "" {
+			sl.items = []Item{parseItem(sl.in)}
+			mem.release(len(sl.in.Data))
+			sl.in.Data = nil
+			continue
+		}
+		data, ok := readSmall(sl.path, min(max, smallFile))
+		if !ok || (!strings.HasSuffix(strings.ToLower(sl.path), ".eml") && bytes.HasPrefix(data, []byte("From "))) {
+			sl.stream = true
+			continue
+		}
+		sl.items = []Item{parseItem(Input{Name: sl.path, Data: data, Size: int64(len(data))})}
+	}
+}
+
+func parseItem(in Input) Item {
+	it := Item{Name: in.Name, Size: in.Size, Truncated: in.Truncated}
+	it.Bounce, it.Err = ParseInput(in)
+	return it
 }
 
 // maxInFlight bounds the bytes of messages read but not yet parsed: with

@@ -128,3 +128,64 @@ func TestSuppressionKeepsLocalPart(t *testing.T) {
 }
 
 func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
+
+// A directory's members are read by the workers; an mbox among them and a
+// file too large to read whole are streamed when their turn comes. The
+// order is still the input order (directory sorted, an mbox's messages in
+// place), over several chunks, and fn can stop the run inside a streamed
+// file.
+func TestParseAllDirectory(t *testing.T) {
+	dir := t.TempDir()
+	msg := func(i int) string {
+		return fmt.Sprintf("From: MAILER-DAEMON@x.example\nSubject: failure\n\n<u%d@example.org>: 550 5.1.1 User unknown\n", i)
+	}
+	var want []string
+	for i := 0; i < 3*chunkSlots; i++ {
+		name := fmt.Sprintf("%s/%03d.eml", dir, i)
+		body := msg(i)
+		switch i {
+		case 5: // an mbox of three messages
+			name = fmt.Sprintf("%s/%03d.mbox", dir, i)
+			body = ""
+			for k := 0; k < 3; k++ {
+				body += "From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + msg(1000+k) + "\n"
+				want = append(want, fmt.Sprintf("%s#%d", name, k+1))
+			}
+		case 40: // larger than smallFile: streamed, not read whole
+			body = msg(i) + strings.Repeat("filler text\n", smallFile/12+10)
+			want = append(want, name)
+		default:
+			want = append(want, name)
+		}
+		if err := writeFile(name, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err := ParseAll([]string{dir}, nil, DefaultMaxSize, 3, func(it Item) error {
+		got = append(got, it.Name)
+		if it.Err != nil || it.Bounce == nil || len(it.Bounce.Failures) != 1 {
+			t.Errorf("%s: %v %+v", it.Name, it.Err, it.Bounce)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %d items in this order:\n%s\nwant %d:\n%s", len(got), strings.Join(got, "\n"), len(want), strings.Join(want, "\n"))
+	}
+	// Stopping inside the streamed mbox ends the run there.
+	n := 0
+	stop := errors.New("stop")
+	err = ParseAll([]string{dir}, nil, DefaultMaxSize, 2, func(it Item) error {
+		n++
+		if strings.HasSuffix(it.Name, ".mbox#2") {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 7 {
+		t.Errorf("stop inside the mbox: %v after %d items, want stop after 7", err, n)
+	}
+}

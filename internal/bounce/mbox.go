@@ -35,6 +35,12 @@ type Input struct {
 // read as far as the limit (Input.Truncated). fn is called for every message in order; an error from fn stops
 // the walk.
 func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error) error {
+	return walkPaths(paths, stdin, max, fn, func(path string) error { return readFile(path, max, fn) })
+}
+
+// walkPaths is ReadPaths with the files found in directories handed to
+// member instead of being read (ParseAll's workers read them).
+func walkPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error, member func(path string) error) error {
 	for _, p := range paths {
 		if p == "-" {
 			if err := readStream("-", stdin, max, fn); err != nil {
@@ -57,7 +63,7 @@ func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error)
 			return err
 		}
 		for _, f := range files {
-			if err := readFile(f, max, fn); err != nil {
+			if err := member(f); err != nil {
 				return err
 			}
 		}
