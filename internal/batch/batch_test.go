@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,5 +183,85 @@ func TestSourceSkipsDoneTargetsWithOneSet(t *testing.T) {
 	}
 	if done.Len() != 3 {
 		t.Fatalf("the shared set holds %d targets, want 3", done.Len())
+	}
+}
+
+// -j is a maximum that memory can lower: while the run holds more than its
+// budget a new target waits for one in flight (at least one always runs);
+// under the budget all -j run at once.
+func TestEngineAdmitsByMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inUse uint64
+		want  int32 // most targets in flight
+	}{
+		{"over budget", 1 << 40, 1},
+		{"under budget", 0, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var names []string
+			for i := 0; i < 64; i++ {
+				names = append(names, fmt.Sprintf("d%d.example", i))
+			}
+			src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
+			var now, most atomic.Int32
+			all := make(chan struct{}) // closed when 8 run at once
+			var once sync.Once
+			eng := &Engine{
+				Jobs:        8,
+				MemoryLimit: 64 << 20,
+				InUse:       func() uint64 { return tc.inUse },
+				Check: func(ctx context.Context, tg target.Target) *report.Report {
+					n := now.Add(1)
+					defer now.Add(-1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					if n == 8 {
+						once.Do(func() { close(all) })
+					}
+					if tc.want == 1 && tg.Name < "d2" {
+						// Long enough for an engine without admission to
+						// start another target meanwhile.
+						time.Sleep(20 * time.Millisecond)
+					}
+					if tc.want == 8 {
+						// Hold the first targets until 8 run together
+						// (bounded, so a wrong engine fails, not hangs).
+						select {
+						case <-all:
+						case <-time.After(10 * time.Second):
+						}
+					}
+					return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+				},
+			}
+			sum, err := eng.Run(context.Background(), src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Total != 64 || most.Load() != tc.want {
+				t.Fatalf("%d targets, at most %d in flight, want 64 and %d", sum.Total, most.Load(), tc.want)
+			}
+		})
+	}
+}
+
+// A run sizes the soft memory limit to -j and puts the old one back.
+func TestEngineRestoresMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT set: the engine leaves the limit alone")
+	}
+	before := debug.SetMemoryLimit(-1)
+	var during int64
+	src, _ := NewSource([]string{"a.example"}, "", nil, Shard{0, 1}, Set{}, nil)
+	eng := &Engine{Jobs: 200, Check: func(ctx context.Context, tg target.Target) *report.Report {
+		during = debug.SetMemoryLimit(-1)
+		return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+	}}
+	if _, err := eng.Run(context.Background(), src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if during != MemoryLimitFor(200) || debug.SetMemoryLimit(-1) != before {
+		t.Fatalf("limit during the run %d (want %d), after %d (want %d)", during, MemoryLimitFor(200), debug.SetMemoryLimit(-1), before)
 	}
 }

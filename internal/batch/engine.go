@@ -3,11 +3,14 @@ package batch
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
@@ -42,6 +45,31 @@ type Engine struct {
 	// (debug.SetMemoryLimit); 0 means MemoryLimitFor(Jobs), negative
 	// leaves the limit alone. A GOMEMLIMIT in the environment wins.
 	MemoryLimit int64
+	// InUse reports the memory the run holds now; nil reads the runtime's
+	// live heap (as of the last collection) plus goroutine stacks. While it
+	// is above admitFraction of the limit no new target starts (unless
+	// none is in flight), so -j is a maximum that memory can lower.
+	InUse func() uint64
+}
+
+// admitFraction of the soft limit is what live heap and stacks may take
+// before new targets wait; the rest is room for garbage between
+// collections, so the collector does not run back to back.
+const admitFraction = 0.7
+
+var inUseSamples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+
+// runtimeInUse is the default Engine.InUse (called by the feeding
+// goroutine only).
+func runtimeInUse() uint64 {
+	metrics.Read(inUseSamples)
+	var n uint64
+	for _, s := range inUseSamples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			n += s.Value.Uint64()
+		}
+	}
+	return n
 }
 
 // A batch's live memory does not grow with the list (counts, a bounded
@@ -63,18 +91,18 @@ const (
 // runtime bounds its CPU share at 50%), it never fails the run.
 func MemoryLimitFor(jobs int) int64 { return memoryBase + int64(max(jobs, 1))*memoryPerJob }
 
-// setMemoryLimit applies the limit for a run and returns how to restore
-// the previous one.
-func (e *Engine) setMemoryLimit(jobs int) func() {
-	limit := e.MemoryLimit
+// setMemoryLimit applies the limit for a run. It returns how to restore
+// the previous one and the limit in force (math.MaxInt64: none).
+func (e *Engine) setMemoryLimit(jobs int) (restore func(), limit int64) {
+	limit = e.MemoryLimit
 	if limit == 0 {
 		limit = MemoryLimitFor(jobs)
 	}
 	if limit < 0 || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
+		return func() {}, debug.SetMemoryLimit(-1)
 	}
 	old := debug.SetMemoryLimit(limit)
-	return func() { debug.SetMemoryLimit(old) }
+	return func() { debug.SetMemoryLimit(old) }, limit
 }
 
 // Entry is a failing or erroring target in the summary.
@@ -217,7 +245,16 @@ func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, 
 		grace = DefaultGrace
 	}
 	jobs := max(e.Jobs, 1)
-	defer e.setMemoryLimit(jobs)()
+	restore, limit := e.setMemoryLimit(jobs)
+	defer restore()
+	inUse := e.InUse
+	if inUse == nil {
+		inUse = runtimeInUse
+	}
+	budget := uint64(math.MaxUint64)
+	if limit > 0 && limit < math.MaxInt64 {
+		budget = uint64(float64(limit) * admitFraction)
+	}
 	// Checks run under their own context, which outlives a stop by grace.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
@@ -231,6 +268,8 @@ func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, 
 		emitErr  error
 		cutOff   int
 		work     = make(chan target.Target)
+		inFlight atomic.Int64
+		finish   = make(chan struct{}, 1) // a target ended: memory may be free
 		wg       sync.WaitGroup
 		failOn   = e.FailOn
 		finished = func(r *report.Report) {
@@ -263,6 +302,11 @@ func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, 
 			defer wg.Done()
 			for t := range work {
 				finished(e.Check(runCtx, t))
+				inFlight.Add(-1)
+				select {
+				case finish <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
@@ -283,9 +327,20 @@ feed:
 		if !ok {
 			break
 		}
+		// Memory admission: while the run holds more than its budget, a
+		// new target waits for one in flight to end (at least one runs).
+		for budget != math.MaxUint64 && inFlight.Load() > 0 && inUse() > budget {
+			select {
+			case <-finish:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		inFlight.Add(1)
 		select {
 		case work <- t:
 		case <-ctx.Done():
+			inFlight.Add(-1)
 			break feed
 		}
 	}

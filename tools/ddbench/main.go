@@ -56,6 +56,7 @@ func main() {
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
 	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare (with -serve: also serve behind such a proxy)")
 	dot := flag.Bool("dot", true, "also run each single check over DNS over TLS, through a relay that delays every chunk by half the latency each way (the handshakes pay round trips as on a real path)")
+	env := flag.String("env", "", "environment for deliverdoctor in batch rows, space-separated (e.g. \"GOMEMLIMIT=off\" to compare without the batch's soft memory limit)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
 	if *serve > 0 {
@@ -80,6 +81,10 @@ func main() {
 	extra = append(extra, strings.Fields(*args)...)
 	if len(extra) > 0 {
 		fmt.Printf("deliverdoctor arguments: %s\n", strings.Join(extra, " "))
+	}
+	batchEnv = strings.Fields(*env)
+	if len(batchEnv) > 0 {
+		fmt.Printf("batch environment: %s\n", *env)
 	}
 	var blocklists []string
 	for _, z := range bench.DNSBLZones(*dnsbls) {
@@ -205,6 +210,9 @@ func dotCheck(bin, dir string, depth, dnsbls, reps int, latency time.Duration, a
 	return wall, path, (relay.Conns.Load() - before) / int64(max(reps, 1))
 }
 
+// batchEnv is -env: added to deliverdoctor's environment in batch rows.
+var batchEnv []string
+
 func faultShares(s string) (float64, float64) {
 	a, b, ok := strings.Cut(s, ",")
 	loss, err1 := strconv.ParseFloat(a, 64)
@@ -318,6 +326,7 @@ func batchRows(bin, dir string, n, depth int, jobs []int, dnsbls int, latency, j
 		cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = nil, &stderr
+		cmd.Env = append(os.Environ(), batchEnv...)
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			fail("batch: %v", err)
