@@ -56,6 +56,7 @@ func main() {
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
 	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare (with -serve: also serve behind such a proxy)")
 	dot := flag.Bool("dot", true, "also run each single check over DNS over TLS, through a relay that delays every chunk by half the latency each way (the handshakes pay round trips as on a real path)")
+	prebuilt := flag.String("bin", "", "use this deliverdoctor binary instead of building ./cmd/deliverdoctor (e.g. an older build, to compare)")
 	env := flag.String("env", "", "environment for deliverdoctor in batch rows, space-separated (e.g. \"GOMEMLIMIT=off\" to compare without the batch's soft memory limit)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
@@ -70,9 +71,14 @@ func main() {
 	must(err)
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "deliverdoctor")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	must(build.Run())
+	if *prebuilt != "" {
+		bin = *prebuilt
+		fmt.Printf("deliverdoctor binary: %s\n", bin)
+	} else {
+		build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		must(build.Run())
+	}
 
 	extra := []string{}
 	if *checks != "" {
