@@ -34,6 +34,7 @@ type streamPool struct {
 	conns []*streamConn
 
 	dials, warmed atomic.Int64 // connections opened (all, and ahead of a question)
+	warmErr       error        // why warm failed, for the first question (p.mu)
 }
 
 // A single check asks up to ~150 questions at once (68 of them blocklist
@@ -96,6 +97,10 @@ func (p *streamPool) get(ctx context.Context, deadline time.Time) (*streamConn, 
 	if best != nil && (bestN < streamPerConn || len(p.conns) >= streamConns) {
 		return best, nil
 	}
+	if err := p.warmErr; err != nil && best == nil {
+		p.warmErr = nil
+		return nil, err
+	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	conn, err := p.dial(dctx, "tcp", p.addr)
@@ -112,8 +117,9 @@ func (p *streamPool) get(ctx context.Context, deadline time.Time) (*streamConn, 
 // warm opens the first connection ahead of the first question (DNS over
 // TLS: the TCP and TLS handshakes overlap the program's start-up instead of
 // delaying its first answer). Questions that come meanwhile wait for it and
-// use it. A failure is dropped: the first question dials again and reports
-// its own error.
+// use it. If it fails for another reason than a timeout (a certificate
+// the CA does not vouch for, a refused connection), the first question to
+// find no connection gets that error at once; the next ones dial again.
 func (p *streamPool) warm(timeout time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,6 +130,10 @@ func (p *streamPool) warm(timeout time.Duration) {
 	defer cancel()
 	conn, err := p.dial(ctx, "tcp", p.addr)
 	if err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			p.warmErr = err
+		}
 		return
 	}
 	c := &streamConn{conn: conn, pending: map[uint16]*streamWaiter{}}
