@@ -265,3 +265,34 @@ func TestEngineRestoresMemoryLimit(t *testing.T) {
 		t.Fatalf("limit during the run %d (want %d), after %d (want %d)", during, MemoryLimitFor(200), debug.SetMemoryLimit(-1), before)
 	}
 }
+
+// The memory budget caps the targets in flight before they start: with a
+// limit whose budget holds ten targets, -j 200 runs at most ten at once.
+func TestEngineCapsJobsByMemory(t *testing.T) {
+	var names []string
+	for i := 0; i < 100; i++ {
+		names = append(names, fmt.Sprintf("d%d.example", i))
+	}
+	src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
+	var now, most atomic.Int32
+	eng := &Engine{
+		Jobs:        200,
+		MemoryLimit: int64(float64(10*perTarget)/admitFraction) + 1,
+		InUse:       func() uint64 { return 0 },
+		Check: func(ctx context.Context, tg target.Target) *report.Report {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(time.Millisecond) // let the others pile up if they could
+			return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+		},
+	}
+	sum, err := eng.Run(context.Background(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total != 100 || most.Load() > 10 || most.Load() < 2 {
+		t.Fatalf("%d targets, at most %d in flight, want 100 and 2..10", sum.Total, most.Load())
+	}
+}

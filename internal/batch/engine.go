@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sort"
@@ -46,9 +47,10 @@ type Engine struct {
 	// leaves the limit alone. A GOMEMLIMIT in the environment wins.
 	MemoryLimit int64
 	// InUse reports the memory the run holds now; nil reads the runtime's
-	// live heap (as of the last collection) plus goroutine stacks. While it
+	// live heap (as of the last collection) plus a stack per goroutine. While it
 	// is above admitFraction of the limit no new target starts (unless
-	// none is in flight), so -j is a maximum that memory can lower.
+	// none is in flight), and at most that budget / perTarget targets run
+	// at once: -j is a maximum that memory can lower.
 	InUse func() uint64
 }
 
@@ -57,19 +59,29 @@ type Engine struct {
 // collections, so the collector does not run back to back.
 const admitFraction = 0.7
 
-var inUseSamples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+// perTarget is what one target in flight holds at its peak, measured with
+// --selector s1 at -j 200 (about 32 goroutines of 8 KiB and their answers):
+// the budget divided by it caps the targets in flight before they start,
+// since a target admitted under the budget fans out afterwards.
+const perTarget = 350 << 10
+
+var inUseSamples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/stack/starting-size:bytes"}}
 
 // runtimeInUse is the default Engine.InUse (called by the feeding
-// goroutine only).
+// goroutine only): the live heap as of the last collection, plus a stack
+// of the runtime's starting size for every goroutine now. Counting
+// goroutines follows a burst at once; the runtime's own stack total also
+// holds freed stacks until the next collection, so it lags.
 func runtimeInUse() uint64 {
 	metrics.Read(inUseSamples)
-	var n uint64
-	for _, s := range inUseSamples {
-		if s.Value.Kind() == metrics.KindUint64 {
-			n += s.Value.Uint64()
-		}
+	var live, stack uint64
+	if v := inUseSamples[0].Value; v.Kind() == metrics.KindUint64 {
+		live = v.Uint64()
 	}
-	return n
+	if v := inUseSamples[1].Value; v.Kind() == metrics.KindUint64 {
+		stack = v.Uint64()
+	}
+	return live + uint64(runtime.NumGoroutine())*max(stack, 8<<10)
 }
 
 // A batch's live memory does not grow with the list (counts, a bounded
@@ -254,6 +266,7 @@ func (e *Engine) Run(ctx context.Context, src *Source, sum *Summary) (*Summary, 
 	budget := uint64(math.MaxUint64)
 	if limit > 0 && limit < math.MaxInt64 {
 		budget = uint64(float64(limit) * admitFraction)
+		jobs = max(1, min(jobs, int(budget/perTarget)))
 	}
 	// Checks run under their own context, which outlives a stop by grace.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
