@@ -603,7 +603,8 @@ func (c *Client) ask(ctx context.Context, m *dns.Msg, srv *server) (*dns.Msg, st
 			var mux *udpMux
 			if mux, err = srv.udp(); err == nil {
 				var rtt time.Duration
-				resp, rtt, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func() {
+				resp, rtt, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func(waited time.Duration) {
+					srv.expired(waited)
 					c.sent.Add(1)
 					srv.sent.Add(1)
 					srv.retried.Add(1)
