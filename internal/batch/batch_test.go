@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +20,7 @@ import (
 func TestSourceStreams(t *testing.T) {
 	in := "# list\n\na.example\nA.example. # again\nnot a domain!\nb.example\n"
 	var warn strings.Builder
-	src, err := NewSource([]string{"b.example"}, "-", strings.NewReader(in), Shard{0, 1}, nil, &warn)
+	src, err := NewSource([]string{"b.example"}, "-", strings.NewReader(in), Shard{0, 1}, Set{}, &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,15 +45,15 @@ func TestSourceStreams(t *testing.T) {
 
 func TestSourceInputProblems(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := NewSource(nil, dir, nil, Shard{0, 1}, nil, nil); err == nil || strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "is a directory") {
+	if _, err := NewSource(nil, dir, nil, Shard{0, 1}, Set{}, nil); err == nil || strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
 	}
-	if _, err := NewSource(nil, filepath.Join(dir, "missing"), nil, Shard{0, 1}, nil, nil); err == nil {
+	if _, err := NewSource(nil, filepath.Join(dir, "missing"), nil, Shard{0, 1}, Set{}, nil); err == nil {
 		t.Error("missing file accepted")
 	}
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("# nothing\n\n"), 0o644)
-	src, err := NewSource(nil, empty, nil, Shard{0, 1}, nil, nil)
+	src, err := NewSource(nil, empty, nil, Shard{0, 1}, Set{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestSourceInputProblems(t *testing.T) {
 	}
 	long := filepath.Join(dir, "long")
 	os.WriteFile(long, []byte(strings.Repeat("a", MaxInputLine+10)), 0o644)
-	src, _ = NewSource(nil, long, nil, Shard{0, 1}, nil, nil)
+	src, _ = NewSource(nil, long, nil, Shard{0, 1}, Set{}, nil)
 	if _, _, err := src.Next(); err == nil {
 		t.Error("an endless line was accepted")
 	}
@@ -88,7 +90,7 @@ func TestEngineStop(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		names = append(names, fmt.Sprintf("d%d.example", i))
 	}
-	src, _ := NewSource(names, "", nil, Shard{0, 1}, nil, nil)
+	src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
 	ctx, stop := context.WithCancel(context.Background())
 	var started, emitted atomic.Int32
 	eng := &Engine{
@@ -123,5 +125,174 @@ func TestEngineStop(t *testing.T) {
 	}
 	if !sum.Interrupted || sum.CutOff < 1 || int(emitted.Load()) != sum.Total || sum.Total >= 100 {
 		t.Errorf("interrupted %v cut off %d total %d emitted %d started %d", sum.Interrupted, sum.CutOff, sum.Total, emitted.Load(), started.Load())
+	}
+}
+
+// The set of targets done or seen is the one structure of a batch that
+// grows with the list: it must stay a table of 8-byte hashes, not a map
+// (about 38 bytes an entry).
+func TestSetStaysCompact(t *testing.T) {
+	s := NewSet()
+	const n = 200_000
+	for i := range n {
+		if !s.Add("domain", fmt.Sprintf("d%d.example", i)) {
+			t.Fatalf("d%d.example reported as seen before", i)
+		}
+		if got := len(s.t.slots); i > 64 && got*8 > (i+1)*15 {
+			t.Fatalf("after %d targets the table has %d slots (more than 1.875 a target: 15 bytes)", i+1, got)
+		}
+	}
+	if s.Len() != n {
+		t.Fatalf("Len %d, want %d", s.Len(), n)
+	}
+	for i := range n {
+		if !s.Has("domain", fmt.Sprintf("d%d.example", i)) || s.Add("domain", fmt.Sprintf("d%d.example", i)) {
+			t.Fatalf("d%d.example lost", i)
+		}
+	}
+	if s.Has("domain", "other.example") || s.Has("ip", "d1.example") {
+		t.Fatal("a name never added is in the set")
+	}
+	if (Set{}).Has("domain", "d1.example") || (Set{}).Len() != 0 {
+		t.Fatal("the zero Set is not empty")
+	}
+}
+
+// Resuming shares one set between the targets done and those seen: a done
+// target is skipped, a new one runs once however often it is listed.
+func TestSourceSkipsDoneTargetsWithOneSet(t *testing.T) {
+	done := NewSet()
+	done.Add("domain", "a.example")
+	src, err := NewSource(nil, "-", strings.NewReader("a.example\nb.example\nb.example\nc.example\n"), Shard{0, 1}, done, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		tg, ok, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, tg.Name)
+	}
+	if strings.Join(got, ",") != "b.example,c.example" {
+		t.Fatalf("got %v", got)
+	}
+	if done.Len() != 3 {
+		t.Fatalf("the shared set holds %d targets, want 3", done.Len())
+	}
+}
+
+// -j is a maximum that memory can lower: while the run holds more than its
+// budget a new target waits for one in flight (at least one always runs);
+// under the budget all -j run at once.
+func TestEngineAdmitsByMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inUse uint64
+		want  int32 // most targets in flight
+	}{
+		{"over budget", 1 << 40, 1},
+		{"under budget", 0, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var names []string
+			for i := 0; i < 64; i++ {
+				names = append(names, fmt.Sprintf("d%d.example", i))
+			}
+			src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
+			var now, most atomic.Int32
+			all := make(chan struct{}) // closed when 8 run at once
+			var once sync.Once
+			eng := &Engine{
+				Jobs:        8,
+				MemoryLimit: 64 << 20,
+				InUse:       func() uint64 { return tc.inUse },
+				Check: func(ctx context.Context, tg target.Target) *report.Report {
+					n := now.Add(1)
+					defer now.Add(-1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					if n == 8 {
+						once.Do(func() { close(all) })
+					}
+					if tc.want == 1 && tg.Name < "d2" {
+						// Long enough for an engine without admission to
+						// start another target meanwhile.
+						time.Sleep(20 * time.Millisecond)
+					}
+					if tc.want == 8 {
+						// Hold the first targets until 8 run together
+						// (bounded, so a wrong engine fails, not hangs).
+						select {
+						case <-all:
+						case <-time.After(10 * time.Second):
+						}
+					}
+					return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+				},
+			}
+			sum, err := eng.Run(context.Background(), src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Total != 64 || most.Load() != tc.want {
+				t.Fatalf("%d targets, at most %d in flight, want 64 and %d", sum.Total, most.Load(), tc.want)
+			}
+		})
+	}
+}
+
+// A run sizes the soft memory limit to -j and puts the old one back.
+func TestEngineRestoresMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT set: the engine leaves the limit alone")
+	}
+	before := debug.SetMemoryLimit(-1)
+	var during int64
+	src, _ := NewSource([]string{"a.example"}, "", nil, Shard{0, 1}, Set{}, nil)
+	eng := &Engine{Jobs: 200, Check: func(ctx context.Context, tg target.Target) *report.Report {
+		during = debug.SetMemoryLimit(-1)
+		return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+	}}
+	if _, err := eng.Run(context.Background(), src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if during != MemoryLimitFor(200) || debug.SetMemoryLimit(-1) != before {
+		t.Fatalf("limit during the run %d (want %d), after %d (want %d)", during, MemoryLimitFor(200), debug.SetMemoryLimit(-1), before)
+	}
+}
+
+// The memory budget caps the targets in flight before they start: with a
+// limit whose budget holds ten targets, -j 200 runs at most ten at once.
+func TestEngineCapsJobsByMemory(t *testing.T) {
+	var names []string
+	for i := 0; i < 100; i++ {
+		names = append(names, fmt.Sprintf("d%d.example", i))
+	}
+	src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
+	var now, most atomic.Int32
+	eng := &Engine{
+		Jobs:        200,
+		MemoryLimit: int64(float64(10*perTarget)/admitFraction) + 1,
+		InUse:       func() uint64 { return 0 },
+		Check: func(ctx context.Context, tg target.Target) *report.Report {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(time.Millisecond) // let the others pile up if they could
+			return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+		},
+	}
+	sum, err := eng.Run(context.Background(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total != 100 || most.Load() > 10 || most.Load() < 2 {
+		t.Fatalf("%d targets, at most %d in flight, want 100 and 2..10", sum.Total, most.Load())
 	}
 }

@@ -15,7 +15,7 @@ func FuzzSource(f *testing.F) {
 	f.Add("a.example\n# c\n\nb.example # x\n")
 	f.Add("not a domain\n\x00\xff\n192.0.2.1\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		src, err := NewSource(nil, "-", strings.NewReader(in), Shard{0, 1}, nil, nil)
+		src, err := NewSource(nil, "-", strings.NewReader(in), Shard{0, 1}, Set{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

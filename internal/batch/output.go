@@ -34,26 +34,26 @@ func OpenOutput(path string, resume bool, sum *Summary, failOn findings.Status) 
 	if !resume {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
-			return nil, nil, &InputError{fmt.Errorf("--output: %w", err)}
+			return nil, Set{}, &InputError{fmt.Errorf("--output: %w", err)}
 		}
-		return &Output{f: f}, nil, nil
+		return &Output{f: f}, Set{}, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, nil, &InputError{fmt.Errorf("--output: %w", err)}
+		return nil, Set{}, &InputError{fmt.Errorf("--output: %w", err)}
 	}
 	done, end, err := readDone(f, path, sum, failOn)
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, Set{}, err
 	}
 	if err := f.Truncate(end); err != nil {
 		f.Close()
-		return nil, nil, &InputError{fmt.Errorf("--output %s: cutting off the incomplete last line: %w", path, err)}
+		return nil, Set{}, &InputError{fmt.Errorf("--output %s: cutting off the incomplete last line: %w", path, err)}
 	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, Set{}, err
 	}
 	return &Output{f: f}, done, nil
 }
@@ -61,7 +61,7 @@ func OpenOutput(path string, resume bool, sum *Summary, failOn findings.Status) 
 // readDone reads the reports of an earlier run and returns them as a set,
 // and the offset just after the last complete line.
 func readDone(f *os.File, path string, sum *Summary, failOn findings.Status) (Set, int64, error) {
-	done := Set{}
+	done := NewSet()
 	r := bufio.NewReaderSize(f, 64<<10)
 	var end int64
 	for n := 1; ; n++ {
@@ -76,7 +76,7 @@ func readDone(f *os.File, path string, sum *Summary, failOn findings.Status) (Se
 			line = full
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, 0, &InputError{fmt.Errorf("--output %s line %d: %w", path, n, err)}
+			return Set{}, 0, &InputError{fmt.Errorf("--output %s line %d: %w", path, n, err)}
 		}
 		if errors.Is(err, io.EOF) {
 			// No newline: the torn line of a killed run (or nothing).
@@ -85,7 +85,7 @@ func readDone(f *os.File, path string, sum *Summary, failOn findings.Status) (Se
 		end += int64(len(line))
 		var rep report.Report
 		if jerr := json.Unmarshal(line, &rep); jerr != nil || rep.Schema == "" || rep.Target == "" {
-			return nil, 0, &InputError{fmt.Errorf("--output %s line %d is not a deliverdoctor report (jsonl): refusing to resume into it", path, n)}
+			return Set{}, 0, &InputError{fmt.Errorf("--output %s line %d is not a deliverdoctor report (jsonl): refusing to resume into it", path, n)}
 		}
 		if done.Add(rep.Kind, rep.Target) {
 			sum.Add(&rep, failOn)

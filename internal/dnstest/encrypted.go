@@ -19,7 +19,7 @@ func (s *Server) StartTLS(cert tls.Certificate) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &dns.Server{Listener: &countingListener{Listener: l, n: &s.tlsConns}, Net: "tcp-tls",
+	srv := &dns.Server{Listener: &countingListener{Listener: l, n: &s.tlsConns}, Net: "tcp-tls", MaxTCPQueries: -1, // as unbound: no cap per connection
 		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { s.serve(w, r, "tls") })}
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }

@@ -61,6 +61,11 @@ type Config struct {
 	// Temporary failures are never kept: they go to the questions waiting
 	// on that exchange, and the next asker asks again.
 	SharedCache int
+	// NoWarm leaves DNS-over-TLS connections to the first question. By
+	// default New starts the TCP and TLS handshakes with each tls://
+	// server at once, in the background, so they overlap what the program
+	// does before its first question.
+	NoWarm bool
 }
 
 // Client is the production Resolver: zones, then the network, behind a
@@ -147,7 +152,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.SharedCache = 4096
 	}
 	c := &Client{cfg: cfg, calls: map[key]*call{}, idle: list.New()}
-	tlsConf := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	// TLS 1.3 where the server has it (one round trip for the handshake,
+	// not two), 1.2 accepted; session tickets are kept for the process, so
+	// a connection opened again after an idle close resumes the session.
+	tlsConf := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(16)}
 	var specs []string
 	for _, s := range cfg.Servers {
 		spec, err := NormalizeServer(s)
@@ -166,7 +175,11 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	for _, spec := range specs {
-		c.servers = append(c.servers, newServer(spec, tlsConf, cfg.Timeout))
+		s := newServer(spec, tlsConf, cfg.Timeout)
+		c.servers = append(c.servers, s)
+		if s.proto == "tls" && !cfg.Offline && !cfg.NoWarm {
+			go s.tcp.warm(cfg.Timeout)
+		}
 	}
 	return c, nil
 }
@@ -590,7 +603,8 @@ func (c *Client) ask(ctx context.Context, m *dns.Msg, srv *server) (*dns.Msg, st
 			var mux *udpMux
 			if mux, err = srv.udp(); err == nil {
 				var rtt time.Duration
-				resp, rtt, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func() {
+				resp, rtt, err = mux.exchange(ctx, m, srv.rto(c.cfg.Timeout), c.cfg.Timeout, func(waited time.Duration) {
+					srv.expired(waited)
 					c.sent.Add(1)
 					srv.sent.Add(1)
 					srv.retried.Add(1)

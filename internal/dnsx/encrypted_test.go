@@ -114,3 +114,70 @@ func TestEncryptedHostile(t *testing.T) {
 		}
 	}
 }
+
+// A DNS-over-TLS connection is opened when the client is made, before any
+// question, and a single check's burst of questions (150 pending at once,
+// as with 20 blocklist zones) is pipelined on that one connection: no
+// second handshake on the critical path.
+func TestDoTConnectsAheadAndCarriesABurst(t *testing.T) {
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
+	srv := dnstest.Start(t, testZone)
+	url, err := srv.StartTLS(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); srv.TLSConns() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("no connection before the first question")
+		}
+	}
+	// The test server answers one question of a connection at a time, so
+	// with a delay per answer all 150 are pending together.
+	srv.SetLatency(10*time.Millisecond, 0)
+	var wg sync.WaitGroup
+	for i := 0; i < 150; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Lookup(context.Background(), fmt.Sprintf("b%d.example.com", i), dns.TypeA); err != nil {
+				t.Errorf("%d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := srv.TLSConns(); n != 1 {
+		t.Fatalf("%d TLS connections, want the one opened ahead", n)
+	}
+	if st := c.Stats(); st.Sent != 150 {
+		t.Fatalf("%d questions sent, want 150", st.Sent)
+	}
+}
+
+// NoWarm leaves the connection to the first question.
+func TestDoTNoWarm(t *testing.T) {
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
+	srv := dnstest.Start(t, testZone)
+	url, err := srv.StartTLS(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second, NoWarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.TLSConns(); n != 0 {
+		t.Fatalf("%d connections before any question with NoWarm", n)
+	}
+	if _, err := c.Lookup(context.Background(), "example.com", dns.TypeMX); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.TLSConns(); n != 1 {
+		t.Fatalf("%d connections after one question, want 1", n)
+	}
+}

@@ -168,3 +168,40 @@ func TestSlowRepliesAfterRetransmissionStillTeachTheRTT(t *testing.T) {
 		t.Errorf("%d retransmissions for %d questions after the slow-down, want at most 5 (SRTT %.0f ms)", got, n, st.SRTTms)
 	}
 }
+
+// RFC 6298 5.5: when a server stops answering, each question's expired
+// retransmission timer doubles the server's RTO for the questions after
+// it, so a silent server gets fewer and fewer packets per question instead
+// of the same burst every time; a reply ends the back-off (5.7).
+func TestSilentServerBacksOffTheRTO(t *testing.T) {
+	srv := dnstest.Start(t, testZone)
+	// Timeout: 8 × the 50 ms RTO floor, so without back-off every question
+	// is sent at 0, 50, 150 and 350 ms: 4 packets.
+	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 400 * time.Millisecond, Retries: -1})
+	ctx := context.Background()
+	for i := 0; i < 4; i++ { // learn a loopback RTT: the RTO is the 50 ms floor
+		if _, err := c.Lookup(ctx, fmt.Sprintf("warm%d.example.com", i), dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.SetDead(true)
+	before := c.Stats().Servers[0].Sent
+	const questions = 8
+	for i := 0; i < questions; i++ {
+		if _, err := c.Lookup(ctx, fmt.Sprintf("q%d.example.com", i), dns.TypeA); !dnsx.IsTemporary(err) {
+			t.Fatalf("question %d to a silent server: %v", i, err)
+		}
+	}
+	// With back-off: 4 + 3 + 2 + 1 + 1 + ... = 14 for 8 questions
+	// (without: 32). A loaded machine can only make a timer fire later,
+	// which sends fewer packets, not more.
+	sent := c.Stats().Servers[0].Sent - before
+	if sent > 14 {
+		t.Fatalf("%d packets for %d questions to a silent server, want at most 14", sent, questions)
+	}
+	srv.SetDead(false)
+	if _, err := c.Lookup(ctx, "example.com", dns.TypeMX); err != nil {
+		t.Fatalf("after the server came back: %v", err)
+	}
+	t.Logf("%d packets for %d questions", sent, questions)
+}

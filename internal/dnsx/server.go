@@ -134,7 +134,8 @@ type server struct {
 	srtt      time.Duration
 	rttvar    time.Duration
 	hasRTT    bool
-	fails     int // in a row
+	backoff   uint // RFC 6298 5.5: the RTO is doubled this many times
+	fails     int  // in a row
 	lastFail  time.Time
 	downUntil time.Time
 	probing   bool
@@ -185,11 +186,31 @@ func (s *server) udp() (*udpMux, error) {
 func (s *server) rto(timeout time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := initialRTO
-	if s.hasRTT {
-		r = max(3*s.srtt, s.srtt+4*s.rttvar, minRTO)
+	return min(s.rtoLocked()<<s.backoff, timeout)
+}
+
+func (s *server) rtoLocked() time.Duration {
+	if !s.hasRTT {
+		return initialRTO
 	}
-	return min(r, timeout)
+	return max(3*s.srtt, s.srtt+4*s.rttvar, minRTO)
+}
+
+// maxBackoff bounds the doubling: 16× the RTO (and never past Timeout).
+const maxBackoff = 4
+
+// expired backs the server's RTO off (RFC 6298 5.5) when a question's
+// retransmission timer expired after waiting at least the RTO in force:
+// the questions asked next start with twice the wait, until a reply gives
+// a new sample (5.7). A burst of questions sent with the same RTO backs it
+// off once, not once each, so a silent server gets one packet per question
+// after a few, not one per RTO.
+func (s *server) expired(waited time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if waited >= s.rtoLocked()<<s.backoff && s.backoff < maxBackoff {
+		s.backoff++
+	}
 }
 
 // sample feeds one round-trip time measured on a packet that was not
@@ -197,6 +218,7 @@ func (s *server) rto(timeout time.Duration) time.Duration {
 func (s *server) sample(r time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.backoff = 0 // RFC 6298 5.7: a new measurement ends the back-off
 	if !s.hasRTT {
 		s.srtt, s.rttvar, s.hasRTT = r, r/2, true
 		return

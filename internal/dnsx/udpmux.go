@@ -123,8 +123,8 @@ func (m *udpMux) conn() (*muxConn, error) {
 // samples instead biases SRTT low under load, since only the replies that
 // beat the RTO are measured, and a low RTO retransmits more, which loads
 // the server more. A late reply to an earlier transmission still counts.
-// resent is called for each retransmission.
-func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.Duration, resent func()) (reply *dns.Msg, rtt time.Duration, err error) {
+// resent is called for each retransmission, with the wait that expired.
+func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.Duration, resent func(waited time.Duration)) (reply *dns.Msg, rtt time.Duration, err error) {
 	c, err := m.conn()
 	if err != nil {
 		return nil, 0, err
@@ -212,7 +212,7 @@ func (m *udpMux) exchange(ctx context.Context, msg *dns.Msg, rto, timeout time.D
 				return nil, 0, err
 			}
 			if resent != nil {
-				resent()
+				resent(wait)
 			}
 			wait *= 2
 			t.Reset(min(wait, left))

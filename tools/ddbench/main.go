@@ -55,6 +55,9 @@ func main() {
 	dnsbls := flag.Int("dnsbls", 20, "blocklist zones in the reference set; single checks ask all of them (--dnsbl)")
 	batchDNSBLs := flag.Bool("batch-dnsbls", false, "batches ask the reference blocklists too (default: the built-in major lists, which answer not listed)")
 	faults := flag.String("faults", "", "LOSS,SERVFAIL shares (e.g. 0.02,0.03): run each batch also through a proxy that loses and SERVFAILs that share of UDP questions, and compare (with -serve: also serve behind such a proxy)")
+	dot := flag.Bool("dot", true, "also run each single check over DNS over TLS, through a relay that delays every chunk by half the latency each way (the handshakes pay round trips as on a real path)")
+	prebuilt := flag.String("bin", "", "use this deliverdoctor binary instead of building ./cmd/deliverdoctor (e.g. an older build, to compare)")
+	env := flag.String("env", "", "environment for deliverdoctor in batch rows, space-separated (e.g. \"GOMEMLIMIT=off\" to compare without the batch's soft memory limit)")
 	serve := flag.Int("serve", 0, "only serve the reference zone set for this many domains (until interrupted)")
 	flag.Parse()
 	if *serve > 0 {
@@ -68,9 +71,14 @@ func main() {
 	must(err)
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "deliverdoctor")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	must(build.Run())
+	if *prebuilt != "" {
+		bin = *prebuilt
+		fmt.Printf("deliverdoctor binary: %s\n", bin)
+	} else {
+		build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		must(build.Run())
+	}
 
 	extra := []string{}
 	if *checks != "" {
@@ -79,6 +87,10 @@ func main() {
 	extra = append(extra, strings.Fields(*args)...)
 	if len(extra) > 0 {
 		fmt.Printf("deliverdoctor arguments: %s\n", strings.Join(extra, " "))
+	}
+	batchEnv = strings.Fields(*env)
+	if len(batchEnv) > 0 {
+		fmt.Printf("batch environment: %s\n", *env)
 	}
 	var blocklists []string
 	for _, z := range bench.DNSBLZones(*dnsbls) {
@@ -101,27 +113,43 @@ func main() {
 	fmt.Printf("Single check (latency %v per DNS question, median of %d; %d blocklist zones asked)\n\n", *latency, *reps, *dnsbls)
 	fmt.Println("| include depth | wall | lower bound (depth × latency) | ratio | ratio without start-up | questions | duplicates | critical path |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
+	type dotRow struct {
+		depth       int
+		udp, wall   time.Duration
+		udpBound    time.Duration
+		bound       time.Duration
+		path        bench.Path
+		conns       int64
+		handshakeRT int
+	}
+	var dotRows []dotRow
 	for _, d := range ints(*depths) {
 		srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: 1, IncludeDepth: d, DNSBLs: *dnsbls}))
 		must(err)
 		srv.SetLatency(*latency, *jitter)
-		var walls []time.Duration
-		var path bench.Path
-		for r := 0; r < *reps; r++ {
-			srv.ResetLog()
-			start := time.Now()
-			out, err := exec.Command(bin, append(append([]string{"check", bench.DomainName(0), "--resolver", srv.Addr(), "--format", "json", "--timeout", "5s"}, extra...), blocklists...)...).Output()
-			walls = append(walls, time.Since(start))
-			if err != nil && len(out) == 0 {
-				fail("single check: %v", err)
-			}
-			path = bench.CriticalPath(queriesOf(srv), *latency)
-		}
+		wall, path := singleCheck(bin, srv, srv.Addr(), *reps, *latency, append(extra, blocklists...))
 		srv.Close()
-		wall := median(walls)
 		bound := time.Duration(path.Depth) * *latency
 		fmt.Printf("| %d | %v | %v (%d) | %.2f | %.2f | %d | %d | %s |\n", d, wall.Round(time.Millisecond), bound, path.Depth,
 			float64(wall)/float64(bound), float64(wall-startup)/float64(bound), path.Total, path.Duplicates, strings.Join(path.Chain, " → "))
+		if *dot {
+			row := dotRow{depth: d, udp: wall, udpBound: bound}
+			row.wall, row.path, row.conns = dotCheck(bin, dir, d, *dnsbls, *reps, *latency, append(extra, blocklists...))
+			// TCP's handshake and TLS 1.3's each cost one round trip
+			// before the first question can be sent.
+			row.handshakeRT = 2
+			row.bound = time.Duration(row.path.Depth+row.handshakeRT) * *latency
+			dotRows = append(dotRows, row)
+		}
+	}
+	if len(dotRows) > 0 {
+		fmt.Printf("\nSingle check over DNS over TLS (RTT %v: a relay delays every chunk by %v each way, the client's first by one RTT more for the TCP handshake; the server answers at once)\n\n", *latency, *latency/2)
+		fmt.Println("| include depth | UDP wall | UDP ratio | DoT wall | DoT lower bound ((2 handshake + chain) × RTT) | DoT ratio | DoT ratio without start-up | DoT connections | questions |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		for _, r := range dotRows {
+			fmt.Printf("| %d | %v | %.2f | %v | %v (2 + %d) | %.2f | %.2f | %d | %d |\n", r.depth, r.udp.Round(time.Millisecond), float64(r.udp)/float64(r.udpBound),
+				r.wall.Round(time.Millisecond), r.bound, r.path.Depth, float64(r.wall)/float64(r.bound), float64(r.wall-startup)/float64(r.bound), r.conns, r.path.Total)
+		}
 	}
 
 	which := "the built-in major blocklists"
@@ -146,6 +174,50 @@ func main() {
 		}
 	}
 }
+
+// singleCheck runs one check of the reference domain against addr reps
+// times and returns the median wall time and the critical path of the last
+// run.
+func singleCheck(bin string, srv *dnstest.Server, addr string, reps int, latency time.Duration, args []string) (time.Duration, bench.Path) {
+	var walls []time.Duration
+	var path bench.Path
+	for r := 0; r < reps; r++ {
+		srv.ResetLog()
+		start := time.Now()
+		out, err := exec.Command(bin, append([]string{"check", bench.DomainName(0), "--resolver", addr, "--format", "json", "--timeout", "5s"}, args...)...).Output()
+		walls = append(walls, time.Since(start))
+		if err != nil && len(out) == 0 {
+			fail("single check: %v", err)
+		}
+		path = bench.CriticalPath(queriesOf(srv), latency)
+	}
+	return median(walls), path
+}
+
+// dotCheck is singleCheck over DNS over TLS: a test CA, the reference zone
+// served over TLS with no delay of its own, and a DelayRelay with RTT
+// latency in front. It returns the median wall time, the critical path and
+// how many connections the last run opened.
+func dotCheck(bin, dir string, depth, dnsbls, reps int, latency time.Duration, args []string) (time.Duration, bench.Path, int64) {
+	cert, caPEM, err := bench.TestCertificate()
+	must(err)
+	caFile := filepath.Join(dir, "ca.pem")
+	must(os.WriteFile(caFile, caPEM, 0o644))
+	srv, err := dnstest.New(bench.ReferenceZone(bench.ZoneOptions{Domains: 1, IncludeDepth: depth, DNSBLs: dnsbls}))
+	must(err)
+	defer srv.Close()
+	url, err := srv.StartTLS(cert)
+	must(err)
+	relay, err := bench.NewDelayRelay(strings.TrimPrefix(url, "tls://"), latency)
+	must(err)
+	defer relay.Close()
+	before := relay.Conns.Load()
+	wall, path := singleCheck(bin, srv, "tls://"+relay.Addr(), reps, latency, append([]string{"--resolver-ca", caFile}, args...))
+	return wall, path, (relay.Conns.Load() - before) / int64(max(reps, 1))
+}
+
+// batchEnv is -env: added to deliverdoctor's environment in batch rows.
+var batchEnv []string
 
 func faultShares(s string) (float64, float64) {
 	a, b, ok := strings.Cut(s, ",")
@@ -260,6 +332,7 @@ func batchRows(bin, dir string, n, depth int, jobs []int, dnsbls int, latency, j
 		cmd := exec.Command(bin, append([]string{"check", "--input", input, "-j", strconv.Itoa(j), "--resolver", srv.Addr(), "--format", "jsonl", "--timeout", "5s"}, extra...)...)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = nil, &stderr
+		cmd.Env = append(os.Environ(), batchEnv...)
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			fail("batch: %v", err)
