@@ -16,6 +16,7 @@ var quotedSample = regexp.MustCompile(`"([^"]{4,})"`)
 // pattern's own samples (quoted in its "why") and every text of the corpus
 // give the same pattern as the plain loop over all regular expressions.
 func TestMatcherAgrees(t *testing.T) {
+	t.Parallel() // pure comparisons, the longest tests of the package
 	var texts []string
 	for i, p := range kb().patterns {
 		for _, ex := range p.Examples {

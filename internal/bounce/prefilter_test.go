@@ -11,6 +11,7 @@ import (
 // TestPrefilterAgrees: every prefiltered expression answers as its plain
 // regexp on the corpus texts and their parts.
 func TestPrefilterAgrees(t *testing.T) {
+	t.Parallel() // pure comparisons, the longest tests of the package
 	files := equivalenceFiles(t)
 	var texts []string
 	for _, f := range files {

@@ -29,6 +29,7 @@ loop2.example.com.  300 IN CNAME loop1.example.com.
 `
 
 func TestOutcomes(t *testing.T) {
+	t.Parallel() // its own server and client; it waits on timers
 	srv := dnstest.Start(t, testZone)
 	srv.Set("servfail.example.com", dnstest.Behavior{Rcode: dns.RcodeServerFailure})
 	srv.Set("refused.example.com", dnstest.Behavior{Rcode: dns.RcodeRefused})

@@ -82,6 +82,7 @@ func TestEncryptedTransports(t *testing.T) {
 // TestEncryptedHostile: over DoT a reply for another question is refused
 // like over TCP; a DoH server that never answers costs one timeout.
 func TestEncryptedHostile(t *testing.T) {
+	t.Parallel() // its own server and client; it waits on timers
 	ca := testpki.NewCA(t)
 	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
 	srv := dnstest.Start(t, testZone+"other.example.com. 300 IN TXT \"v=spf1 +all\"\n")
@@ -120,6 +121,7 @@ func TestEncryptedHostile(t *testing.T) {
 // as with 20 blocklist zones) is pipelined on that one connection: no
 // second handshake on the critical path.
 func TestDoTConnectsAheadAndCarriesABurst(t *testing.T) {
+	t.Parallel() // its own server and client; it waits on timers
 	ca := testpki.NewCA(t)
 	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
 	srv := dnstest.Start(t, testZone)

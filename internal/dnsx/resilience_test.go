@@ -146,6 +146,7 @@ func TestDeadFirstResolverCostsOneTimeout(t *testing.T) {
 // every later question was sent twice: the spurious retransmissions that
 // loaded a busy batch run.
 func TestSlowRepliesAfterRetransmissionStillTeachTheRTT(t *testing.T) {
+	t.Parallel() // its own server and client; it waits on timers
 	srv := dnstest.Start(t, "*.example. 300 IN A 192.0.2.1\n")
 	srv.SetLatency(2*time.Millisecond, 0)
 	c, _ := dnsx.New(dnsx.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
@@ -174,6 +175,7 @@ func TestSlowRepliesAfterRetransmissionStillTeachTheRTT(t *testing.T) {
 // it, so a silent server gets fewer and fewer packets per question instead
 // of the same burst every time; a reply ends the back-off (5.7).
 func TestSilentServerBacksOffTheRTO(t *testing.T) {
+	t.Parallel() // its own server and client; it waits on timers
 	srv := dnstest.Start(t, testZone)
 	// Timeout: 8 × the 50 ms RTO floor, so without back-off every question
 	// is sent at 0, 50, 150 and 350 ms: 4 packets.
