@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 
@@ -303,7 +302,7 @@ func (c *Catalog) Resolve(zones []string) ([]List, error) {
 			case "domain":
 				kind = KindDomain
 			default:
-				return nil, fmt.Errorf("--dnsbl %q: prefix %q: want ip: or domain:", raw, k)
+				return nil, fmt.Errorf("--dnsbl %q: prefix %q: want ip or domain before the colon", raw, k)
 			}
 			z = rest
 		}
@@ -405,13 +404,3 @@ func (l List) Meaning(a netip.Addr) (meaning string, refused, ok bool) {
 }
 
 var localhost = netip.MustParseAddr("127.0.0.1")
-
-// names lists the names of lists, sorted, for messages.
-func names(ls []List) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.Name)
-	}
-	slices.Sort(out)
-	return out
-}
