@@ -121,7 +121,10 @@ func decodeHeader(s string) string {
 	return d
 }
 
-var linkRe = regexp.MustCompile(`(?i)https?://([a-z0-9.-]{1,253})`)
+// linkRe finds link hosts. The host is cut at 253 characters (a DNS name's
+// limit) in code: a bounded repeat {1,253} compiled to 253 copies of the
+// class, 2.6 ms and 960 allocations paid by every process at start-up.
+var linkRe = regexp.MustCompile(`(?i)https?://([a-z0-9.-]+)`)
 
 // walk visits the MIME tree (RFC 2046), noting text and HTML parts and the
 // hosts of links in them.
@@ -169,7 +172,8 @@ func (p *parsedMessage) walk(h mail.Header, body io.Reader, depth int) {
 	b, _ := io.ReadAll(io.LimitReader(body, maxPartBytes))
 	b = decodeTransfer(h.Get("Content-Transfer-Encoding"), b)
 	for _, m := range linkRe.FindAllSubmatch(b, 200) {
-		host := strings.ToLower(strings.TrimSuffix(string(m[1]), "."))
+		raw := m[1][:min(len(m[1]), 253)]
+		host := strings.ToLower(strings.TrimSuffix(string(raw), "."))
 		if len(p.links) < maxLinks && strings.Contains(host, ".") && !slices.Contains(p.links, host) {
 			p.links = append(p.links, host)
 		}

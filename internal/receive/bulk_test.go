@@ -43,6 +43,18 @@ func TestParseMessageParts(t *testing.T) {
 	}
 }
 
+// A link host longer than a DNS name is cut at 253 characters, as the
+// bounded expression did before.
+func TestLinkHostCut(t *testing.T) {
+	long := strings.Repeat("a", 250) + ".example" + strings.Repeat("b", 40)
+	msg := "From: a@example.com\r\n\r\nsee https://" + long + "/x and http://Short.Example.\r\n"
+	fields, _, _ := dkim.SplitHeader([]byte(msg))
+	p := parseMessage([]byte(msg), fields)
+	if len(p.links) != 2 || p.links[0] != long[:253] || p.links[1] != "short.example" {
+		t.Errorf("links %q", p.links)
+	}
+}
+
 func FuzzParseMessage(f *testing.F) {
 	f.Add([]byte("From: a@example.com\r\nList-Unsubscribe: <https://x.example/u>\r\n\r\nhttps://a.example/\r\n"))
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/html\n\n<a href=https://b.example>\n--x--\n"))

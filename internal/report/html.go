@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -14,30 +15,35 @@ var templatesFS embed.FS
 
 // The template uses tables and inline styles only: Gmail and Outlook drop
 // most <style> rules and all external CSS. html/template escapes every value;
-// clean() also makes control characters visible before that.
-var htmlTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"clean": sanitize.Line,
-	"prose": prose,
-	"upper": func(s Status) string { return strings.ToUpper(string(s)) },
-	"color": func(s Status) string {
-		switch s {
-		case StatusPass:
-			return "#1a7f37"
-		case StatusWarn:
-			return "#9a6700"
-		case StatusFail:
-			return "#cf222e"
-		case StatusError:
-			return "#8250df"
-		default:
-			return "#6e7781"
-		}
-	},
-	"sevstatus": func(s Severity) Status { return s.Status() },
-	"groups":    findingGroups,
-	"join":      strings.Join,
-	"summary":   func(rs []*Report) string { return Summarize(rs).String() },
-}).ParseFS(templatesFS, "templates/report.html.tmpl"))
+// clean() also makes control characters visible before that. Parsed on
+// first use: every run of the binary would pay it at start-up.
+var htmlTmpl = sync.OnceValue(func() *template.Template { return parseHTML() })
+
+func parseHTML() *template.Template {
+	return template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+		"clean": sanitize.Line,
+		"prose": prose,
+		"upper": func(s Status) string { return strings.ToUpper(string(s)) },
+		"color": func(s Status) string {
+			switch s {
+			case StatusPass:
+				return "#1a7f37"
+			case StatusWarn:
+				return "#9a6700"
+			case StatusFail:
+				return "#cf222e"
+			case StatusError:
+				return "#8250df"
+			default:
+				return "#6e7781"
+			}
+		},
+		"sevstatus": func(s Severity) Status { return s.Status() },
+		"groups":    findingGroups,
+		"join":      strings.Join,
+		"summary":   func(rs []*Report) string { return Summarize(rs).String() },
+	}).ParseFS(templatesFS, "templates/report.html.tmpl"))
+}
 
 // prose renders our own prose (a finding's title, detail, fix): escaped,
 // control characters visible, and `code` spans - Markdown backticks in the
@@ -80,5 +86,5 @@ func HTML(w io.Writer, reports []*Report, opts Options) error {
 	if len(reports) == 1 {
 		title = "deliverdoctor: " + reports[0].Target + " — " + strings.ToUpper(string(reports[0].Status))
 	}
-	return htmlTmpl.Execute(w, htmlData{Reports: reports, Verbose: opts.Verbose, Title: title})
+	return htmlTmpl().Execute(w, htmlData{Reports: reports, Verbose: opts.Verbose, Title: title})
 }

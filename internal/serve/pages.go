@@ -23,26 +23,31 @@ var templatesFS embed.FS
 
 // Every value reaches the page through html/template, which escapes it
 // for its context; clean also makes control characters visible first.
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"clean": sanitize.Line,
-	"upper": func(s findings.Status) string { return strings.ToUpper(string(s)) },
-	"join":  strings.Join,
-	"sevstatus": func(s findings.Severity) findings.Status {
-		return s.Status()
-	},
-	"groups": groupFindings,
-	"notinfo": func(fs []findings.Finding) []findings.Finding {
-		var out []findings.Finding
-		for _, f := range fs {
-			if f.Severity != findings.SeverityInfo {
-				out = append(out, f)
+// Parsed on first use: every run of the binary would pay it at start-up.
+var pages = sync.OnceValue(func() *template.Template { return parsePages() })
+
+func parsePages() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"clean": sanitize.Line,
+		"upper": func(s findings.Status) string { return strings.ToUpper(string(s)) },
+		"join":  strings.Join,
+		"sevstatus": func(s findings.Severity) findings.Status {
+			return s.Status()
+		},
+		"groups": groupFindings,
+		"notinfo": func(fs []findings.Finding) []findings.Finding {
+			var out []findings.Finding
+			for _, f := range fs {
+				if f.Severity != findings.SeverityInfo {
+					out = append(out, f)
+				}
 			}
-		}
-		return out
-	},
-	"pathesc":  url.PathEscape,
-	"queryesc": queryEscape,
-}).ParseFS(templatesFS, "templates/*.tmpl"))
+			return out
+		},
+		"pathesc":  url.PathEscape,
+		"queryesc": queryEscape,
+	}).ParseFS(templatesFS, "templates/*.tmpl"))
+}
 
 func queryEscape(s string) string { return url.QueryEscape(s) }
 
@@ -104,7 +109,7 @@ func (s *Server) page(w http.ResponseWriter, name string, d *pageData) {
 	d.HasReports = s.cfg.Reports != nil
 	d.HasReceived = s.cfg.Received != nil
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
+	if err := pages().ExecuteTemplate(&buf, name, d); err != nil {
 		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -227,7 +232,7 @@ func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 			f.Flush()
 		}
 	}
-	if err := pages.ExecuteTemplate(w, "checkstart", d); err != nil {
+	if err := pages().ExecuteTemplate(w, "checkstart", d); err != nil {
 		return
 	}
 	flush()
@@ -249,7 +254,7 @@ func (s *Server) handleCheckPage(w http.ResponseWriter, r *http.Request) {
 	}()
 	var out outcome
 	write := func(c findings.CheckResult) {
-		_ = pages.ExecuteTemplate(w, "checkresult", &pageData{Result: &c})
+		_ = pages().ExecuteTemplate(w, "checkresult", &pageData{Result: &c})
 		flush()
 	}
 wait:
@@ -279,8 +284,8 @@ wait:
 		end.Error = out.err.Error()
 	}
 	end.Trace, end.TraceMore = trace.snapshot()
-	_ = pages.ExecuteTemplate(w, "checkend", end)
-	_ = pages.ExecuteTemplate(w, "foot", d)
+	_ = pages().ExecuteTemplate(w, "checkend", end)
+	_ = pages().ExecuteTemplate(w, "foot", d)
 }
 
 func statusOf(err error) int {
