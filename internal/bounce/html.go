@@ -28,36 +28,24 @@ var blockNames = []string{"script", "style", "head"}
 
 // dropBlocks is dropBlockRe.ReplaceAllString(s, " "):
 // (?is)<(script|style|head)\b.*?</(script|style|head)>.
-func dropBlocks(s string) string {
-	var b strings.Builder
-	last, i := 0, 0
-	for {
-		j := strings.IndexByte(s[i:], '<')
-		if j < 0 {
-			break
-		}
-		p := i + j
-		end := -1
-		if n := nameAt(s, p+1, blockNames); n > 0 && boundaryAt(s, p+1+n) {
-			end = closingBlock(s, p+1+n)
-			if end < 0 {
-				break // no closing tag anywhere after: no later match either
-			}
-		}
-		if end < 0 {
-			i = p + 1
-			continue
-		}
-		b.WriteString(s[last:p])
-		b.WriteByte(' ')
-		last, i = end, end
+func dropBlocks(s string) string { return replaceTags(s, blockAt, " ") }
+
+// blockAt is the end of a script, style or head block starting at the '<'
+// at p, -1 if none starts there, or noMoreMatches when no closing tag
+// follows anywhere (so no later '<' can start a match either).
+func blockAt(s string, p int) int {
+	n := nameAt(s, p+1, blockNames)
+	if n == 0 || !boundaryAt(s, p+1+n) {
+		return -1
 	}
-	if last == 0 {
-		return s
+	if end := closingBlock(s, p+1+n); end >= 0 {
+		return end
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return noMoreMatches
 }
+
+// noMoreMatches, from a replaceTags match function: stop looking.
+const noMoreMatches = -2
 
 // closingBlock finds the end of the first </script>, </style> or </head>
 // at or after i, or -1.
@@ -132,7 +120,7 @@ func closeWithin(s string, i, max int) int {
 }
 
 // replaceTags replaces every match of a tag expression (match gives the
-// end of a match starting at a '<', or -1), leftmost first, not
+// end of a match starting at a '<', -1, or noMoreMatches), leftmost first, not
 // overlapping, as ReplaceAllString does.
 func replaceTags(s string, match func(string, int) int, repl string) string {
 	var b strings.Builder
@@ -144,6 +132,9 @@ func replaceTags(s string, match func(string, int) int, repl string) string {
 		}
 		p := i + j
 		end := match(s, p)
+		if end == noMoreMatches {
+			break
+		}
 		if end < 0 {
 			i = p + 1
 			continue
