@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -102,36 +103,9 @@ func statusIcon(s Status) string {
 	}
 }
 
-type findingGroup struct {
-	Sev      Severity
-	Title    string
-	Findings []Finding
-}
+type findingGroup = findings.Group
 
-// findingGroups splits a report's findings by severity, worst first; info
-// findings only when verbose.
+// findingGroups splits a report's findings by severity (findings.Grouped).
 func findingGroups(r *Report, verbose bool) []findingGroup { return groupFindings(r.Findings, verbose) }
 
-// groupFindings splits findings by severity, worst first; info findings
-// only when verbose.
-func groupFindings(findings []Finding, verbose bool) []findingGroup {
-	groups := []findingGroup{
-		{Sev: SeverityFail, Title: "Failures"}, {Sev: SeverityError, Title: "Could not be determined"},
-		{Sev: SeverityWarn, Title: "Warnings"}, {Sev: SeverityInfo, Title: "Notes"},
-	}
-	var out []findingGroup
-	for _, g := range groups {
-		if g.Sev == SeverityInfo && !verbose {
-			continue
-		}
-		for _, f := range findings {
-			if f.Severity == g.Sev {
-				g.Findings = append(g.Findings, f)
-			}
-		}
-		if len(g.Findings) > 0 {
-			out = append(out, g)
-		}
-	}
-	return out
-}
+func groupFindings(fs []Finding, verbose bool) []findingGroup { return findings.Grouped(fs, verbose) }

@@ -51,34 +51,11 @@ func parsePages() *template.Template {
 
 func queryEscape(s string) string { return url.QueryEscape(s) }
 
-type findingGroup struct {
-	Title    string
-	Findings []findings.Finding
-}
+type findingGroup = findings.Group
 
-// groupFindings groups findings the way the HTML report does: failures,
-// could not be determined, warnings (notes only when verbose).
+// groupFindings is the presenters' one grouping (findings.Grouped).
 func groupFindings(fs []findings.Finding, verbose bool) []findingGroup {
-	groups := []struct {
-		sev   findings.Severity
-		title string
-	}{{findings.SeverityFail, "Failures"}, {findings.SeverityError, "Could not be determined"}, {findings.SeverityWarn, "Warnings"}, {findings.SeverityInfo, "Notes"}}
-	var out []findingGroup
-	for _, g := range groups {
-		if g.sev == findings.SeverityInfo && !verbose {
-			continue
-		}
-		var in []findings.Finding
-		for _, f := range fs {
-			if f.Severity == g.sev {
-				in = append(in, f)
-			}
-		}
-		if len(in) > 0 {
-			out = append(out, findingGroup{g.title, in})
-		}
-	}
-	return out
+	return findings.Grouped(fs, verbose)
 }
 
 type pageData struct {
