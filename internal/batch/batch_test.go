@@ -296,3 +296,17 @@ func TestEngineCapsJobsByMemory(t *testing.T) {
 		t.Fatalf("%d targets, at most %d in flight, want 100 and 2..10", sum.Total, most.Load())
 	}
 }
+
+// The soft limit has a floor, so a small -j does not make the collector run
+// back to back (at -j 64 without --selector, 52.5 MiB halved the speed),
+// and grows with -j above it.
+func TestMemoryLimitFloor(t *testing.T) {
+	for _, c := range []struct {
+		jobs int
+		want int64
+	}{{1, 80 << 20}, {64, 80 << 20}, {200, 80 << 20}, {1000, 40<<20 + 1000*200<<10}} {
+		if got := MemoryLimitFor(c.jobs); got != c.want {
+			t.Errorf("MemoryLimitFor(%d) = %d, want %d", c.jobs, got, c.want)
+		}
+	}
+}
