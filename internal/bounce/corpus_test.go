@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
 // The corpus: 138 real bounces from Sisimai's set-of-emails (BSD-2-Clause,
@@ -322,7 +324,7 @@ func TestCorpusDump(t *testing.T) {
 			fmt.Printf("   label: %s %s %s %s hard=%s cmd=%s\n", s(l.Recipient), l.Reason, s(l.Status), s(l.ReplyCode), hb, s(l.Command))
 		}
 		for _, x := range b.Failures {
-			fmt.Printf("   ours:  %s %s %s %d hard=%v cmd=%s by=%s origin=%s prov=%s remote=%s act=%s\n          diag=%q\n", x.Recipient, x.Category, x.Status, x.ReplyCode, x.Hard, x.Command, x.By, x.Origin, x.Provider, x.RemoteMTA, x.DSNAction, clip(x.Diagnostic, 200))
+			fmt.Printf("   ours:  %s %s %s %d hard=%v cmd=%s by=%s origin=%s prov=%s remote=%s act=%s\n          diag=%q\n", x.Recipient, x.Category, x.Status, x.ReplyCode, x.Hard, x.Command, x.By, x.Origin, x.Provider, x.RemoteMTA, x.DSNAction, sanitize.Truncate(x.Diagnostic, 200))
 		}
 	}
 }

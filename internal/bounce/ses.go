@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
 // sesEvent is an Amazon SES notification (SNS "notificationType" or event
@@ -94,7 +96,7 @@ func parseSESJSON(raw []byte) *Bounce {
 				RemoteMTA: ev.Bounce.RemoteMtaIP, LastAttempt: ev.Bounce.Timestamp}
 			f.DiagnosticType, f.Diagnostic = typedValue(r.DiagnosticCode)
 			f.DiagnosticType = strings.ToLower(f.DiagnosticType)
-			f.Diagnostic = clip(collapse(f.Diagnostic), 1000)
+			f.Diagnostic = sanitize.Truncate(collapse(f.Diagnostic), 1000)
 			if f.DSNAction == "" {
 				f.DSNAction = "failed"
 			}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
@@ -321,7 +322,7 @@ func diagnosticFrom(region, addr string) (string, *Reply) {
 		if i := strings.Index(seg, "\n\n"); i > 0 {
 			seg = seg[:i]
 		}
-		return clip(tidy(collapse(seg)), 1000), r
+		return sanitize.Truncate(tidy(collapse(seg)), 1000), r
 	}
 	s := region
 	if i := indexFoldAny(s, addr); i >= 0 {
@@ -329,7 +330,7 @@ func diagnosticFrom(region, addr string) (string, *Reply) {
 	}
 	s = strings.TrimLeft(collapse(s), "<>:\"' ,.-*")
 	r, _ := FindReply(region) // an enhanced code alone: "... (#4.4.1)"
-	return clip(tidy(s), 1000), r
+	return sanitize.Truncate(tidy(s), 1000), r
 }
 
 // indexReply finds where the reply FindReply returned starts in s.
@@ -358,17 +359,6 @@ func tidy(s string) string {
 		s = strings.TrimSpace(strings.TrimSuffix(s, "]"))
 	}
 	return s
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 var commandRes = []struct {
@@ -660,7 +650,7 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 				f.Recipient = r.OriginalRecipient
 			}
 			if r.DiagnosticCode != "" {
-				f.Diagnostic = clip(collapse(decodeWords(r.DiagnosticCode)), 1000)
+				f.Diagnostic = sanitize.Truncate(collapse(decodeWords(r.DiagnosticCode)), 1000)
 			}
 			region, start := "", 0
 			i, ok := foundIndex[strings.ToLower(f.Recipient)]

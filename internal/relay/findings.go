@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
 const checkName = "relay"
@@ -284,7 +285,7 @@ func firstLine(s string) string {
 	if i := strings.Index(s, ". "); i > 0 {
 		s = s[:i]
 	}
-	return truncate(s, 200)
+	return sanitize.Truncate(s, 200)
 }
 
 // Summary is a one-line description of a result.

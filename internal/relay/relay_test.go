@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/testpki"
 )
 
@@ -490,7 +491,7 @@ func TestHostileBanners(t *testing.T) {
 			}
 			for _, s := range []string{r.Banner, r.Reason, fmt.Sprint(r.Findings())} {
 				if strings.ContainsAny(s, "\x1b\x07") || len(s) > 20000 {
-					t.Errorf("unsanitized or unbounded: %q", truncate(s, 200))
+					t.Errorf("unsanitized or unbounded: %q", sanitize.Truncate(s, 200))
 				}
 			}
 		})

@@ -3,7 +3,6 @@ package relay
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/smtpreply"
@@ -68,14 +67,3 @@ func ParseReply(lines []string) (Reply, error) {
 // when it is well formed and agrees with the reply code's class, else ""
 // (RFC 3463 2, RFC 2034 4; see smtpreply.EnhancedCode).
 func ParseEnhancedCode(code int, text string) string { return smtpreply.EnhancedCode(code, text) }
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
 // decide turns the attempts into the verdict.
@@ -136,7 +138,7 @@ func closedNote(res *Result, p *prober) string {
 	return "address-trick variants not refused: " + strings.Join(parts, ", ")
 }
 
-func shortReply(a Attempt) string { return truncate(a.Reply(), 80) }
+func shortReply(a Attempt) string { return sanitize.Truncate(a.Reply(), 80) }
 
 // allAuth reports whether every foreign attempt was refused at MAIL with
 // "authentication required".

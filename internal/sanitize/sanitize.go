@@ -84,3 +84,15 @@ func Strings(ss []string) []string {
 	}
 	return out
 }
+
+// Truncate cuts s to at most n bytes on a rune boundary and marks the cut
+// with "…"; s is returned as it is when it is not longer than n.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -143,7 +142,7 @@ func ParseLine(line string) (code int, more bool, text string, err error) {
 	}
 	for i := 0; i < 3; i++ {
 		if line[i] < '0' || line[i] > '9' {
-			return 0, false, "", fmt.Errorf("%w: no reply code: %q", ErrMalformed, sanitize.Line(truncate(line, 80)))
+			return 0, false, "", fmt.Errorf("%w: no reply code: %q", ErrMalformed, sanitize.Line(sanitize.Truncate(line, 80)))
 		}
 	}
 	if line[0] < '2' || line[0] > '5' || line[1] > '5' {
@@ -158,7 +157,7 @@ func ParseLine(line string) (code int, more bool, text string, err error) {
 	case line[3] == ' ':
 		return code, false, line[4:], nil
 	}
-	return 0, false, "", fmt.Errorf("%w: expected ' ' or '-' after the code: %q", ErrMalformed, sanitize.Line(truncate(line, 80)))
+	return 0, false, "", fmt.Errorf("%w: expected ' ' or '-' after the code: %q", ErrMalformed, sanitize.Line(sanitize.Truncate(line, 80)))
 }
 
 // Parse parses the lines of a complete reply (each without CRLF). All
@@ -223,15 +222,4 @@ func EnhancedCode(code int, text string) string {
 		return ""
 	}
 	return tok
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
