@@ -14,7 +14,7 @@ import (
 // certificate over HTTPS unless --offline.
 var bimiCheck = Checker{
 	Name:    "bimi",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return bimi.Check(ctx, env.Resolver, t.Name, bimi.Options{
 			Offline: env.Options.Offline,

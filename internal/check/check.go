@@ -86,6 +86,12 @@ type Checker struct {
 	Run func(ctx context.Context, t target.Target, env *Env) findings.CheckResult
 }
 
+// forDomains is Checker.Applies for the checks that look at a domain's
+// records; always for those that also judge an IP target.
+func forDomains(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain }
+
+func always(target.Target, *Options) bool { return true }
+
 // PostChecker is a check computed from the other checks' results (the
 // --profile view), run after them.
 type PostChecker struct {

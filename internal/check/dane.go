@@ -16,7 +16,7 @@ import (
 // does not stop a probe the user asked for.
 var daneCheck = Checker{
 	Name:    "dane",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		var o dane.Options
 		if env.Options.SMTP {

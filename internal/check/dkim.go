@@ -10,7 +10,7 @@ import (
 
 var dkimCheck = Checker{
 	Name:    "dkim",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return dkim.Discover(ctx, env.Resolver, t.Name, env.Options.Selectors).CheckResult()
 	},

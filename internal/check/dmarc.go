@@ -12,7 +12,7 @@ import (
 
 var dmarcCheck = Checker{
 	Name:    "dmarc",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		o := env.Options
 		var se *dmarc.SenderEvaluation

@@ -13,7 +13,7 @@ import (
 // validating resolver (--resolver); --zone answers are never validated.
 var dnssecCheck = Checker{
 	Name:    "dnssec",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return dnssec.Check(ctx, env.Resolver, t.Name).CheckResult()
 	},

@@ -14,7 +14,7 @@ import (
 // mta-sts.DOMAIN).
 var mtastsCheck = Checker{
 	Name:    "mta-sts",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return mtasts.Check(ctx, env.Resolver, t.Name, mtasts.Options{
 			Offline: env.Options.Offline,

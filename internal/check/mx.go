@@ -10,7 +10,7 @@ import (
 
 var mxCheck = Checker{
 	Name:    "mx",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return mx.Analyze(ctx, env.Resolver, t.Name).CheckResult()
 	},

@@ -13,7 +13,7 @@ import (
 // often the outbound servers too) and of --ip when given.
 var ptrCheck = Checker{
 	Name:    "ptr",
-	Applies: func(target.Target, *Options) bool { return true },
+	Applies: always,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		if t.Kind == target.KindIP {
 			return mx.PTRsForIP(ctx, env.Resolver, t.IP).CheckResult()

@@ -13,7 +13,7 @@ var rblCheck = Checker{
 	Name: "rbl",
 	// An IP target is checked on the IP lists; a domain on the domain
 	// lists, and its MX and SPF addresses on the IP lists.
-	Applies: func(target.Target, *Options) bool { return true },
+	Applies: always,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		lists, err := RBLLists(env.Options)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 var spfCheck = Checker{
 	Name:    "spf",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		o := env.Options
 		var ev *spf.Evaluation

@@ -17,7 +17,7 @@ import (
 // resolver answers them once.
 var tlsrptCheck = Checker{
 	Name:    "tls-rpt",
-	Applies: func(t target.Target, _ *Options) bool { return t.Kind == target.KindDomain },
+	Applies: forDomains,
 	Run: func(ctx context.Context, t target.Target, env *Env) findings.CheckResult {
 		return tlsrpt.Check(ctx, env.Resolver, t.Name, tlsrpt.Options{
 			Policies: transportPolicies(ctx, env, t.Name),
