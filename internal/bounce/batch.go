@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,9 +36,10 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 	// between the reader, the workers and fn (a goroutine switch each) are
 	// paid per chunk, not per message. The files of a directory are read
 	// by the workers themselves (reading is a third of the work on a
-	// Maildir, and serial in one reader); a file that turns out large or
-	// an mbox is streamed by fn's goroutine when its turn comes, through
-	// this same function, so memory stays bounded.
+	// Maildir, and serial in one reader); a small mbox among them is split
+	// by its worker, and a file that turns out large is streamed by fn's
+	// goroutine when its turn comes, through this same function, so
+	// memory stays bounded.
 	order := make(chan *chunk, 2*workers)
 	work := make(chan *chunk, workers)
 	stop := make(chan struct{})
@@ -149,8 +149,9 @@ func newChunk() *chunk {
 }
 
 // slot is one input: a message already read (in), or a directory member
-// the worker reads (path). Its results are items; stream says the file
-// is too large to read whole or an mbox, so the consumer streams it.
+// the worker reads (path; a small mbox gives several items). Its results
+// are items; stream says the file is too large to read whole, so the
+// consumer streams it.
 type slot struct {
 	in     Input
 	path   string
@@ -167,12 +168,11 @@ func (c *chunk) parse(max int64, mem *byteBudget) {
 			sl.in.Data = nil
 			continue
 		}
-		data, ok := readSmall(sl.path, min(max, smallFile))
-		if !ok || (!strings.HasSuffix(strings.ToLower(sl.path), ".eml") && bytes.HasPrefix(data, []byte("From "))) {
-			sl.stream = true
-			continue
-		}
-		sl.items = []Item{parseItem(Input{Name: sl.path, Data: data, Size: int64(len(data))})}
+		ok, _ := readSmallFile(sl.path, max, func(in Input) error {
+			sl.items = append(sl.items, parseItem(in))
+			return nil
+		})
+		sl.stream = !ok
 	}
 }
 

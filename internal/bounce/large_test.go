@@ -129,11 +129,11 @@ func TestSuppressionKeepsLocalPart(t *testing.T) {
 
 func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
 
-// A directory's members are read by the workers; an mbox among them and a
-// file too large to read whole are streamed when their turn comes. The
-// order is still the input order (directory sorted, an mbox's messages in
-// place), over several chunks, and fn can stop the run inside a streamed
-// file.
+// A directory's members are read by the workers; a small mbox among them
+// is split by its worker, and a file too large to read whole is streamed
+// when its turn comes. The order is still the input order (directory
+// sorted, an mbox's messages in place), over several chunks, and fn can
+// stop the run inside the mbox or at the streamed file.
 func TestParseAllDirectory(t *testing.T) {
 	dir := t.TempDir()
 	msg := func(i int) string {
@@ -187,5 +187,17 @@ func TestParseAllDirectory(t *testing.T) {
 	})
 	if err != stop || n != 7 {
 		t.Errorf("stop inside the mbox: %v after %d items, want stop after 7", err, n)
+	}
+	// Stopping at the streamed file ends the run there too.
+	n = 0
+	err = ParseAll([]string{dir}, nil, DefaultMaxSize, 2, func(it Item) error {
+		n++
+		if strings.HasSuffix(it.Name, "/040.eml") {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 43 {
+		t.Errorf("stop at the streamed file: %v after %d items, want stop after 43", err, n)
 	}
 }

@@ -119,25 +119,38 @@ func DirFiles(dir string) ([]string, error) {
 const smallFile = 1 << 20
 
 func readFile(path string, max int64, fn func(Input) error) error {
-	eml := strings.HasSuffix(strings.ToLower(path), ".eml")
-	if data, ok := readSmall(path, min(max, smallFile)); ok {
-		if eml || !bytes.HasPrefix(data, []byte("From ")) {
-			return fn(Input{Name: path, Data: data, Size: int64(len(data))})
-		}
-		return readStream(path, bytes.NewReader(data), max, fn)
+	if ok, err := readSmallFile(path, max, fn); ok {
+		return err
 	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return fn(Input{Name: path, Err: err})
 	}
 	defer fh.Close()
-	if eml {
+	if isEML(path) {
 		// One message per .eml, even if it starts with an mbox From_ line
 		// and quotes another one inside.
 		return readOne(path, sizedReader{fh}, max, fn)
 	}
 	return readStream(path, sizedReader{fh}, max, fn)
 }
+
+// readSmallFile reads a file under smallFile whole and hands its messages
+// to fn: the file itself, or an mbox's messages when it starts with a
+// "From " line (never for an .eml). ok is false, and nothing is read, for
+// a larger file or one readSmall cannot read: readFile streams those.
+func readSmallFile(path string, max int64, fn func(Input) error) (ok bool, err error) {
+	data, ok := readSmall(path, min(max, smallFile))
+	if !ok {
+		return false, nil
+	}
+	if isEML(path) || !bytes.HasPrefix(data, []byte("From ")) {
+		return true, fn(Input{Name: path, Data: data, Size: int64(len(data))})
+	}
+	return true, readStream(path, bytes.NewReader(data), max, fn)
+}
+
+func isEML(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".eml") }
 
 // sizedReader is a file that tells its size, so that readOne reads a
 // small message in one buffer of the right size instead of growing one.
