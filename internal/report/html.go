@@ -17,7 +17,7 @@ var templatesFS embed.FS
 // most <style> rules and all external CSS. html/template escapes every value;
 // clean() also makes control characters visible before that. Parsed on
 // first use: every run of the binary would pay it at start-up.
-var htmlTmpl = sync.OnceValue(func() *template.Template { return parseHTML() })
+var htmlTmpl = sync.OnceValue(parseHTML)
 
 func parseHTML() *template.Template {
 	return template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{

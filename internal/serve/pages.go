@@ -24,7 +24,7 @@ var templatesFS embed.FS
 // Every value reaches the page through html/template, which escapes it
 // for its context; clean also makes control characters visible first.
 // Parsed on first use: every run of the binary would pay it at start-up.
-var pages = sync.OnceValue(func() *template.Template { return parsePages() })
+var pages = sync.OnceValue(parsePages)
 
 func parsePages() *template.Template {
 	return template.Must(template.New("").Funcs(template.FuncMap{
