@@ -1,6 +1,10 @@
 package bounce
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
+)
 
 // indexFold returns the byte offset in s of the first match of sub, ASCII
 // letters compared without case, or -1. sub must be ASCII and lower case.
@@ -64,22 +68,5 @@ func indexFoldAny(s, sub string) int {
 			return strings.Index(s, sub)
 		}
 	}
-	return indexFold(s, asciiLower(sub))
-}
-
-// asciiLower lowercases ASCII letters only, keeping every other byte (and
-// so every offset) as it is.
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
+	return indexFold(s, ascii.Lower(sub))
 }

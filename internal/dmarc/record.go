@@ -26,6 +26,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 )
 
 // Policy is a Domain Owner Assessment Policy (RFC 9989 4.7, tags p, sp, np).
@@ -204,7 +206,7 @@ func ParseRecord(txt string) (*Record, error) {
 	name, value = trimWSP(name), trimWSP(value)
 	switch {
 	case !ok || !strings.EqualFold(name, "v"):
-		return nil, &TagError{Tag: strings.ToLower(name), Value: value, Reason: "the first tag must be v=DMARC1", err: ErrNotDMARC}
+		return nil, &TagError{Tag: ascii.Lower(name), Value: value, Reason: "the first tag must be v=DMARC1", err: ErrNotDMARC}
 	case value == "DMARC1":
 	case strings.EqualFold(value, "DMARC1"):
 		return nil, &TagError{Tag: "v", Value: value, Reason: "the version is case-sensitive: write DMARC1", err: ErrNotDMARC}
@@ -225,7 +227,7 @@ func ParseRecord(txt string) (*Record, error) {
 		}
 		name, value, ok := strings.Cut(part, "=")
 		name, value = trimWSP(name), trimWSP(value)
-		lname := strings.ToLower(name)
+		lname := ascii.Lower(name) // not strings.ToLower: an invalid byte would grow to U+FFFD
 		if !ok {
 			rec.addErr(&TagError{Tag: "", Value: "", Reason: fmt.Sprintf("%q is not a tag=value pair", trimWSP(part))})
 			continue

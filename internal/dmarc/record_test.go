@@ -193,6 +193,9 @@ func TestRecordString(t *testing.T) {
 		{"v=DMARC1;p=reject;  rua=mailto:a@example.com ,mailto:b@example.com;", "v=DMARC1; p=reject; rua=mailto:a@example.com ,mailto:b@example.com"},
 		{"V = DMARC1 ; P = none", "v=DMARC1; p=none"},
 		{"v=DMARC1; p=none; x=1; pct=20", "v=DMARC1; p=none; x=1; pct=20"},
+		// A tag name with bytes that are not UTF-8 keeps them (it is reported
+		// as a bad name); lowercasing must not turn each into a U+FFFD.
+		{"v=DMARC1; R\x8c\x8cA=1", "v=DMARC1; r\x8c\x8ca=1"},
 	} {
 		rec, _ := ParseRecord(tt.in)
 		if got := rec.String(); got != tt.out {

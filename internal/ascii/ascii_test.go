@@ -1,0 +1,54 @@
+package ascii
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLower(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"abc", "abc"},
+		{"ABC", "abc"},
+		{"V=DMARC1; P=Reject", "v=dmarc1; p=reject"},
+		{"Ünïcode É", "Ünïcode É"},   // only ASCII letters change
+		{"R\x8c\xffA", "r\x8c\xffa"}, // invalid UTF-8 keeps its bytes
+		{"[@`{", "[@`{"},             // the bytes next to the letter ranges
+	} {
+		if got := Lower(tc.in); got != tc.want {
+			t.Errorf("Lower(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzLower(f *testing.F) {
+	f.Add("Hello, WORLD")
+	f.Add("R\x8c\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Lower(s)
+		if len(got) != len(s) {
+			t.Fatalf("Lower(%q) changed the length: %q", s, got)
+		}
+		for i := 0; i < len(s); i++ {
+			c, g := s[i], got[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != g {
+				t.Fatalf("Lower(%q)[%d] = %q, want %q", s, i, g, c)
+			}
+		}
+		if isASCII(s) && got != strings.ToLower(s) {
+			t.Fatalf("Lower(%q) = %q, strings.ToLower gives %q", s, got, strings.ToLower(s))
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
