@@ -9,8 +9,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -150,7 +148,7 @@ func PaintedTable(w io.Writer, headers []string, rows [][]string, paint func(row
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], twwidth.Width(clean[i]))
+			widths[i] = max(widths[i], displayWidth(clean[i]))
 		}
 		all[r] = clean
 	}
@@ -162,7 +160,7 @@ func PaintedTable(w io.Writer, headers []string, rows [][]string, paint func(row
 			if i < len(row) {
 				cell = row[i]
 			}
-			pad := strings.Repeat(" ", widths[i]-twwidth.Width(cell))
+			pad := strings.Repeat(" ", widths[i]-displayWidth(cell))
 			if r > 0 && paint != nil && cell != "" {
 				if st, ok := paint(r-1, i); ok {
 					cell = Paint(true, st, cell)
