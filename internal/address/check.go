@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
@@ -289,7 +290,9 @@ func fillSummary(sum *SMTPSummary, host string, p *smtpprobe.Result) {
 
 // policyText spots refusals aimed at the prober (its IP on a blocklist,
 // a reputation block) rather than at the address.
-var policyText = regexp.MustCompile(`(?i)\b(block(ed|list)?|black ?list|spamhaus|dnsbl|rbl|reputation|policy|not allowed to send|access denied|client host|your ip)\b`)
+var policyText = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(block(ed|list)?|black ?list|spamhaus|dnsbl|rbl|reputation|policy|not allowed to send|access denied|client host|your ip)\b`)
+})
 
 // isPolicy reports a security/policy refusal (RFC 3463 X.7.x, or such
 // words without an enhanced code).
@@ -297,7 +300,7 @@ func isPolicy(enhanced, text string) bool {
 	if enhanced != "" {
 		return strings.HasPrefix(enhanced[1:], ".7.")
 	}
-	return policyText.MatchString(text)
+	return policyText().MatchString(text)
 }
 
 func (res *Result) finish() {

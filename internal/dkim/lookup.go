@@ -217,7 +217,7 @@ func Discover(ctx context.Context, r dnsx.Resolver, domain string, selectors []s
 		}
 	} else {
 		d.SelectorsFrom = "builtin"
-		uniq = builtinSelectors // lower case and unique (mustParseSelectors)
+		uniq = builtinSelectors() // lower case and unique (mustParseSelectors)
 	}
 	d.Checked = len(uniq)
 	results := make([]*KeyResult, len(uniq))

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // MaxMessageSize bounds what ReadMessage accepts: 50 MB, above any
@@ -95,7 +96,7 @@ func Values(fields []Field, name string) []string {
 	return out
 }
 
-var fromDomainRe = regexp.MustCompile(`@([A-Za-z0-9._-]+)\s*>?\s*$`)
+var fromDomainRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`@([A-Za-z0-9._-]+)\s*>?\s*$`) })
 
 // AuthorDomain returns the domain of the RFC5322.From address (the
 // author, RFC 7489 3.1.1) in lower case. A From that net/mail cannot parse
@@ -111,7 +112,7 @@ func AuthorDomain(from string) (string, error) {
 			return strings.ToLower(strings.TrimSuffix(dom, ".")), nil
 		}
 	}
-	if m := fromDomainRe.FindStringSubmatch(from); m != nil {
+	if m := fromDomainRe().FindStringSubmatch(from); m != nil {
 		return strings.ToLower(strings.TrimSuffix(m[1], ".")), nil
 	}
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 //go:embed selectors.tsv
@@ -16,21 +17,22 @@ type KnownSelector struct {
 	Source   string `json:"source"`
 }
 
-// knownSelectors is parsed once from the embedded file.
-var knownSelectors = mustParseSelectors(selectorsTSV)
+// knownSelectors is parsed from the embedded file at first use.
+var knownSelectors = sync.OnceValue(func() []KnownSelector { return mustParseSelectors(selectorsTSV) })
 
 // builtinSelectors are knownSelectors' names, in order. Read only.
-var builtinSelectors = func() []string {
-	out := make([]string, len(knownSelectors))
-	for i, k := range knownSelectors {
+var builtinSelectors = sync.OnceValue(func() []string {
+	known := knownSelectors()
+	out := make([]string, len(known))
+	for i, k := range known {
 		out[i] = k.Selector
 	}
 	return out
-}()
+})
 
 // KnownSelectors returns the built-in list of common selectors, in the
 // order of the data file (most used first).
-func KnownSelectors() []KnownSelector { return append([]KnownSelector(nil), knownSelectors...) }
+func KnownSelectors() []KnownSelector { return append([]KnownSelector(nil), knownSelectors()...) }
 
 func mustParseSelectors(data string) []KnownSelector {
 	var out []KnownSelector
@@ -57,7 +59,7 @@ func mustParseSelectors(data string) []KnownSelector {
 }
 
 func knownSelector(s string) (KnownSelector, bool) {
-	for _, k := range knownSelectors {
+	for _, k := range knownSelectors() {
 		if k.Selector == s {
 			return k, true
 		}

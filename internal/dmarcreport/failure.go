@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 
 	_ "github.com/emersion/go-message/charset" // reports in ISO-8859-x, windows-125x
 	"github.com/emersion/go-message/textproto"
@@ -51,11 +52,11 @@ func failureFrom(m *msgState) *FailureReport {
 }
 
 var (
-	plainDomain = regexp.MustCompile(`(?im)^\s*Sender Domain:\s*(\S+)`)
-	plainIP     = regexp.MustCompile(`(?im)^\s*Sender IP Address:\s*(\S+)`)
-	plainDate   = regexp.MustCompile(`(?im)^\s*Received date:\s*(.+)$`)
-	plainFrom   = regexp.MustCompile(`(?im)^From:\s*(.+)$`)
-	plainSubj   = regexp.MustCompile(`(?im)^Subject:\s*(.+)$`)
+	plainDomain = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?im)^\s*Sender Domain:\s*(\S+)`) })
+	plainIP     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?im)^\s*Sender IP Address:\s*(\S+)`) })
+	plainDate   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?im)^\s*Received date:\s*(.+)$`) })
+	plainFrom   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?im)^From:\s*(.+)$`) })
+	plainSubj   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?im)^Subject:\s*(.+)$`) })
 )
 
 // plainFailure recovers a failure report from the plain-text form some
@@ -71,8 +72,8 @@ func plainFailure(m *msgState) *FailureReport {
 		return nil
 	}
 	for _, text := range m.plainText {
-		d := plainDomain.FindStringSubmatch(text)
-		ip := plainIP.FindStringSubmatch(text)
+		d := plainDomain().FindStringSubmatch(text)
+		ip := plainIP().FindStringSubmatch(text)
 		if d == nil || ip == nil {
 			continue
 		}
@@ -81,15 +82,15 @@ func plainFailure(m *msgState) *FailureReport {
 			ReportID: strings.Trim(decodeHeader(m.top.Get("Message-Id")), "<> "),
 			Domain:   lowerDomain(cleanText(d[1])), SourceIP: cleanText(ip[1]), AuthFailure: "dmarc",
 		}
-		if dt := plainDate.FindStringSubmatch(text); dt != nil {
+		if dt := plainDate().FindStringSubmatch(text); dt != nil {
 			if t, err := mail.ParseDate(strings.TrimSpace(dt[1])); err == nil {
 				f.Arrival = t.UTC()
 			}
 		}
-		if fr := plainFrom.FindStringSubmatch(text); fr != nil {
+		if fr := plainFrom().FindStringSubmatch(text); fr != nil {
 			f.HeaderFrom = decodeHeader(fr[1])
 		}
-		if s := plainSubj.FindStringSubmatch(text); s != nil {
+		if s := plainSubj().FindStringSubmatch(text); s != nil {
 			f.Subject = decodeHeader(s[1])
 		}
 		return f

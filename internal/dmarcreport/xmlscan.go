@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -224,7 +225,7 @@ func isNameByte(c byte, first bool) bool {
 // knownNames are the element names of the report schemas: looking them up
 // costs no allocation per tag (the compiler does not copy b for a map
 // index), which matters for reports of thousands of rows.
-var knownNames = func() map[string]string {
+var knownNames = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}
 	for _, n := range []string{"feedback", "version", "report_metadata", "org_name", "email", "extra_contact_info",
 		"report_id", "date_range", "begin", "end", "error", "generator", "policy_published", "domain", "adkim", "aspf",
@@ -234,11 +235,11 @@ var knownNames = func() map[string]string {
 		m[n] = n
 	}
 	return m
-}()
+})
 
 // localName drops a namespace prefix and lower-cases.
 func localName(b []byte) string {
-	if n, ok := knownNames[string(b)]; ok {
+	if n, ok := knownNames()[string(b)]; ok {
 		return n
 	}
 	s := string(b)

@@ -201,8 +201,8 @@ func (a *Analysis) spfSender() string {
 }
 
 var (
-	designatesIP = regexp.MustCompile(`(?i)designates ([0-9a-f:.]+) as`)
-	senderIPIs   = regexp.MustCompile(`(?i)sender IP is ([0-9a-f:.]+)`)
+	designatesIP = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)designates ([0-9a-f:.]+) as`) })
+	senderIPIs   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)sender IP is ([0-9a-f:.]+)`) })
 )
 
 // findClient determines the client IP, in decreasing order of trust:
@@ -239,7 +239,7 @@ func (a *Analysis) findClient() {
 	if a.ClientIP == "" {
 		if ar := a.ReceiverAuthResults(); ar != nil {
 			for _, r := range ar.Results {
-				for _, ip := range []string{r.Prop("smtp.remote-ip"), r.Prop("policy.iprev"), submatch(designatesIP, r.Comment), submatch(senderIPIs, r.Comment)} {
+				for _, ip := range []string{r.Prop("smtp.remote-ip"), r.Prop("policy.iprev"), submatch(designatesIP(), r.Comment), submatch(senderIPIs(), r.Comment)} {
 					if a.ClientIP == "" && validIP(ip) {
 						a.ClientIP, a.ClientIPSource = ip, SourceAuthResults
 					}

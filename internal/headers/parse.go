@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-msgauth/authres"
 )
@@ -211,9 +212,9 @@ func validMethod(m string) bool {
 	return name != "" && !strings.ContainsAny(name, " \t\"=;")
 }
 
-var resultStart = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*(/[0-9]+)?\s*=`)
+var resultStart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*(/[0-9]+)?\s*=`) })
 
-func looksLikeResult(s string) bool { return resultStart.MatchString(s) }
+func looksLikeResult(s string) bool { return resultStart().MatchString(s) }
 
 // ReceivedSPF is a Received-SPF header field (RFC 7208 9.1).
 type ReceivedSPF struct {
@@ -260,8 +261,8 @@ type Hop struct {
 }
 
 var (
-	bracketIP = regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]`)
-	bareIP    = regexp.MustCompile(`^(?:IPv6:)?([0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*)$`)
+	bracketIP = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]`) })
+	bareIP    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:IPv6:)?([0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*)$`) })
 )
 
 // ParseReceived reads the from, by and with clauses of a Received value.
@@ -321,7 +322,7 @@ func ParseReceived(value string) Hop {
 			switch clause {
 			case "from":
 				if h.HELO == "" && h.IP == "" && i > 0 && items[i-1].word != "" && strings.EqualFold(items[i-1].word, "from") {
-					if m := bracketIP.FindStringSubmatch(it.word); m != nil && validIP(m[1]) {
+					if m := bracketIP().FindStringSubmatch(it.word); m != nil && validIP(m[1]) {
 						h.IP = m[1]
 					}
 					h.HELO = strings.Trim(it.word, "[]")
@@ -366,9 +367,9 @@ func readTCPInfo(h *Hop, c string) (helo bool) {
 		case lw == "helo" && i+1 < len(words):
 			h.HELO, helo = words[i+1], true
 		case h.IP == "":
-			m := bracketIP.FindStringSubmatch(w)
+			m := bracketIP().FindStringSubmatch(w)
 			if m == nil {
-				m = bareIP.FindStringSubmatch(strings.Trim(w, ",;"))
+				m = bareIP().FindStringSubmatch(strings.Trim(w, ",;"))
 			}
 			if m != nil && validIP(m[1]) {
 				h.IP = m[1]

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarc"
@@ -80,7 +81,7 @@ func (a *Analysis) ReceiverDKIM() []Seen {
 	return out
 }
 
-var policyInComment = regexp.MustCompile(`(?i)\bp=([a-z]+)`)
+var policyInComment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\bp=([a-z]+)`) })
 
 // ReceiverDMARC is the receiver's dmarc result, with the policy it named.
 func (a *Analysis) ReceiverDMARC() *Seen {
@@ -90,7 +91,7 @@ func (a *Analysis) ReceiverDMARC() *Seen {
 	}
 	r := rs[0] // the first dmarc result the receiver wrote
 	d := r.Prop("header.from")
-	if p := submatch(policyInComment, r.Comment); p != "" {
+	if p := submatch(policyInComment(), r.Comment); p != "" {
 		d += " p=" + strings.ToLower(p)
 	}
 	if act := r.Prop("action"); act != "" {

@@ -72,7 +72,7 @@ func parseGenericRules(text string) ([]GenericRule, error) {
 			if _, err := compileTemplate(r.Pattern, probe); err != nil {
 				return nil, fmt.Errorf("generic_ptr.txt:%d: %w", n+1, err)
 			}
-			shape, err := regexp.Compile("(?i)" + placeholder.ReplaceAllStringFunc(r.Pattern, shapeOf))
+			shape, err := regexp.Compile("(?i)" + placeholder().ReplaceAllStringFunc(r.Pattern, shapeOf))
 			if err != nil {
 				return nil, fmt.Errorf("generic_ptr.txt:%d: %w", n+1, err)
 			}
@@ -85,7 +85,7 @@ func parseGenericRules(text string) ([]GenericRule, error) {
 	return out, nil
 }
 
-var placeholder = regexp.MustCompile(`\{[a-z0-9]+\}`)
+var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{[a-z0-9]+\}`) })
 
 // shapeOf is the class of every value a placeholder can stand for in
 // compileTemplate's output.
@@ -113,7 +113,7 @@ func compileTemplate(tmpl string, ip netip.Addr) (*regexp.Regexp, error) {
 	ip = ip.Unmap()
 	var bad error
 	hexish := false
-	body := placeholder.ReplaceAllStringFunc(tmpl, func(ph string) string {
+	body := placeholder().ReplaceAllStringFunc(tmpl, func(ph string) string {
 		name := ph[1 : len(ph)-1]
 		if ip.Is4() {
 			b := ip.As4()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 	"github.com/deliverdoctor/deliverdoctor/internal/state"
@@ -26,7 +27,8 @@ func writeChangesText(w io.Writer, changes []state.Change, more int) {
 	fmt.Fprintln(w, "\n-----")
 }
 
-var changesTmpl = template.Must(template.New("changes").Funcs(template.FuncMap{"clean": sanitize.Line}).Parse(`
+var changesTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("changes").Funcs(template.FuncMap{"clean": sanitize.Line}).Parse(`
 <div style="max-width:760px;margin:0 auto 16px auto;padding:12px 20px;background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px">
 <div style="font-weight:600;margin-bottom:6px">What changed since the last run</div>
 {{- range .Changes}}
@@ -37,7 +39,8 @@ var changesTmpl = template.Must(template.New("changes").Funcs(template.FuncMap{"
 {{- if .More}}<div style="margin-top:6px">… and {{.More}} more targets changed.</div>{{end}}
 </div>
 `))
+})
 
 func writeChangesHTML(w io.Writer, changes []state.Change, more int) {
-	_ = changesTmpl.Execute(w, map[string]any{"Changes": changes, "More": more})
+	_ = changesTmpl().Execute(w, map[string]any{"Changes": changes, "More": more})
 }

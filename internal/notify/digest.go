@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
@@ -251,7 +252,8 @@ func sanitizeAll(ss []string) []string {
 	return out
 }
 
-var digestTmpl = template.Must(template.New("digest").Funcs(template.FuncMap{"clean": sanitize.Line}).Parse(`<!DOCTYPE html>
+var digestTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("digest").Funcs(template.FuncMap{"clean": sanitize.Line}).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>deliverdoctor report</title></head>
 <body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;color:#1f2328">
 <div style="max-width:760px;margin:0 auto">
@@ -269,6 +271,7 @@ var digestTmpl = template.Must(template.New("digest").Funcs(template.FuncMap{"cl
 {{.Full}}
 </div></body></html>
 `))
+})
 
 type htmlGroup struct {
 	*group
@@ -309,7 +312,7 @@ func (d *Digest) writeHTML(changes template.HTML, attached bool) ([]byte, error)
 		}
 	}
 	var out bytes.Buffer
-	err := digestTmpl.Execute(&out, map[string]any{
+	err := digestTmpl().Execute(&out, map[string]any{
 		"Counts": d.Counts(), "Failing": d.failing, "NFailing": d.nFailing, "MoreFailing": d.nFailing - len(d.failing),
 		"Changes": changes, "Sections": secs, "Cut": cut, "Where": d.whereFull(attached), "Full": full,
 	})

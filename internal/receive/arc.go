@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
@@ -67,7 +68,7 @@ type arcFields struct {
 	aar, ams, as *dkim.Field
 }
 
-var instanceRe = regexp.MustCompile(`(?:^|;)\s*i\s*=\s*([0-9]+)\s*(?:;|$)`)
+var instanceRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|;)\s*i\s*=\s*([0-9]+)\s*(?:;|$)`) })
 
 // VerifyARC validates the message's ARC chain: structure (every instance
 // 1..N has exactly one ARC-Seal, ARC-Message-Signature and
@@ -89,7 +90,7 @@ func VerifyARC(ctx context.Context, r dnsx.Resolver, msg []byte, fields []dkim.F
 			continue
 		}
 		res.Present = true
-		m := instanceRe.FindStringSubmatch(f.Value)
+		m := instanceRe().FindStringSubmatch(f.Value)
 		if name == "arc-authentication-results" {
 			// "i=N; authserv-id; results": the instance tag comes first.
 			m = regexp.MustCompile(`^\s*i\s*=\s*([0-9]+)\s*;`).FindStringSubmatch(f.Value)
@@ -196,13 +197,13 @@ func relaxedHeader(f *dkim.Field) string {
 	return strings.ToLower(strings.TrimRight(name, " \t")) + ":" + strings.TrimSpace(value) + "\r\n"
 }
 
-var bTagRe = regexp.MustCompile(`(^|;)(\s*b\s*=)[^;]*`)
+var bTagRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(^|;)(\s*b\s*=)[^;]*`) })
 
 // withoutB empties the b= tag's value, as signers hash the field
 // (RFC 6376 3.7, RFC 8617 4.1.2/4.1.3).
 func withoutB(f *dkim.Field) *dkim.Field {
 	name, value, _ := strings.Cut(f.Raw, ":")
-	return &dkim.Field{Name: f.Name, Raw: name + ":" + bTagRe.ReplaceAllString(value, "$1$2")}
+	return &dkim.Field{Name: f.Name, Raw: name + ":" + bTagRe().ReplaceAllString(value, "$1$2")}
 }
 
 // body canonicalization (RFC 6376 3.4.3, 3.4.4).

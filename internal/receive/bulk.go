@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dkim"
@@ -124,7 +125,7 @@ func decodeHeader(s string) string {
 // linkRe finds link hosts. The host is cut at 253 characters (a DNS name's
 // limit) in code: a bounded repeat {1,253} compiled to 253 copies of the
 // class, 2.6 ms and 960 allocations paid by every process at start-up.
-var linkRe = regexp.MustCompile(`(?i)https?://([a-z0-9.-]+)`)
+var linkRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)https?://([a-z0-9.-]+)`) })
 
 // walk visits the MIME tree (RFC 2046), noting text and HTML parts and the
 // hosts of links in them.
@@ -171,7 +172,7 @@ func (p *parsedMessage) walk(h mail.Header, body io.Reader, depth int) {
 	}
 	b, _ := io.ReadAll(io.LimitReader(body, maxPartBytes))
 	b = decodeTransfer(h.Get("Content-Transfer-Encoding"), b)
-	for _, m := range linkRe.FindAllSubmatch(b, 200) {
+	for _, m := range linkRe().FindAllSubmatch(b, 200) {
 		raw := m[1][:min(len(m[1]), 253)]
 		host := strings.ToLower(strings.TrimSuffix(string(raw), "."))
 		if len(p.links) < maxLinks && strings.Contains(host, ".") && !slices.Contains(p.links, host) {
@@ -205,7 +206,7 @@ func isBulk(p *parsedMessage, forced bool) (bool, string) {
 	return false, ""
 }
 
-var msgIDRe = regexp.MustCompile(`^<[^<>@\s]+@[^<>@\s]+>$`)
+var msgIDRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^<[^<>@\s]+@[^<>@\s]+>$`) })
 
 // oneClick reports whether List-Unsubscribe and List-Unsubscribe-Post
 // implement RFC 8058 one-click unsubscription: an https URI and the exact
@@ -265,7 +266,7 @@ func bulkCheck(p *parsedMessage, info MessageInfo, now time.Time) findings.Check
 		add(findings.Finding{ID: "bulk.no-message-id", Severity: findings.SeverityWarn, Title: "the message has no Message-ID: header field",
 			Detail: "Gmail refuses or filters mail without a valid Message-ID (550 5.7.1 \"Messages missing a valid Message-ID header are not accepted\").", BounceCodes: []string{"5.7.1"},
 			Fix: "Let the sending MTA or library add Message-ID: <unique@your-domain>.", Refs: []string{"RFC 5322 3.6.4"}})
-	case !msgIDRe.MatchString(p.messageID):
+	case !msgIDRe().MatchString(p.messageID):
 		add(findings.Finding{ID: "bulk.bad-message-id", Severity: findings.SeverityWarn, Title: "the Message-ID is not of the form <left@right>",
 			Evidence: []string{"Message-ID: " + p.messageID}, BounceCodes: []string{"5.7.1"}, Fix: "Generate Message-ID as <unique@your-domain>.", Refs: []string{"RFC 5322 3.6.4"}})
 	}

@@ -8,7 +8,7 @@ import (
 
 // The probe's attempts are the variants table expanded for one server.
 func ExamplePlan() {
-	steps := relay.Plan(relay.Variants, relay.Params{
+	steps := relay.Plan(relay.Variants(), relay.Params{
 		Sender: relay.SenderLocal, User: relay.UserLocal, External: "example.net",
 		Local: "example.com", Server: "mx.example.com", Literal: "[192.0.2.25]",
 	})

@@ -387,7 +387,7 @@ func (p *prober) run(ctx context.Context) {
 	res.External = ext
 	vs := o.Variants
 	if vs == nil {
-		vs = Variants
+		vs = Variants()
 	}
 	steps := Plan(vs, Params{Sender: SenderLocal, User: UserLocal, External: ext, Local: local, Server: server, Literal: literal})
 	p.variants(steps)

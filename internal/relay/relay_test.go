@@ -81,7 +81,7 @@ func TestOpenRelay(t *testing.T) {
 	if tp.Count("RSET") != 0 || tp.Count("QUIT") != 1 {
 		t.Errorf("wire: %q", tp.Lines())
 	}
-	if len(r.Untested) != len(Plan(Variants, Params{Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]", External: "example.net"}))-1 {
+	if len(r.Untested) != len(Plan(Variants(), Params{Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]", External: "example.net"}))-1 {
 		t.Errorf("untested %v", r.Untested)
 	}
 	if r.Status() != findings.StatusFail || !hasID(r, "relay.open") {
@@ -110,7 +110,7 @@ func TestOpenRelayAllVariants(t *testing.T) {
 	if r.Verdict != VerdictOpen {
 		t.Fatalf("verdict %s", r.Verdict)
 	}
-	steps := Plan(Variants, Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
+	steps := Plan(Variants(), Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
 	tricks := 0
 	for _, s := range steps {
 		if s.Kind == KindTrick {
@@ -145,7 +145,7 @@ func TestClosedRelay(t *testing.T) {
 	if r.Verdict != VerdictClosed {
 		t.Fatalf("verdict %s (%s %s)", r.Verdict, r.Failure, r.Reason)
 	}
-	steps := Plan(Variants, Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
+	steps := Plan(Variants(), Params{Sender: SenderLocal, User: UserLocal, External: "example.net", Local: "mx.test", Server: "mx.test", Literal: "[127.0.0.1]"})
 	if len(r.Attempts) != len(steps) {
 		t.Errorf("%d attempts for %d variants", len(r.Attempts), len(steps))
 	}

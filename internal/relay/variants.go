@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // Kind says what an accepted RCPT of a variant means.
@@ -40,8 +41,9 @@ type Variant struct {
 //go:embed variants.txt
 var variantsText string
 
-// Variants is the embedded variant table, in probe order.
-var Variants = mustParseVariants(variantsText)
+// Variants returns the embedded variant table, in probe order (parsed at
+// first use; callers must not modify it).
+var Variants = sync.OnceValue(func() []Variant { return mustParseVariants(variantsText) })
 
 var placeholders = []string{"{sender}", "{user}", "{ext}", "{local}", "{server}", "{literal}"}
 

@@ -8,7 +8,7 @@ import (
 // The table holds nmap smtp-open-relay's 16 tests (n1..n16) plus ours.
 func TestVariantsCoverNmap(t *testing.T) {
 	notes := ""
-	for _, v := range Variants {
+	for _, v := range Variants() {
 		notes += v.Note + "\n"
 	}
 	for i := 1; i <= 16; i++ {
@@ -19,7 +19,7 @@ func TestVariantsCoverNmap(t *testing.T) {
 	// The plain foreign recipients come first: they decide the verdict
 	// before a server's error limit can end the session.
 	seenTrick := false
-	for _, v := range Variants {
+	for _, v := range Variants() {
 		if v.Kind == KindTrick {
 			seenTrick = true
 		} else if seenTrick {
@@ -28,8 +28,8 @@ func TestVariantsCoverNmap(t *testing.T) {
 	}
 	// Postfix drops a client after smtpd_hard_error_limit (20) errors; a
 	// closed server refuses every variant, so stay below it.
-	if len(Variants) >= 20 {
-		t.Errorf("%d variants: a closed Postfix would disconnect before the end", len(Variants))
+	if len(Variants()) >= 20 {
+		t.Errorf("%d variants: a closed Postfix would disconnect before the end", len(Variants()))
 	}
 }
 
@@ -42,7 +42,7 @@ func itoa(i int) string {
 
 func TestPlan(t *testing.T) {
 	p := Params{Sender: "s", User: "u", External: "ext.example", Local: "dom.example", Server: "mx.dom.example", Literal: "[192.0.2.1]"}
-	steps := Plan(Variants, p)
+	steps := Plan(Variants(), p)
 	got := map[string]string{}
 	for _, s := range steps {
 		got[s.ID] = s.MailFrom + " " + s.RcptTo
@@ -81,7 +81,7 @@ func TestPlan(t *testing.T) {
 	}
 	// The server's name equal to the local domain: duplicates dropped.
 	p.Server = p.Local
-	if n := len(Plan(Variants, p)); n != len(want)-1 {
+	if n := len(Plan(Variants(), p)); n != len(want)-1 {
 		t.Errorf("%d steps with server == local, want %d", n, len(want)-1)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/dmarcreport"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
@@ -309,10 +310,12 @@ func Markdown(w io.Writer, doc *Document) error {
 
 // The page uses tables and inline styles only, so a mail client shows it
 // as sent; html/template escapes every value.
-var htmlTmpl = template.Must(template.New("reports").Funcs(template.FuncMap{
-	"clean": sanitize.Line, "num": num, "pct": pct, "day": day, "rows": sourceRows,
-	"summary": summaryLine, "join": strings.Join,
-}).Parse(`<!DOCTYPE html>
+// Parsed at first use, not at start-up: most runs never render HTML.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("reports").Funcs(template.FuncMap{
+		"clean": sanitize.Line, "num": num, "pct": pct, "day": day, "rows": sourceRows,
+		"summary": summaryLine, "join": strings.Join,
+	}).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>deliverdoctor: DMARC and TLS reports</title></head>
 <body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1f2328">
 <h1 style="font-size:20px">DMARC and TLS reports</h1>
@@ -339,6 +342,7 @@ var htmlTmpl = template.Must(template.New("reports").Funcs(template.FuncMap{
 {{end}}</ul>{{end}}
 </body></html>
 `))
+})
 
 // PolicyLineHTML and ReadinessHTML feed the HTML template.
 func (d *Domain) PolicyLineHTML() string { return d.policyLine() }
@@ -353,5 +357,5 @@ type htmlDoc struct {
 
 // HTML writes a self-contained page, fit to be mailed.
 func HTML(w io.Writer, doc *Document) error {
-	return htmlTmpl.Execute(w, htmlDoc{Document: doc, Headers: sourceHeaders})
+	return htmlTmpl().Execute(w, htmlDoc{Document: doc, Headers: sourceHeaders})
 }
