@@ -11,9 +11,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/report"
 )
@@ -43,65 +40,90 @@ var blocklistStates = []string{"listed", "clean", "refused", "error", "skip"}
 var dmarcPolicies = []string{"none", "quarantine", "reject"}
 
 var (
-	descSuccess = prometheus.NewDesc("deliverdoctor_probe_success",
-		"1 when every check could be determined (no check has status error).", []string{"target"}, nil)
-	descReport = prometheus.NewDesc("deliverdoctor_report_status",
-		"Worst check status: -1 skip, 0 pass, 1 warn, 2 fail, 3 error.", []string{"target"}, nil)
-	descDuration = prometheus.NewDesc("deliverdoctor_probe_duration_seconds",
-		"Seconds the whole check of the target took.", []string{"target"}, nil)
-	descCheck = prometheus.NewDesc("deliverdoctor_check_status",
-		"Status of one check: -1 skip, 0 pass, 1 warn, 2 fail, 3 error.", []string{"target", "check"}, nil)
-	descCheckDur = prometheus.NewDesc("deliverdoctor_check_duration_seconds",
-		"Seconds one check took.", []string{"target", "check"}, nil)
-	descFindings = prometheus.NewDesc("deliverdoctor_findings",
-		"Findings of the report by severity.", []string{"target", "severity"}, nil)
-	descBL = prometheus.NewDesc("deliverdoctor_blocklist_state",
+	descSuccess = newDesc("deliverdoctor_probe_success",
+		"1 when every check could be determined (no check has status error).", []string{"target"})
+	descReport = newDesc("deliverdoctor_report_status",
+		"Worst check status: -1 skip, 0 pass, 1 warn, 2 fail, 3 error.", []string{"target"})
+	descDuration = newDesc("deliverdoctor_probe_duration_seconds",
+		"Seconds the whole check of the target took.", []string{"target"})
+	descCheck = newDesc("deliverdoctor_check_status",
+		"Status of one check: -1 skip, 0 pass, 1 warn, 2 fail, 3 error.", []string{"target", "check"})
+	descCheckDur = newDesc("deliverdoctor_check_duration_seconds",
+		"Seconds one check took.", []string{"target", "check"})
+	descFindings = newDesc("deliverdoctor_findings",
+		"Findings of the report by severity.", []string{"target", "severity"})
+	descBL = newDesc("deliverdoctor_blocklist_state",
 		"1 for the state a blocklist answered for an address or domain (listed, clean, refused, error, skip), 0 for the others.",
-		[]string{"target", "list", "zone", "checked", "state"}, nil)
-	descSPFLookups = prometheus.NewDesc("deliverdoctor_spf_lookups",
-		"DNS-querying SPF terms the record needs (RFC 7208 4.6.4 limit: 10).", []string{"target"}, nil)
-	descSPFVoid = prometheus.NewDesc("deliverdoctor_spf_void_lookups",
-		"SPF lookups that returned no records (RFC 7208 4.6.4 limit: 2).", []string{"target"}, nil)
-	descDMARC = prometheus.NewDesc("deliverdoctor_dmarc_policy",
-		"1 for the DMARC policy in force (none, quarantine, reject), 0 for the others.", []string{"target", "policy"}, nil)
-	descCert = prometheus.NewDesc("deliverdoctor_certificate_expiry_days",
-		"Days until a certificate a check saw expires (negative: expired).", []string{"target", "check", "host"}, nil)
-	descSTS = prometheus.NewDesc("deliverdoctor_mta_sts_policy_expiry_days",
-		"Days a freshly fetched MTA-STS policy stays valid (its max_age).", []string{"target"}, nil)
-	descDNS = prometheus.NewDesc("deliverdoctor_dns_questions",
+		[]string{"target", "list", "zone", "checked", "state"})
+	descSPFLookups = newDesc("deliverdoctor_spf_lookups",
+		"DNS-querying SPF terms the record needs (RFC 7208 4.6.4 limit: 10).", []string{"target"})
+	descSPFVoid = newDesc("deliverdoctor_spf_void_lookups",
+		"SPF lookups that returned no records (RFC 7208 4.6.4 limit: 2).", []string{"target"})
+	descDMARC = newDesc("deliverdoctor_dmarc_policy",
+		"1 for the DMARC policy in force (none, quarantine, reject), 0 for the others.", []string{"target", "policy"})
+	descCert = newDesc("deliverdoctor_certificate_expiry_days",
+		"Days until a certificate a check saw expires (negative: expired).", []string{"target", "check", "host"})
+	descSTS = newDesc("deliverdoctor_mta_sts_policy_expiry_days",
+		"Days a freshly fetched MTA-STS policy stays valid (its max_age).", []string{"target"})
+	descDNS = newDesc("deliverdoctor_dns_questions",
 		"DNS work for the target: packets sent to servers (network), answers from --zone files (zone), answers shared from the cache (cache).",
-		[]string{"target", "source"}, nil)
+		[]string{"target", "source"})
 )
 
-// Collector exposes reports as constant gauges. Now is the clock for
+// desc names a gauge family and its labels, in the order gauge takes
+// their values.
+type desc struct {
+	name, help string
+	labels     []string
+}
+
+func newDesc(name, help string, labels []string) *desc {
+	return &desc{name: name, help: help, labels: labels}
+}
+
+// Collector turns reports into gauge families. Now is the clock for
 // expiry days (time.Now when nil).
 type Collector struct {
 	Reports []*report.Report
 	Now     func() time.Time
 }
 
-// Describe sends nothing: the series depend on the reports (an unchecked
-// collector).
-func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+// gauges collects series by family.
+type gauges struct {
+	fams  map[*desc]*Family
+	order []*Family
+}
 
-// Collect implements prometheus.Collector.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+func (g *gauges) add(d *desc, v float64, values ...string) {
+	f := g.fams[d]
+	if f == nil {
+		f = &Family{Name: d.name, Help: d.help, Type: Gauge}
+		g.fams[d] = f
+		g.order = append(g.order, f)
+	}
+	labels := make([]Label, len(values))
+	for i, v := range values {
+		labels[i] = Label{d.labels[i], v}
+	}
+	f.Metrics = append(f.Metrics, Metric{Labels: labels, Value: v})
+}
+
+// Families returns the reports' gauges.
+func (c *Collector) Families() []*Family {
 	now := time.Now()
 	if c.Now != nil {
 		now = c.Now()
 	}
+	g := &gauges{fams: map[*desc]*Family{}}
 	seen := map[string]bool{}
 	for _, r := range c.Reports {
 		if seen[r.Target] {
 			continue // a target given twice: one set of series (the first)
 		}
 		seen[r.Target] = true
-		collectReport(ch, r, now)
+		collectReport(g, r, now)
 	}
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	return g.order
 }
 
 func bool01(b bool) float64 {
@@ -111,47 +133,47 @@ func bool01(b bool) float64 {
 	return 0
 }
 
-func collectReport(ch chan<- prometheus.Metric, r *report.Report, now time.Time) {
+func collectReport(ch *gauges, r *report.Report, now time.Time) {
 	t := r.Target
-	gauge(ch, descSuccess, bool01(r.Status != findings.StatusError && !r.HasError()), t)
-	gauge(ch, descReport, StatusValue(r.Status), t)
-	gauge(ch, descDuration, float64(r.DurationMS)/1000, t)
+	ch.add(descSuccess, bool01(r.Status != findings.StatusError && !r.HasError()), t)
+	ch.add(descReport, StatusValue(r.Status), t)
+	ch.add(descDuration, float64(r.DurationMS)/1000, t)
 	sev := map[findings.Severity]int{findings.SeverityFail: 0, findings.SeverityError: 0, findings.SeverityWarn: 0, findings.SeverityInfo: 0}
 	for _, f := range r.Findings {
 		sev[f.Severity]++
 	}
 	for _, s := range []findings.Severity{findings.SeverityFail, findings.SeverityError, findings.SeverityWarn, findings.SeverityInfo} {
-		gauge(ch, descFindings, float64(sev[s]), t, string(s))
+		ch.add(descFindings, float64(sev[s]), t, string(s))
 	}
 	if r.DNS != nil {
-		gauge(ch, descDNS, float64(r.DNS.Sent), t, "network")
-		gauge(ch, descDNS, float64(r.DNS.ZoneHits), t, "zone")
-		gauge(ch, descDNS, float64(r.DNS.CacheHits), t, "cache")
+		ch.add(descDNS, float64(r.DNS.Sent), t, "network")
+		ch.add(descDNS, float64(r.DNS.ZoneHits), t, "zone")
+		ch.add(descDNS, float64(r.DNS.CacheHits), t, "cache")
 	}
 	for _, c := range r.Checks {
-		gauge(ch, descCheck, StatusValue(c.Status), t, c.Name)
-		gauge(ch, descCheckDur, float64(c.DurationMS)/1000, t, c.Name)
+		ch.add(descCheck, StatusValue(c.Status), t, c.Name)
+		ch.add(descCheckDur, float64(c.DurationMS)/1000, t, c.Name)
 		data := asMap(c.Data) // through JSON: numbers are float64, lists []any
 		switch c.Name {
 		case "rbl":
 			collectRBL(ch, t, data)
 		case "spf":
 			if v, ok := number(data["lookups"]); ok {
-				gauge(ch, descSPFLookups, v, t)
+				ch.add(descSPFLookups, v, t)
 			}
 			if v, ok := number(data["void_lookups"]); ok {
-				gauge(ch, descSPFVoid, v, t)
+				ch.add(descSPFVoid, v, t)
 			}
 		case "dmarc":
 			if p, ok := data["policy"].(string); ok && p != "" {
 				for _, want := range dmarcPolicies {
-					gauge(ch, descDMARC, bool01(p == want), t, want)
+					ch.add(descDMARC, bool01(p == want), t, want)
 				}
 			}
 		case "mta-sts":
 			if pol, ok := data["policy"].(map[string]any); ok {
 				if v, ok := number(pol["max_age"]); ok {
-					gauge(ch, descSTS, v/86400, t)
+					ch.add(descSTS, v/86400, t)
 				}
 			}
 		}
@@ -161,12 +183,12 @@ func collectReport(ch chan<- prometheus.Metric, r *report.Report, now time.Time)
 				return // one series per host: the leaf, found first
 			}
 			seen[host] = true
-			gauge(ch, descCert, math.Round(notAfter.Sub(now).Hours()/24*100)/100, t, c.Name, host)
+			ch.add(descCert, math.Round(notAfter.Sub(now).Hours()/24*100)/100, t, c.Name, host)
 		})
 	}
 }
 
-func collectRBL(ch chan<- prometheus.Metric, t string, data map[string]any) {
+func collectRBL(ch *gauges, t string, data map[string]any) {
 	results, _ := data["results"].([]any)
 	seen := map[[3]string]bool{}
 	for _, x := range results {
@@ -185,7 +207,7 @@ func collectRBL(ch chan<- prometheus.Metric, t string, data map[string]any) {
 			state = "refused"
 		}
 		for _, s := range blocklistStates {
-			gauge(ch, descBL, bool01(s == state), t, list, zone, checked, s)
+			ch.add(descBL, bool01(s == state), t, list, zone, checked, s)
 		}
 	}
 }
@@ -242,13 +264,6 @@ func number(v any) (float64, bool) {
 	return f, ok
 }
 
-// Registry returns a registry holding the reports' gauges.
-func Registry(reports []*report.Report) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&Collector{Reports: reports})
-	return reg
-}
-
 // Render writes the reports in the Prometheus text exposition format (the
 // report format "prometheus"), e.g. for node_exporter's textfile collector.
 func Render(w io.Writer, reports []*report.Report, _ report.Options) error {
@@ -256,19 +271,5 @@ func Render(w io.Writer, reports []*report.Report, _ report.Options) error {
 }
 
 func renderCollector(w io.Writer, c *Collector) error {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		return err
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		return err
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return WriteText(w, c.Families())
 }

@@ -19,10 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/deliverdoctor/deliverdoctor/internal/check"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
@@ -103,13 +99,13 @@ type Server struct {
 	limiter  *rateLimiter
 	slots    chan struct{}
 	waiting  chan struct{}
-	registry *prometheus.Registry
+	registry *promexp.Registry
 	mux      *http.ServeMux
 
-	requests *prometheus.CounterVec
-	inFlight prometheus.Gauge
-	checkDur prometheus.Histogram
-	limited  *prometheus.CounterVec
+	requests *promexp.CounterVec
+	inFlight *promexp.GaugeValue
+	checkDur *promexp.HistogramValue
+	limited  *promexp.CounterVec
 
 	// ctx is cancelled by Shutdown: running checks end promptly.
 	ctx    context.Context
@@ -157,18 +153,15 @@ func New(cfg Config) (*Server, error) {
 	cfg.Options.SMTP, cfg.Options.Relay = false, false
 	s := &Server{cfg: cfg, limiter: newRateLimiter(cfg.RatePerMinute, cfg.RateBurst),
 		slots: make(chan struct{}, cfg.MaxInFlight), waiting: make(chan struct{}, cfg.MaxQueue),
-		registry: prometheus.NewRegistry(), mux: http.NewServeMux()}
+		registry: promexp.NewRegistry().WithRuntime(), mux: http.NewServeMux()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "deliverdoctor_http_requests_total",
-		Help: "HTTP requests by route and status code."}, []string{"route", "code"})
-	s.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "deliverdoctor_checks_in_flight",
-		Help: "Checks running now."})
-	s.checkDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "deliverdoctor_check_duration_seconds",
-		Help: "Seconds one target's checks took.", Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}})
-	s.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "deliverdoctor_http_rejected_total",
-		Help: "Requests turned away, by reason (rate, busy, auth, size)."}, []string{"reason"})
-	s.registry.MustRegister(s.requests, s.inFlight, s.checkDur, s.limited,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = s.registry.NewCounterVec("deliverdoctor_http_requests_total",
+		"HTTP requests by route and status code.", "route", "code")
+	s.inFlight = s.registry.NewGauge("deliverdoctor_checks_in_flight", "Checks running now.")
+	s.checkDur = s.registry.NewHistogram("deliverdoctor_check_duration_seconds",
+		"Seconds one target's checks took.", []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})
+	s.limited = s.registry.NewCounterVec("deliverdoctor_http_rejected_total",
+		"Requests turned away, by reason (rate, busy, auth, size).", "reason")
 	s.routes()
 	return s, nil
 }
@@ -276,7 +269,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/received", s.handleAPIReceived)
 	m.HandleFunc("GET /received", s.handleReceivedPage)
 	m.HandleFunc("GET /probe", s.handleProbe)
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	m.Handle("GET /metrics", s.registry)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /assets/{file}", s.handleAsset)
 }
@@ -520,7 +513,7 @@ func (s *Server) handleAPICheck(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	if rep := s.queryCheck(w, r, writeError); rep != nil {
-		promhttp.HandlerFor(promexp.Registry([]*report.Report{rep}), promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		promexp.ServeReports(w, []*report.Report{rep})
 	}
 }
 
