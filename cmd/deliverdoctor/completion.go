@@ -30,10 +30,11 @@ func registerCompletions(root *cobra.Command) {
 	choices := flagChoices()
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		// LocalNonPersistentFlags builds a new flag set on every call:
-		// once per command, not once per (command, flag) pair, which cost
-		// about 40 page faults at every start.
-		local, persistent := c.LocalNonPersistentFlags(), c.PersistentFlags()
+		// Before the command runs, Flags() holds only the command's own
+		// non-persistent flags (the parents' are merged in when it
+		// runs): the set LocalNonPersistentFlags would copy, at a cost
+		// paid at every start.
+		local, persistent := c.Flags(), c.PersistentFlags()
 		for name, values := range choices {
 			f := local.Lookup(name)
 			if f == nil {
