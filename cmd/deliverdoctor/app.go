@@ -80,6 +80,32 @@ var commands = []func(*App) *cobra.Command{
 	newReportsCmd, newReceiveCmd, newServeCmd,
 }
 
+// commandNames is the name of each command commands builds, in the same
+// order (a test keeps them in step): run builds only the command a
+// command line names, not all of them with their flags at every start.
+var commandNames = []string{
+	"check",
+	"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "mta-sts",
+	"relay", "address",
+	"headers", "explain", "bounces",
+	"reports", "receive", "serve",
+}
+
+// rootFor is the root command for args: with only the subcommand args[0]
+// names when it names one; with every command otherwise (the root's
+// help, help and completion, a flag first, a misspelt command to suggest
+// the right one for).
+func rootFor(app *App, args []string) *cobra.Command {
+	if len(args) > 0 {
+		for i, name := range commandNames {
+			if args[0] == name {
+				return newRoot(app, commands[i:i+1])
+			}
+		}
+	}
+	return newRoot(app, commands)
+}
+
 // exitError carries an exit code without a message (findings were already
 // rendered).
 type exitError struct{ code int }
@@ -100,7 +126,7 @@ func run(args []string, stdio *IO) int {
 	}
 	registerFormats()
 	app := &App{IO: stdio}
-	root := newRootCmd(app)
+	root := rootFor(app, args)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
@@ -180,7 +206,10 @@ func oneLine(s string) string {
 	return s
 }
 
-func newRootCmd(app *App) *cobra.Command {
+func newRootCmd(app *App) *cobra.Command { return newRoot(app, commands) }
+
+// newRoot is the root command with the subcommands cmds build.
+func newRoot(app *App, cmds []func(*App) *cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deliverdoctor",
 		Short: "Will my mail be accepted? Checks a sending domain or IP and explains bounces",
@@ -225,7 +254,7 @@ back at the checks.`,
 		}
 		return app.checkResolverFlags()
 	}
-	for _, c := range commands {
+	for _, c := range cmds {
 		root.AddCommand(c(app))
 	}
 	registerCompletions(root) // flag values: --format, --checks, --profile, ...
