@@ -55,7 +55,8 @@ type Metric struct {
 // client_golang registry gathers them: families sorted by name, label
 // pairs by label name, series by their label values; a family with no
 // series is left out. Two series of a family with the same labels are an
-// error, as they are for the registry.
+// error, as they are for the registry. It sorts each family's Metrics in
+// place.
 func WriteText(w io.Writer, fams []*Family) error {
 	fams = slices.Clone(fams)
 	slices.SortStableFunc(fams, func(a, b *Family) int { return strings.Compare(a.Name, b.Name) })
