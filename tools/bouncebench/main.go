@@ -41,6 +41,7 @@ func main() {
 	if bin == "" {
 		bin = filepath.Join(work, "deliverdoctor")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as released (docs/startup.md)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		check(cmd.Run())
 	}

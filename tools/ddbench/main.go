@@ -76,6 +76,7 @@ func main() {
 		fmt.Printf("deliverdoctor binary: %s\n", bin)
 	} else {
 		build := exec.Command("go", "build", "-o", bin, "./cmd/deliverdoctor")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as released (docs/startup.md)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		must(build.Run())
 	}
