@@ -25,7 +25,7 @@ func lazyRegexp(expr string) *lazyRE {
 }
 
 func (l *lazyRE) Regexp() *regexp.Regexp {
-	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
+	l.once.Do(func() { l.re = compileRE(l.expr) })
 	return l.re
 }
 

@@ -439,7 +439,7 @@ type branch struct {
 }
 
 func (b *branch) regexp() *regexp.Regexp {
-	b.once.Do(func() { b.re = regexp.MustCompile(b.sub.String()) })
+	b.once.Do(func() { b.re = compileRE(exprOf(b.sub)) })
 	return b.re
 }
 
@@ -468,7 +468,7 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 			simple := sub.Simplify()
 			f := required(simple)
 			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
-				starts: prefixSet(simple), anch: newAnchor(sub.String, sub), literal: literalSet(simple, f)})
+				starts: prefixSet(simple), anch: newAnchor(func() string { return exprOf(sub) }, sub), literal: literalSet(simple, f)})
 			factors = append(factors, f)
 		}
 	}

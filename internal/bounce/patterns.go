@@ -33,7 +33,7 @@ type pattern struct {
 // proven to compile by TestPatternExamples; a broken one is a build defect
 // and panics, as kb() does.
 func (p *pattern) regexp() *regexp.Regexp {
-	p.once.Do(func() { p.re = regexp.MustCompile("(?i)" + p.Re) })
+	p.once.Do(func() { p.re = compileRE("(?i)" + p.Re) })
 	return p.re
 }
 

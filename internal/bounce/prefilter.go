@@ -263,10 +263,10 @@ func (a *anchor) at(s string, p int, sub bool) []int {
 	var re *regexp.Regexp
 	from := p
 	if p > 0 && a.ctx {
-		a.once1.Do(func() { a.a1 = regexp.MustCompile(`\A(?s:.)(?:` + a.expr() + `)`) })
+		a.once1.Do(func() { a.a1 = compileRE(`\A(?s:.)(?:` + a.expr() + `)`) })
 		re, from = a.a1, p-1
 	} else {
-		a.once0.Do(func() { a.a0 = regexp.MustCompile(`\A(?:` + a.expr() + `)`) })
+		a.once0.Do(func() { a.a0 = compileRE(`\A(?:` + a.expr() + `)`) })
 		re = a.a0
 	}
 	var m []int
@@ -432,13 +432,13 @@ func (f *fre) find(s string) []int {
 
 // Regexp is the compiled expression.
 func (f *fre) Regexp() *regexp.Regexp {
-	f.once.Do(func() { freSetup(); f.re = regexp.MustCompile(f.String()) })
+	f.once.Do(func() { freSetup(); f.re = compileRE(f.String()) })
 	return f.re
 }
 
 func (f *fre) String() string {
 	if f.expr == "" {
-		return f.sre.String() // a branch: printed when first needed
+		return exprOf(f.sre) // a branch: printed when first needed
 	}
 	return f.expr
 }
