@@ -13,7 +13,10 @@ var anchorExprs = []string{`(\bfoo|bar)baz`, `(?m)(^ab|cd)e`, `(?i)(\Bx|y)z`, `\
 	`foo\b`, `(?:ab)?\bc`, `a(?m:^)b|ab`, `(?i)(x|(?:\bk))y`}
 
 var anchorTexts = []string{"foobaz barbaz xfoobaz", "ab\nabe cde\nabe", "xxz yz XZ Yz", "foo", "afoo", "The  data base data",
-	"NON-EXISTENT user; no such mailbox", "xyz x yz", "abc\nbc", "kK k", ""}
+	"NON-EXISTENT user; no such mailbox", "xyz x yz", "abc\nbc", "kK k", "",
+	// Other scripts: folding keeps their offsets, so the search runs on
+	// them too (a multi-byte rune before a \b, ^ or \B start).
+	"éfoobaz ébarbaz\nÉabe", "日本語barbaz 日本語 foobaz", "ÀXZ ÿyz données DATA", "Ωk ωK", "\u00a0foo"}
 
 // TestAnchoredSearch: finding a match at the places where its start
 // strings occur, anchored, gives what the unanchored expression gives,
@@ -34,7 +37,11 @@ func TestAnchoredSearch(t *testing.T) {
 		a := newAnchor(sre.String, sre)
 		for _, s := range anchorTexts {
 			for _, text := range []string{s, strings.Repeat(".", 3) + s, s + "\n" + s} {
-				lower := strings.ToLower(text)
+				folded, same := foldInto(nil, text)
+				if !same {
+					t.Fatalf("%q: folding changes offsets", text)
+				}
+				lower := string(folded)
 				if got, want := anchoredSearch(text, lower, starts, a, false), re.FindStringIndex(text); !slices.Equal(got, want) {
 					t.Errorf("%s on %q: %v, regexp %v", expr, text, got, want)
 				}

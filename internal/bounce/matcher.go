@@ -246,7 +246,13 @@ func foldString(s string) string {
 
 // foldInto appends the case-folded text to dst. ASCII is folded byte by
 // byte; invalid UTF-8 is kept as it is (no pattern factor contains it).
-func foldInto(dst []byte, s string) []byte {
+// same reports whether the folded text is s offset for offset: s is valid
+// UTF-8 and every rune folds to one of the same length (not so for the
+// Kelvin sign or the long s, which fold to ASCII). Then a folded string
+// found at an offset of the copy starts a candidate match at that offset
+// of s (anchoredSearch), whatever the script of the text.
+func foldInto(dst []byte, s string) (_ []byte, same bool) {
+	same = true
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -260,13 +266,18 @@ func foldInto(dst []byte, s string) []byte {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
 			dst = append(dst, c)
+			same = false
 			i++
 			continue
 		}
-		dst = utf8.AppendRune(dst, foldRune(r))
+		f := foldRune(r)
+		if utf8.RuneLen(f) != n {
+			same = false
+		}
+		dst = utf8.AppendRune(dst, f)
 		i += n
 	}
-	return dst
+	return dst, same
 }
 
 // acMachine is an Aho-Corasick automaton over bytes with a transition
@@ -444,7 +455,7 @@ func (b *branch) regexp() *regexp.Regexp {
 }
 
 // matches runs the branch on text; lower is text case-folded when that
-// keeps every offset (ASCII), else "".
+// keeps every offset (foldInto), else "".
 func (b *branch) matches(text, lower string) bool {
 	if b.starts != nil && lower != "" {
 		return anchoredSearch(text, lower, b.starts, b.anch, false) != nil
@@ -484,13 +495,14 @@ func (m *matcher) match(text string) *pattern {
 	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	sc.folded = foldInto(sc.folded[:0], text)
+	var same bool
+	sc.folded, same = foldInto(sc.folded[:0], text)
 	sc.hit = slices.Grow(sc.hit[:0], len(m.branches))[:len(m.branches)]
 	clear(sc.hit)
 	m.ac.scan(sc.folded, sc.hit)
 	hit := sc.hit
 	lower := ""
-	if len(sc.folded) == len(text) && isASCII(text) {
+	if same {
 		// Not copied: sc.folded is not written again before match returns.
 		lower = unsafe.String(unsafe.SliceData(sc.folded), len(sc.folded))
 	}

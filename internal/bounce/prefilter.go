@@ -27,7 +27,8 @@ type fre struct {
 	// start, the first alternative at that start).
 	branches []*fre
 	// starts: case-folded strings every match starts with (nil: not
-	// known). On ASCII text a match can then only start where one of
+	// known). On text whose folded copy keeps its offsets (foldInto) a
+	// match can then only start where one of
 	// them occurs in the folded copy, and the expression is run anchored
 	// there instead of being tried at every byte of the text.
 	starts []string
@@ -187,8 +188,10 @@ func hasAssertion(re *syntax.Regexp) bool {
 // anchor runs an expression at a given place of a text: a0 is it anchored
 // at the start of the rest of the text. When an assertion (\b, \B, ^, \A)
 // can come first in a match (ctx), it must see the byte before the match,
-// so a match at p > 0 uses a1, which first takes that byte (the text is
-// ASCII there). Each is compiled on first use: compiling was a fifth of a
+// so a match at p > 0 uses a1, which first takes that byte. When the byte
+// ends a multi-byte rune, a1 reads it as U+FFFD: neither is a word
+// character (\b is ASCII) nor a newline, so every assertion answers as on
+// the real rune. Each is compiled on first use: compiling was a fifth of a
 // 1,380-message run.
 type anchor struct {
 	expr         func() string // printed only when compiling: printing costs more than matching
@@ -304,8 +307,8 @@ type scanCache struct {
 var scans scanCache
 
 // scanned is what one scan of a text found: which expressions' factors
-// occur, and the text case-folded when it is ASCII (then folding keeps
-// every offset; "" otherwise).
+// occur, and the text case-folded when folding keeps every offset
+// (foldInto; "" otherwise).
 type scanned struct {
 	text  string
 	hit   []bool
@@ -335,10 +338,11 @@ func scan(s string) *scanned {
 	scans.mu.Unlock()
 	freOnce.Do(func() { freAC = buildAC(freFactors) })
 	sc := scratchPool.Get().(*scratch)
-	sc.folded = foldInto(sc.folded[:0], s)
+	var same bool
+	sc.folded, same = foldInto(sc.folded[:0], s)
 	r := &scanned{text: s, hit: make([]bool, len(freAll))}
 	freAC.scan(sc.folded, r.hit)
-	if len(sc.folded) == len(s) && isASCII(s) {
+	if same {
 		r.lower = string(sc.folded)
 	}
 	scratchPool.Put(sc)
