@@ -172,7 +172,7 @@ func addressValue(v string) string {
 	// left "{>" of "{>\f\"", which printed and parsed again lost its ">".
 	a = strings.Trim(strings.Join(strings.Fields(a), " "), "<> \"")
 	if strings.ContainsAny(a, " |/") {
-		if m := addrRe.FindString(a); m != "" {
+		if m := findAddr(a); m != "" {
 			return m
 		}
 	}

@@ -146,7 +146,7 @@ func ParseReplyBounce(s string) *Bounce {
 	if r.Code/100 == 4 || r.Enhanced.Transient() {
 		f.DSNAction = "delayed"
 	}
-	if m := addrRe.FindString(r.Text); m != "" {
+	if m := findAddr(r.Text); m != "" {
 		f.Recipient = m
 	}
 	f.context = strings.TrimSpace(s)
@@ -404,7 +404,7 @@ func headerAddrs(h textproto.Header, key string) []string {
 			}
 			continue
 		}
-		out = append(out, addrRe.FindAllString(v, 8)...)
+		out = append(out, findAllAddrs(v, 8)...)
 	}
 	return out
 }

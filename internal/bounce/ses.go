@@ -74,7 +74,7 @@ func parseSESJSON(raw []byte) *Bounce {
 	}
 	b := &Bounce{Kind: KindSES, MTA: "amazonses", Failures: []Failure{}}
 	if len(ev.Mail.CommonHeaders.From) > 0 {
-		if a := addrRe.FindString(ev.Mail.CommonHeaders.From[0]); a != "" {
+		if a := findAddr(ev.Mail.CommonHeaders.From[0]); a != "" {
 			b.Sender = a
 		}
 	}
