@@ -290,7 +290,7 @@ func foldInto(dst []byte, s string) (_ []byte, same bool) {
 type acMachine struct {
 	class  [256]uint8
 	nclass int
-	next   []int32   // state*nclass + class -> state+1; 0: not computed yet
+	next   []int32   // state*nclass + class -> cell of the next state; 0: not computed yet
 	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
 	fail   []int32
 	// The trie, read-only after buildAC, as flat lists (a slice per state
@@ -389,31 +389,42 @@ func (m *acMachine) goTo(s int32, c uint8) int32 {
 	}
 }
 
-// step is the transition from s on class c, from the table.
-func (m *acMachine) step(s int32, c uint8) int32 {
-	i := s*int32(m.nclass) + int32(c)
-	if t := atomic.LoadInt32(&m.next[i]); t != 0 {
-		return t - 1
+// cell is the table's entry for a transition to state t: t's row in the
+// table (t*nclass) plus one, so that 0 means "not computed yet", shifted
+// left once, with bit 0 set when t ends a factor. A scan then needs no
+// multiplication to find the next row and reads a state's outputs only
+// at the few states that have any: the scan runs one dependent load per
+// byte.
+func (m *acMachine) cell(t int32) int32 {
+	v := (t*int32(m.nclass) + 1) << 1
+	if len(m.out[t]) > 0 {
+		v |= 1
 	}
-	t := m.goTo(s, c)
-	atomic.StoreInt32(&m.next[i], t+1)
-	return t
+	return v
+}
+
+// fill computes the table's entry for row (a state's row) and class c.
+func (m *acMachine) fill(row int32, c uint8) int32 {
+	v := m.cell(m.goTo(row/int32(m.nclass), c))
+	atomic.StoreInt32(&m.next[row+int32(c)], v)
+	return v
 }
 
 // scan marks in hit every pattern one of whose factors occurs in text.
 func (m *acMachine) scan(text []byte, hit []bool) {
-	s := int32(0)
-	nc := int32(m.nclass)
+	row := int32(0) // the state's row: state*nclass
 	next := m.next
 	for _, b := range text {
 		c := m.class[b]
-		if t := atomic.LoadInt32(&next[s*nc+int32(c)]); t != 0 {
-			s = t - 1
-		} else {
-			s = m.step(s, c)
+		v := atomic.LoadInt32(&next[row+int32(c)])
+		if v == 0 {
+			v = m.fill(row, c)
 		}
-		for _, p := range m.out[s] {
-			hit[p] = true
+		row = v>>1 - 1
+		if v&1 != 0 {
+			for _, p := range m.out[row/int32(m.nclass)] {
+				hit[p] = true
+			}
 		}
 	}
 }
