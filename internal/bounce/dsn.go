@@ -1,8 +1,6 @@
 package bounce
 
 import (
-	"bufio"
-	"bytes"
 	"strings"
 )
 
@@ -125,12 +123,19 @@ type dsnField struct{ name, value string }
 // folding) with an empty field for each blank line.
 func dsnFields(body []byte) []dsnField {
 	var out []dsnField
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 0, 4096), maxDSNSize)
+	// The lines are cut from one copy of the body (a line scanner
+	// allocated a 4 KB buffer and a string per line); what is kept is
+	// cloned, so the fields do not hold the whole body.
+	text := string(body)
 	last := -1
-	for sc.Scan() {
+	for len(text) > 0 {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if len(line) >= maxDSNSize {
+			break // a line scanner's limit: nothing more is read
+		}
 		// A bare CR inside a line is white space, not a line break.
-		line := strings.ReplaceAll(strings.TrimRight(sc.Text(), "\r"), "\r", " ")
+		line = strings.ReplaceAll(strings.TrimRight(line, "\r"), "\r", " ")
 		if strings.TrimSpace(line) == "" {
 			if last >= 0 && out[last].name != "" {
 				out = append(out, dsnField{})
@@ -148,7 +153,7 @@ func dsnFields(body []byte) []dsnField {
 		if !ok || !isToken(strings.TrimSpace(name)) {
 			continue
 		}
-		out = append(out, dsnField{strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)})
+		out = append(out, dsnField{strings.Clone(strings.ToLower(strings.TrimSpace(name))), strings.Clone(strings.TrimSpace(value))})
 		last = len(out) - 1
 	}
 	return out

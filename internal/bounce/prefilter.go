@@ -296,10 +296,13 @@ func (a *anchor) at(s string, p int, sub bool) []int {
 const minPrefilter = 16
 
 // scanCache remembers, by string identity, which expressions' factors
-// occur in the last few texts.
+// occur in the last few texts. An entry is not changed once made, so a
+// hit hands out the entry itself (copying it cost an allocation per
+// question asked of a text). An entry holds its text, so the text's
+// memory cannot be reused for another while the entry lives.
 type scanCache struct {
 	mu   sync.Mutex
-	ents [8]scanned
+	ents [8]*scanned
 
 	next int
 }
@@ -328,11 +331,10 @@ func hits(s string) []bool { return scan(s).hit }
 func scan(s string) *scanned {
 	scans.mu.Lock()
 	for i := range scans.ents {
-		e := &scans.ents[i]
-		if len(e.text) == len(s) && unsafe.StringData(e.text) == unsafe.StringData(s) {
-			r := *e
+		e := scans.ents[i]
+		if e != nil && len(e.text) == len(s) && unsafe.StringData(e.text) == unsafe.StringData(s) {
 			scans.mu.Unlock()
-			return &r
+			return e
 		}
 	}
 	scans.mu.Unlock()
@@ -347,7 +349,7 @@ func scan(s string) *scanned {
 	}
 	scratchPool.Put(sc)
 	scans.mu.Lock()
-	scans.ents[scans.next] = *r
+	scans.ents[scans.next] = r
 	scans.next = (scans.next + 1) % len(scans.ents)
 	scans.mu.Unlock()
 	return r

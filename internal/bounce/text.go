@@ -11,7 +11,6 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-
 // originalMarker finds where a non-MIME bounce starts quoting the original
 // message (its headers follow).
 var originalMarker = mustFre(`(?im)^[ \t]*(?:-{2,}[ \t]*)?(?:this is a copy of|below this line is a copy|(?:-+ )?original message|enclosed is a copy|the header of the original message|returned message|unsent message follows|original message follows|message headers follow|below is a copy of the original message|included is a copy of the message header|-*original mail info|\*+ +end of message)|(?m)^(?:Received|Return-Path|DKIM-Signature|Return-path):[ \t]?\S`)
