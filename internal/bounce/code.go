@@ -16,7 +16,14 @@ func (c Code) String() string {
 	if c.Class == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d.%d.%d", c.Class, c.Subject, c.Detail)
+	// Not fmt.Sprintf: a code is printed several times per failure.
+	b := make([]byte, 0, 16)
+	b = strconv.AppendInt(b, int64(c.Class), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(c.Subject), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(c.Detail), 10)
+	return string(b)
 }
 
 // IsZero reports whether c is the zero value (no code).
