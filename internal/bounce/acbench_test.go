@@ -22,8 +22,7 @@ func BenchmarkACScan(b *testing.B) {
 		texts = append(texts, folded)
 		n += len(folded)
 	}
-	freSetup()
-	freOnce.Do(func() { freAC = buildAC(freFactors) })
+	freMachine()
 	hit := make([]bool, len(freAll))
 	for _, t := range texts {
 		freAC.scan(t, hit)

@@ -32,6 +32,7 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	warmUp()
 	// Work moves in chunks of up to chunkSlots messages, so the hand-offs
 	// between the reader, the workers and fn (a goroutine switch each) are
 	// paid per chunk, not per message. The files of a directory are read

@@ -338,7 +338,7 @@ func scan(s string) *scanned {
 		}
 	}
 	scans.mu.Unlock()
-	freOnce.Do(func() { freAC = buildAC(freFactors) })
+	freMachine()
 	sc := scratchPool.Get().(*scratch)
 	var same bool
 	sc.folded, same = foldInto(sc.folded[:0], s)
@@ -353,6 +353,23 @@ func scan(s string) *scanned {
 	scans.next = (scans.next + 1) % len(scans.ents)
 	scans.mu.Unlock()
 	return r
+}
+
+// freMachine builds the automaton over every expression's factors, once.
+func freMachine() {
+	freSetup()
+	freOnce.Do(func() { freAC = buildAC(freFactors) })
+}
+
+// warmUp starts the engine's first-use set-up in the background, in two
+// goroutines: the knowledge base with its pattern matcher, and the
+// prefiltered expressions with their automaton. ParseAll calls it first,
+// so that the set-up runs while the paths are listed and the first files
+// read, on both cores, instead of in the first worker while the other
+// waits for it.
+func warmUp() {
+	go patternMatcher()
+	go freMachine()
 }
 
 func isASCII(s string) bool {

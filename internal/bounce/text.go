@@ -525,8 +525,13 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 	if strings.TrimSpace(notice) == "" && len(st.htmls) > 0 {
 		notice = strings.Join(st.htmls, "\n")
 	}
-	// Amazon SES notifications arrive as mail with a JSON body.
-	for _, j := range append(st.jsons, []byte(strings.TrimSpace(notice))) {
+	// Amazon SES notifications arrive as mail with a JSON body. The
+	// notice is copied only when it can be JSON.
+	jsons := st.jsons
+	if t := strings.TrimSpace(notice); len(t) > 0 && t[0] == '{' {
+		jsons = append(jsons, []byte(t))
+	}
+	for _, j := range jsons {
 		if len(j) > 0 && j[0] == '{' {
 			if sb := parseSESJSON(j); sb != nil {
 				sb.Subject, sb.Date = b.Subject, b.Date
