@@ -84,3 +84,52 @@ func FuzzAddrScan(f *testing.F) {
 		checkAddrScan(t, s)
 	})
 }
+
+// providerCodeRefRe is the expression findProviderCode replaced.
+var providerCodeRefRe = regexp.MustCompile(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
+
+var providerCodeTexts = []string{"", "[", "[TSS04]", "[TS04]", "[TSS4]", "[TSS045]", "x [BL21] y", "[CS01][HM08]", "(S3150)", "(S315)",
+	"(S31)", "(S31500)", "[HM0x] (S1234)", "[[TSS01]]", "((S1234))", "[ts01]", "554 5.7.9 Message not accepted for policy reasons. [TSS09] (S3140)",
+	"[HM08", "(S123", "[CS1\xff2]"}
+
+func checkProviderCode(t *testing.T, s string) {
+	t.Helper()
+	want := ""
+	if m := providerCodeRefRe.FindStringSubmatch(s); m != nil {
+		want = m[1] + m[2]
+	}
+	if got := findProviderCode(s); got != want {
+		t.Errorf("findProviderCode(%q) = %q, regexp %q", s, got, want)
+	}
+}
+
+// TestProviderCodeAgrees: findProviderCode answers as the expression on
+// hand-made texts and the corpus's diagnostics and lines.
+func TestProviderCodeAgrees(t *testing.T) {
+	texts := slices.Clone(providerCodeTexts)
+	for _, f := range equivalenceFiles(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, strings.Split(string(raw), "\n")...)
+		for _, fl := range ParseBytes(raw).Failures {
+			texts = append(texts, fl.Diagnostic)
+		}
+	}
+	for _, s := range texts {
+		checkProviderCode(t, s)
+	}
+}
+
+func FuzzProviderCode(f *testing.F) {
+	for _, s := range providerCodeTexts {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxFuzzText {
+			return
+		}
+		checkProviderCode(t, s)
+	})
+}

@@ -5,9 +5,51 @@ import (
 	"strings"
 )
 
-// providerCodeRe finds provider codes in brackets: Yahoo's "[TSS04]" and
-// "[BL21]", iCloud's "[CS01]" and "[HM08]", Outlook.com's "(S3150)".
-var providerCodeRe = lazyRegexp(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
+// findProviderCode finds a provider code in brackets: Yahoo's "[TSS04]"
+// and "[BL21]", iCloud's "[CS01]" and "[HM08]", Outlook.com's "(S3150)".
+// It is the first submatch of
+//
+//	\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)
+//
+// (TestProviderCodeAgrees), found by hand: the expression ran on every
+// diagnostic. At one bracket at most one form fits, so the first bracket
+// where one does holds the leftmost match.
+func findProviderCode(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			rest := s[i+1:]
+			for _, p := range []string{"TSS", "TS", "BL", "CS", "HM"} {
+				if strings.HasPrefix(rest, p) && digitsThen(rest[len(p):], 2, ']') {
+					return rest[:len(p)+2]
+				}
+			}
+		case '(':
+			rest := s[i+1:]
+			if strings.HasPrefix(rest, "S") {
+				for _, n := range []int{4, 3} {
+					if digitsThen(rest[1:], n, ')') {
+						return rest[:1+n]
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// digitsThen reports whether s starts with n ASCII digits and then c.
+func digitsThen(s string, n int, c byte) bool {
+	if len(s) < n+1 || s[n] != c {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 var providerRes = []struct {
 	re       *fre
@@ -74,8 +116,7 @@ func classify(f *Failure) {
 		f.Provider = detectProvider(f)
 	}
 	var entry *Entry
-	if m := providerCodeRe.FindStringSubmatch(f.Diagnostic); m != nil {
-		pc := m[1] + m[2]
+	if pc := findProviderCode(f.Diagnostic); pc != "" {
 		if e, ok := Lookup(pc, f.Provider); ok {
 			f.ProviderCode, entry = pc, e
 		}
