@@ -470,6 +470,9 @@ func (f *fre) MatchString(s string) bool {
 	if !f.candidate(s) {
 		return false
 	}
+	if f.literal && len(s) >= minPrefilter {
+		return true // a factor occurred (candidate scanned), and it is a whole match
+	}
 	if f.branches == nil || len(s) < minPrefilter {
 		if loc, ok := f.findAt(s, false); ok {
 			return loc != nil

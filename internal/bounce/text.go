@@ -494,7 +494,9 @@ var mtaGuesses = []struct {
 func guessMTA(from string, texts ...string) string {
 	for _, g := range mtaGuesses {
 		for _, t := range texts {
-			if g.re.MatchString(t) {
+			// No guess matches an empty text (most messages have no
+			// X-Mailer): not asking spares compiling every guess.
+			if t != "" && g.re.MatchString(t) {
 				return g.mta
 			}
 		}
