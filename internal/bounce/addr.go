@@ -116,6 +116,59 @@ func findAllAddrs(s string, n int) []string {
 	return out
 }
 
+// plainAddress reads the common shapes of a one-address header —
+// "a@b.c", "<a@b.c>", "Display Name <a@b.c>" — with plain characters only
+// (letters, digits, ".", "_", "+", "-"; no dot at an end of a part or
+// two in a row), and gives what mail.ParseAddressList gives as the
+// address; ok is false for anything else, which net/mail then parses
+// (it allocated a dozen objects per header; TestPlainAddressAgrees and
+// FuzzPlainAddress compare the two).
+func plainAddress(v string) (addr string, ok bool) {
+	s := strings.Trim(v, " \t")
+	if strings.HasSuffix(s, ">") {
+		lt := strings.LastIndexByte(s, '<')
+		if lt < 0 {
+			return "", false
+		}
+		if !plainPhrase(s[:lt]) {
+			return "", false
+		}
+		s = s[lt+1 : len(s)-1]
+	}
+	local, domain, found := strings.Cut(s, "@")
+	if !found || !plainDotAtom(local) || !plainDotAtom(domain) {
+		return "", false
+	}
+	return s, true
+}
+
+// plainPhrase: empty, or words of plain characters separated and
+// followed by spaces or tabs.
+func plainPhrase(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '\t' && !isPlainAtext(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isPlainAtext(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isPlainAtext(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '+' || c == '-'
+}
+
 // foldName appends s case-folded as (?i) compares it with ASCII: ASCII
 // letters lowered, the long s and the Kelvin sign (which (?i) equates with
 // s and k) to those letters; every other byte as it is.

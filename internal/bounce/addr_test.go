@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"net/mail"
 	"os"
 	"regexp"
 	"slices"
@@ -131,5 +132,61 @@ func FuzzProviderCode(f *testing.F) {
 			return
 		}
 		checkProviderCode(t, s)
+	})
+}
+
+var plainAddressTexts = []string{"", "a@b", "a@b.c", " <a@b.c> ", "Mail Delivery System <MAILER-DAEMON@mx.example.com>", "a.b <c@d>",
+	"\t\"Quoted\" <a@b>", "=?utf-8?q?x?= <a@b>", "a@b, c@d", "<a@b>>", "<<a@b>", "a <b <c@d>", ".a@b", "a.@b", "a..b@c", "a@.b", "a@b.",
+	"a@ b", "a @b", "<a@b", "a@b>", "x<a@b>", "x\t<a@b>", "x  y   <a_b+c-d@e-f.g>", "(comment) a@b", "a@b (comment)", "a@[192.0.2.1]",
+	"a@b\r\n", "jürgen@example.de", "<>", "x <>", "@b", "a@", "a@b@c", "group: a@b;", "<a@b> x", "a.b.c@d.e.f", "-@-", "+@_"}
+
+func checkPlainAddress(t *testing.T, v string) {
+	t.Helper()
+	got, ok := plainAddress(v)
+	if !ok {
+		return // net/mail decides
+	}
+	l, err := mail.ParseAddressList(v)
+	if err != nil || len(l) != 1 || l[0].Address != got {
+		t.Errorf("plainAddress(%q) = %q; net/mail %v, %v", v, got, l, err)
+	}
+}
+
+// TestPlainAddressAgrees: where plainAddress answers, net/mail gives one
+// address, the same; on hand-made values and every corpus header line.
+func TestPlainAddressAgrees(t *testing.T) {
+	texts := slices.Clone(plainAddressTexts)
+	for _, f := range equivalenceFiles(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				texts = append(texts, v, strings.TrimRight(v, "\r"))
+			}
+		}
+	}
+	n := 0
+	for _, v := range texts {
+		if _, ok := plainAddress(v); ok {
+			n++
+		}
+		checkPlainAddress(t, v)
+	}
+	if n < 100 {
+		t.Errorf("only %d of %d values took the plain path", n, len(texts))
+	}
+}
+
+func FuzzPlainAddress(f *testing.F) {
+	for _, s := range plainAddressTexts {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxFuzzText {
+			return
+		}
+		checkPlainAddress(t, s)
 	})
 }

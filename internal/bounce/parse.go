@@ -457,6 +457,10 @@ func headerText(h message.Header, key string) string {
 func headerAddrs(h textproto.Header, key string) []string {
 	var out []string
 	for _, v := range h.Values(key) {
+		if a, ok := plainAddress(v); ok {
+			out = append(out, a)
+			continue
+		}
 		if l, err := mail.ParseAddressList(v); err == nil {
 			for _, a := range l {
 				out = append(out, a.Address)
