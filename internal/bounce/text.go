@@ -495,7 +495,7 @@ func guessMTA(from string, texts ...string) string {
 	for _, g := range mtaGuesses {
 		for _, t := range texts {
 			// No guess matches an empty text (most messages have no
-			// X-Mailer): not asking spares compiling every guess.
+			// X-Mailer): not asking spares running every guess on it.
 			if t != "" && g.re.MatchString(t) {
 				return g.mta
 			}
