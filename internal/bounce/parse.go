@@ -282,6 +282,16 @@ func (lr *headerLimitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func indexNewline[T string | []byte](s T) int {
+	switch s := any(s).(type) {
+	case string:
+		return strings.IndexByte(s, '\n')
+	case []byte:
+		return bytes.IndexByte(s, '\n')
+	}
+	return -1 // not reached: T is one of the two
+}
+
 func (st *walkState) addText(s string) {
 	s = decodeISO2022JP(s) // a part whose charset label is missing or wrong
 	if st.noticeN+len(s) > maxNotice {
@@ -387,7 +397,10 @@ func readLimited(r io.Reader, n int64) []byte {
 
 // lenientSplit reads a header block the way bounces need: folded lines,
 // lines that are not fields skipped, stopping at the first blank line.
-func lenientSplit(raw []byte) (textproto.Header, []byte) {
+// Read from a string (the original message quoted in a notice), the lines
+// are parts of it; read from bytes, each line is copied (the header's
+// values are copies).
+func lenientSplit[T string | []byte](raw T) (textproto.Header, T) {
 	var h textproto.Header
 	consumed := 0
 	var name, value string
@@ -401,17 +414,17 @@ func lenientSplit(raw []byte) (textproto.Header, []byte) {
 	// Line by line as a bufio.Scanner with a 1 MB limit would (it cost
 	// an allocation of its buffer per call): a longer line ends the header.
 	for rest := raw; len(rest) > 0; {
-		var lb []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		var lb T
+		if i := indexNewline(rest); i >= 0 {
 			lb, rest = rest[:i], rest[i+1:]
 		} else {
-			lb, rest = rest, nil
+			lb, rest = rest, rest[len(rest):]
 		}
 		if len(lb) >= 1<<20 {
 			break
 		}
 		consumed += len(lb) + 1
-		l := string(bytes.TrimRight(lb, "\r"))
+		l := strings.TrimRight(string(lb), "\r")
 		if strings.TrimSpace(l) == "" {
 			if started {
 				break

@@ -545,7 +545,7 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 	noticeText, originalText := splitOriginal(notice)
 	orig, hasOrig := st.orig, st.hasOrig
 	if !hasOrig && strings.TrimSpace(originalText) != "" {
-		orig, _ = lenientSplit([]byte(originalText))
+		orig, _ = lenientSplit(originalText)
 		hasOrig = orig.Len() > 0
 	}
 
