@@ -405,10 +405,16 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 // anchored there (a). The result is FindStringIndex's or, with sub,
 // FindStringSubmatchIndex's.
 func anchoredSearch(s, lower string, starts []string, a *anchor, sub bool) []int {
+	return anchoredSearchFrom(s, lower, starts, a, sub, 0)
+}
+
+// anchoredSearchFrom is anchoredSearch for a match starting at from or
+// after (the context before from still counts for assertions).
+func anchoredSearchFrom(s, lower string, starts []string, a *anchor, sub bool, from int) []int {
 	var next [maxExact]int // the next occurrence of each start string
 	n := len(starts)
 	for i, x := range starts {
-		next[i] = indexFrom(lower, x, 0)
+		next[i] = indexFrom(lower, x, from)
 	}
 	for {
 		p := -1
@@ -546,9 +552,38 @@ func (f *fre) FindStringSubmatch(s string) []string {
 	return f.Regexp().FindStringSubmatch(s)
 }
 
+// FindAllStringSubmatch is the regexp's, found at the start strings when
+// f has them and the text's folded copy keeps its offsets: each match is
+// the leftmost one starting where the previous ended. An empty match (the
+// regexp then steps one rune further) hands over to the regexp.
 func (f *fre) FindAllStringSubmatch(s string, n int) [][]string {
 	if !f.candidate(s) {
 		return nil
 	}
-	return f.Regexp().FindAllStringSubmatch(s, n)
+	if f.branches != nil || f.starts == nil || len(s) < minPrefilter {
+		return f.Regexp().FindAllStringSubmatch(s, n)
+	}
+	sc := scan(s)
+	if sc.lower == "" {
+		return f.Regexp().FindAllStringSubmatch(s, n)
+	}
+	var out [][]string
+	for from := 0; n < 0 || len(out) < n; {
+		loc := anchoredSearchFrom(s, sc.lower, f.starts, f.anch, true, from)
+		if loc == nil {
+			break
+		}
+		if loc[1] == loc[0] {
+			return f.Regexp().FindAllStringSubmatch(s, n)
+		}
+		m := make([]string, len(loc)/2)
+		for i := range m {
+			if loc[2*i] >= 0 {
+				m[i] = s[loc[2*i]:loc[2*i+1]]
+			}
+		}
+		out = append(out, m)
+		from = loc[1]
+	}
+	return out
 }

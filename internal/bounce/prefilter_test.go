@@ -34,7 +34,8 @@ func TestPrefilterAgrees(t *testing.T) {
 		"Ошибка доставки: après la fin des données (after end of data) — host mx.exämple.com[192.0.2.1] said: 550 £",
 		"配信できませんでした。\n>>> RCPT TO:<a@b.c>\n<<< 550 ユーザーが存在しません\nin reply to RCPT TO command",
 		"ſmtp server <mx.example.com> said: \u212a after connection; host: mx.example.com [",
-		"\xe3\x81 invalid UTF-8 \xff after end of data and >>> DATA from ip [192.0.2.9]")
+		"\xe3\x81 invalid UTF-8 \xff after end of data and >>> DATA from ip [192.0.2.9]",
+		"Client host [192.0.2.1] blocked; sending IP 192.0.2.2, the IP: 2001:db8::1; from [198.51.100.7] ip:203.0.113.9 é connecting ip 192.0.2.3")
 	freSetup()
 	var roots []*fre
 	for _, f := range freAll {
@@ -53,9 +54,21 @@ func TestPrefilterAgrees(t *testing.T) {
 			if got, want := f.FindStringSubmatch(s), f.Regexp().FindStringSubmatch(s); !slices.Equal(got, want) {
 				t.Errorf("%s on %.60q: submatches %q, regexp %q", f, s, got, want)
 			}
+			checkFindAll(t, f, s)
 		}
 	}
 	t.Logf("%d expressions (%d branches) on %d texts", len(roots), len(freAll)-len(roots), len(texts))
+}
+
+// checkFindAll: FindAllStringSubmatch gives the regexp's matches, for a
+// few limits.
+func checkFindAll(t *testing.T, f *fre, s string) {
+	t.Helper()
+	for _, n := range []int{-1, 0, 1, 5} {
+		if got, want := f.FindAllStringSubmatch(s, n), f.Regexp().FindAllStringSubmatch(s, n); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("%s on %.60q: all (%d) %q, regexp %q", f, s, n, got, want)
+		}
+	}
 }
 
 func isBranch(f *fre) bool {
@@ -89,6 +102,7 @@ func FuzzPrefilter(f *testing.F) {
 		if got, want := e.MatchString(s), e.Regexp().MatchString(s); got != want {
 			t.Errorf("%s: match %v, regexp %v", e, got, want)
 		}
+		checkFindAll(t, e, s)
 	})
 }
 
