@@ -285,12 +285,19 @@ func foldInto(dst []byte, s string) (_ []byte, same bool) {
 // table is filled lazily, a cell on its first use: a full table (thousands
 // of states times dozens of classes) cost tens of milliseconds at start-up,
 // paid by every `explain` of one message, while a text only ever visits a
-// few hundred states. Cells are read and written atomically, so scans may
-// run concurrently; two scans filling one cell write the same value.
+// few hundred states. A state gets its row of the table only when a
+// transition first leads to it, so the table holds the states texts visit,
+// in the order they were first visited: a run touches a few hundred KB
+// instead of allocating the 2.5 MB a row per state would take (which in a
+// short process was heap to fault in and to count in the collector's goal).
+//
+// Scans run concurrently without a lock: cells are read atomically, and a
+// cell is filled, a row assigned and the table grown under mu. A grown
+// table is a new slice published atomically; a scan holding the old one
+// takes the new one when a cell leads past its end or it fills a cell.
 type acMachine struct {
 	class  [256]uint8
 	nclass int
-	next   []int32   // state*nclass + class -> cell of the next state; 0: not computed yet
 	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
 	fail   []int32
 	// The trie, read-only after buildAC, as flat lists (a slice per state
@@ -298,6 +305,22 @@ type acMachine struct {
 	// its next sibling and the class of the edge into it.
 	firstKid, nextSib []int32
 	edgeClass         []uint8
+
+	table acTable // current table; the cells are read atomically
+	mu    sync.Mutex
+	rowOf []int32 // per state: 1 + its row's offset in the table, 0 while it has none (under mu)
+}
+
+// acTable is the transition table: row r (an offset, a multiple of nclass)
+// holds a cell per class (see cell), and stateOf[r/nclass] is the row's
+// state. Both only grow; a cell, once set, never changes.
+type acTable struct {
+	p atomic.Pointer[acRows]
+}
+
+type acRows struct {
+	cells   []int32
+	stateOf []int32
 }
 
 func buildAC(factors [][]string) *acMachine {
@@ -361,7 +384,12 @@ func buildAC(factors [][]string) *acMachine {
 			queue = append(queue, k)
 		}
 	}
-	m.next = make([]int32, len(m.out)*m.nclass)
+	// The root's row is row 0; others come as texts reach their states.
+	const firstRows = 256
+	m.rowOf = make([]int32, len(m.out))
+	m.rowOf[0] = 1
+	rows := &acRows{cells: make([]int32, m.nclass, firstRows*m.nclass), stateOf: make([]int32, 1, firstRows)}
+	m.table.p.Store(rows)
 	return m
 }
 
@@ -389,40 +417,73 @@ func (m *acMachine) goTo(s int32, c uint8) int32 {
 	}
 }
 
-// cell is the table's entry for a transition to state t: t's row in the
-// table (t*nclass) plus one, so that 0 means "not computed yet", shifted
-// left once, with bit 0 set when t ends a factor. A scan then needs no
-// multiplication to find the next row and reads a state's outputs only
-// at the few states that have any: the scan runs one dependent load per
-// byte.
-func (m *acMachine) cell(t int32) int32 {
-	v := (t*int32(m.nclass) + 1) << 1
-	if len(m.out[t]) > 0 {
+// cell is the table's entry for a transition to the state with row offset
+// row: the offset plus one, so that 0 means "not computed yet", shifted
+// left once, with bit 0 set when the state ends a factor. A scan then
+// needs no multiplication to find the next row and reads a state's
+// outputs only at the few states that have any: the scan runs one
+// dependent load per byte.
+func (m *acMachine) cell(row, state int32) int32 {
+	v := (row + 1) << 1
+	if len(m.out[state]) > 0 {
 		v |= 1
 	}
 	return v
 }
 
-// fill computes the table's entry for row (a state's row) and class c.
-func (m *acMachine) fill(row int32, c uint8) int32 {
-	v := m.cell(m.goTo(row/int32(m.nclass), c))
-	atomic.StoreInt32(&m.next[row+int32(c)], v)
-	return v
+// fill computes the table's entry for row (a row offset) and class c,
+// giving the next state a row if it has none. It returns the entry and
+// the current table.
+func (m *acMachine) fill(row int32, c uint8) (int32, *acRows) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows := m.table.p.Load()
+	if v := atomic.LoadInt32(&rows.cells[row+int32(c)]); v != 0 {
+		return v, rows // another scan filled it
+	}
+	t := m.goTo(rows.stateOf[row/int32(m.nclass)], c)
+	if m.rowOf[t] == 0 {
+		if len(rows.cells)+m.nclass > cap(rows.cells) {
+			// Grow into a new table; scans on the old one keep reading
+			// it (its cells stay right) until they take this one.
+			grown := &acRows{
+				cells:   make([]int32, len(rows.cells), 2*cap(rows.cells)),
+				stateOf: make([]int32, len(rows.stateOf), 2*cap(rows.stateOf)),
+			}
+			for i := range rows.cells {
+				grown.cells[i] = atomic.LoadInt32(&rows.cells[i])
+			}
+			copy(grown.stateOf, rows.stateOf)
+			rows = grown
+		} else {
+			rows = &acRows{cells: rows.cells, stateOf: rows.stateOf}
+		}
+		m.rowOf[t] = int32(len(rows.cells)) + 1
+		rows.cells = rows.cells[:len(rows.cells)+m.nclass]
+		rows.stateOf = append(rows.stateOf, t)
+		m.table.p.Store(rows)
+	}
+	v := m.cell(m.rowOf[t]-1, t)
+	atomic.StoreInt32(&rows.cells[row+int32(c)], v)
+	return v, rows
 }
 
 // scan marks in hit every pattern one of whose factors occurs in text.
 func (m *acMachine) scan(text []byte, hit []bool) {
-	row := int32(0) // the state's row: state*nclass
-	next := m.next
+	rows := m.table.p.Load()
+	row := int32(0) // the state's row offset
 	for _, b := range text {
 		c := m.class[b]
-		v := atomic.LoadInt32(&next[row+int32(c)])
+		v := atomic.LoadInt32(&rows.cells[row+int32(c)])
 		if v == 0 {
-			v = m.fill(row, c)
+			v, rows = m.fill(row, c)
 		}
 		row = v>>1 - 1
+		if int(row) >= len(rows.cells) {
+			rows = m.table.p.Load() // a row added after this scan took its table
+		}
 		if v&1 != 0 {
-			for _, p := range m.out[row/int32(m.nclass)] {
+			for _, p := range m.out[rows.stateOf[row/int32(m.nclass)]] {
 				hit[p] = true
 			}
 		}
