@@ -2,7 +2,6 @@ package bounce
 
 import (
 	"net/mail"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,11 +32,7 @@ var addrScanTexts = []string{
 // of the corpus (and every prefix of a line before an "@").
 func TestAddrScanAgrees(t *testing.T) {
 	texts := slices.Clone(addrScanTexts)
-	for _, f := range equivalenceFiles(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range equivalenceTexts(t) {
 		for _, line := range strings.SplitAfter(string(raw), "\n") {
 			texts = append(texts, line)
 			for i := 0; i < len(line); i++ {
@@ -74,17 +69,7 @@ func checkAddrScan(t *testing.T, s string) {
 	}
 }
 
-func FuzzAddrScan(f *testing.F) {
-	for _, s := range addrScanTexts {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if len(s) > maxFuzzText {
-			return
-		}
-		checkAddrScan(t, s)
-	})
-}
+func FuzzAddrScan(f *testing.F) { fuzzAgainst(f, addrScanTexts, checkAddrScan) }
 
 // providerCodeRefRe is the expression findProviderCode replaced.
 var providerCodeRefRe = regexp.MustCompile(`\[(TSS?\d{2}|BL\d{2}|CS\d{2}|HM\d{2})\]|\((S\d{3,4})\)`)
@@ -108,11 +93,7 @@ func checkProviderCode(t *testing.T, s string) {
 // hand-made texts and the corpus's diagnostics and lines.
 func TestProviderCodeAgrees(t *testing.T) {
 	texts := slices.Clone(providerCodeTexts)
-	for _, f := range equivalenceFiles(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range equivalenceTexts(t) {
 		texts = append(texts, strings.Split(string(raw), "\n")...)
 		for _, fl := range ParseBytes(raw).Failures {
 			texts = append(texts, fl.Diagnostic)
@@ -123,17 +104,7 @@ func TestProviderCodeAgrees(t *testing.T) {
 	}
 }
 
-func FuzzProviderCode(f *testing.F) {
-	for _, s := range providerCodeTexts {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if len(s) > maxFuzzText {
-			return
-		}
-		checkProviderCode(t, s)
-	})
-}
+func FuzzProviderCode(f *testing.F) { fuzzAgainst(f, providerCodeTexts, checkProviderCode) }
 
 var plainAddressTexts = []string{"", "a@b", "a@b.c", " <a@b.c> ", "Mail Delivery System <MAILER-DAEMON@mx.example.com>", "a.b <c@d>",
 	"\t\"Quoted\" <a@b>", "=?utf-8?q?x?= <a@b>", "a@b, c@d", "<a@b>>", "<<a@b>", "a <b <c@d>", ".a@b", "a.@b", "a..b@c", "a@.b", "a@b.",
@@ -156,11 +127,7 @@ func checkPlainAddress(t *testing.T, v string) {
 // address, the same; on hand-made values and every corpus header line.
 func TestPlainAddressAgrees(t *testing.T) {
 	texts := slices.Clone(plainAddressTexts)
-	for _, f := range equivalenceFiles(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range equivalenceTexts(t) {
 		for _, line := range strings.Split(string(raw), "\n") {
 			if _, v, ok := strings.Cut(line, ":"); ok {
 				texts = append(texts, v, strings.TrimRight(v, "\r"))
@@ -179,14 +146,18 @@ func TestPlainAddressAgrees(t *testing.T) {
 	}
 }
 
-func FuzzPlainAddress(f *testing.F) {
-	for _, s := range plainAddressTexts {
+func FuzzPlainAddress(f *testing.F) { fuzzAgainst(f, plainAddressTexts, checkPlainAddress) }
+
+// fuzzAgainst fuzzes check, a comparison of hand-written code with what
+// it replaced, from seeds, on texts of at most maxFuzzText bytes.
+func fuzzAgainst(f *testing.F, seeds []string, check func(*testing.T, string)) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if len(s) > maxFuzzText {
 			return
 		}
-		checkPlainAddress(t, s)
+		check(t, s)
 	})
 }

@@ -137,6 +137,20 @@ var raceEnabled bool
 
 // equivalenceFiles is the corpus the equivalence tests compare on: all of
 // it, or every fourth file under the race detector (see race_test.go).
+// equivalenceTexts is the contents of equivalenceFiles.
+func equivalenceTexts(t *testing.T) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, f := range equivalenceFiles(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
 func equivalenceFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
