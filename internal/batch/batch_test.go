@@ -297,6 +297,65 @@ func TestEngineCapsJobsByMemory(t *testing.T) {
 	}
 }
 
+// When targets hold more than perTarget and the memory reading lags (the
+// runtime's live heap is as of the last collection), the engine learns
+// what a target holds and caps the targets in flight by it: here a target
+// holds 3 x perTarget, the reading is refreshed every 25th finished
+// target, and the budget holds 20 such targets (60 by the constant).
+func TestEngineLearnsTargetFootprint(t *testing.T) {
+	const (
+		n      = 600
+		holds  = 3 * perTarget
+		fits   = 20
+		static = 3 * fits
+	)
+	var names []string
+	for i := 0; i < n; i++ {
+		names = append(names, fmt.Sprintf("d%03d.example", i))
+	}
+	src, _ := NewSource(names, "", nil, Shard{0, 1}, Set{}, nil)
+	var (
+		now, most, done atomic.Int32
+		reading         atomic.Uint64 // what InUse reports: a stale snapshot
+	)
+	eng := &Engine{
+		Jobs:        200,
+		MemoryLimit: int64(static*perTarget/admitFraction) + 1024,
+		InUse:       func() uint64 { return reading.Load() },
+		Collections: func() uint64 { return uint64(done.Load() / 25) },
+		Check: func(ctx context.Context, tg target.Target) *report.Report {
+			k := now.Add(1)
+			defer func() {
+				// A "collection" now and then: the reading catches up.
+				if d := done.Add(1); d%25 == 0 {
+					reading.Store(uint64(now.Load()) * holds)
+				}
+			}()
+			defer now.Add(-1)
+			if tg.Name >= fmt.Sprintf("d%03d", n/2) {
+				// The second half: the estimate has had 300 targets.
+				for m := most.Load(); k > m && !most.CompareAndSwap(m, k); m = most.Load() {
+				}
+			}
+			// Let others pile up if they could; targets take 1-4 ms, so
+			// they do not all end together.
+			time.Sleep(time.Duration(1+k%4) * time.Millisecond)
+			return &report.Report{Target: tg.Name, Status: findings.StatusPass}
+		},
+	}
+	sum, err := eng.Run(context.Background(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total != n {
+		t.Fatalf("%d targets, want %d", sum.Total, n)
+	}
+	if m := most.Load(); m > fits+fits/2 || m < 2 {
+		t.Fatalf("at most %d targets in flight in the second half, want 2..%d (the budget holds %d; %d by perTarget)", m, fits+fits/2, fits, static)
+	}
+	t.Logf("at most %d in flight in the second half", most.Load())
+}
+
 // The soft limit has a floor, so a small -j does not make the collector run
 // back to back (at -j 64 without --selector, 52.5 MiB halved the speed),
 // and grows with -j above it.
