@@ -119,7 +119,7 @@ func DirFiles(dir string) ([]string, error) {
 const smallFile = 1 << 20
 
 func readFile(path string, max int64, fn func(Input) error) error {
-	if ok, err := readSmallFile(path, max, fn); ok {
+	if ok, err := readSmallFile(path, max, nil, fn); ok {
 		return err
 	}
 	fh, err := os.Open(path)
@@ -139,8 +139,21 @@ func readFile(path string, max int64, fn func(Input) error) error {
 // to fn: the file itself, or an mbox's messages when it starts with a
 // "From " line (never for an .eml). ok is false, and nothing is read, for
 // a larger file or one readSmall cannot read: readFile streams those.
-func readSmallFile(path string, max int64, fn func(Input) error) (ok bool, err error) {
-	data, ok := readSmall(path, min(max, smallFile))
+//
+// With reuse non-nil the file is read into *reuse (grown as needed and
+// kept there for the next call), and the messages handed to fn point into
+// it: fn must be done with them when it returns, as ParseAll's workers are
+// (they parse in fn, and a result keeps no reference to its input:
+// TestPooledReaderNotKept, TestReadBufferReused).
+func readSmallFile(path string, max int64, reuse *[]byte, fn func(Input) error) (ok bool, err error) {
+	var buf []byte
+	if reuse != nil {
+		buf = *reuse
+	}
+	data, ok := readSmall(path, min(max, smallFile), buf)
+	if reuse != nil && cap(data) > cap(*reuse) {
+		*reuse = data[:0]
+	}
 	if !ok {
 		return false, nil
 	}

@@ -9,8 +9,9 @@ import "syscall"
 // registers with the poller and sets a finalizer, which for a Maildir of
 // small messages cost as much as the reading. ok is false when the file
 // is not such a file or anything fails; the caller then takes the general
-// path, which reports errors.
-func readSmall(path string, limit int64) (data []byte, ok bool) {
+// path, which reports errors. The file is read into buf when it is large
+// enough (its caller reuses it), otherwise into a new buffer.
+func readSmall(path string, limit int64, buf []byte) (data []byte, ok bool) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
@@ -20,7 +21,10 @@ func readSmall(path string, limit int64) (data []byte, ok bool) {
 	if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size >= limit {
 		return nil, false
 	}
-	buf := make([]byte, st.Size+1) // +1: a file that grew is seen
+	if int64(cap(buf)) < st.Size+1 {
+		buf = make([]byte, st.Size+1) // +1: a file that grew is seen
+	}
+	buf = buf[:st.Size+1]
 	n := 0
 	for n < len(buf) {
 		k, err := syscall.Read(fd, buf[n:])
