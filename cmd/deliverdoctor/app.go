@@ -71,24 +71,22 @@ type App struct {
 	zoneStore *zone.Store
 }
 
-// commands is every subcommand's constructor, listed in one place.
-var commands = []func(*App) *cobra.Command{
-	newCheckCmd,
-	newMXCmd, newPTRCmd, newSPFCmd, newDKIMCmd, newDMARCCmd, newRBLCmd, newMTASTSCmd,
-	newRelayCmd, newAddressCmd,
-	newHeadersCmd, newExplainCmd, newBouncesCmd,
-	newReportsCmd, newReceiveCmd, newServeCmd,
+// command is a subcommand's name and its constructor: run builds only the
+// command a command line names, not all of them with their flags at every
+// start (a test checks each constructor builds the command named).
+type command struct {
+	name  string
+	build func(*App) *cobra.Command
 }
 
-// commandNames is the name of each command commands builds, in the same
-// order (a test keeps them in step): run builds only the command a
-// command line names, not all of them with their flags at every start.
-var commandNames = []string{
-	"check",
-	"mx", "ptr", "spf", "dkim", "dmarc", "rbl", "mta-sts",
-	"relay", "address",
-	"headers", "explain", "bounces",
-	"reports", "receive", "serve",
+// commands is every subcommand, listed in one place.
+var commands = []command{
+	{"check", newCheckCmd},
+	{"mx", newMXCmd}, {"ptr", newPTRCmd}, {"spf", newSPFCmd}, {"dkim", newDKIMCmd},
+	{"dmarc", newDMARCCmd}, {"rbl", newRBLCmd}, {"mta-sts", newMTASTSCmd},
+	{"relay", newRelayCmd}, {"address", newAddressCmd},
+	{"headers", newHeadersCmd}, {"explain", newExplainCmd}, {"bounces", newBouncesCmd},
+	{"reports", newReportsCmd}, {"receive", newReceiveCmd}, {"serve", newServeCmd},
 }
 
 // rootFor is the root command for args: with only the subcommand args[0]
@@ -97,8 +95,8 @@ var commandNames = []string{
 // the right one for).
 func rootFor(app *App, args []string) *cobra.Command {
 	if len(args) > 0 {
-		for i, name := range commandNames {
-			if args[0] == name {
+		for i, c := range commands {
+			if args[0] == c.name {
 				return newRoot(app, commands[i:i+1])
 			}
 		}
@@ -209,7 +207,7 @@ func oneLine(s string) string {
 func newRootCmd(app *App) *cobra.Command { return newRoot(app, commands) }
 
 // newRoot is the root command with the subcommands cmds build.
-func newRoot(app *App, cmds []func(*App) *cobra.Command) *cobra.Command {
+func newRoot(app *App, cmds []command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deliverdoctor",
 		Short: "Will my mail be accepted? Checks a sending domain or IP and explains bounces",
@@ -255,7 +253,7 @@ back at the checks.`,
 		return app.checkResolverFlags()
 	}
 	for _, c := range cmds {
-		root.AddCommand(c(app))
+		root.AddCommand(c.build(app))
 	}
 	registerCompletions(root) // flag values: --format, --checks, --profile, ...
 	return root
