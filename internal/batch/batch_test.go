@@ -17,13 +17,9 @@ import (
 	"github.com/deliverdoctor/deliverdoctor/internal/target"
 )
 
-func TestSourceStreams(t *testing.T) {
-	in := "# list\n\na.example\nA.example. # again\nnot a domain!\nb.example\n"
-	var warn strings.Builder
-	src, err := NewSource([]string{"b.example"}, "-", strings.NewReader(in), Shard{0, 1}, Set{}, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
+// drain is the names of the targets src gives until it ends.
+func drain(t *testing.T, src *Source) []string {
+	t.Helper()
 	var got []string
 	for {
 		tg, ok, err := src.Next()
@@ -31,10 +27,20 @@ func TestSourceStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !ok {
-			break
+			return got
 		}
 		got = append(got, tg.Name)
 	}
+}
+
+func TestSourceStreams(t *testing.T) {
+	in := "# list\n\na.example\nA.example. # again\nnot a domain!\nb.example\n"
+	var warn strings.Builder
+	src, err := NewSource([]string{"b.example"}, "-", strings.NewReader(in), Shard{0, 1}, Set{}, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, src)
 	if strings.Join(got, ",") != "b.example,a.example" {
 		t.Errorf("targets %v", got)
 	}
@@ -167,17 +173,7 @@ func TestSourceSkipsDoneTargetsWithOneSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for {
-		tg, ok, err := src.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		got = append(got, tg.Name)
-	}
+	got := drain(t, src)
 	if strings.Join(got, ",") != "b.example,c.example" {
 		t.Fatalf("got %v", got)
 	}

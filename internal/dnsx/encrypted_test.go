@@ -122,17 +122,7 @@ func TestEncryptedHostile(t *testing.T) {
 // second handshake on the critical path.
 func TestDoTConnectsAheadAndCarriesABurst(t *testing.T) {
 	t.Parallel() // its own server and client; it waits on timers
-	ca := testpki.NewCA(t)
-	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
-	srv := dnstest.Start(t, testZone)
-	url, err := srv.StartTLS(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := startDoT(t, false)
 	for end := time.Now().Add(10 * time.Second); srv.TLSConns() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("no connection before the first question")
@@ -162,17 +152,7 @@ func TestDoTConnectsAheadAndCarriesABurst(t *testing.T) {
 
 // NoWarm leaves the connection to the first question.
 func TestDoTNoWarm(t *testing.T) {
-	ca := testpki.NewCA(t)
-	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
-	srv := dnstest.Start(t, testZone)
-	url, err := srv.StartTLS(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second, NoWarm: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := startDoT(t, true)
 	if n := srv.TLSConns(); n != 0 {
 		t.Fatalf("%d connections before any question with NoWarm", n)
 	}
@@ -182,4 +162,22 @@ func TestDoTNoWarm(t *testing.T) {
 	if n := srv.TLSConns(); n != 1 {
 		t.Fatalf("%d connections after one question, want 1", n)
 	}
+}
+
+// startDoT starts a DNS-over-TLS test server with a certificate from a new
+// private CA and a client of it that trusts that CA.
+func startDoT(t *testing.T, noWarm bool) (*dnstest.Server, *dnsx.Client) {
+	t.Helper()
+	ca := testpki.NewCA(t)
+	cert := ca.Issue(t, testpki.Leaf{Names: []string{"127.0.0.1"}})
+	srv := dnstest.Start(t, testZone)
+	url, err := srv.StartTLS(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dnsx.New(dnsx.Config{Servers: []string{url}, RootCAs: ca.Pool(), Timeout: 10 * time.Second, NoWarm: noWarm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }
