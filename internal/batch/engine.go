@@ -125,12 +125,15 @@ func (f *footprint) cap(budget uint64, jobs int) int64 {
 
 var inUseSamples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/stack/starting-size:bytes"}}
 
-// runtimeCollections is the default Engine.Collections.
+var collectionSamples = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+
+// runtimeCollections is the default Engine.Collections (called by the
+// feeding goroutine only, as runtimeInUse is: it reads into one sample
+// instead of allocating one per target admitted).
 func runtimeCollections() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		return s[0].Value.Uint64()
+	metrics.Read(collectionSamples)
+	if v := collectionSamples[0].Value; v.Kind() == metrics.KindUint64 {
+		return v.Uint64()
 	}
 	return 0
 }
