@@ -80,7 +80,7 @@ for round in 1 2 3 4 5; do
   echo "$t0 $t1 $t2 $(cat "$work/c0") $(cat "$work/c1") $(cat "$work/c2") $t3 $(cat "$work/c3")" >>"$work/rounds"
 done
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-awk -v n="$n" -v load="$load" '{
+awk -v n="$n" -v loadavg="$load" '{
   dw = $2 - $1; sw = $3 - $2; dc = $5 - $4; sc = $6 - $5
   printf "bounce-sisimai: round %d: deliverdoctor %.3f s (%.3f s CPU), Sisimai %.3f s (%.3f s CPU)\n", NR, dw, dc, sw, sc
   if (NR == 1 || dw < bdw) bdw = dw; if (NR == 1 || sw < bsw) bsw = sw
@@ -89,6 +89,6 @@ awk -v n="$n" -v load="$load" '{
   if (NR == 1 || fw < bfw) bfw = fw; if (NR == 1 || fc < bfc) bfc = fc
 } END {
   printf "bounce-sisimai: read floor (cat of the same files, best of 5): %.3f s wall, %.3f s CPU; deliverdoctor takes %.1fx the floor\n", bfw, bfc, bdw / bfw
-  printf "bounce-sisimai: speed on %d messages (best of 5, load average %s): deliverdoctor %.0f messages/s, Sisimai %.0f messages/s, ratio %.1fx\n", n, load, n / bdw, n / bsw, bsw / bdw
+  printf "bounce-sisimai: speed on %d messages (best of 5, load average %s): deliverdoctor %.0f messages/s, Sisimai %.0f messages/s, ratio %.1fx\n", n, loadavg, n / bdw, n / bsw, bsw / bdw
   if (bdc > 0 && bsc > 0)
     printf "bounce-sisimai: CPU per message (best of 5): deliverdoctor %.3f ms, Sisimai %.3f ms, ratio %.1fx\n", 1000 * bdc / n, 1000 * bsc / n, bsc / bdc }' "$work/rounds"
