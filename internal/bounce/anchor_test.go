@@ -34,7 +34,7 @@ func TestAnchoredSearch(t *testing.T) {
 			continue
 		}
 		re := regexp.MustCompile(expr)
-		a := newAnchor(sre.String, sre)
+		a := newAnchor(sre.String(), leadingAssertion(sre))
 		for _, s := range anchorTexts {
 			for _, text := range []string{s, strings.Repeat(".", 3) + s, s + "\n" + s} {
 				folded, same := foldInto(nil, text)

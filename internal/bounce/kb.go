@@ -9,6 +9,7 @@ import (
 )
 
 //go:generate go test -run ^TestKBGenerated$ -update-kb .
+//go:generate go test -run ^TestREGenerated$ -update-re .
 
 // CheckNames are the check names a knowledge-base entry may link to
 // (docs/contracts.md's checks[].name values).

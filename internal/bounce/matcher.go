@@ -509,8 +509,8 @@ type matcher struct {
 }
 
 type branch struct {
-	pattern int // index in patterns
-	sub     *syntax.Regexp
+	pattern int    // index in patterns
+	expr    string // the alternative as compiled
 	once    *sync.Once
 	re      *regexp.Regexp // compiled on first use
 	always  bool           // no factor: always run
@@ -522,7 +522,7 @@ type branch struct {
 }
 
 func (b *branch) regexp() *regexp.Regexp {
-	b.once.Do(func() { b.re = compileRE(exprOf(b.sub)) })
+	b.once.Do(func() { b.re = compileRE(b.expr) })
 	return b.re
 }
 
@@ -535,28 +535,48 @@ func (b *branch) matches(text, lower string) bool {
 	return b.regexp().MatchString(text)
 }
 
+// newMatcher compiles ps with the analysis go generate made of them
+// (genMatcherSources) when it is theirs, else works it out.
 func newMatcher(ps []*pattern) (*matcher, error) {
 	m := &matcher{patterns: ps}
-	var factors [][]string
+	srcs := make([]string, len(ps))
 	for i, p := range ps {
-		re, err := syntax.Parse("(?i)"+p.Re, syntax.Perl)
-		if err != nil {
+		srcs[i] = p.Re
+	}
+	an := generated(genMatcherSources, srcs)
+	if an == nil {
+		var err error
+		if an, err = matcherSources(ps); err != nil {
 			return nil, err
 		}
-		subs := []*syntax.Regexp{re}
-		if re.Op == syntax.OpAlternate {
-			subs = re.Sub
+	}
+	var factors [][]string
+	for i, s := range an {
+		subs := s.alts
+		if subs == nil {
+			subs = []reAnalysis{s.whole}
 		}
-		for _, sub := range subs {
-			simple := sub.Simplify()
-			f := required(simple)
-			m.branches = append(m.branches, branch{pattern: i, sub: sub, once: new(sync.Once), always: f == nil,
-				starts: prefixSet(simple), anch: newAnchor(func() string { return exprOf(sub) }, sub), literal: literalSet(simple, f)})
-			factors = append(factors, f)
+		for _, a := range subs {
+			m.branches = append(m.branches, branch{pattern: i, expr: a.expr, once: new(sync.Once), always: a.factors == nil,
+				starts: a.starts, anch: newAnchor(a.expr, a.ctx), literal: a.literal})
+			factors = append(factors, a.factors)
 		}
 	}
 	m.ac = buildAC(factors)
 	return m, nil
+}
+
+// matcherSources analyses the patterns as the matcher runs them: case
+// folded.
+func matcherSources(ps []*pattern) ([]reSource, error) {
+	out := make([]reSource, len(ps))
+	for i, p := range ps {
+		var err error
+		if out[i], err = analyseSource(p.Re, "(?i)"+p.Re); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // match is matchText's work: the first strong match, else the first weak

@@ -16,9 +16,8 @@ import (
 // the text, remembered for the last few texts. An expression none of whose
 // factors occurs is not run. The answers are exactly the regexp's.
 type fre struct {
-	expr   string
+	expr   string // a root's as registered, a branch's exprOf
 	once   sync.Once
-	sre    *syntax.Regexp
 	re     *regexp.Regexp // compiled on first use: start-up stays quick
 	id     int
 	always bool
@@ -58,34 +57,48 @@ func mustFre(expr string) *fre {
 	return f
 }
 
-// freSetup parses every registered expression and works out its factors,
-// once, before the first match.
+// freSetup works out every registered expression's factors, once, before
+// the first match: from the analysis go generate made (genFreSources)
+// when it is of these expressions, else by parsing them.
 func freSetup() {
 	freReady.Do(func() {
-		for _, f := range freRoots {
-			sre, err := syntax.Parse(f.expr, syntax.Perl)
-			if err != nil {
-				panic(err)
-			}
-			addFre(f, sre)
-			if sre.Op == syntax.OpAlternate {
-				for _, sub := range sre.Sub {
-					f.branches = append(f.branches, addFre(&fre{}, sub))
-				}
+		srcs := make([]string, len(freRoots))
+		for i, f := range freRoots {
+			srcs[i] = f.expr
+		}
+		an := generated(genFreSources, srcs)
+		if an == nil {
+			an = freSources()
+		}
+		for i, f := range freRoots {
+			addFre(f, an[i].whole)
+			for _, a := range an[i].alts {
+				f.branches = append(f.branches, addFre(&fre{expr: a.expr}, a))
 			}
 		}
 	})
 }
 
-func addFre(f *fre, sre *syntax.Regexp) *fre {
-	f.sre, f.id = sre, len(freAll)
-	f.starts = prefixSet(sre.Simplify())
-	f.anch = newAnchor(f.String, sre)
-	fs := required(sre.Simplify())
-	f.always = fs == nil
-	f.literal = literalSet(sre.Simplify(), fs)
+// freSources analyses the registered expressions.
+func freSources() []reSource {
+	out := make([]reSource, len(freRoots))
+	for i, f := range freRoots {
+		var err error
+		if out[i], err = analyseSource(f.expr, f.expr); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+func addFre(f *fre, a reAnalysis) *fre {
+	f.id = len(freAll)
+	f.starts = a.starts
+	f.anch = newAnchor(f.expr, a.ctx)
+	f.always = a.factors == nil
+	f.literal = a.literal
 	freAll = append(freAll, f)
-	freFactors = append(freFactors, fs)
+	freFactors = append(freFactors, a.factors)
 	return f
 }
 
@@ -194,14 +207,14 @@ func hasAssertion(re *syntax.Regexp) bool {
 // the real rune. Each is compiled on first use: compiling was a fifth of a
 // 1,380-message run.
 type anchor struct {
-	expr         func() string // printed only when compiling: printing costs more than matching
+	expr         string
 	ctx          bool
 	once0, once1 sync.Once
 	a0, a1       *regexp.Regexp
 }
 
-func newAnchor(expr func() string, re *syntax.Regexp) *anchor {
-	return &anchor{expr: expr, ctx: leadingAssertion(re)}
+func newAnchor(expr string, ctx bool) *anchor {
+	return &anchor{expr: expr, ctx: ctx}
 }
 
 // leadingAssertion reports whether an assertion can be the first thing a
@@ -266,10 +279,10 @@ func (a *anchor) at(s string, p int, sub bool) []int {
 	var re *regexp.Regexp
 	from := p
 	if p > 0 && a.ctx {
-		a.once1.Do(func() { a.a1 = compileRE(`\A(?s:.)(?:` + a.expr() + `)`) })
+		a.once1.Do(func() { a.a1 = compileRE(`\A(?s:.)(?:` + a.expr + `)`) })
 		re, from = a.a1, p-1
 	} else {
-		a.once0.Do(func() { a.a0 = compileRE(`\A(?:` + a.expr() + `)`) })
+		a.once0.Do(func() { a.a0 = compileRE(`\A(?:` + a.expr + `)`) })
 		re = a.a0
 	}
 	var m []int
@@ -461,16 +474,11 @@ func (f *fre) find(s string) []int {
 
 // Regexp is the compiled expression.
 func (f *fre) Regexp() *regexp.Regexp {
-	f.once.Do(func() { freSetup(); f.re = compileRE(f.String()) })
+	f.once.Do(func() { freSetup(); f.re = compileRE(f.expr) })
 	return f.re
 }
 
-func (f *fre) String() string {
-	if f.expr == "" {
-		return exprOf(f.sre) // a branch: printed when first needed
-	}
-	return f.expr
-}
+func (f *fre) String() string { return f.expr }
 
 func (f *fre) MatchString(s string) bool {
 	if !f.candidate(s) {

@@ -14,12 +14,27 @@ import (
 // rune with no other case is dropped when compiling).
 func TestExprOfRoundTrip(t *testing.T) {
 	var all []*syntax.Regexp
-	freSetup()
-	for _, f := range freAll {
-		all = append(all, f.sre)
+	parse := func(expr string) *syntax.Regexp {
+		re, err := syntax.Parse(expr, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return re
 	}
-	for _, b := range patternMatcher().branches {
-		all = append(all, b.sub)
+	for _, f := range freRoots {
+		re := parse(f.expr)
+		all = append(all, re)
+		if re.Op == syntax.OpAlternate {
+			all = append(all, re.Sub...)
+		}
+	}
+	for _, p := range kb().patterns {
+		re := parse("(?i)" + p.Re)
+		if re.Op == syntax.OpAlternate {
+			all = append(all, re.Sub...)
+		} else {
+			all = append(all, re)
+		}
 	}
 	for _, expr := range []string{
 		`(?i)straße|ſ[k-m]`, `a*?b+?c??d{2,5}?e{3}f{4,}`, `(?U)a*b+?`, `(?s).(?-s).`, `(?m)^a$|^b$`,
