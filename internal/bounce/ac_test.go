@@ -71,11 +71,11 @@ func TestACConcurrentScans(t *testing.T) {
 			defer wg.Done()
 			for k := range texts {
 				i := (k + g*len(texts)/4) % len(texts)
-				hit := make([]bool, len(factors))
+				hit := newBitset(len(factors))
 				m.scan(texts[i], hit)
-				for p := range hit {
-					if hit[p] != want[i][p] {
-						errs <- fmt.Sprintf("text %d: pattern %d (%q): scan %v, want %v", i, p, factors[p][0], hit[p], want[i][p])
+				for p := range factors {
+					if hit.has(p) != want[i][p] {
+						errs <- fmt.Sprintf("text %d: pattern %d (%q): scan %v, want %v", i, p, factors[p][0], hit.has(p), want[i][p])
 						return
 					}
 				}

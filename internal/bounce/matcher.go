@@ -305,6 +305,10 @@ type acMachine struct {
 	// its next sibling and the class of the edge into it.
 	firstKid, nextSib []int32
 	edgeClass         []uint8
+	// rootKid is the root's children by class (-1: none): nearly every
+	// transition a fill works out ends at the root after the fail chain,
+	// and the root has a child for most classes.
+	rootKid [256]int32
 
 	table acTable // current table; the cells are read atomically
 	mu    sync.Mutex
@@ -325,6 +329,9 @@ type acRows struct {
 
 func buildAC(factors [][]string) *acMachine {
 	m := &acMachine{nclass: 1}
+	for i := range m.rootKid {
+		m.rootKid[i] = -1
+	}
 	size := 1
 	for _, fs := range factors {
 		for _, f := range fs {
@@ -355,6 +362,9 @@ func buildAC(factors [][]string) *acMachine {
 					m.nextSib = append(m.nextSib, m.firstKid[s])
 					m.edgeClass = append(m.edgeClass, c)
 					m.firstKid[s] = t
+					if s == 0 {
+						m.rootKid[c] = t
+					}
 				}
 				s = t
 			}
@@ -395,6 +405,9 @@ func buildAC(factors [][]string) *acMachine {
 
 // child is the trie's edge from s on class c, -1 when there is none.
 func (m *acMachine) child(s int32, c uint8) int32 {
+	if s == 0 {
+		return m.rootKid[c]
+	}
 	for k := m.firstKid[s]; k >= 0; k = m.nextSib[k] {
 		if m.edgeClass[k] == c {
 			return k
@@ -468,8 +481,16 @@ func (m *acMachine) fill(row int32, c uint8) (int32, *acRows) {
 	return v, rows
 }
 
-// scan marks in hit every pattern one of whose factors occurs in text.
-func (m *acMachine) scan(text []byte, hit []bool) {
+// bitset is a set of small integers (pattern or expression ids).
+type bitset []uint64
+
+func newBitset(n int) bitset    { return make(bitset, bitsetWords(n)) }
+func bitsetWords(n int) int     { return (n + 63) / 64 }
+func (b bitset) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+func (b bitset) add(i int)      { b[i>>6] |= 1 << (i & 63) }
+
+// scan adds to hit every pattern one of whose factors occurs in text.
+func (m *acMachine) scan(text []byte, hit bitset) {
 	rows := m.table.p.Load()
 	row := int32(0) // the state's row offset
 	for _, b := range text {
@@ -484,7 +505,7 @@ func (m *acMachine) scan(text []byte, hit []bool) {
 		}
 		if v&1 != 0 {
 			for _, p := range m.out[rows.stateOf[row/int32(m.nclass)]] {
-				hit[p] = true
+				hit[p>>6] |= 1 << (p & 63)
 			}
 		}
 	}
@@ -493,7 +514,7 @@ func (m *acMachine) scan(text []byte, hit []bool) {
 // scratch is the per-call memory of match, pooled.
 type scratch struct {
 	folded []byte
-	hit    []bool
+	hit    bitset
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{folded: make([]byte, 0, maxMatchText)} }}
@@ -589,7 +610,8 @@ func (m *matcher) match(text string) *pattern {
 	defer scratchPool.Put(sc)
 	var same bool
 	sc.folded, same = foldInto(sc.folded[:0], text)
-	sc.hit = slices.Grow(sc.hit[:0], len(m.branches))[:len(m.branches)]
+	n := bitsetWords(len(m.branches))
+	sc.hit = slices.Grow(sc.hit[:0], n)[:n]
 	clear(sc.hit)
 	m.ac.scan(sc.folded, sc.hit)
 	hit := sc.hit
@@ -603,7 +625,7 @@ func (m *matcher) match(text string) *pattern {
 	for i := range m.branches {
 		b := &m.branches[i]
 		p := m.patterns[b.pattern]
-		if (!hit[i] && !b.always) || b.pattern == last {
+		if (!hit.has(i) && !b.always) || b.pattern == last {
 			continue
 		}
 		if !p.strong && weak != nil {

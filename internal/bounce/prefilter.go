@@ -323,12 +323,29 @@ type scanCache struct {
 var scans scanCache
 
 // scanned is what one scan of a text found: which expressions' factors
-// occur, and the text case-folded when folding keeps every offset
-// (foldInto; "" otherwise).
+// occur (a bitset by id; inline holds it when it is small enough, so an
+// entry is one allocation), and whether folding the text keeps every
+// offset (foldInto). The folded copy itself is made only when an
+// anchored search first needs it (lowered): most texts scanned never do.
 type scanned struct {
-	text  string
-	hit   []bool
-	lower string
+	text      string
+	same      bool
+	hit       bitset
+	inline    [3]uint64
+	lowerOnce sync.Once
+	lower     string
+}
+
+// lowered is the text case-folded when that keeps every offset, else "".
+func (r *scanned) lowered() string {
+	if !r.same {
+		return ""
+	}
+	r.lowerOnce.Do(func() {
+		b, _ := foldInto(make([]byte, 0, len(r.text)), r.text)
+		r.lower = unsafe.String(unsafe.SliceData(b), len(b))
+	})
+	return r.lower
 }
 
 func (f *fre) candidate(s string) bool {
@@ -336,10 +353,8 @@ func (f *fre) candidate(s string) bool {
 	if f.always || len(s) < minPrefilter {
 		return true
 	}
-	return hits(s)[f.id]
+	return scan(s).hit.has(f.id)
 }
-
-func hits(s string) []bool { return scan(s).hit }
 
 func scan(s string) *scanned {
 	scans.mu.Lock()
@@ -353,13 +368,14 @@ func scan(s string) *scanned {
 	scans.mu.Unlock()
 	freMachine()
 	sc := scratchPool.Get().(*scratch)
-	var same bool
-	sc.folded, same = foldInto(sc.folded[:0], s)
-	r := &scanned{text: s, hit: make([]bool, len(freAll))}
-	freAC.scan(sc.folded, r.hit)
-	if same {
-		r.lower = string(sc.folded)
+	r := &scanned{text: s}
+	sc.folded, r.same = foldInto(sc.folded[:0], s)
+	if n := bitsetWords(len(freAll)); n <= len(r.inline) {
+		r.hit = r.inline[:n]
+	} else {
+		r.hit = newBitset(len(freAll))
 	}
+	freAC.scan(sc.folded, r.hit)
 	scratchPool.Put(sc)
 	scans.mu.Lock()
 	scans.ents[scans.next] = r
@@ -403,13 +419,13 @@ func (f *fre) findAt(s string, sub bool) (loc []int, ok bool) {
 		return nil, false
 	}
 	sc := scan(s)
-	if sc.lower == "" {
+	if !sc.same {
 		return nil, false
 	}
-	if !sc.hit[f.id] && !f.always {
+	if !sc.hit.has(f.id) && !f.always {
 		return nil, true
 	}
-	return anchoredSearch(s, sc.lower, f.starts, f.anch, sub), true
+	return anchoredSearch(s, sc.lowered(), f.starts, f.anch, sub), true
 }
 
 // anchoredSearch finds the leftmost match of an expression every match of
@@ -572,12 +588,13 @@ func (f *fre) FindAllStringSubmatch(s string, n int) [][]string {
 		return f.Regexp().FindAllStringSubmatch(s, n)
 	}
 	sc := scan(s)
-	if sc.lower == "" {
+	if !sc.same {
 		return f.Regexp().FindAllStringSubmatch(s, n)
 	}
+	lower := sc.lowered()
 	var out [][]string
 	for from := 0; n < 0 || len(out) < n; {
-		loc := anchoredSearchFrom(s, sc.lower, f.starts, f.anch, true, from)
+		loc := anchoredSearchFrom(s, lower, f.starts, f.anch, true, from)
 		if loc == nil {
 			break
 		}
