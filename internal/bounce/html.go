@@ -2,8 +2,11 @@ package bounce
 
 import (
 	"html"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // htmlToText reduces an HTML bounce to its text: script, style and head
@@ -14,23 +17,68 @@ import (
 // of the parser's time. A text with U+017F (which (?i) folds to "s") is
 // left to the expressions.
 func htmlToText(s string) string {
-	if strings.Contains(s, "\u017f") {
+	folds := strings.Contains(s, "\u017f")
+	if folds {
 		s = dropBlockRe.ReplaceAllString(s, " ")
-	} else {
-		s = dropBlocks(s)
 	}
-	s = replaceTags(s, blockBreakAt, "\n")
-	s = replaceTags(s, anyTagAt, "")
-	return html.UnescapeString(s)
+	sc := htmlPool.Get().(*htmlScratch)
+	// Each pass writes into the buffer its input is not in (a pass that
+	// changes nothing hands on its input), so only the result is copied.
+	if !folds {
+		s = sc.replace(s, blockAt, " ")
+	}
+	s = sc.replace(s, blockBreakAt, "\n")
+	s = sc.replace(s, anyTagAt, "")
+	out := html.UnescapeString(s)
+	if sc.holds(out) {
+		out = strings.Clone(out)
+	}
+	if cap(sc.a)+cap(sc.b) <= maxPooledHTML {
+		htmlPool.Put(sc)
+	}
+	return out
+}
+
+// htmlScratch is htmlToText's two pass buffers, pooled: each pass wrote a
+// new string as long as the part (three per HTML part).
+type htmlScratch struct{ a, b []byte }
+
+var htmlPool = sync.Pool{New: func() any { return new(htmlScratch) }}
+
+// maxPooledHTML: larger buffers are left to the collector.
+const maxPooledHTML = 1 << 20
+
+// holds reports whether s is in one of the buffers.
+func (sc *htmlScratch) holds(s string) bool { return within(s, sc.a) || within(s, sc.b) }
+
+func within(s string, b []byte) bool {
+	if len(s) == 0 || cap(b) == 0 {
+		return false
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))
+	return lo <= p && p < lo+uintptr(cap(b))
+}
+
+// replace is appendReplaceTags's result, written into the buffer s is not
+// in; the result is s itself when nothing matched, else a view of that
+// buffer, valid until the buffer is written again.
+func (sc *htmlScratch) replace(s string, match func(string, int) int, repl string) string {
+	dst := &sc.a
+	if within(s, sc.a) {
+		dst = &sc.b
+	}
+	out, changed := appendReplaceTags((*dst)[:0], s, match, repl)
+	if !changed {
+		return s
+	}
+	*dst = out
+	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 
 var blockNames = []string{"script", "style", "head"}
 
-// dropBlocks is dropBlockRe.ReplaceAllString(s, " "):
-// (?is)<(script|style|head)\b.*?</(script|style|head)>.
-func dropBlocks(s string) string { return replaceTags(s, blockAt, " ") }
-
-// blockAt is the end of a script, style or head block starting at the '<'
+// blockAt matches dropBlockRe, (?is)<(script|style|head)\b.*?</(script|style|head)>:
+// it is the end of a script, style or head block starting at the '<'
 // at p, -1 if none starts there, or noMoreMatches when no closing tag
 // follows anywhere (so no later '<' can start a match either).
 func blockAt(s string, p int) int {
@@ -119,11 +167,12 @@ func closeWithin(s string, i, max int) int {
 	return -1
 }
 
-// replaceTags replaces every match of a tag expression (match gives the
-// end of a match starting at a '<', -1, or noMoreMatches), leftmost first, not
-// overlapping, as ReplaceAllString does.
-func replaceTags(s string, match func(string, int) int, repl string) string {
-	var b strings.Builder
+// appendReplaceTags appends s with every match of a tag expression
+// replaced by repl to dst (match gives the end of a match starting at a
+// '<', -1, or noMoreMatches), leftmost first, not overlapping, as
+// ReplaceAllString does; changed is false (and dst as it was) when
+// nothing matched.
+func appendReplaceTags(dst []byte, s string, match func(string, int) int, repl string) (_ []byte, changed bool) {
 	last, i := 0, 0
 	for {
 		j := strings.IndexByte(s[i:], '<')
@@ -139,18 +188,18 @@ func replaceTags(s string, match func(string, int) int, repl string) string {
 			i = p + 1
 			continue
 		}
-		if last == 0 && b.Len() == 0 {
-			b.Grow(len(s))
+		if !changed {
+			changed = true
+			dst = slices.Grow(dst, len(s))
 		}
-		b.WriteString(s[last:p])
-		b.WriteString(repl)
+		dst = append(dst, s[last:p]...)
+		dst = append(dst, repl...)
 		last, i = end, end
 	}
-	if last == 0 {
-		return s
+	if !changed {
+		return dst, false
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return append(dst, s[last:]...), true
 }
 
 // isREWord is a byte of \w, what \b looks at.

@@ -59,3 +59,36 @@ func FuzzHTMLToText(f *testing.F) {
 		}
 	})
 }
+
+// TestHTMLToTextNotKept: htmlToText's pooled pass buffers never end up in
+// a result. Each text's result is checked after the others (of other
+// lengths, with and without entities) have reused the buffers.
+func TestHTMLToTextNotKept(t *testing.T) {
+	var texts []string
+	for i := 0; i < 40; i++ {
+		body := strings.Repeat("<p>line "+strings.Repeat("x", i)+"</p><br>", 1+i%5)
+		if i%3 == 0 {
+			body += "&amp; &lt;tail&gt;"
+		}
+		if i%4 == 0 {
+			body = "<head><style>s</style></head>" + body
+		}
+		texts = append(texts, body)
+	}
+	texts = append(texts, htmlCases...)
+	got := make([]string, len(texts))
+	for round := 0; round < 2; round++ {
+		for i, s := range texts {
+			if round == 0 {
+				got[i] = htmlToText(s)
+			} else {
+				htmlToText(strings.Repeat("<div>overwrite</div>", i+1))
+			}
+		}
+	}
+	for i, s := range texts {
+		if want := htmlToTextPlain(s); got[i] != want {
+			t.Errorf("text %d: kept %q, want %q", i, got[i], want)
+		}
+	}
+}
