@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Code is an RFC 3463 enhanced status code, class.subject.detail.
@@ -16,7 +17,39 @@ func (c Code) String() string {
 	if c.Class == 0 {
 		return ""
 	}
-	// Not fmt.Sprintf: a code is printed several times per failure.
+	// A code is printed several times per failure (knowledge-base keys,
+	// the reply text's prefixes): the usual ones are printed once per
+	// process.
+	if k := classIndex(c.Class); k >= 0 && uint(c.Subject) < 10 && uint(c.Detail) < 100 {
+		p := &codeStrings[k][c.Subject][c.Detail]
+		if s := p.Load(); s != nil {
+			return *s
+		}
+		s := c.format()
+		p.Store(&s)
+		return s
+	}
+	return c.format()
+}
+
+// codeStrings holds the printed codes of classes 2, 4 and 5 with a
+// subject under 10 and a detail under 100, as they are first printed.
+var codeStrings [3][10][100]atomic.Pointer[string]
+
+func classIndex(class int) int {
+	switch class {
+	case 2:
+		return 0
+	case 4:
+		return 1
+	case 5:
+		return 2
+	}
+	return -1
+}
+
+// format prints c (not fmt.Sprintf: it allocated more).
+func (c Code) format() string {
 	b := make([]byte, 0, 16)
 	b = strconv.AppendInt(b, int64(c.Class), 10)
 	b = append(b, '.')

@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"strings"
+	"unsafe"
 )
 
 // DSN is the machine-readable part of a delivery status notification:
@@ -119,14 +120,45 @@ func ParseDSN(body []byte) *DSN {
 
 type dsnField struct{ name, value string }
 
+// dsnFieldNames are the names ParseDSN reads, plus common others.
+var dsnFieldNames = []string{
+	"reporting-mta", "received-from-mta", "arrival-date", "original-envelope-id", "final-recipient",
+	"original-recipient", "action", "status", "remote-mta", "diagnostic-code", "last-attempt-date",
+	"will-retry-until", "x-postfix-queue-id", "x-postfix-sender", "x-actual-recipient",
+}
+
+// dsnFieldName is name (a token: ASCII) lower-cased, in new memory: a
+// constant for a known name, so that the usual fields cost no allocation.
+func dsnFieldName(name string) string {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return strings.Clone(strings.ToLower(name))
+	}
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	for _, k := range dsnFieldNames {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
+}
+
 // dsnFields splits a body into unfolded header fields (RFC 5322 2.2.3
 // folding) with an empty field for each blank line.
 func dsnFields(body []byte) []dsnField {
 	var out []dsnField
-	// The lines are cut from one copy of the body (a line scanner
-	// allocated a 4 KB buffer and a string per line); what is kept is
-	// cloned, so the fields do not hold the whole body.
-	text := string(body)
+	// The lines are cut from the body itself, read as a string (a line
+	// scanner allocated a 4 KB buffer and a string per line, and a copy
+	// of the body cost as much as the body): everything kept is a copy
+	// (a known name is a constant), so the fields hold nothing of body.
+	text := unsafe.String(unsafe.SliceData(body), len(body))
 	last := -1
 	for len(text) > 0 {
 		line, rest, _ := strings.Cut(text, "\n")
@@ -153,7 +185,7 @@ func dsnFields(body []byte) []dsnField {
 		if !ok || !isToken(strings.TrimSpace(name)) {
 			continue
 		}
-		out = append(out, dsnField{strings.Clone(strings.ToLower(strings.TrimSpace(name))), strings.Clone(strings.TrimSpace(value))})
+		out = append(out, dsnField{dsnFieldName(strings.TrimSpace(name)), strings.Clone(strings.TrimSpace(value))})
 		last = len(out) - 1
 	}
 	return out
@@ -193,15 +225,6 @@ func mtaName(v string) string {
 		n = strings.TrimRight(n[:i], "[]<> ")
 	}
 	return n
-}
-
-func firstWord(s string) string {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return ""
-	}
-	w, _, _ := strings.Cut(f[0], "(")
-	return w
 }
 
 // String prints the DSN back as a delivery-status body (RFC 3464 2.1):

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -183,4 +184,25 @@ func FuzzDSNFields(f *testing.F) {
 			t.Errorf("%q: %q, scanner %q", s, got, want)
 		}
 	})
+}
+
+// TestDSNFieldsNotKept: dsnFields reads the body in place, so nothing it
+// returns may point into it: overwriting the body afterwards changes no
+// field, nor a parsed DSN.
+func TestDSNFieldsNotKept(t *testing.T) {
+	for _, s := range append(slices.Clone(dsnFieldTexts), "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; a@b.example\nAction: FAILED\nStatus: 5.1.1 (x)\nX-Other: v\n  folded\n") {
+		body := []byte(s)
+		fields := dsnFields(body)
+		d := ParseDSN(body)
+		want, wantDSN := dsnFields([]byte(s)), ParseDSN([]byte(s))
+		for i := range body {
+			body[i] = '#'
+		}
+		if !slices.Equal(fields, want) {
+			t.Errorf("%q: fields became %q, want %q", s, fields, want)
+		}
+		if !reflect.DeepEqual(d, wantDSN) {
+			t.Errorf("%q: the DSN changed with its body", s)
+		}
+	}
 }

@@ -296,11 +296,6 @@ func nextMentions(all []recipPos) []mention {
 	return out
 }
 
-// collapse joins a text's lines and squeezes white space.
-func collapse(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
 // diagnosticFrom picks the receiver's words out of a region: the SMTP reply
 // in it (to the next blank line), or else the region without the
 // recipient's address.
