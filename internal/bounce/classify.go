@@ -355,20 +355,27 @@ func origin(b *Bounce, f *Failure) string {
 // sameOrganization compares a host name and a domain by their last labels
 // (three when the second-level label is a generic one like co.jp).
 func sameOrganization(host, domain string) bool {
-	return orgDomain(host) != "" && orgDomain(host) == orgDomain(domain)
+	o := orgDomain(host)
+	return o != "" && o == orgDomain(domain)
 }
 
 func orgDomain(name string) string {
-	labels := strings.Split(strings.ToLower(strings.Trim(name, ". ")), ".")
-	if len(labels) < 2 {
+	// The labels are found from the end (strings.Split made a slice per
+	// name compared).
+	s := strings.ToLower(strings.Trim(name, ". "))
+	dot1 := strings.LastIndexByte(s, '.') // before the last label
+	if dot1 < 0 {
 		return ""
 	}
-	n := 2
-	if len(labels) >= 3 && len(labels[len(labels)-1]) == 2 {
-		switch labels[len(labels)-2] {
+	dot2 := strings.LastIndexByte(s[:dot1], '.') // before the second-to-last, -1 if none
+	if dot2 < 0 {
+		return s
+	}
+	if len(s)-dot1-1 == 2 {
+		switch s[dot2+1 : dot1] {
 		case "co", "ne", "or", "ac", "ed", "go", "com", "net", "org", "gov", "edu", "ad", "lg", "gr":
-			n = 3
+			return s[strings.LastIndexByte(s[:dot2], '.')+1:]
 		}
 	}
-	return strings.Join(labels[len(labels)-n:], ".")
+	return s[dot2+1:]
 }

@@ -76,10 +76,15 @@ func (c Code) Generic() bool { return c.Detail == 0 }
 // subject and detail are 1 to 3 digits without leading zeros ("0" alone is
 // fine). Leading zeros are tolerated on input and normalised away.
 func ParseCode(s string) (Code, error) {
-	parts := strings.Split(strings.TrimSpace(s), ".")
-	if len(parts) != 3 {
+	t := strings.TrimSpace(s)
+	if strings.Count(t, ".") != 2 {
 		return Code{}, fmt.Errorf("%q is not an enhanced status code (want class.subject.detail, like 5.7.26)", s)
 	}
+	// Cut, not Split: no slice per code read.
+	var parts [3]string
+	var rest string
+	parts[0], rest, _ = strings.Cut(t, ".")
+	parts[1], parts[2], _ = strings.Cut(rest, ".")
 	var n [3]int
 	for i, p := range parts {
 		if p == "" || len(p) > 3 || strings.TrimLeft(p, "0123456789") != "" {

@@ -207,7 +207,7 @@ func addressValue(v string) string {
 	_, a := typedValue(v)
 	// Spaces first, then brackets and quotes: trimming before folding
 	// left "{>" of "{>\f\"", which printed and parsed again lost its ">".
-	a = strings.Trim(strings.Join(strings.Fields(a), " "), "<> \"")
+	a = strings.Trim(collapse(a), "<> \"")
 	if strings.ContainsAny(a, " |/") {
 		if m := findAddr(a); m != "" {
 			return m
@@ -265,6 +265,4 @@ func (d *DSN) String() string {
 	return b.String()
 }
 
-func oneLineValue(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+func oneLineValue(s string) string { return collapse(s) }

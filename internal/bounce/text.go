@@ -164,7 +164,15 @@ func textRecipients(notice string, exclude []string, dropped *int) []recipPos {
 	index := map[string]int{}
 	lines := 0
 	off := 0
-	for _, line := range strings.SplitAfter(notice, "\n") {
+	// The lines as strings.SplitAfter(notice, "\n") gives them (an empty
+	// last one after a final newline), without the slice.
+	for rest, last := notice, false; !last; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			last = true
+		}
 		lines++
 		if lines > maxNoticeLines {
 			*dropped = -1 // unknown: the rest was not read

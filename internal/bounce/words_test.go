@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,3 +60,66 @@ func TestCodeString(t *testing.T) {
 		t.Errorf("a remembered code allocates %v times", n)
 	}
 }
+
+// orgDomainSplit is orgDomain as it was written with strings.Split, the
+// reference.
+func orgDomainSplit(name string) string {
+	labels := strings.Split(strings.ToLower(strings.Trim(name, ". ")), ".")
+	if len(labels) < 2 {
+		return ""
+	}
+	n := 2
+	if len(labels) >= 3 && len(labels[len(labels)-1]) == 2 {
+		switch labels[len(labels)-2] {
+		case "co", "ne", "or", "ac", "ed", "go", "com", "net", "org", "gov", "edu", "ad", "lg", "gr":
+			n = 3
+		}
+	}
+	return strings.Join(labels[len(labels)-n:], ".")
+}
+
+// parseCodeSplit is ParseCode's split as it was written with strings.Split.
+func parseCodeSplit(s string) (Code, bool) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) != 3 {
+		return Code{}, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || strings.TrimLeft(p, "0123456789") != "" {
+			return Code{}, false
+		}
+		n[i], _ = strconv.Atoi(p)
+	}
+	if len(parts[0]) != 1 || (n[0] != 2 && n[0] != 4 && n[0] != 5) {
+		return Code{}, false
+	}
+	return Code{n[0], n[1], n[2]}, true
+}
+
+var labelTexts = []string{
+	"", ".", "..", "a", "a.b", "a.b.c", "mx.example.co.jp", "x.example.com.au", "example.co.jp", "co.jp",
+	"a..b", "MX.Example.CO.UK", " .mail.example.org. ", "x.y.gr.zz", "5.1.1", " 4.7.26 ", "5.1", "5.1.1.1",
+	"6.1.1", "5.01.001", "5.1.1000", "55.1.1", "5..1", "2.0.0", "é.co.jp", "x.ſo.jp",
+}
+
+func checkLabels(t *testing.T, s string) {
+	t.Helper()
+	if got, want := orgDomain(s), orgDomainSplit(s); got != want {
+		t.Errorf("orgDomain(%q) = %q, want %q", s, got, want)
+	}
+	c, err := ParseCode(s)
+	want, ok := parseCodeSplit(s)
+	if (err == nil) != ok || c != want {
+		t.Errorf("ParseCode(%q) = %v, %v; want %v, %v", s, c, err, want, ok)
+	}
+}
+
+// TestLabels: orgDomain and ParseCode cut a name as strings.Split did.
+func TestLabels(t *testing.T) {
+	for _, s := range labelTexts {
+		checkLabels(t, s)
+	}
+}
+
+func FuzzLabels(f *testing.F) { fuzzAgainst(f, labelTexts, checkLabels) }
