@@ -364,6 +364,7 @@ func (s *Summary) Add(it Item) []Record {
 		}
 		if out == nil {
 			s.Bounces++
+			out = make([]Record, 0, len(b.Failures)-i)
 		}
 		rec := NewRecord(it.Name, b, fl)
 		s.Failures++
@@ -382,11 +383,14 @@ func (s *Summary) Add(it Item) []Record {
 		default:
 			s.Soft++
 		}
-		if fl.DSNAction != "delayed" && rec.Recipient != "" {
-			s.failed[AddressKey(rec.Recipient)] = true
-		}
-		if rec.Hard && rec.Recipient != "" {
-			s.suppress[AddressKey(rec.Recipient)] = rec // the latest report wins
+		if rec.Recipient != "" && (fl.DSNAction != "delayed" || rec.Hard) {
+			key := AddressKey(rec.Recipient) // once: it allocates
+			if fl.DSNAction != "delayed" {
+				s.failed[key] = true
+			}
+			if rec.Hard {
+				s.suppress[key] = rec // the latest report wins
+			}
 		}
 		if s.keep {
 			s.Records = append(s.Records, rec)

@@ -641,6 +641,7 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 			b.Truncated = true
 			b.note("the delivery report lists more than %d recipients; %d were not read", maxDSNRecipients, dsn.Dropped)
 		}
+		b.Failures = make([]Failure, 0, len(dsn.Recipients))
 		for _, r := range dsn.Recipients {
 			f := Failure{Recipient: r.FinalRecipient, OriginalRecipient: r.OriginalRecipient, DSNAction: r.Action,
 				Status: r.Status, RemoteMTA: r.RemoteMTA, DiagnosticType: r.DiagnosticType, LastAttempt: r.LastAttemptDate}
@@ -698,6 +699,9 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 		case dropped < 0:
 			b.Truncated = true
 			b.note("the bounce text has more than %d lines; recipients after that were not read", maxNoticeLines)
+		}
+		if len(found) > 0 {
+			b.Failures = make([]Failure, 0, len(found))
 		}
 		for _, p := range found {
 			f := Failure{Recipient: p.addr, DSNAction: "failed"}
