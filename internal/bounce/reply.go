@@ -3,6 +3,7 @@ package bounce
 import (
 	"errors"
 	"strings"
+	"unsafe"
 )
 
 // Reply is an SMTP reply as a receiving server sent it: the basic reply code
@@ -36,7 +37,7 @@ func ParseReply(s string) (*Reply, error) {
 	if i := strings.IndexByte(s, ';'); i > 0 && i < 12 && isToken(s[:i]) {
 		s = strings.TrimSpace(s[i+1:])
 	}
-	r := &Reply{}
+	var r Reply // on the heap only when there is one
 	rest := s
 	if n, ok := replyCodeAt(rest, 0); ok {
 		r.Code = n
@@ -56,28 +57,40 @@ func ParseReply(s string) (*Reply, error) {
 		return nil, ErrNoReply
 	}
 	r.Text = cleanReplyText(rest, r.Code, r.Enhanced)
-	return r, nil
+	return &r, nil
 }
 
 // cleanReplyText joins continuation lines and removes the repeated
-// "550-5.7.26" prefixes RFC 5321 4.2.1 puts on each line.
+// "550-5.7.26" prefixes RFC 5321 4.2.1 puts on each line. It walks the
+// words in place (nextField: strings.Fields's words, without the slice).
 func cleanReplyText(s string, code int, enh Code) string {
 	var b strings.Builder
-	words := strings.Fields(s)
+	var pbuf [3]byte
 	prefix := ""
 	if code != 0 {
-		prefix = itoa3(code)
+		pbuf = [3]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)} // itoa3
+		prefix = unsafe.String(&pbuf[0], 3)                                               // compared only
 	}
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		if prefix != "" && (w == prefix || strings.HasPrefix(w, prefix+"-")) {
+	es := ""
+	if !enh.IsZero() {
+		es = enh.String()
+	}
+	prev := "" // the word before w (words are never empty)
+	start, end := nextField(s, 0)
+	for start < len(s) {
+		w := s[start:end]
+		nstart, nend := nextField(s, end)
+		if prefix != "" && (w == prefix || len(w) > 3 && w[:3] == prefix && w[3] == '-') {
 			// "550-5.7.26" or "550" followed by "5.7.26"
-			if w == prefix && i+1 < len(words) && !enh.IsZero() && words[i+1] == enh.String() {
-				i++
+			if w == prefix && nstart < len(s) && es != "" && s[nstart:nend] == es {
+				w = s[nstart:nend]
+				nstart, nend = nextField(s, nend)
 			}
+			prev, start, end = w, nstart, nend
 			continue
 		}
-		if !enh.IsZero() && w == enh.String() && i > 0 && (words[i-1] == prefix || strings.HasSuffix(words[i-1], "-"+enh.String())) {
+		if es != "" && w == es && prev != "" && (prev == prefix || len(prev) > len(es) && prev[len(prev)-len(es)-1] == '-' && strings.HasSuffix(prev, es)) {
+			prev, start, end = w, nstart, nend
 			continue
 		}
 		if b.Len() > 0 {
@@ -87,6 +100,7 @@ func cleanReplyText(s string, code int, enh Code) string {
 		if b.Len() > maxReplyLen {
 			break
 		}
+		prev, start, end = w, nstart, nend
 	}
 	return b.String()
 }

@@ -119,3 +119,60 @@ func itoaOrEmpty(n int) string {
 	}
 	return itoa3(n)
 }
+
+// cleanReplyTextFields is cleanReplyText as it was written over
+// strings.Fields, the reference.
+func cleanReplyTextFields(s string, code int, enh Code) string {
+	var b strings.Builder
+	words := strings.Fields(s)
+	prefix := ""
+	if code != 0 {
+		prefix = itoa3(code)
+	}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if prefix != "" && (w == prefix || strings.HasPrefix(w, prefix+"-")) {
+			if w == prefix && i+1 < len(words) && !enh.IsZero() && words[i+1] == enh.String() {
+				i++
+			}
+			continue
+		}
+		if !enh.IsZero() && w == enh.String() && i > 0 && (words[i-1] == prefix || strings.HasSuffix(words[i-1], "-"+enh.String())) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
+		if b.Len() > maxReplyLen {
+			break
+		}
+	}
+	return b.String()
+}
+
+var cleanReplyTexts = []string{
+	"", "550", "550 5.7.26 x", "550-5.7.26 a\r\n550-5.7.26 b\r\n550 5.7.26 c", "x 550 5.7.26 y", "5.7.26 5.7.26",
+	"550-5.7.26 5.7.26 z", "a-5.7.26 5.7.26", "550 550 5.1.1", "\u00a0550\u2003x", "550-x 550-", "5.7.26", "-5.7.26 5.7.26",
+}
+
+func checkCleanReplyText(t *testing.T, s string) {
+	t.Helper()
+	for _, code := range []int{0, 550, 421} {
+		for _, enh := range []Code{{}, {5, 7, 26}, {5, 1, 1}} {
+			if got, want := cleanReplyText(s, code, enh), cleanReplyTextFields(s, code, enh); got != want {
+				t.Errorf("cleanReplyText(%q, %d, %v) = %q, want %q", s, code, enh, got, want)
+			}
+		}
+	}
+}
+
+// TestCleanReplyText: the in-place walk gives what the Fields loop gave.
+func TestCleanReplyText(t *testing.T) {
+	for _, s := range cleanReplyTexts {
+		checkCleanReplyText(t, s)
+	}
+	checkCleanReplyText(t, strings.Repeat("550-5.7.26 word ", 600))
+}
+
+func FuzzCleanReplyText(f *testing.F) { fuzzAgainst(f, cleanReplyTexts, checkCleanReplyText) }
