@@ -12,41 +12,39 @@ import (
 // allocates nothing, where strings.Fields makes a slice per call.
 func nextField(s string, i int) (start, end int) {
 	for i < len(s) {
-		w := spaceAt(s, i)
-		if w == 0 {
+		if c := s[i]; c < utf8.RuneSelf {
+			if !asciiSpace[c] {
+				break
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
 			break
 		}
 		i += w
 	}
 	start = i
-	for i < len(s) && spaceAt(s, i) == 0 {
-		if s[i] < utf8.RuneSelf {
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiSpace[c] {
+				break
+			}
 			i++
-		} else {
-			_, w := utf8.DecodeRuneInString(s[i:])
-			i += w
+			continue
 		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		i += w
 	}
 	return start, i
 }
 
-// spaceAt is the width of the white-space rune at s[i], 0 if it is not
-// one.
-func spaceAt(s string, i int) int {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		switch c {
-		case '\t', '\n', '\v', '\f', '\r', ' ':
-			return 1
-		}
-		return 0
-	}
-	r, w := utf8.DecodeRuneInString(s[i:])
-	if unicode.IsSpace(r) {
-		return w
-	}
-	return 0
-}
+// asciiSpace is unicode.IsSpace for ASCII.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // collapse joins a text's lines and squeezes white space:
 // strings.Join(strings.Fields(s), " "), in one allocation (the result is
