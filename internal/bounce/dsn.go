@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -63,7 +64,16 @@ func ParseDSN(body []byte) *DSN {
 		}
 		cur = nil
 	}
-	for _, f := range dsnFields(body) {
+	pooled := dsnFieldPool.Get().(*[]dsnField)
+	fields := appendDSNFields((*pooled)[:0], body)
+	defer func() {
+		clear(fields)
+		if cap(fields) <= 1024 {
+			*pooled = fields[:0]
+			dsnFieldPool.Put(pooled)
+		}
+	}()
+	for _, f := range fields {
 		if f.name == "" { // a blank line ends a block (RFC 3464 2.1)
 			flush()
 			continue
@@ -152,8 +162,14 @@ func dsnFieldName(name string) string {
 
 // dsnFields splits a body into unfolded header fields (RFC 5322 2.2.3
 // folding) with an empty field for each blank line.
-func dsnFields(body []byte) []dsnField {
-	var out []dsnField
+func dsnFields(body []byte) []dsnField { return appendDSNFields(nil, body) }
+
+// dsnFieldPool holds ParseDSN's field lists (cleared: a pooled list keeps
+// no string alive).
+var dsnFieldPool = sync.Pool{New: func() any { return new([]dsnField) }}
+
+// appendDSNFields is dsnFields into out, which must be empty.
+func appendDSNFields(out []dsnField, body []byte) []dsnField {
 	// The lines are cut from the body itself, read as a string (a line
 	// scanner allocated a 4 KB buffer and a string per line, and a copy
 	// of the body cost as much as the body): everything kept is a copy

@@ -188,12 +188,23 @@ func FuzzDSNFields(f *testing.F) {
 
 // TestDSNFieldsNotKept: dsnFields reads the body in place, so nothing it
 // returns may point into it: overwriting the body afterwards changes no
-// field, nor a parsed DSN.
+// field, nor a parsed DSN. Nor does a later ParseDSN (which reuses a
+// pooled field list) change an earlier one.
 func TestDSNFieldsNotKept(t *testing.T) {
+	var kept []*DSN
+	var keptText []string
+	defer func() {
+		for i, d := range kept {
+			if !reflect.DeepEqual(d, ParseDSN([]byte(keptText[i]))) {
+				t.Errorf("%q: the DSN changed after later parses", keptText[i])
+			}
+		}
+	}()
 	for _, s := range append(slices.Clone(dsnFieldTexts), "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; a@b.example\nAction: FAILED\nStatus: 5.1.1 (x)\nX-Other: v\n  folded\n") {
 		body := []byte(s)
 		fields := dsnFields(body)
 		d := ParseDSN(body)
+		kept, keptText = append(kept, d), append(keptText, s)
 		want, wantDSN := dsnFields([]byte(s)), ParseDSN([]byte(s))
 		for i := range body {
 			body[i] = '#'
