@@ -513,7 +513,7 @@ func (m *acMachine) scan(text []byte, hit bitset) {
 		}
 		if v&1 != 0 {
 			for _, p := range m.out[rows.stateOf[row/int32(m.nclass)]] {
-				hit[p>>6] |= 1 << (p & 63)
+				hit.add(int(p))
 			}
 		}
 	}
