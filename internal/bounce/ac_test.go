@@ -24,7 +24,7 @@ func naiveHits(factors [][]string, text []byte) []bool {
 
 // TestACConcurrentScans: scans running at the same time on a fresh
 // automaton, while its table is still being filled, its states given rows
-// and the table grown (from 64 rows), each answer as the naive search's.
+// and the table grown (from 256 rows), each answer as the naive search's.
 // Under -race this is the test of the lock-free reads.
 func TestACConcurrentScans(t *testing.T) {
 	factors := [][]string{
@@ -62,8 +62,6 @@ func TestACConcurrentScans(t *testing.T) {
 	for i, text := range texts {
 		want[i] = naiveHits(factors, text)
 	}
-	defer func(n int) { acFirstRows = n }(acFirstRows)
-	acFirstRows = 64
 	m := buildAC(factors)
 	var wg sync.WaitGroup
 	errs := make(chan string, len(texts))
@@ -90,7 +88,7 @@ func TestACConcurrentScans(t *testing.T) {
 		t.Error(e)
 	}
 	rows := m.table.p.Load()
-	if len(rows.stateOf) <= 4*64 {
+	if len(rows.stateOf) <= 256 {
 		t.Fatalf("the table has %d rows: the test did not make it grow", len(rows.stateOf))
 	}
 	if len(rows.stateOf) >= len(m.out) {

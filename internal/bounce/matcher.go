@@ -327,10 +327,6 @@ type acRows struct {
 	stateOf []int32
 }
 
-// acFirstRows is the rows a new table has room for (a variable for the
-// test that makes a table grow while it is scanned).
-var acFirstRows = 2048
-
 func buildAC(factors [][]string) *acMachine {
 	m := &acMachine{nclass: 1}
 	for i := range m.rootKid {
@@ -399,11 +395,7 @@ func buildAC(factors [][]string) *acMachine {
 		}
 	}
 	// The root's row is row 0; others come as texts reach their states.
-	// Room for the rows a run over many bounces reaches (the corpus: 1,868
-	// of the knowledge base's 8,344 states, 1,534 of the prefilter's
-	// 2,148), reserved at once: the pages are faulted in only as rows are
-	// added, where growing by doubling copied the table four times over.
-	firstRows := min(len(m.out), acFirstRows)
+	const firstRows = 256
 	m.rowOf = make([]int32, len(m.out))
 	m.rowOf[0] = 1
 	rows := &acRows{cells: make([]int32, m.nclass, firstRows*m.nclass), stateOf: make([]int32, 1, firstRows)}
