@@ -1,20 +1,16 @@
 package bounce
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/mail"
 	"strings"
-	"sync"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode ISO-2022-JP, ISO-8859-x, ... in bounce texts
-	"github.com/emersion/go-message/textproto"
 )
 
 // Limits that keep hostile MIME from costing more than a bounce should.
@@ -167,7 +163,7 @@ type walkState struct {
 	texts    []string
 	htmls    []string
 	dsns     []*DSN
-	orig     textproto.Header
+	orig     mimeHeader
 	hasOrig  bool
 	feedback bool
 	jsons    [][]byte
@@ -175,6 +171,10 @@ type walkState struct {
 	noticeN  int
 	// truncated: a limit left part of the message unread.
 	truncated bool
+	// quirks: input on which go-message's walk (which this one replaced)
+	// answered differently, by design (see decodeBase64); only the
+	// equivalence test reads it.
+	quirks []string
 }
 
 func parseMessage(raw []byte) *Bounce {
@@ -186,32 +186,32 @@ func parseMessage(raw []byte) *Bounce {
 		}
 	}
 	st := &walkState{}
-	mr := msgReaderPool.Get().(*msgReader)
-	defer mr.release()
-	ent, err := mr.read(raw)
-	var top textproto.Header
-	if ent == nil {
-		// Not parseable as MIME (a header line go-message refuses): read
+	top, body, err := readTopHeader(raw)
+	hdr := &top
+	ct := parseContentType(hdr.Get("Content-Type"))
+	if err != nil {
+		// Not parseable as MIME (a header line go-message refused): read
 		// the header leniently and the rest as text.
 		h, body := lenientSplit(raw)
 		top = h
+		ct = parseContentType(hdr.Get("Content-Type"))
 		st.addText(string(body))
 		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
 	} else {
-		top = ent.Header.Header
-		st.walk(ent, 0)
+		sc := mimeScratchPool.Get().(*mimeScratch)
+		st.walk(sc, hdr, &ct, body, io.EOF, 0)
+		sc.release()
 	}
-	hdr := message.Header{Header: top}
 	b.Subject = headerText(hdr, "Subject")
 	b.Date = hdr.Get("Date")
-	mt, params, _ := hdr.ContentType()
-	if strings.EqualFold(params["report-type"], "feedback-report") {
+	mt := ct.mt
+	if strings.EqualFold(ct.reportType, "feedback-report") {
 		st.feedback = true
 	}
 	b.Notes = append(b.Notes, st.notes...)
 	b.Truncated = st.truncated
 	buildBounce(b, hdr, mt, st)
-	if b.Kind == KindUnknown && ent != nil {
+	if b.Kind == KindUnknown && err == nil {
 		// The MIME structure hid the text (a broken part header, a missing
 		// closing boundary): read the whole body as text.
 		_, body := lenientSplit(raw)
@@ -225,61 +225,6 @@ func parseMessage(raw []byte) *Bounce {
 		}
 	}
 	return b
-}
-
-// msgReader is what message.ReadWithOptions allocates for every message
-// (its bufio.Reader is 4 KB, a tenth of the bytes a message's parse
-// allocated), pooled. read does what ReadWithOptions does, with the same
-// errors. Nothing parsed refers to the buffer: go-message copies header
-// lines, and bodies are read into copies (TestPooledReaderNotKept); the
-// entity is not used after parseMessage returns.
-type msgReader struct {
-	src bytes.Reader
-	lr  headerLimitReader
-	br  *bufio.Reader
-}
-
-var msgReaderPool = sync.Pool{New: func() any { return &msgReader{br: bufio.NewReader(nil)} }}
-
-// release puts m back in the pool, holding no message.
-func (m *msgReader) release() {
-	m.src.Reset(nil)
-	m.lr = headerLimitReader{}
-	m.br.Reset(&m.lr)
-	msgReaderPool.Put(m)
-}
-
-func (m *msgReader) read(raw []byte) (*message.Entity, error) {
-	m.src.Reset(raw)
-	m.lr = headerLimitReader{r: &m.src, n: maxHeaderRead}
-	m.br.Reset(&m.lr)
-	h, err := textproto.ReadHeader(m.br)
-	if err != nil {
-		return nil, err
-	}
-	m.lr.n = math.MaxInt64
-	return message.New(message.Header{Header: h}, m.br)
-}
-
-// headerLimitReader is go-message's limitedReader: io.LimitedReader with
-// its own error, which the header note quotes.
-type headerLimitReader struct {
-	r io.Reader
-	n int64
-}
-
-var errHeaderTooBig = errors.New("message: header exceeds maximum size")
-
-func (lr *headerLimitReader) Read(p []byte) (int, error) {
-	if lr.n <= 0 {
-		return 0, errHeaderTooBig
-	}
-	if int64(len(p)) > lr.n {
-		p = p[:lr.n]
-	}
-	n, err := lr.r.Read(p)
-	lr.n -= int64(n)
-	return n, err
 }
 
 func indexNewline[T string | []byte](s T) int {
@@ -305,7 +250,13 @@ func (st *walkState) addText(s string) {
 	st.texts = append(st.texts, s)
 }
 
-func (st *walkState) walk(e *message.Entity, depth int) {
+// walk reads one MIME entity - its header h and Content-Type ct, its
+// undecoded body, and what reading past the body gives (io.EOF, or
+// io.ErrUnexpectedEOF for a part whose closing delimiter is missing) - as
+// go-message's Entity and MultipartReader read it (mime*.go; the
+// equivalence with them is tested in walk_ref_test.go). What it keeps is
+// copied: nothing refers to the input or to sc.
+func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body []byte, end error, depth int) {
 	st.parts++
 	if st.parts > maxParts {
 		if st.parts == maxParts+1 {
@@ -318,24 +269,25 @@ func (st *walkState) walk(e *message.Entity, depth int) {
 		st.notes = append(st.notes, fmt.Sprintf("MIME nesting deeper than %d; not read further", maxDepth))
 		return
 	}
-	mt, params, _ := e.Header.ContentType()
-	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
-		if strings.EqualFold(params["report-type"], "feedback-report") {
+	mt := ct.mt
+	if strings.HasPrefix(mt, "multipart/") && ct.boundary != "" {
+		if strings.EqualFold(ct.reportType, "feedback-report") {
 			st.feedback = true
 		}
-		mr := e.MultipartReader()
+		mr := newMultipartBody(body, end, ct.boundary)
 		for {
-			p, err := mr.NextPart()
+			ph, pbody, pend, err := mr.next()
 			if err == io.EOF {
 				break
 			}
-			if p == nil {
-				if err != nil && !strings.Contains(err.Error(), "EOF") {
+			if err != nil {
+				if !strings.Contains(err.Error(), "EOF") {
 					st.notes = append(st.notes, "a MIME part could not be read: "+oneLine(err))
 				}
 				break
 			}
-			st.walk(p, depth+1)
+			pct := parseContentType(ph.Get("Content-Type"))
+			st.walk(sc, &ph, &pct, pbody, pend, depth+1)
 			if st.parts > maxParts {
 				break
 			}
@@ -344,55 +296,23 @@ func (st *walkState) walk(e *message.Entity, depth int) {
 	}
 	switch mt {
 	case "message/delivery-status", "message/global-delivery-status":
-		st.dsns = append(st.dsns, ParseDSN(readLimited(e.Body, maxDSNSize)))
+		st.dsns = append(st.dsns, ParseDSN(bytes.Clone(sc.body(h, ct, body, end, maxDSNSize, st))))
 	case "message/feedback-report":
 		st.feedback = true
 	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		if !st.hasOrig {
-			buf := readPooled(e.Body, maxHeaderRead)
-			h, _ := lenientSplit(buf.Bytes()) // the header's values are copies
-			putPooled(buf)
-			st.orig, st.hasOrig = h, true
+			oh, _ := lenientSplit(sc.body(h, ct, body, end, maxHeaderRead, st)) // the header's values are copies
+			st.orig, st.hasOrig = oh, true
 		}
 	case "text/html":
-		st.htmls = append(st.htmls, htmlToText(readLimitedString(e.Body, maxPartRead)))
+		st.htmls = append(st.htmls, htmlToText(string(sc.body(h, ct, body, end, maxPartRead, st))))
 	case "application/json":
-		st.jsons = append(st.jsons, readLimited(e.Body, maxPartRead))
+		st.jsons = append(st.jsons, bytes.Clone(sc.body(h, ct, body, end, maxPartRead, st)))
 	default:
 		if mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") {
-			st.addText(readLimitedString(e.Body, maxPartRead))
+			st.addText(string(sc.body(h, ct, body, end, maxPartRead, st)))
 		}
 	}
-}
-
-// partPool holds the buffers text parts are read into (io.ReadAll grew a
-// new one from 512 bytes for every part).
-var partPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func readPooled(r io.Reader, n int64) *bytes.Buffer {
-	b := partPool.Get().(*bytes.Buffer)
-	b.Reset()
-	b.ReadFrom(io.LimitReader(r, n)) //nolint:errcheck // a part cut short is read as far as it goes, as readLimited does
-	return b
-}
-
-func putPooled(b *bytes.Buffer) {
-	if b.Cap() <= 1<<20 {
-		partPool.Put(b)
-	}
-}
-
-// readLimitedString is string(readLimited(r, n)), through a pooled buffer.
-func readLimitedString(r io.Reader, n int64) string {
-	b := readPooled(r, n)
-	s := b.String()
-	putPooled(b)
-	return s
-}
-
-func readLimited(r io.Reader, n int64) []byte {
-	b, _ := io.ReadAll(io.LimitReader(r, n))
-	return b
 }
 
 // lenientSplit reads a header block the way bounces need: folded lines,
@@ -400,8 +320,8 @@ func readLimited(r io.Reader, n int64) []byte {
 // Read from a string (the original message quoted in a notice), the lines
 // are parts of it; read from bytes, each line is copied (the header's
 // values are copies).
-func lenientSplit[T string | []byte](raw T) (textproto.Header, T) {
-	var h textproto.Header
+func lenientSplit[T string | []byte](raw T) (mimeHeader, T) {
+	var h mimeHeader
 	consumed := 0
 	var name, value string
 	flush := func() {
@@ -457,7 +377,7 @@ func lenientSplit[T string | []byte](raw T) (textproto.Header, T) {
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
 
-func headerText(h message.Header, key string) string {
+func headerText(h *mimeHeader, key string) string {
 	v := h.Get(key)
 	if d, err := wordDecoder.DecodeHeader(v); err == nil {
 		return d
@@ -467,7 +387,7 @@ func headerText(h message.Header, key string) string {
 
 // headerAddrs returns the addresses in an address header, decoded; it
 // falls back to a pattern match for headers net/mail refuses.
-func headerAddrs(h textproto.Header, key string) []string {
+func headerAddrs(h *mimeHeader, key string) []string {
 	var out []string
 	for _, v := range h.Values(key) {
 		if a, ok := plainAddress(v); ok {

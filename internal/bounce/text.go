@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
-	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/textproto"
 )
 
 // originalMarker finds where a non-MIME bounce starts quoting the original
@@ -451,7 +449,7 @@ func dsnInText(text string) *DSN {
 }
 
 // dkimRefs reads d= and s= from DKIM-Signature fields.
-func dkimRefs(h textproto.Header) []DKIMRef {
+func dkimRefs(h *mimeHeader) []DKIMRef {
 	var out []DKIMRef
 	for _, v := range h.Values("Dkim-Signature") {
 		var ref DKIMRef
@@ -524,7 +522,7 @@ var (
 )
 
 // buildBounce turns what the MIME walk found into a Bounce.
-func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
+func buildBounce(b *Bounce, hdr *mimeHeader, mt string, st *walkState) {
 	from := strings.ToLower(hdr.Get("From"))
 	notice := strings.Join(st.texts, "\n")
 	if strings.TrimSpace(notice) == "" && len(st.htmls) > 0 {
@@ -559,26 +557,26 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 			exclude = append(exclude, strings.ToLower(a))
 		}
 	}
-	bounceTo := headerAddrs(hdr.Header, "To")
-	add(headerAddrs(hdr.Header, "From")...)
+	bounceTo := headerAddrs(hdr, "To")
+	add(headerAddrs(hdr, "From")...)
 	add(bounceTo...)
-	add(headerAddrs(hdr.Header, "Return-Path")...)
-	add(headerAddrs(hdr.Header, "Delivered-To")...)
-	add(headerAddrs(hdr.Header, "X-Original-To")...)
+	add(headerAddrs(hdr, "Return-Path")...)
+	add(headerAddrs(hdr, "Delivered-To")...)
+	add(headerAddrs(hdr, "X-Original-To")...)
 	if hasOrig {
-		of := headerAddrs(orig, "From")
-		rp := headerAddrs(orig, "Return-Path")
+		of := headerAddrs(&orig, "From")
+		rp := headerAddrs(&orig, "Return-Path")
 		add(of...)
 		add(rp...)
-		add(headerAddrs(orig, "Sender")...)
-		add(headerAddrs(orig, "Reply-To")...)
+		add(headerAddrs(&orig, "Sender")...)
+		add(headerAddrs(&orig, "Reply-To")...)
 		if len(of) > 0 {
 			b.Sender = of[0]
 		}
 		if len(rp) > 0 {
 			b.MailFrom = rp[0]
 		}
-		b.DKIM = dkimRefs(orig)
+		b.DKIM = dkimRefs(&orig)
 	}
 	if b.Sender == "" && b.MailFrom != "" {
 		b.Sender = b.MailFrom
@@ -673,13 +671,13 @@ func buildBounce(b *Bounce, hdr message.Header, mt string, st *walkState) {
 		}
 	} else {
 		if len(found) == 0 {
-			for _, a := range headerAddrs(hdr.Header, "X-Failed-Recipients") {
+			for _, a := range headerAddrs(hdr, "X-Failed-Recipients") {
 				found = append(found, recipPos{addr: a})
 			}
 		}
 		bounceLike := daemonFrom.MatchString(from) || bounceSubject.MatchString(b.Subject) || bounceText.MatchString(noticeText)
 		if len(found) == 0 && hasOrig && bounceLike {
-			for _, a := range headerAddrs(orig, "To") {
+			for _, a := range headerAddrs(&orig, "To") {
 				found = append(found, recipPos{addr: a})
 			}
 			if len(found) > 0 {
