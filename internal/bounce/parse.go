@@ -185,22 +185,10 @@ func parseMessage(raw []byte) *Bounce {
 			raw = raw[i+1:]
 		}
 	}
-	st := &walkState{}
-	top, body, err := readTopHeader(raw)
+	top, ct, st, err := walkMessage(raw)
 	hdr := &top
-	ct := parseContentType(hdr.Get("Content-Type"))
 	if err != nil {
-		// Not parseable as MIME (a header line go-message refused): read
-		// the header leniently and the rest as text.
-		h, body := lenientSplit(raw)
-		top = h
-		ct = parseContentType(hdr.Get("Content-Type"))
-		st.addText(string(body))
 		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
-	} else {
-		sc := mimeScratchPool.Get().(*mimeScratch)
-		st.walk(sc, hdr, &ct, body, io.EOF, 0)
-		sc.release()
 	}
 	b.Subject = headerText(hdr, "Subject")
 	b.Date = hdr.Get("Date")
@@ -225,6 +213,24 @@ func parseMessage(raw []byte) *Bounce {
 		}
 	}
 	return b
+}
+
+// walkMessage reads a message's header and walks its MIME structure. A
+// header go-message refused (err) is read leniently, and the rest of the
+// message as text.
+func walkMessage(raw []byte) (mimeHeader, contentType, *walkState, error) {
+	st := &walkState{}
+	top, body, err := readTopHeader(raw)
+	if err != nil {
+		h, body := lenientSplit(raw)
+		st.addText(string(body))
+		return h, parseContentType(h.Get("Content-Type")), st, err
+	}
+	ct := parseContentType(top.Get("Content-Type"))
+	sc := mimeScratchPool.Get().(*mimeScratch)
+	st.walk(sc, &top, &ct, body, io.EOF, 0)
+	sc.release()
+	return top, ct, st, nil
 }
 
 func indexNewline[T string | []byte](s T) int {
@@ -273,6 +279,11 @@ func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body 
 	if strings.HasPrefix(mt, "multipart/") && ct.boundary != "" {
 		if strings.EqualFold(ct.reportType, "feedback-report") {
 			st.feedback = true
+		}
+		if len(ct.boundary) > peekBufferSize-8 {
+			// go-message's reader could not hold a delimiter in its
+			// buffer and failed on the part; this walk reads it.
+			st.quirks = append(st.quirks, "boundary longer than go-message's read buffer")
 		}
 		mr := newMultipartBody(body, end, ct.boundary)
 		for {

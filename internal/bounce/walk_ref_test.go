@@ -1,0 +1,377 @@
+package bounce
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message"
+	mtextproto "github.com/emersion/go-message/textproto"
+)
+
+// The reference: the MIME walk as it was with go-message's readers, kept
+// to test the hand-written walk (mime*.go) against. refWalkMessage is
+// what walkMessage did, refParseMessage what parseMessage did.
+
+func refRead(raw []byte) (*message.Entity, error) {
+	lr := &refHeaderLimitReader{r: bytes.NewReader(raw), n: maxHeaderRead}
+	br := bufio.NewReader(lr)
+	h, err := mtextproto.ReadHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	lr.n = math.MaxInt64
+	return message.New(message.Header{Header: h}, br)
+}
+
+type refHeaderLimitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (lr *refHeaderLimitReader) Read(p []byte) (int, error) {
+	if lr.n <= 0 {
+		return 0, errHeaderTooBig
+	}
+	if int64(len(p)) > lr.n {
+		p = p[:lr.n]
+	}
+	n, err := lr.r.Read(p)
+	lr.n -= int64(n)
+	return n, err
+}
+
+func fromTextproto(h mtextproto.Header) mimeHeader {
+	var m mimeHeader
+	// Fields lists them in message order; go-message's list (which Get
+	// and Values read) is the other way round.
+	for f := h.Fields(); f.Next(); {
+		m.Add(f.Key(), f.Value())
+	}
+	m.reverse()
+	return m
+}
+
+func refWalkMessage(raw []byte) (mimeHeader, contentType, *walkState, error) {
+	st := &walkState{}
+	ent, err := refRead(raw)
+	if ent == nil {
+		h, body := lenientSplit(raw)
+		st.addText(string(body))
+		return h, parseContentType(h.Get("Content-Type")), st, err
+	}
+	st.refWalk(ent, 0)
+	return fromTextproto(ent.Header.Header), parseContentType(ent.Header.Get("Content-Type")), st, nil
+}
+
+func refParseMessage(raw []byte) *Bounce {
+	b := &Bounce{Failures: []Failure{}}
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
+	top, _, st, err := refWalkMessage(raw)
+	hdr := &top
+	if err != nil {
+		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
+	}
+	b.Subject = headerText(hdr, "Subject")
+	b.Date = hdr.Get("Date")
+	mh := message.Header{Header: toTextproto(top)}
+	mt, params, _ := mh.ContentType()
+	if strings.EqualFold(params["report-type"], "feedback-report") {
+		st.feedback = true
+	}
+	b.Notes = append(b.Notes, st.notes...)
+	b.Truncated = st.truncated
+	buildBounce(b, hdr, mt, st)
+	if b.Kind == KindUnknown && err == nil {
+		_, body := lenientSplit(raw)
+		st2 := &walkState{orig: st.orig, hasOrig: st.hasOrig, dsns: st.dsns}
+		st2.addText(string(body))
+		b2 := &Bounce{Subject: b.Subject, Date: b.Date, Failures: []Failure{}}
+		buildBounce(b2, hdr, mt, st2)
+		if b2.Kind != KindUnknown {
+			b2.note("the MIME structure is broken; the body was read as plain text")
+			*b = *b2
+		}
+	}
+	return b
+}
+
+// toTextproto builds a go-message header with the fields of h in the same
+// list order (Add appends; the list is go-message's).
+func toTextproto(h mimeHeader) mtextproto.Header {
+	var t mtextproto.Header
+	for _, f := range h.l {
+		t.Add(f.key, f.value)
+	}
+	return t
+}
+
+func (st *walkState) refWalk(e *message.Entity, depth int) {
+	st.parts++
+	if st.parts > maxParts {
+		if st.parts == maxParts+1 {
+			st.notes = append(st.notes, fmt.Sprintf("more than %d MIME parts; the rest was not read", maxParts))
+			st.truncated = true
+		}
+		return
+	}
+	if depth > maxDepth {
+		st.notes = append(st.notes, fmt.Sprintf("MIME nesting deeper than %d; not read further", maxDepth))
+		return
+	}
+	mt, params, _ := e.Header.ContentType()
+	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
+		if strings.EqualFold(params["report-type"], "feedback-report") {
+			st.feedback = true
+		}
+		mr := e.MultipartReader()
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if p == nil {
+				if err != nil && !strings.Contains(err.Error(), "EOF") {
+					st.notes = append(st.notes, "a MIME part could not be read: "+oneLine(err))
+				}
+				break
+			}
+			st.refWalk(p, depth+1)
+			if st.parts > maxParts {
+				break
+			}
+		}
+		return
+	}
+	switch mt {
+	case "message/delivery-status", "message/global-delivery-status":
+		st.dsns = append(st.dsns, ParseDSN(refReadLimited(e.Body, maxDSNSize)))
+	case "message/feedback-report":
+		st.feedback = true
+	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+		if !st.hasOrig {
+			h, _ := lenientSplit(refReadLimited(e.Body, maxHeaderRead))
+			st.orig, st.hasOrig = h, true
+		}
+	case "text/html":
+		st.htmls = append(st.htmls, htmlToText(string(refReadLimited(e.Body, maxPartRead))))
+	case "application/json":
+		st.jsons = append(st.jsons, refReadLimited(e.Body, maxPartRead))
+	default:
+		if mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") {
+			st.addText(string(refReadLimited(e.Body, maxPartRead)))
+		}
+	}
+}
+
+func refReadLimited(r io.Reader, n int64) []byte {
+	var b bytes.Buffer
+	b.ReadFrom(io.LimitReader(r, n)) //nolint:errcheck // a part cut short is read as far as it goes
+	return b.Bytes()
+}
+
+// walkDiff compares what the two walks collected; "" when they agree.
+func walkDiff(raw []byte) string {
+	h1, ct1, st1, err1 := walkMessage(raw)
+	h2, ct2, st2, err2 := refWalkMessage(raw)
+	if len(st1.quirks) > 0 {
+		return "" // an allowed difference (see allowedDifferences)
+	}
+	var d []string
+	if (err1 == nil) != (err2 == nil) || err1 != nil && oneLine(err1) != oneLine(err2) {
+		d = append(d, fmt.Sprintf("header error: %v / ref %v", err1, err2))
+	}
+	if !sameHeader(h1, h2) {
+		d = append(d, fmt.Sprintf("header: %q / ref %q", h1.l, h2.l))
+	}
+	if ct1 != ct2 {
+		d = append(d, fmt.Sprintf("content type: %+v / ref %+v", ct1, ct2))
+	}
+	cmp := func(what string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			d = append(d, fmt.Sprintf("%s: %q / ref %q", what, a, b))
+		}
+	}
+	cmp("parts", st1.parts, st2.parts)
+	cmp("texts", st1.texts, st2.texts)
+	cmp("htmls", st1.htmls, st2.htmls)
+	j1, _ := json.Marshal(st1.dsns)
+	j2, _ := json.Marshal(st2.dsns)
+	cmp("dsns", string(j1), string(j2))
+	if !sameHeader(st1.orig, st2.orig) || st1.hasOrig != st2.hasOrig {
+		d = append(d, fmt.Sprintf("orig: %v %q / ref %v %q", st1.hasOrig, st1.orig.l, st2.hasOrig, st2.orig.l))
+	}
+	cmp("feedback", st1.feedback, st2.feedback)
+	if len(st1.jsons) != len(st2.jsons) {
+		cmp("jsons", st1.jsons, st2.jsons)
+	} else {
+		for i := range st1.jsons {
+			if !bytes.Equal(st1.jsons[i], st2.jsons[i]) {
+				cmp("jsons", st1.jsons, st2.jsons)
+				break
+			}
+		}
+	}
+	cmp("notes", st1.notes, st2.notes)
+	cmp("noticeN", st1.noticeN, st2.noticeN)
+	cmp("truncated", st1.truncated, st2.truncated)
+	return strings.Join(d, "\n")
+}
+
+func sameHeader(a, b mimeHeader) bool {
+	if len(a.l) != len(b.l) {
+		return false
+	}
+	for i := range a.l {
+		if textproto.CanonicalMIMEHeaderKey(a.l[i].key) != textproto.CanonicalMIMEHeaderKey(b.l[i].key) || a.l[i].value != b.l[i].value {
+			return false
+		}
+	}
+	return true
+}
+
+// bounceDiff compares the bounce parseMessage makes with the reference's.
+func bounceDiff(raw []byte) string {
+	j1, _ := json.Marshal(parseMessage(raw))
+	j2, _ := json.Marshal(refParseMessage(raw))
+	if string(j1) != string(j2) {
+		return fmt.Sprintf("bounce:\n%s\nref:\n%s", j1, j2)
+	}
+	return ""
+}
+
+// TestWalkEquivalence: on every corpus message the hand-written walk
+// collects what go-message's did, and the bounces are the same.
+func TestWalkEquivalence(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(raw, []byte("From ")) {
+			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+				raw = raw[i+1:]
+			}
+		}
+		if d := walkDiff(raw); d != "" {
+			t.Errorf("%s: %s", filepath.Base(f), d)
+		}
+		if d := bounceDiff(raw); d != "" {
+			t.Errorf("%s: %s", filepath.Base(f), d)
+		}
+	}
+}
+
+// hostileMIME are messages built to find where the walks part.
+func hostileMIME() []string {
+	mp := func(boundary, body string) string {
+		return "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n" + body
+	}
+	return []string{
+		"",
+		"Subject: x",
+		"Subject: x\r\n",
+		"Subject: x\r\n\r\nbody",
+		" leading space\r\n\r\nbody",
+		"No colon here\r\n\r\nbody",
+		"Bad key: x\r\n\r\n",
+		"Bad key\r\n cont: x\r\n\r\nbody",
+		": empty key\r\nSubject: s\r\n\r\nb",
+		"Subject: a\r\n  folded\r\n\t again\r\n\r\nb",
+		"Subject: a\n \n b\n\nbody\n",
+		"Subject: a\r\r\n\r\nb",
+		"Subject: \r\n\r\n",
+		"Subject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =\r\nsoft=3D line=\r\n",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nbad =ZZ hex and =\r\nend=",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nctrl \x01 byte",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nnext",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8g\r\nd29y bGQ=\r\n",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8!d29ybGQ=",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: BASE64\r\n\r\nSGVsbG8gd29ybGQ",
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nraw",
+		"Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$B$3$s$K$A$O\x1b(B",
+		"Content-Type: text/plain; charset=x-unknown\r\n\r\nraw",
+		"Content-Type: text/plain; charset=\"=?utf-8?q?utf-8?=\"\r\n\r\nraw",
+		"Content-Type: TEXT/plain; charset\r\n\r\nbad params",
+		"Content-Type: text/html; charset=windows-1252\r\n\r\n<p>caf\xe9</p>",
+		"Content-Type: application/json\r\n\r\n{\"a\":1}",
+		mp("b", "preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\nepilogue"),
+		mp("b", "--b\nContent-Type: text/plain\n\none\n--b \t\n\ntwo\n--b--"),
+		mp("b", "--b\r\n\r\nno close"),
+		mp("b", "--b\r\n\r\nno close\r\n--b"),
+		mp("b", "--b\r\n\r\nno close\r\n--"),
+		mp("b", "--b\r\n\r\n--bx not a delimiter\r\n--b--"),
+		mp("b", "--b\r\n\r\n\r\n--b\r\ngarbage line\r\n\r\n--b--"),
+		mp("b", "--b\r\nbad header line\r\n\r\nx\r\n--b--"),
+		mp("b", "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\ninner\r\n--c--\r\n--b--"),
+		mp("b", "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\ninner unterminated\r\n--b--"),
+		mp("b", "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\nContent-Type: text/plain"),
+		mp("b", "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.example\r\nTo: e@f.example\r\n\r\nbody\r\n--b--"),
+		mp("b", "--b\r\nContent-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: base64\r\n\r\nRnJvbTogYUBiLmV4YW1wbGUNClRvOiBjQGQuZXhhbXBsZQ0K\r\n--b--"),
+		mp("b", strings.Repeat("x", 5000)+"\r\n--b\r\n\r\nafter a long preamble line\r\n--b--"),
+		mp("b", "--b\r\n\r\none\r\n--b--"+strings.Repeat("y", 5000)),
+		mp("b", strings.Repeat("--b\r\n\r\np\r\n", 300)+"--b--"),
+		mp("b", "--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nsame boundary\r\n--b--\r\n--b--"),
+		"Content-Type: multipart/report; report-type=feedback-report; boundary=z\r\n\r\n--z\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n--z--",
+		"Content-Type: multipart/mixed\r\n\r\nno boundary",
+		"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\nempty boundary",
+		"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\n--b\r\n\r\nx\r\n--b--",
+		"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n<b>first wins</b>",
+	}
+}
+
+func TestWalkEquivalenceHostile(t *testing.T) {
+	for i, m := range hostileMIME() {
+		if d := walkDiff([]byte(m)); d != "" {
+			t.Errorf("case %d %q:\n%s", i, m, d)
+		}
+		if d := bounceDiff([]byte(m)); d != "" {
+			t.Errorf("case %d %q:\n%s", i, m, d)
+		}
+	}
+	deep := ""
+	for i := 0; i < 40; i++ {
+		deep += fmt.Sprintf("Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i)
+	}
+	if d := walkDiff([]byte(deep + "\r\ntext")); d != "" {
+		t.Errorf("deep nesting:\n%s", d)
+	}
+}
+
+// FuzzWalkEquivalence: on any input the two walks collect the same, but
+// for the differences allowed (walkState.quirks).
+func FuzzWalkEquivalence(f *testing.F) {
+	for _, m := range hostileMIME() {
+		f.Add([]byte(m))
+	}
+	for _, name := range []string{"dsn.eml", "nested.eml"} {
+		if raw, err := os.ReadFile(filepath.Join(corpusDir, "eml", name)); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) > 64<<10 {
+			return
+		}
+		if d := walkDiff(raw); d != "" {
+			t.Errorf("%q:\n%s", raw, d)
+		}
+	})
+}
