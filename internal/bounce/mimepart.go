@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emersion/go-message"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
@@ -22,7 +21,7 @@ import (
 // contentType is what the walk needs of a Content-Type field, as
 // go-message's Header.ContentType gives it: no field is text/plain; a
 // value mime.ParseMediaType refuses is the media type itself, with no
-// parameters; parameter values are RFC 2047-decoded.
+// parameters; parameter values are RFC 2047-decoded (go-message's charsets: wordDecoder).
 type contentType struct {
 	mt         string
 	boundary   string
@@ -46,20 +45,11 @@ func parseContentType(v string) contentType {
 	return ct
 }
 
-// paramDecoder is go-message's decoder of parameter values.
-var paramDecoder = &mime.WordDecoder{CharsetReader: func(cs string, in io.Reader) (io.Reader, error) {
-	cs = strings.ToLower(cs)
-	if cs == "utf-8" || cs == "us-ascii" {
-		return in, nil
-	}
-	return message.CharsetReader(cs, in)
-}}
-
 func decodeParam(v string) string {
 	if !strings.Contains(v, "=?") {
 		return v
 	}
-	if d, err := paramDecoder.DecodeHeader(v); err == nil {
+	if d, err := wordDecoder.DecodeHeader(v); err == nil {
 		return d
 	}
 	return v
@@ -515,10 +505,21 @@ func charsetEncoding(name string) encoding.Encoding {
 	if name == "utf-8" || name == "us-ascii" {
 		return nil
 	}
+	enc, _ := lookupCharset(name)
+	return enc
+}
+
+// lookupCharset is go-message's charset.Reader's search for a lower-case
+// charset label: its quirks table, then ianaindex (also with "cs"
+// before the name), then htmlindex.
+func lookupCharset(name string) (encoding.Encoding, error) {
 	if e, ok := charsetCache.Load(name); ok {
-		return e.(encoding.Encoding)
+		return e.(encoding.Encoding), nil
 	}
 	enc, ok := charsetQuirks[name]
+	if ok && enc == nil {
+		return nil, fmt.Errorf("charset %q: charset is disabled", name)
+	}
 	if !ok {
 		var err error
 		enc, err = ianaindex.MIME.Encoding(name)
@@ -529,13 +530,13 @@ func charsetEncoding(name string) encoding.Encoding {
 			enc, err = htmlindex.Get(name)
 		}
 		if err != nil {
-			return nil
+			return nil, fmt.Errorf("charset %q: %v", name, err)
 		}
 	}
 	if enc == nil {
-		return nil
+		return nil, fmt.Errorf("charset %q: unsupported charset", name)
 	}
 	// Only names that resolved are kept: a finite set.
 	charsetCache.Store(name, enc)
-	return enc
+	return enc, nil
 }

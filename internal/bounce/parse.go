@@ -9,8 +9,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/emersion/go-message"
-	_ "github.com/emersion/go-message/charset" // decode ISO-2022-JP, ISO-8859-x, ... in bounce texts
+	"golang.org/x/text/transform"
 )
 
 // Limits that keep hostile MIME from costing more than a bounce should.
@@ -328,36 +327,89 @@ func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body 
 
 // lenientSplit reads a header block the way bounces need: folded lines,
 // lines that are not fields skipped, stopping at the first blank line.
-// Read from a string (the original message quoted in a notice), the lines
-// are parts of it; read from bytes, each line is copied (the header's
-// values are copies).
+// Read from a string (the original message quoted in a notice), the names
+// and values are parts of it; read from bytes, they are parts of one copy
+// of the header block (nothing refers to raw).
 func lenientSplit[T string | []byte](raw T) (mimeHeader, T) {
+	b, ok := any(raw).([]byte)
+	if !ok {
+		h, n, _ := lenientScan(string(raw))
+		return h, raw[n:]
+	}
+	// Copy only the header block: up to a blank line where the scan
+	// stops. Where it did not stop there (a blank line before the first
+	// field), try the next blank line, and after a few the whole input.
+	for e, tries := 0, 0; tries < 8; tries++ {
+		e = nextBlankLine(b, e)
+		if e >= len(b) {
+			break
+		}
+		if h, n, stopped := lenientScan(string(b[:e])); stopped {
+			return h, raw[n:]
+		}
+	}
+	h, n, _ := lenientScan(string(b))
+	return h, raw[n:]
+}
+
+// nextBlankLine returns the offset after the first line of b starting
+// after offset from that holds only ASCII white space, or len(b).
+func nextBlankLine(b []byte, from int) int {
+	for pos := from; pos < len(b); {
+		i := bytes.IndexByte(b[pos:], '\n')
+		if i < 0 {
+			return len(b)
+		}
+		blank := true
+		for _, c := range b[pos : pos+i] {
+			if c != ' ' && c != '\t' && c != '\r' && c != '\v' && c != '\f' {
+				blank = false
+				break
+			}
+		}
+		pos += i + 1
+		if blank && pos > from {
+			return pos
+		}
+	}
+	return len(b)
+}
+
+// lenientScan is lenientSplit on a string: the header, the bytes it
+// read, and whether it stopped before the end of s (a blank line, a line
+// that is not a field, a line over 1 MB).
+func lenientScan(raw string) (mimeHeader, int, bool) {
 	var h mimeHeader
 	consumed := 0
 	var name, value string
 	flush := func() {
 		if name != "" {
+			if h.l == nil {
+				h.l = make([]headerField, 0, 16)
+			}
 			h.Add(name, strings.TrimSpace(value))
 		}
 		name, value = "", ""
 	}
-	started := false
+	started, stopped := false, false
 	// Line by line as a bufio.Scanner with a 1 MB limit would (it cost
 	// an allocation of its buffer per call): a longer line ends the header.
 	for rest := raw; len(rest) > 0; {
-		var lb T
-		if i := indexNewline(rest); i >= 0 {
-			lb, rest = rest[:i], rest[i+1:]
+		var l string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
 		} else {
-			lb, rest = rest, rest[len(rest):]
+			l, rest = rest, rest[len(rest):]
 		}
-		if len(lb) >= 1<<20 {
+		if len(l) >= 1<<20 {
+			stopped = true
 			break
 		}
-		consumed += len(lb) + 1
-		l := strings.TrimRight(string(lb), "\r")
+		consumed += len(l) + 1
+		l = strings.TrimRight(l, "\r")
 		if strings.TrimSpace(l) == "" {
 			if started {
+				stopped = true
 				break
 			}
 			continue
@@ -376,6 +428,7 @@ func lenientSplit[T string | []byte](raw T) (mimeHeader, T) {
 			continue // mbox separator
 		}
 		if started {
+			stopped = true
 			break
 		}
 	}
@@ -383,10 +436,29 @@ func lenientSplit[T string | []byte](raw T) (mimeHeader, T) {
 	if consumed > len(raw) {
 		consumed = len(raw)
 	}
-	return h, raw[consumed:]
+	return h, consumed, stopped
 }
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
+// wordDecoder decodes RFC 2047 encoded words. Its charsets are go-message's
+// (charsetEncoding); the decoded text is handed back as a bytes.Reader, which
+// mime's io.Copy writes without a 32 KB copy buffer.
+var wordDecoder = &mime.WordDecoder{CharsetReader: wordCharsetReader}
+
+func wordCharsetReader(cs string, in io.Reader) (io.Reader, error) {
+	enc, err := lookupCharset(strings.ToLower(cs))
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(in)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := transform.Bytes(enc.NewDecoder(), b)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(out), nil
+}
 
 func headerText(h *mimeHeader, key string) string {
 	v := h.Get(key)

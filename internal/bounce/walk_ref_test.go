@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/textproto"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // the reference decodes charsets as the walk did
 	mtextproto "github.com/emersion/go-message/textproto"
 )
 
@@ -373,5 +375,110 @@ func FuzzWalkEquivalence(f *testing.F) {
 		if d := walkDiff(raw); d != "" {
 			t.Errorf("%q:\n%s", raw, d)
 		}
+		if d := helperDiff(raw); d != "" {
+			t.Errorf("%q:\n%s", raw, d)
+		}
 	})
+}
+
+// refLenientSplit is lenientSplit as it was on bytes: each line copied.
+func refLenientSplit(raw []byte) (mimeHeader, []byte) {
+	var h mimeHeader
+	consumed := 0
+	var name, value string
+	flush := func() {
+		if name != "" {
+			h.Add(name, strings.TrimSpace(value))
+		}
+		name, value = "", ""
+	}
+	started := false
+	for rest := raw; len(rest) > 0; {
+		var lb []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			lb, rest = rest[:i], rest[i+1:]
+		} else {
+			lb, rest = rest, rest[len(rest):]
+		}
+		if len(lb) >= 1<<20 {
+			break
+		}
+		consumed += len(lb) + 1
+		l := strings.TrimRight(string(lb), "\r")
+		if strings.TrimSpace(l) == "" {
+			if started {
+				break
+			}
+			continue
+		}
+		if (l[0] == ' ' || l[0] == '\t') && name != "" {
+			value += " " + strings.TrimSpace(l)
+			continue
+		}
+		n, v, ok := strings.Cut(l, ":")
+		if ok && isToken(strings.TrimSpace(n)) {
+			flush()
+			name, value, started = strings.TrimSpace(n), v, true
+			continue
+		}
+		if strings.HasPrefix(l, "From ") && !started {
+			continue
+		}
+		if started {
+			break
+		}
+	}
+	flush()
+	if consumed > len(raw) {
+		consumed = len(raw)
+	}
+	return h, raw[consumed:]
+}
+
+// refWordDecoder is the RFC 2047 decoder as it was: go-message's charset
+// readers.
+var refWordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
+
+// helperDiff compares lenientSplit and the RFC 2047 decoder with what they
+// were.
+func helperDiff(raw []byte) string {
+	var d []string
+	h1, r1 := lenientSplit(raw)
+	h2, r2 := refLenientSplit(raw)
+	if !reflect.DeepEqual(h1.l, h2.l) || len(r1) != len(r2) {
+		d = append(d, fmt.Sprintf("lenientSplit: %q %d / ref %q %d", h1.l, len(r1), h2.l, len(r2)))
+	}
+	h3, r3 := lenientSplit(string(raw))
+	if !reflect.DeepEqual(h3.l, h2.l) || len(r3) != len(r2) {
+		d = append(d, fmt.Sprintf("lenientSplit(string): %q %d / ref %q %d", h3.l, len(r3), h2.l, len(r2)))
+	}
+	for _, f := range h1.l {
+		a, err1 := wordDecoder.DecodeHeader(f.value)
+		b, err2 := refWordDecoder.DecodeHeader(f.value)
+		if (err1 == nil) != (err2 == nil) || err1 == nil && a != b {
+			d = append(d, fmt.Sprintf("DecodeHeader(%q): %q %v / ref %q %v", f.value, a, err1, b, err2))
+		}
+	}
+	return strings.Join(d, "\n")
+}
+
+func TestHelpersEquivalence(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := helperDiff(raw); d != "" {
+			t.Errorf("%s: %s", filepath.Base(f), d)
+		}
+	}
+	for i, m := range append(hostileMIME(),
+		"garbage\n\n \nFrom: a@b.example\nSubject: =?iso-2022-jp?B?GyRCJEgkJCQmGyhC?=\n\nbody",
+		"x: y\n"+strings.Repeat("\n", 20)+"Subject: =?x-unknown?q?a?=\n",
+		"Subject: =?windows-1252?q?caf=E9?= =?utf-8?b?8J+QiA==?=\r\n\r\n") {
+		if d := helperDiff([]byte(m)); d != "" {
+			t.Errorf("case %d: %s", i, d)
+		}
+	}
 }
