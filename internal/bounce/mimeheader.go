@@ -134,7 +134,12 @@ func readHeader(b []byte, end error) (mimeHeader, int, error) {
 	e := headerEnd(b)
 	// One copy of the block; names and values are parts of it.
 	block := string(b[:e])
-	n := strings.Count(block, "\n") + 1
+	n := 1 // fields: lines that do not continue the one before
+	for i := 0; i < len(block)-1; i++ {
+		if block[i] == '\n' && !isWSP(block[i+1]) {
+			n++
+		}
+	}
 	h.l = make([]headerField, 0, min(n, 64))
 	pos := 0
 	for {

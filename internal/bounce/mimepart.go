@@ -34,6 +34,14 @@ func parseContentType(v string) contentType {
 	if v == "" {
 		return contentType{mt: "text/plain"}
 	}
+	if ct, ok := parseContentTypeFast(v); ok {
+		return ct
+	}
+	return parseContentTypeStd(v)
+}
+
+// parseContentTypeStd is parseContentType through mime.ParseMediaType.
+func parseContentTypeStd(v string) contentType {
 	mt, params, err := mime.ParseMediaType(v)
 	if err != nil {
 		return contentType{mt: v}
@@ -43,6 +51,150 @@ func parseContentType(v string) contentType {
 		ct.charset, ct.hasCharset = decodeParam(cs), true
 	}
 	return ct
+}
+
+// parseContentTypeFast is mime.ParseMediaType's reading of the usual
+// field - ASCII, a few parameters, no RFC 2231 continuations, no quoted
+// pairs - without its map; ok is false for anything else.
+func parseContentTypeFast(v string) (contentType, bool) {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= 0x80 {
+			return contentType{}, false
+		}
+	}
+	base, _, _ := strings.Cut(v, ";")
+	mt := strings.TrimSpace(strings.ToLower(base))
+	if !validMediaType(mt) {
+		return contentType{mt: v}, true
+	}
+	ct := contentType{mt: mt}
+	var keys, values [8]string
+	n := 0
+	for rest := v[len(base):]; len(rest) > 0; {
+		rest = trimLeftASCIISpace(rest)
+		if rest == "" {
+			break
+		}
+		key, value, r2, ok := consumeParam(rest)
+		if !ok {
+			return contentType{}, false
+		}
+		if key == "" {
+			if strings.TrimSpace(r2) == ";" {
+				break
+			}
+			return contentType{mt: v}, true
+		}
+		if strings.IndexByte(key, '*') >= 0 || n == len(keys) {
+			return contentType{}, false
+		}
+		dup := false
+		for i := 0; i < n; i++ {
+			if keys[i] == key {
+				if values[i] != value {
+					return contentType{mt: v}, true
+				}
+				dup = true
+			}
+		}
+		if !dup {
+			keys[n], values[n] = key, value
+			n++
+		}
+		rest = r2
+	}
+	for i := 0; i < n; i++ {
+		switch keys[i] {
+		case "boundary":
+			ct.boundary = decodeParam(values[i])
+		case "report-type":
+			ct.reportType = decodeParam(values[i])
+		case "charset":
+			ct.charset, ct.hasCharset = decodeParam(values[i]), true
+		}
+	}
+	return ct, true
+}
+
+// validMediaType is mime's checkMediaTypeDisposition: a token, or two
+// joined by "/".
+func validMediaType(s string) bool {
+	typ, rest := consumeMediaToken(s)
+	if typ == "" {
+		return false
+	}
+	if rest == "" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(rest, "/")
+	if !ok {
+		return false
+	}
+	sub, rest := consumeMediaToken(rest)
+	return sub != "" && rest == ""
+}
+
+func consumeMediaToken(v string) (string, string) {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?=", c) >= 0 {
+			return v[:i], v[i:]
+		}
+	}
+	return v, ""
+}
+
+func trimLeftASCIISpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] >= '\t' && s[0] <= '\r') {
+		s = s[1:]
+	}
+	return s
+}
+
+// consumeParam is mime's consumeMediaParam; ok is false for a quoted
+// pair, which the fast path leaves to mime.
+func consumeParam(v string) (param, value, rest string, ok bool) {
+	rest = trimLeftASCIISpace(v)
+	rest, found := strings.CutPrefix(rest, ";")
+	if !found {
+		return "", "", v, true
+	}
+	rest = trimLeftASCIISpace(rest)
+	param, rest = consumeMediaToken(rest)
+	param = strings.ToLower(param)
+	if param == "" {
+		return "", "", v, true
+	}
+	rest = trimLeftASCIISpace(rest)
+	if rest, found = strings.CutPrefix(rest, "="); !found {
+		return "", "", v, true
+	}
+	rest = trimLeftASCIISpace(rest)
+	var rest2 string
+	if rest != "" && rest[0] == '"' {
+		value, rest2 = rest, rest
+		for i := 1; i < len(rest); i++ {
+			c := rest[i]
+			if c == '"' {
+				value, rest2 = rest[1:i], rest[i+1:]
+				break
+			}
+			if c == '\\' {
+				return "", "", v, false
+			}
+			if c == '\r' || c == '\n' {
+				break
+			}
+		}
+		if rest2 == rest {
+			value = ""
+		}
+	} else {
+		value, rest2 = consumeMediaToken(rest)
+	}
+	if value == "" && rest2 == rest {
+		return "", "", v, true
+	}
+	return param, value, rest2, true
 }
 
 func decodeParam(v string) string {
@@ -75,9 +227,10 @@ type multipartBody struct {
 // parts longer than this is an error (bufio.ErrBufferFull).
 const peekBufferSize = 4096
 
-func newMultipartBody(d []byte, end error, boundary string) *multipartBody {
-	b := []byte("\r\n--" + boundary + "--")
-	return &multipartBody{
+func newMultipartBody(d []byte, end error, boundary string) multipartBody {
+	b := make([]byte, 0, len(boundary)+6)
+	b = append(append(append(b, "\r\n--"...), boundary...), "--"...)
+	return multipartBody{
 		d: d, end: end,
 		nl:               b[:2],
 		nlDashBoundary:   b[:len(b)-2],

@@ -227,7 +227,7 @@ func walkMessage(raw []byte) (mimeHeader, contentType, *walkState, error) {
 	}
 	ct := parseContentType(top.Get("Content-Type"))
 	sc := mimeScratchPool.Get().(*mimeScratch)
-	st.walk(sc, &top, &ct, body, io.EOF, 0)
+	st.walk(sc, top, ct, body, io.EOF, 0)
 	sc.release()
 	return top, ct, st, nil
 }
@@ -261,7 +261,7 @@ func (st *walkState) addText(s string) {
 // go-message's Entity and MultipartReader read it (mime*.go; the
 // equivalence with them is tested in walk_ref_test.go). What it keeps is
 // copied: nothing refers to the input or to sc.
-func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body []byte, end error, depth int) {
+func (st *walkState) walk(sc *mimeScratch, h mimeHeader, ct contentType, body []byte, end error, depth int) {
 	st.parts++
 	if st.parts > maxParts {
 		if st.parts == maxParts+1 {
@@ -297,7 +297,7 @@ func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body 
 				break
 			}
 			pct := parseContentType(ph.Get("Content-Type"))
-			st.walk(sc, &ph, &pct, pbody, pend, depth+1)
+			st.walk(sc, ph, pct, pbody, pend, depth+1)
 			if st.parts > maxParts {
 				break
 			}
@@ -306,21 +306,21 @@ func (st *walkState) walk(sc *mimeScratch, h *mimeHeader, ct *contentType, body 
 	}
 	switch mt {
 	case "message/delivery-status", "message/global-delivery-status":
-		st.dsns = append(st.dsns, ParseDSN(bytes.Clone(sc.body(h, ct, body, end, maxDSNSize, st))))
+		st.dsns = append(st.dsns, ParseDSN(bytes.Clone(sc.body(&h, &ct, body, end, maxDSNSize, st))))
 	case "message/feedback-report":
 		st.feedback = true
 	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		if !st.hasOrig {
-			oh, _ := lenientSplit(sc.body(h, ct, body, end, maxHeaderRead, st)) // the header's values are copies
+			oh, _ := lenientSplit(sc.body(&h, &ct, body, end, maxHeaderRead, st)) // the header's values are copies
 			st.orig, st.hasOrig = oh, true
 		}
 	case "text/html":
-		st.htmls = append(st.htmls, htmlToText(string(sc.body(h, ct, body, end, maxPartRead, st))))
+		st.htmls = append(st.htmls, htmlToText(string(sc.body(&h, &ct, body, end, maxPartRead, st))))
 	case "application/json":
-		st.jsons = append(st.jsons, bytes.Clone(sc.body(h, ct, body, end, maxPartRead, st)))
+		st.jsons = append(st.jsons, bytes.Clone(sc.body(&h, &ct, body, end, maxPartRead, st)))
 	default:
 		if mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") {
-			st.addText(string(sc.body(h, ct, body, end, maxPartRead, st)))
+			st.addText(string(sc.body(&h, &ct, body, end, maxPartRead, st)))
 		}
 	}
 }

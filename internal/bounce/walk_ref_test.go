@@ -336,6 +336,14 @@ func hostileMIME() []string {
 		"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\nempty boundary",
 		"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\n--b\r\n\r\nx\r\n--b--",
 		"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n<b>first wins</b>",
+		mp("b", "--b\r\n\r\none\r\n--b-x\r\n"),
+		mp("b", "--b\r\n\r\none\r\n--b--junk\r\n"),
+		mp("b", "--b\r\n\r\n--bx\r\n--bx--\r\n--b--"),
+		mp("b", "--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nbad soft break=\r\r\nmore\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"+strings.Repeat("a", 4100)+"\nz\r\n--b--"),
+		mp("b", "--b\r\nContent-Transfer-Encoding: base64\r\n\r\nQQ==\r\n  \r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nQ===\r\n--b--"),
+		"Content-Type: text/plain; a=1; a=1\r\n\r\nsame duplicate",
+		"Content-Type: text/plain; name*0=a; name*1=b; charset=iso-8859-1\r\n\r\ncaf\xe9",
+		"Subject: =?iso-2022-jp?B?GyRCJEgkJCQmGyhC?=\r\nContent-Type: text/plain; charset=\"a\\\"b\"\r\n\r\nquoted pair",
 	}
 }
 
