@@ -187,11 +187,11 @@ func TestDecodeBase64(t *testing.T) {
 		{"SGVsbG8\tgd29ybGQh", "Hello world!", false},
 		{"QQ==", "A", false},
 		{"QUI=", "AB", false},
-		{"SGVsbG8!d29ybGQ=", "Hel", false},          // a bad byte ends at its quantum
-		{"SGVsbG8gd29ybGQ", "Hello wor", false},      // an incomplete last quantum is dropped
-		{"QQ==QUJD", "A", true},                      // data after padding
-		{"QQ==\r\n  \r\n", "A", false},               // only white space after it
-		{"Q===", "", false},                          // padding too early
+		{"SGVsbG8!d29ybGQ=", "Hel", false},      // a bad byte ends at its quantum
+		{"SGVsbG8gd29ybGQ", "Hello wor", false}, // an incomplete last quantum is dropped
+		{"QQ==QUJD", "A", true},                 // data after padding
+		{"QQ==\r\n  \r\n", "A", false},          // only white space after it
+		{"Q===", "", false},                     // padding too early
 		{"", "", false},
 	}
 	for _, tt := range tests {
