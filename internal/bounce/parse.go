@@ -472,7 +472,11 @@ func headerText(h *mimeHeader, key string) string {
 // falls back to a pattern match for headers net/mail refuses.
 func headerAddrs(h *mimeHeader, key string) []string {
 	var out []string
-	for _, v := range h.Values(key) {
+	for i := len(h.l) - 1; i >= 0; i-- { // h.Values(key), without its slice
+		if !keyIs(h.l[i].key, key) {
+			continue
+		}
+		v := h.l[i].value
 		if a, ok := plainAddress(v); ok {
 			out = append(out, a)
 			continue
