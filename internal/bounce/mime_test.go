@@ -248,3 +248,31 @@ func FuzzContentType(f *testing.F) {
 		}
 	})
 }
+
+// TestWalkHostileBounded: a million parts, deep nesting, a huge part
+// header and broken encodings end with a note or a partial read, never a
+// hang or a panic.
+func TestWalkHostileBounded(t *testing.T) {
+	head := "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	deep := ""
+	for i := 0; i < 1000; i++ {
+		deep += "--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+	}
+	cases := map[string]string{
+		"a million parts":      head + strings.Repeat("--b\r\n\r\nx\r\n", 1_000_000) + "--b--",
+		"deep nesting":         head + deep,
+		"huge part header":     head + "--b\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 100)+"\r\n", 40_000) + "\r\nbody\r\n--b--",
+		"bad base64":           head + "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + strings.Repeat("!!!!", 100_000) + "\r\n--b--",
+		"bad quoted-printable": head + "--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + strings.Repeat("=\r", 100_000) + "\r\n--b--",
+		"unterminated":         head + "--b\r\n\r\n" + strings.Repeat("--b-", 200_000),
+	}
+	for name, m := range cases {
+		_, _, st, _ := walkMessage([]byte(m))
+		if st.parts > maxParts+1 {
+			t.Errorf("%s: %d parts walked", name, st.parts)
+		}
+		if name == "a million parts" && !st.truncated {
+			t.Errorf("%s: not marked truncated: %q", name, st.notes)
+		}
+	}
+}
