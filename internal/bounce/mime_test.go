@@ -13,22 +13,22 @@ import (
 func TestReadHeader(t *testing.T) {
 	tests := []struct {
 		in     string
-		fields []headerField // in message order
+		fields [][2]string // in message order
 		body   string
 		err    string
 	}{
 		{"From: Nathaniel Borenstein <nsb@bellcore.com>\r\nTo: Ned Freed <ned@innosoft.com>\r\nSubject: Sample message\r\nMIME-Version: 1.0\r\nContent-type: multipart/mixed; boundary=\"simple boundary\"\r\n\r\nThis is the preamble.",
-			[]headerField{{"From", "Nathaniel Borenstein <nsb@bellcore.com>"}, {"To", "Ned Freed <ned@innosoft.com>"}, {"Subject", "Sample message"}, {"MIME-Version", "1.0"}, {"Content-type", "multipart/mixed; boundary=\"simple boundary\""}},
+			[][2]string{{"From", "Nathaniel Borenstein <nsb@bellcore.com>"}, {"To", "Ned Freed <ned@innosoft.com>"}, {"Subject", "Sample message"}, {"MIME-Version", "1.0"}, {"Content-type", "multipart/mixed; boundary=\"simple boundary\""}},
 			"This is the preamble.", ""},
 		// RFC 5322 2.2.3: unfolding drops the CRLF; textproto also
 		// trims each line and joins them with one space.
-		{"Subject: This\r\n is a test\r\n\r\n", []headerField{{"Subject", "This is a test"}}, "", ""},
-		{"Subject: a\n\t\tb\n   \n c\n\nbody", []headerField{{"Subject", "a b c"}}, "body", ""},
-		{"X:   padded   \n\n", []headerField{{"X", "padded"}}, "", ""},
-		{"X:\n\n", []headerField{{"X", ""}}, "", ""},
-		{": no name\nY: 1\n\n", []headerField{{"Y", "1"}}, "", ""},
-		{"A: 1\nA: 2\n\nb", []headerField{{"A", "1"}, {"A", "2"}}, "b", ""},
-		{"A: no blank line", []headerField{{"A", "no blank line"}}, "", ""},
+		{"Subject: This\r\n is a test\r\n\r\n", [][2]string{{"Subject", "This is a test"}}, "", ""},
+		{"Subject: a\n\t\tb\n   \n c\n\nbody", [][2]string{{"Subject", "a b c"}}, "body", ""},
+		{"X:   padded   \n\n", [][2]string{{"X", "padded"}}, "", ""},
+		{"X:\n\n", [][2]string{{"X", ""}}, "", ""},
+		{": no name\nY: 1\n\n", [][2]string{{"Y", "1"}}, "", ""},
+		{"A: 1\nA: 2\n\nb", [][2]string{{"A", "1"}, {"A", "2"}}, "b", ""},
+		{"A: no blank line", [][2]string{{"A", "no blank line"}}, "", ""},
 		{"", nil, "", ""},
 		{"\r\nbody only", nil, "body only", ""},
 		{" X: y\n\n", nil, "", "message: malformed MIME header initial line:  X: y"},
@@ -49,8 +49,8 @@ func TestReadHeader(t *testing.T) {
 			continue
 		}
 		h.reverse()
-		if !reflect.DeepEqual(h.l, tt.fields) && len(h.l)+len(tt.fields) > 0 {
-			t.Errorf("%q: fields %q, want %q", tt.in, h.l, tt.fields)
+		if got := h.pairs(); !reflect.DeepEqual(got, tt.fields) {
+			t.Errorf("%q: fields %q, want %q", tt.in, got, tt.fields)
 		}
 		if got := tt.in[n:]; got != tt.body {
 			t.Errorf("%q: body %q, want %q", tt.in, got, tt.body)

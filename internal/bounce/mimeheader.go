@@ -21,19 +21,34 @@ type mimeHeader struct {
 	l []headerField
 }
 
-type headerField struct{ key, value string }
+// headerField is one field. A folded field's value is built when it is
+// asked for (most folded fields, Received and signatures, never are):
+// raw holds its text from after the colon to the end of its last line.
+type headerField struct {
+	key, value string
+	folded     bool
+}
+
+// val returns the field's value.
+func (f *headerField) val() string {
+	if !f.folded {
+		return f.value
+	}
+	first, next := nextLineString(f.value, 0)
+	return fieldValue(first, f.value[next:])
+}
 
 // Len is the number of fields.
 func (h *mimeHeader) Len() int { return len(h.l) }
 
 // Add appends a field.
-func (h *mimeHeader) Add(k, v string) { h.l = append(h.l, headerField{k, v}) }
+func (h *mimeHeader) Add(k, v string) { h.l = append(h.l, headerField{key: k, value: v}) }
 
 // Get returns the value of field k, or "".
 func (h *mimeHeader) Get(k string) string {
 	for i := len(h.l) - 1; i >= 0; i-- {
 		if keyIs(h.l[i].key, k) {
-			return h.l[i].value
+			return h.l[i].val()
 		}
 	}
 	return ""
@@ -44,7 +59,7 @@ func (h *mimeHeader) Values(k string) []string {
 	var out []string
 	for i := len(h.l) - 1; i >= 0; i-- {
 		if keyIs(h.l[i].key, k) {
-			out = append(out, h.l[i].value)
+			out = append(out, h.l[i].val())
 		}
 	}
 	return out
@@ -185,7 +200,12 @@ func readHeader(b []byte, end error) (mimeHeader, int, error) {
 		if key == "" {
 			continue
 		}
-		h.l = append(h.l, headerField{key, fieldValue(first[i+1:], block[next:min(pos, len(block))])})
+		if next >= pos {
+			h.l = append(h.l, headerField{key: key, value: trimWSP(first[i+1:])})
+		} else {
+			vstart := start + i + 1
+			h.l = append(h.l, headerField{key: key, value: block[vstart:pos], folded: true})
+		}
 	}
 }
 

@@ -476,7 +476,7 @@ func headerAddrs(h *mimeHeader, key string) []string {
 		if !keyIs(h.l[i].key, key) {
 			continue
 		}
-		v := h.l[i].value
+		v := h.l[i].val()
 		if a, ok := plainAddress(v); ok {
 			out = append(out, a)
 			continue

@@ -197,7 +197,7 @@ func walkDiff(raw []byte) string {
 		d = append(d, fmt.Sprintf("header error: %v / ref %v", err1, err2))
 	}
 	if !sameHeader(h1, h2) {
-		d = append(d, fmt.Sprintf("header: %q / ref %q", h1.l, h2.l))
+		d = append(d, fmt.Sprintf("header: %q / ref %q", h1.pairs(), h2.pairs()))
 	}
 	if ct1 != ct2 {
 		d = append(d, fmt.Sprintf("content type: %+v / ref %+v", ct1, ct2))
@@ -214,7 +214,7 @@ func walkDiff(raw []byte) string {
 	j2, _ := json.Marshal(st2.dsns)
 	cmp("dsns", string(j1), string(j2))
 	if !sameHeader(st1.orig, st2.orig) || st1.hasOrig != st2.hasOrig {
-		d = append(d, fmt.Sprintf("orig: %v %q / ref %v %q", st1.hasOrig, st1.orig.l, st2.hasOrig, st2.orig.l))
+		d = append(d, fmt.Sprintf("orig: %v %q / ref %v %q", st1.hasOrig, st1.orig.pairs(), st2.hasOrig, st2.orig.pairs()))
 	}
 	cmp("feedback", st1.feedback, st2.feedback)
 	if len(st1.jsons) != len(st2.jsons) {
@@ -238,7 +238,7 @@ func sameHeader(a, b mimeHeader) bool {
 		return false
 	}
 	for i := range a.l {
-		if textproto.CanonicalMIMEHeaderKey(a.l[i].key) != textproto.CanonicalMIMEHeaderKey(b.l[i].key) || a.l[i].value != b.l[i].value {
+		if textproto.CanonicalMIMEHeaderKey(a.l[i].key) != textproto.CanonicalMIMEHeaderKey(b.l[i].key) || a.l[i].val() != b.l[i].val() {
 			return false
 		}
 	}
@@ -449,11 +449,11 @@ func helperDiff(raw []byte) string {
 	h1, r1 := lenientSplit(raw)
 	h2, r2 := refLenientSplit(raw)
 	if !reflect.DeepEqual(h1.l, h2.l) || len(r1) != len(r2) {
-		d = append(d, fmt.Sprintf("lenientSplit: %q %d / ref %q %d", h1.l, len(r1), h2.l, len(r2)))
+		d = append(d, fmt.Sprintf("lenientSplit: %q %d / ref %q %d", h1.pairs(), len(r1), h2.pairs(), len(r2)))
 	}
 	h3, r3 := lenientSplit(string(raw))
 	if !reflect.DeepEqual(h3.l, h2.l) || len(r3) != len(r2) {
-		d = append(d, fmt.Sprintf("lenientSplit(string): %q %d / ref %q %d", h3.l, len(r3), h2.l, len(r2)))
+		d = append(d, fmt.Sprintf("lenientSplit(string): %q %d / ref %q %d", h3.pairs(), len(r3), h2.pairs(), len(r2)))
 	}
 	for _, f := range h1.l {
 		a, err1 := wordDecoder.DecodeHeader(f.value)
@@ -484,4 +484,13 @@ func TestHelpersEquivalence(t *testing.T) {
 			t.Errorf("case %d: %s", i, d)
 		}
 	}
+}
+
+// pairs lists a header's names and values, in its list order.
+func (h *mimeHeader) pairs() [][2]string {
+	var out [][2]string
+	for i := range h.l {
+		out = append(out, [2]string{h.l[i].key, h.l[i].val()})
+	}
+	return out
 }
