@@ -23,19 +23,55 @@ type mimeHeader struct {
 
 // headerField is one field. A folded field's value is built when it is
 // asked for (most folded fields, Received and signatures, never are):
-// raw holds its text from after the colon to the end of its last line.
+// value then holds its text from after the colon to the end of its last
+// line, and fold says how its lines are joined.
 type headerField struct {
 	key, value string
-	folded     bool
+	fold       foldKind
 }
+
+type foldKind uint8
+
+const (
+	notFolded     foldKind = iota
+	foldTextproto          // readHeader's: each line trimmed of spaces and tabs, empty ones dropped
+	foldLenient            // lenientScan's: continuation lines trimmed, the whole trimmed
+)
 
 // val returns the field's value.
 func (f *headerField) val() string {
-	if !f.folded {
-		return f.value
+	switch f.fold {
+	case foldTextproto:
+		first, next := nextLineString(f.value, 0)
+		return fieldValue(first, f.value[next:])
+	case foldLenient:
+		return lenientValue(f.value)
 	}
-	first, next := nextLineString(f.value, 0)
-	return fieldValue(first, f.value[next:])
+	return f.value
+}
+
+// lenientValue joins a field's lines as lenientScan did: the first (its
+// text after the colon) as it is, each further line trimmed, with a space
+// between, and the whole trimmed.
+func lenientValue(raw string) string {
+	var sb strings.Builder
+	sb.Grow(len(raw))
+	for pos, first := 0, true; pos < len(raw); first = false {
+		var l string
+		if i := strings.IndexByte(raw[pos:], '\n'); i >= 0 {
+			l, pos = raw[pos:pos+i], pos+i+1
+		} else {
+			l, pos = raw[pos:], len(raw)
+		}
+		l = strings.TrimRight(l, "\r")
+		if first {
+			sb.WriteString(l)
+			continue
+		}
+		sb.WriteByte(' ')
+		sb.WriteString(strings.TrimSpace(l))
+	}
+	return strings.TrimSpace(sb.String())
 }
 
 // Len is the number of fields.
@@ -204,7 +240,7 @@ func readHeader(b []byte, end error) (mimeHeader, int, error) {
 			h.l = append(h.l, headerField{key: key, value: trimWSP(first[i+1:])})
 		} else {
 			vstart := start + i + 1
-			h.l = append(h.l, headerField{key: key, value: block[vstart:pos], folded: true})
+			h.l = append(h.l, headerField{key: key, value: block[vstart:pos], fold: foldTextproto})
 		}
 	}
 }

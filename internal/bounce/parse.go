@@ -381,26 +381,37 @@ func nextBlankLine(b []byte, from int) int {
 func lenientScan(raw string) (mimeHeader, int, bool) {
 	var h mimeHeader
 	consumed := 0
-	var name, value string
+	// The field being read: its name, where its text after the colon
+	// starts and where its last line ends, whether it has continuation
+	// lines.
+	var name string
+	var vstart, vend int
+	folded := false
 	flush := func() {
 		if name != "" {
 			if h.l == nil {
 				h.l = make([]headerField, 0, 16)
 			}
-			h.Add(name, strings.TrimSpace(value))
+			if folded {
+				h.l = append(h.l, headerField{key: name, value: raw[vstart:vend], fold: foldLenient})
+			} else {
+				h.Add(name, strings.TrimSpace(raw[vstart:vend]))
+			}
 		}
-		name, value = "", ""
+		name, folded = "", false
 	}
 	started, stopped := false, false
 	// Line by line as a bufio.Scanner with a 1 MB limit would (it cost
 	// an allocation of its buffer per call): a longer line ends the header.
-	for rest := raw; len(rest) > 0; {
+	for off, rest := 0, raw; len(rest) > 0; {
 		var l string
+		start := off
 		if i := strings.IndexByte(rest, '\n'); i >= 0 {
 			l, rest = rest[:i], rest[i+1:]
 		} else {
 			l, rest = rest, rest[len(rest):]
 		}
+		off += len(l) + 1
 		if len(l) >= 1<<20 {
 			stopped = true
 			break
@@ -415,13 +426,14 @@ func lenientScan(raw string) (mimeHeader, int, bool) {
 			continue
 		}
 		if (l[0] == ' ' || l[0] == '\t') && name != "" {
-			value += " " + strings.TrimSpace(l)
+			folded, vend = true, start+len(l)
 			continue
 		}
-		n, v, ok := strings.Cut(l, ":")
+		n, _, ok := strings.Cut(l, ":")
 		if ok && isToken(strings.TrimSpace(n)) {
 			flush()
-			name, value, started = strings.TrimSpace(n), v, true
+			name, started = strings.TrimSpace(n), true
+			vstart, vend = start+len(n)+1, start+len(l)
 			continue
 		}
 		if strings.HasPrefix(l, "From ") && !started {

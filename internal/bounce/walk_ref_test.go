@@ -448,18 +448,18 @@ func helperDiff(raw []byte) string {
 	var d []string
 	h1, r1 := lenientSplit(raw)
 	h2, r2 := refLenientSplit(raw)
-	if !reflect.DeepEqual(h1.l, h2.l) || len(r1) != len(r2) {
+	if !reflect.DeepEqual(h1.pairs(), h2.pairs()) || len(r1) != len(r2) {
 		d = append(d, fmt.Sprintf("lenientSplit: %q %d / ref %q %d", h1.pairs(), len(r1), h2.pairs(), len(r2)))
 	}
 	h3, r3 := lenientSplit(string(raw))
-	if !reflect.DeepEqual(h3.l, h2.l) || len(r3) != len(r2) {
+	if !reflect.DeepEqual(h3.pairs(), h2.pairs()) || len(r3) != len(r2) {
 		d = append(d, fmt.Sprintf("lenientSplit(string): %q %d / ref %q %d", h3.pairs(), len(r3), h2.pairs(), len(r2)))
 	}
-	for _, f := range h1.l {
-		a, err1 := wordDecoder.DecodeHeader(f.value)
-		b, err2 := refWordDecoder.DecodeHeader(f.value)
+	for _, f := range h1.pairs() {
+		a, err1 := wordDecoder.DecodeHeader(f[1])
+		b, err2 := refWordDecoder.DecodeHeader(f[1])
 		if (err1 == nil) != (err2 == nil) || err1 == nil && a != b {
-			d = append(d, fmt.Sprintf("DecodeHeader(%q): %q %v / ref %q %v", f.value, a, err1, b, err2))
+			d = append(d, fmt.Sprintf("DecodeHeader(%q): %q %v / ref %q %v", f[1], a, err1, b, err2))
 		}
 	}
 	return strings.Join(d, "\n")
