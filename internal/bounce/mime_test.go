@@ -37,7 +37,7 @@ func TestReadHeader(t *testing.T) {
 		{"A\n b: 1\n\n", nil, "", "message: malformed MIME header key: A\r\n b"},
 	}
 	for _, tt := range tests {
-		h, n, err := readHeader([]byte(tt.in), nil)
+		h, n, err := readHeader([]byte(tt.in), nil, nil)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err {
 				t.Errorf("%q: error %v, want %q", tt.in, err, tt.err)
@@ -57,7 +57,7 @@ func TestReadHeader(t *testing.T) {
 		}
 	}
 	// A header that runs into the end of what may be read.
-	if _, _, err := readHeader([]byte("A: 1\nB: 2"), io.ErrUnexpectedEOF); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, _, err := readHeader([]byte("A: 1\nB: 2"), io.ErrUnexpectedEOF, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("unterminated header at the end of a part: %v", err)
 	}
 	big := "Subject: x\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 90)+"\r\n", maxHeaderRead/99+1)
@@ -67,7 +67,7 @@ func TestReadHeader(t *testing.T) {
 }
 
 func TestMimeHeaderGet(t *testing.T) {
-	h, _, err := readHeader([]byte("Received: a\r\nreceived: b\r\nX_Odd: c\r\nContent-TYPE: text/plain\r\n\r\n"), nil)
+	h, _, err := readHeader([]byte("Received: a\r\nreceived: b\r\nX_Odd: c\r\nContent-TYPE: text/plain\r\n\r\n"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestMultipartSplit(t *testing.T) {
 		for {
 			var body []byte
 			var end error
-			_, body, end, err = m.next()
+			_, body, end, err = m.next(nil)
 			if err != nil {
 				break
 			}

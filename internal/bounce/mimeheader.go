@@ -175,8 +175,9 @@ func headerEnd(b []byte) int {
 // else the error (io.ErrUnexpectedEOF, errHeaderTooBig), which a header
 // that runs to the end of b returns. It returns the header and the
 // offset of the body (after the blank line). Names and values are copies:
-// nothing returned refers to b.
-func readHeader(b []byte, end error) (mimeHeader, int, error) {
+// nothing returned refers to b. The fields go into buf when it is big
+// enough (a header no longer used).
+func readHeader(b []byte, end error, buf []headerField) (mimeHeader, int, error) {
 	var h mimeHeader
 	if len(b) > 0 && isWSP(b[0]) {
 		line, pos := nextLine(b, 0)
@@ -191,7 +192,11 @@ func readHeader(b []byte, end error) (mimeHeader, int, error) {
 			n++
 		}
 	}
-	h.l = make([]headerField, 0, min(n, 64))
+	if cap(buf) >= min(n, 64) {
+		h.l = buf[:0]
+	} else {
+		h.l = make([]headerField, 0, min(n, 64))
+	}
 	pos := 0
 	for {
 		if pos >= len(block) {
@@ -322,7 +327,7 @@ func readTopHeader(raw []byte) (mimeHeader, []byte, error) {
 	if len(raw) >= maxHeaderRead {
 		view, end = raw[:maxHeaderRead], errHeaderTooBig
 	}
-	h, n, err := readHeader(view, end)
+	h, n, err := readHeader(view, end, nil)
 	if err != nil {
 		return h, nil, err
 	}

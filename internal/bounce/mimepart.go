@@ -242,8 +242,9 @@ func newMultipartBody(d []byte, end error, boundary string) multipartBody {
 // next returns the next part: its header, its (undecoded) body and what
 // reading past that body gives (io.EOF after a delimiter,
 // io.ErrUnexpectedEOF when the data ran out first). The error is io.EOF
-// after the last part.
-func (m *multipartBody) next() (mimeHeader, []byte, error, error) {
+// after the last part. The header's fields go into buf if it is big
+// enough: the previous part's, once walked.
+func (m *multipartBody) next(buf []headerField) (mimeHeader, []byte, error, error) {
 	if m.hasPart {
 		m.pos, m.hasPart = m.partEnd, false
 	}
@@ -261,7 +262,7 @@ func (m *multipartBody) next() (mimeHeader, []byte, error, error) {
 		}
 		if m.isBoundaryDelimiterLine(line) {
 			m.partsRead++
-			h, n, err := readHeader(m.d[m.pos:], eofErr(m.end))
+			h, n, err := readHeader(m.d[m.pos:], eofErr(m.end), buf)
 			if err != nil {
 				return mimeHeader{}, nil, nil, err
 			}

@@ -285,8 +285,9 @@ func (st *walkState) walk(sc *mimeScratch, h mimeHeader, ct contentType, body []
 			st.quirks = append(st.quirks, "boundary longer than go-message's read buffer")
 		}
 		mr := newMultipartBody(body, end, ct.boundary)
+		var fields []headerField // the previous part's header, reused
 		for {
-			ph, pbody, pend, err := mr.next()
+			ph, pbody, pend, err := mr.next(fields)
 			if err == io.EOF {
 				break
 			}
@@ -298,6 +299,7 @@ func (st *walkState) walk(sc *mimeScratch, h mimeHeader, ct contentType, body []
 			}
 			pct := parseContentType(ph.Get("Content-Type"))
 			st.walk(sc, ph, pct, pbody, pend, depth+1)
+			fields = ph.l // nothing kept refers to the slice (names and values are strings)
 			if st.parts > maxParts {
 				break
 			}
