@@ -42,7 +42,7 @@ const (
 func (f *headerField) val() string {
 	switch f.fold {
 	case foldTextproto:
-		first, next := nextLineString(f.value, 0)
+		first, next := nextLine(f.value, 0)
 		return fieldValue(first, f.value[next:])
 	case foldLenient:
 		return lenientValue(f.value)
@@ -140,7 +140,7 @@ func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 // nextLine returns the line of b starting at pos without its "\n" or
 // "\r\n" (bufio.Reader.ReadLine's line), and the offset after it. A last
 // line without a newline is a line.
-func nextLine(b []byte, pos int) ([]byte, int) {
+func nextLine[T string | []byte](b T, pos int) (T, int) {
 	rest := b[pos:]
 	i := indexNewline(rest)
 	if i < 0 {
@@ -210,11 +210,11 @@ func readHeader(b []byte, end error, buf []headerField) (mimeHeader, int, error)
 			return h, pos, end
 		}
 		start := pos
-		first, next := nextLineString(block, pos)
+		first, next := nextLine(block, pos)
 		pos = next
 		// Continuation lines.
 		for pos < len(block) && isWSP(block[pos]) {
-			_, pos = nextLineString(block, pos)
+			_, pos = nextLine(block, pos)
 		}
 		i := strings.IndexByte(first, ':')
 		if i < 0 {
@@ -250,27 +250,13 @@ func readHeader(b []byte, end error, buf []headerField) (mimeHeader, int, error)
 	}
 }
 
-// nextLineString is nextLine on a string.
-func nextLineString(s string, pos int) (string, int) {
-	rest := s[pos:]
-	i := strings.IndexByte(rest, '\n')
-	if i < 0 {
-		return rest, len(s)
-	}
-	line := rest[:i]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	return line, pos + i + 1
-}
-
 // joinedField is a field's lines each ended with CRLF, as ReadHeader
 // holds them.
 func joinedField(s string) string {
 	var sb strings.Builder
 	for pos := 0; pos < len(s); {
 		var l string
-		l, pos = nextLineString(s, pos)
+		l, pos = nextLine(s, pos)
 		sb.WriteString(l)
 		sb.WriteString("\r\n")
 	}
@@ -290,7 +276,7 @@ func fieldValue(first, cont string) string {
 	sb.WriteString(v)
 	for pos := 0; pos < len(cont); {
 		var l string
-		l, pos = nextLineString(cont, pos)
+		l, pos = nextLine(cont, pos)
 		l = trimWSP(l)
 		if l == "" {
 			continue
