@@ -138,7 +138,7 @@ var raceEnabled bool
 // equivalenceFiles is the corpus the equivalence tests compare on: all of
 // it, or every fourth file under the race detector (see race_test.go).
 // equivalenceTexts is the contents of equivalenceFiles.
-func equivalenceTexts(t *testing.T) [][]byte {
+func equivalenceTexts(t testing.TB) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, f := range equivalenceFiles(t) {
@@ -151,7 +151,7 @@ func equivalenceTexts(t *testing.T) [][]byte {
 	return out
 }
 
-func equivalenceFiles(t *testing.T) []string {
+func equivalenceFiles(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
 	if err != nil || len(files) == 0 {

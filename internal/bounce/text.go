@@ -365,6 +365,15 @@ var commandRes = []struct {
 // findCommand finds the SMTP command a reply answered ("in reply to RCPT
 // TO command", "after end of data", ">>> RCPT To:").
 func findCommand(text string) string {
+	if cmd, ok := findCommandASCII(text); ok {
+		return cmd
+	}
+	return findCommandRE(text)
+}
+
+// findCommandRE is findCommand by the expressions, for any text (the
+// reference findCommandASCII is tested against).
+func findCommandRE(text string) string {
 	best, at := "", -1
 	for _, c := range commandRes {
 		if loc := c.re.FindStringIndex(text); loc != nil && (at < 0 || loc[0] < at) {
