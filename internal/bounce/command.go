@@ -25,84 +25,178 @@ func findCommandASCII(text string) (cmd string, ok bool) {
 			break
 		}
 	}
-	best, at := "", -1
-	for _, c := range commandScans {
-		if i := c.find(lower); i >= 0 && (at < 0 || i < at) {
-			best, at = c.cmd, i
-		}
-	}
-	return best, true
-}
-
-// commandScans are commandRes's expressions in the same order, each as
-// the leftmost start of a match in lowered ASCII text (-1: none).
-var commandScans = []struct {
-	cmd  string
-	find func(s string) int
-}{
-	// (in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b
-	// | \(DATA\) | >>> DATA | -{3,}SMTP command\s+DATA
-	{"DATA", func(s string) int {
-		return leftmost(
-			replyPhrase(s, []string{"in reply to", "after", "like our", "following", "for"}, []string{"end of data", "final data", "data", "text"}),
-			strings.Index(s, "(data)"),
-			strings.Index(s, ">>> data"),
-			dashesSMTPCommandData(s),
-		)
-	}},
-	// (in reply to|after|like our|following)\s+(the\s+)?rcpt\b | (>>>|<<<)\s*RCPT
-	// | RCPT TO:.{0,80}does not like | rejected recipient
-	{"RCPT", func(s string) int {
-		return leftmost(
-			replyPhrase(s, []string{"in reply to", "after", "like our", "following"}, []string{"rcpt"}),
-			arrowsCommand(s, ">>>", "rcpt", false),
-			arrowsCommand(s, "<<<", "rcpt", false),
-			rcptToDoesNotLike(s),
-			strings.Index(s, "rejected recipient"),
-		)
-	}},
-	// (in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b | >>>\s*MAIL\s+FROM
-	// ("mail from" followed by \b implies "mail" followed by \b: the
-	// optional part never decides whether there is a match.)
-	{"MAIL", func(s string) int {
-		return leftmost(
-			replyPhrase(s, []string{"in reply to", "after", "like our", "following"}, []string{"mail"}),
-			arrowsCommand(s, ">>>", "mail", true),
-		)
-	}},
-	// (in reply to|after|following)\s+(the\s+)?ehlo\b | >>>\s*EHLO
-	{"EHLO", func(s string) int {
-		return leftmost(
-			replyPhrase(s, []string{"in reply to", "after", "following"}, []string{"ehlo"}),
-			arrowsCommand(s, ">>>", "ehlo", false),
-		)
-	}},
-	// (in reply to|after|following)\s+(the\s+)?helo\b | >>>\s*HELO
-	{"HELO", func(s string) int {
-		return leftmost(
-			replyPhrase(s, []string{"in reply to", "after", "following"}, []string{"helo"}),
-			arrowsCommand(s, ">>>", "helo", false),
-		)
-	}},
-	// after (initial )?connection | (in reply to|after) (the )?(connect|greeting|banner)
-	{"CONN", func(s string) int {
-		return leftmost(
-			strings.Index(s, "after connection"),
-			strings.Index(s, "after initial connection"),
-			literalPhrase(s, []string{"in reply to ", "after "}, []string{"the connect", "the greeting", "the banner", "connect", "greeting", "banner"}),
-		)
-	}},
-}
-
-// leftmost is the smallest of the offsets that are not -1, or -1.
-func leftmost(offsets ...int) int {
+	var at [len(commandNames)]int
+	commandStarts(lower, &at)
 	best := -1
-	for _, i := range offsets {
-		if i >= 0 && (best < 0 || i < best) {
-			best = i
+	for k, i := range at {
+		if i >= 0 && (best < 0 || i < at[best]) {
+			best = k
 		}
 	}
-	return best
+	if best < 0 {
+		return "", true
+	}
+	return commandNames[best], true
+}
+
+// commandNames are commandRes's commands, in its order.
+var commandNames = [...]string{"DATA", "RCPT", "MAIL", "EHLO", "HELO", "CONN"}
+
+const (
+	cmdDATA = iota
+	cmdRCPT
+	cmdMAIL
+	cmdEHLO
+	cmdHELO
+	cmdCONN
+)
+
+// replyPrefixes are the words the five "in reply to ..." alternatives
+// start with, and which of the commands each may start (DATA alone takes
+// "for"; EHLO and HELO do not take "like our").
+var replyPrefixes = []struct {
+	word string
+	cmds [5]bool // DATA, RCPT, MAIL, EHLO, HELO
+}{
+	{"in reply to", [5]bool{true, true, true, true, true}},
+	{"after", [5]bool{true, true, true, true, true}},
+	{"like our", [5]bool{true, true, true, false, false}},
+	{"following", [5]bool{true, true, true, true, true}},
+	{"for", [5]bool{true, false, false, false, false}},
+}
+
+// replyWords are the words after (prefix)\s+(the\s+)? for each of the
+// five commands, each followed by \b. ("mail( from)?\b": "mail from"
+// followed by \b implies "mail" followed by \b, so the optional part
+// never decides whether there is a match.)
+var replyWords = [5][]string{
+	{"end of data", "final data", "data", "text"},
+	{"rcpt"},
+	{"mail"},
+	{"ehlo"},
+	{"helo"},
+}
+
+// commandStarts sets at[k] to the leftmost start of a match of
+// commandRes[k] in s (lowered ASCII), -1 for none. Each literal every
+// alternative starts with is looked for once, and what may follow it is
+// checked for every command at each place it occurs:
+//
+//	DATA (in reply to|after|like our|following|for)\s+(the\s+)?(end of data|final data|data|text)\b
+//	     | \(DATA\) | >>> DATA | -{3,}SMTP command\s+DATA
+//	RCPT (in reply to|after|like our|following)\s+(the\s+)?rcpt\b | (>>>|<<<)\s*RCPT
+//	     | RCPT TO:.{0,80}does not like | rejected recipient
+//	MAIL (in reply to|after|like our|following)\s+(the\s+)?mail( from)?\b | >>>\s*MAIL\s+FROM
+//	EHLO (in reply to|after|following)\s+(the\s+)?ehlo\b | >>>\s*EHLO
+//	HELO (in reply to|after|following)\s+(the\s+)?helo\b | >>>\s*HELO
+//	CONN after (initial )?connection | (in reply to|after) (the )?(connect|greeting|banner)
+func commandStarts(s string, at *[len(commandNames)]int) {
+	for k := range at {
+		at[k] = -1
+	}
+	// set records a start for command k if it is the leftmost so far.
+	set := func(k, i int) {
+		if i >= 0 && (at[k] < 0 || i < at[k]) {
+			at[k] = i
+		}
+	}
+	for _, p := range replyPrefixes {
+		replyPhrases(s, p.word, p.cmds, set)
+	}
+	arrows(s, set)
+	for off := 0; ; {
+		k := strings.Index(s[off:], "<<<")
+		if k < 0 {
+			break
+		}
+		start := off + k
+		off = start + 1
+		if strings.HasPrefix(s[skipSpaces(s, start+3):], "rcpt") {
+			set(cmdRCPT, start)
+			break
+		}
+	}
+	set(cmdDATA, strings.Index(s, "(data)"))
+	set(cmdDATA, dashesSMTPCommandData(s))
+	set(cmdRCPT, rcptToDoesNotLike(s))
+	set(cmdRCPT, strings.Index(s, "rejected recipient"))
+	set(cmdCONN, strings.Index(s, "after connection"))
+	set(cmdCONN, strings.Index(s, "after initial connection"))
+	set(cmdCONN, literalPhrase(s, []string{"in reply to ", "after "}, []string{"the connect", "the greeting", "the banner", "connect", "greeting", "banner"}))
+}
+
+// replyPhrases finds (word)\s+(the\s+)?(replyWords[k])\b for each
+// command k that word may start, at every place word occurs, stopping
+// once each has its leftmost.
+func replyPhrases(s, word string, cmds [5]bool, set func(k, i int)) {
+	left := 0
+	for _, c := range cmds {
+		if c {
+			left++
+		}
+	}
+	var done [5]bool
+	for from := 0; left > 0; {
+		k := strings.Index(s[from:], word)
+		if k < 0 {
+			return
+		}
+		start := from + k
+		from = start + 1
+		j := start + len(word)
+		e := skipSpaces(s, j)
+		if e == j {
+			continue // \s+ needs one
+		}
+		u := -1 // after "the\s+", if that follows
+		if strings.HasPrefix(s[e:], "the") {
+			if t := e + len("the"); skipSpaces(s, t) > t {
+				u = skipSpaces(s, t)
+			}
+		}
+		for c, ok := range cmds {
+			if !ok || done[c] {
+				continue
+			}
+			if wordAt(s, e, replyWords[c]) || u >= 0 && wordAt(s, u, replyWords[c]) {
+				set(c, start)
+				done[c] = true
+				left--
+			}
+		}
+	}
+}
+
+// arrows finds the ">>>" alternatives: >>> DATA (one space),
+// >>>\s*RCPT, >>>\s*MAIL\s+FROM, >>>\s*EHLO and >>>\s*HELO, each at
+// its leftmost.
+func arrows(s string, set func(k, i int)) {
+	for off := 0; ; {
+		k := strings.Index(s[off:], ">>>")
+		if k < 0 {
+			return
+		}
+		start := off + k
+		off = start + 1
+		if strings.HasPrefix(s[start+3:], " data") {
+			set(cmdDATA, start)
+		}
+		j := skipSpaces(s, start+3)
+		rest := s[j:]
+		switch {
+		case strings.HasPrefix(rest, "rcpt"):
+			set(cmdRCPT, start)
+		case strings.HasPrefix(rest, "ehlo"):
+			set(cmdEHLO, start)
+		case strings.HasPrefix(rest, "helo"):
+			set(cmdHELO, start)
+		case strings.HasPrefix(rest, "mail"):
+			m := j + len("mail")
+			if e := skipSpaces(s, m); e > m && strings.HasPrefix(s[e:], "from") {
+				set(cmdMAIL, start)
+			}
+		}
+	}
 }
 
 // isSpaceRE is \s: [\t\n\f\r ] (no \v).
@@ -137,39 +231,6 @@ func wordAt(s string, i int, words []string) bool {
 	return false
 }
 
-// replyPhrase is the leftmost start of
-// (prefixes)\s+(the\s+)?(words)\b.
-func replyPhrase(s string, prefixes, words []string) int {
-	best := -1
-	for _, p := range prefixes {
-		for from := 0; ; {
-			k := strings.Index(s[from:], p)
-			if k < 0 || best >= 0 && from+k >= best {
-				break
-			}
-			start := from + k
-			from = start + 1
-			j := start + len(p)
-			e := skipSpaces(s, j)
-			if e == j {
-				continue // \s+ needs one
-			}
-			if wordAt(s, e, words) {
-				best = start
-				break
-			}
-			if strings.HasPrefix(s[e:], "the") {
-				t := e + len("the")
-				if u := skipSpaces(s, t); u > t && wordAt(s, u, words) {
-					best = start
-					break
-				}
-			}
-		}
-	}
-	return best
-}
-
 // literalPhrase is the leftmost start of a prefix immediately followed by
 // one of words (no boundary asked for).
 func literalPhrase(s string, prefixes, words []string) int {
@@ -197,30 +258,6 @@ func literalPhrase(s string, prefixes, words []string) int {
 		}
 	}
 	return best
-}
-
-// arrowsCommand is the leftmost start of arrows\s*cmd, and with from
-// arrows\s*cmd\s+from.
-func arrowsCommand(s, arrows, cmd string, from bool) int {
-	for off := 0; ; {
-		k := strings.Index(s[off:], arrows)
-		if k < 0 {
-			return -1
-		}
-		start := off + k
-		off = start + 1
-		j := skipSpaces(s, start+len(arrows))
-		if !strings.HasPrefix(s[j:], cmd) {
-			continue
-		}
-		if !from {
-			return start
-		}
-		j += len(cmd)
-		if e := skipSpaces(s, j); e > j && strings.HasPrefix(s[e:], "from") {
-			return start
-		}
-	}
 }
 
 // dashesSMTPCommandData is the leftmost start of -{3,}smtp command\s+data:
