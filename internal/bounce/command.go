@@ -18,13 +18,7 @@ func findCommandASCII(text string) (cmd string, ok bool) {
 	if !isASCII(text) {
 		return "", false
 	}
-	lower := text
-	for i := 0; i < len(text); i++ {
-		if c := text[i]; 'A' <= c && c <= 'Z' {
-			lower = strings.ToLower(text)
-			break
-		}
-	}
+	lower := asciiLowerString(text)
 	var at [len(commandNames)]int
 	commandStarts(lower, &at)
 	best := -1
@@ -307,4 +301,104 @@ func rcptToDoesNotLike(s string) int {
 			return start
 		}
 	}
+}
+
+// remoteSaid is remoteRes[2] written out by hand for lowered ASCII text
+// (it has no literal to start from, so the expression was tried at every
+// byte, five times the cost of the others):
+//
+//	\b([a-z0-9][a-z0-9.\-]*\.[a-z]{2,})\s*\[[0-9a-f.:]+\][: ]+(said|did not like|failed|responded)
+//
+// It returns the offsets of the first group of the leftmost match, ok
+// false when there is none. A match's name is the run of [a-z0-9.\-]
+// right before the \s*\[ (the group cannot stop short of it: what
+// follows must be a space or the bracket), its last dot followed by two
+// or more letters only, from the leftmost letter or digit of the run
+// that starts a word. The first bracket that works gives the leftmost
+// match: the run before a later bracket starts after this one.
+func remoteSaid(s string) (start, end int, ok bool) {
+	for off := 0; ; {
+		k := strings.IndexByte(s[off:], '[')
+		if k < 0 {
+			return 0, 0, false
+		}
+		q := off + k
+		off = q + 1
+		if !bracketThenVerb(s, q) {
+			continue
+		}
+		end := q
+		for end > 0 && isSpaceRE(s[end-1]) {
+			end--
+		}
+		// The run of name bytes ending at end.
+		r := end
+		for r > 0 && isNameByte(s[r-1]) {
+			r--
+		}
+		if r == end {
+			continue
+		}
+		// Its last dot, followed by two or more letters to the end.
+		dot := strings.LastIndexByte(s[r:end], '.')
+		if dot < 0 {
+			continue
+		}
+		dot += r
+		if end-dot-1 < 2 || !allLetters(s[dot+1:end]) {
+			continue
+		}
+		// The leftmost start: a letter or digit at a word boundary,
+		// before the dot.
+		for p := r; p < dot; p++ {
+			if isAlnum(s[p]) && (p == 0 || !isWordRE(s[p-1])) {
+				return p, end, true
+			}
+		}
+	}
+}
+
+// bracketThenVerb reports whether s[q:] is \[[0-9a-f.:]+\][: ]+(said|did
+// not like|failed|responded).
+func bracketThenVerb(s string, q int) bool {
+	i := q + 1
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f' || s[i] == '.' || s[i] == ':') {
+		i++
+	}
+	if i == q+1 || i >= len(s) || s[i] != ']' {
+		return false
+	}
+	i++
+	j := i
+	for j < len(s) && (s[j] == ':' || s[j] == ' ') {
+		j++
+	}
+	if j == i {
+		return false
+	}
+	rest := s[j:]
+	return strings.HasPrefix(rest, "said") || strings.HasPrefix(rest, "did not like") ||
+		strings.HasPrefix(rest, "failed") || strings.HasPrefix(rest, "responded")
+}
+
+func isNameByte(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }
+
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLowerString is s with ASCII letters lowered, s itself when it has
+// no upper-case letter.
+func asciiLowerString(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }

@@ -107,3 +107,51 @@ func BenchmarkFindCommand(b *testing.B) {
 		})
 	}
 }
+
+// remoteSaidRefRe is remoteRes[remoteSaidIndex] as a plain regexp.
+var remoteSaidRefRe = regexp.MustCompile(remoteRes[remoteSaidIndex].String())
+
+var remoteSaidTexts = []string{
+	"", "[", "mx.example.com[192.0.2.1] said: 550", "mx.example.com [192.0.2.1]: said", "MX.Example.COM  [2001:DB8::1]:: responded",
+	"host mx.example.com[192.0.2.1] said", "a.bc[1] failed", "a.b[1] failed", "a.b1[1] failed", "1.2.3.4[1.2.3.4] said", "-a.bc[1] said",
+	"_a.bc[1] said", "x_a.bc[1] said", "x_-a.bc[1] said", "x_.a.bc[1] said", "a.bc.[1] said", "a..bc[1] said", "a.bc[1]said", "a.bc[] said",
+	"a.bc[1] did not like", "a.bc[1] did not", "a.bc[g] said", "a.bc[1]: :responded", "a.bc\t\n[1] said", "a.bc\v[1] said",
+	"first.org[1] x other.net[2] said", "first.org[1] said other.net[2] said", "é.org[1] said", "a.éorg[1] said", "xn--bcher-kva.example[1] said",
+	"relay.example.net[10.0.0.1] said: 554 5.7.1 rejected (in reply to RCPT TO command)", "mail.ſx.com[1] said", "\u212a.com[1] said",
+	"Kk.Org[1] SAID", "a-.bc[1] said", "a.bc-[1] said", "..bc[1] said", "[1] said", "x.yz[1] said x.yz[2] failed",
+}
+
+func checkRemoteSaid(t *testing.T, s string) {
+	t.Helper()
+	if !isASCII(s) {
+		return
+	}
+	m := remoteSaidRefRe.FindStringSubmatchIndex(s)
+	start, end, ok := remoteSaid(asciiLowerString(s))
+	if ok != (m != nil) || ok && (start != m[2] || end != m[3]) {
+		t.Errorf("remoteSaid(%q) = %d, %d, %v; regexp %v", s, start, end, ok, m)
+	}
+}
+
+// TestRemoteSaidAgrees: remoteSaid finds what the expression finds, on
+// hand-made texts, every corpus message and every line of one.
+func TestRemoteSaidAgrees(t *testing.T) {
+	texts := slices.Clone(remoteSaidTexts)
+	found := 0
+	for _, raw := range equivalenceTexts(t) {
+		texts = append(texts, string(raw))
+		texts = append(texts, strings.Split(string(raw), "\n")...)
+	}
+	for _, s := range texts {
+		checkRemoteSaid(t, s)
+		if isASCII(s) && remoteSaidRefRe.MatchString(s) {
+			found++
+		}
+	}
+	t.Logf("%d texts, %d with a match", len(texts), found)
+	if found < 20 {
+		t.Errorf("only %d texts match: the test does not test the matching path", found)
+	}
+}
+
+func FuzzRemoteSaid(f *testing.F) { fuzzAgainst(f, remoteSaidTexts, checkRemoteSaid) }

@@ -395,13 +395,24 @@ var remoteRes = []*fre{
 
 // findRemoteMTA finds the receiving server named in a prose bounce.
 func findRemoteMTA(text string) string {
-	for _, re := range remoteRes {
+	for i, re := range remoteRes {
+		if i == remoteSaidIndex && isASCII(text) {
+			// Written out by hand (remoteSaid): on ASCII text (?i) is
+			// ASCII case folding, so the lowered copy has the offsets.
+			if start, end, ok := remoteSaid(asciiLowerString(text)); ok {
+				return strings.TrimSuffix(text[start:end], ".")
+			}
+			continue
+		}
 		if m := re.FindStringSubmatch(text); m != nil {
 			return strings.TrimSuffix(m[1], ".")
 		}
 	}
 	return ""
 }
+
+// remoteSaidIndex is the expression of remoteRes that remoteSaid is.
+const remoteSaidIndex = 2
 
 var senderIPRe = mustFre(`(?i)(client host|sending ip|ip address|from ip|the ip|with the ip|messages from|banned sending ip|\bip:|connecting ip|from \[)[^0-9a-f\[\n]{0,12}\[?([0-9a-f]{1,4}(?:[.:][0-9a-f]{0,4}){3,7})\]?`)
 
