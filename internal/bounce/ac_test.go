@@ -22,17 +22,15 @@ func naiveHits(factors [][]string, text []byte) []bool {
 	return hit
 }
 
-// TestACConcurrentScans: scans running at the same time on a fresh
-// automaton, while its table is still being filled, its states given rows
-// and the table grown (from 256 rows), each answer as the naive search's.
-// Under -race this is the test of the lock-free reads.
+// TestACConcurrentScans: scans running at the same time on one run-time
+// built automaton with many states, each answer as the naive search's.
+// Under -race this proves scans share the automaton read-only.
 func TestACConcurrentScans(t *testing.T) {
 	factors := [][]string{
 		{"mailbox unavailable", "mailbox full"}, {"user unknown"}, {"5.7.1"}, {"spam", "spamhaus"},
 		{"blocked"}, {"unknown"}, {"quota"}, {"relay access denied"}, {"dmarc"}, {"550 5.7.26"},
-		{"no such user"}, {"over quota"}, {"ab", "abc", "bcd"}, {"a"},
+		{"no such user"}, {"over quota"}, {"ab", "abc", "bcd"}, {"a"}, nil, {},
 	}
-	// Many states: a factor per generated word, so the table must grow.
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("abcdeimnoprstuy .57")
 	word := func(n int) string {
@@ -51,7 +49,9 @@ func TestACConcurrentScans(t *testing.T) {
 		for len(b) < 2000 {
 			if rng.IntN(4) == 0 {
 				fs := factors[rng.IntN(len(factors))]
-				b = append(b, fs[rng.IntN(len(fs))]...)
+				if len(fs) > 0 {
+					b = append(b, fs[rng.IntN(len(fs))]...)
+				}
 			} else {
 				b = append(b, word(1+rng.IntN(6))...)
 			}
@@ -75,7 +75,7 @@ func TestACConcurrentScans(t *testing.T) {
 				m.scan(texts[i], hit)
 				for p := range factors {
 					if hit.has(p) != want[i][p] {
-						errs <- fmt.Sprintf("text %d: pattern %d (%q): scan %v, want %v", i, p, factors[p][0], hit.has(p), want[i][p])
+						errs <- fmt.Sprintf("text %d: pattern %d (%q): scan %v, want %v", i, p, factors[p], hit.has(p), want[i][p])
 						return
 					}
 				}
@@ -87,11 +87,45 @@ func TestACConcurrentScans(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	rows := m.table.p.Load()
-	if len(rows.stateOf) <= 256 {
-		t.Fatalf("the table has %d rows: the test did not make it grow", len(rows.stateOf))
+}
+
+// TestACWideCells: an automaton of 32,768 states or more has uint32
+// cells, scans as the naive search, and survives encoding and decoding.
+func TestACWideCells(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var factors [][]string
+	for len(factors) < 3000 {
+		b := make([]byte, 12+rng.IntN(8))
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		factors = append(factors, []string{string(b)})
 	}
-	if len(rows.stateOf) >= len(m.out) {
-		t.Logf("every state has a row (%d)", len(m.out))
+	m := buildAC(factors)
+	if m.cells32 == nil || m.cells16 != nil || m.nstates < 1<<15 {
+		t.Fatalf("%d states: cells16 %v, cells32 %v", m.nstates, m.cells16 != nil, m.cells32 != nil)
+	}
+	h := factorHash(factors)
+	d := decodeAC(string(encodeAC(m, h, len(factors))), h, len(factors))
+	if d == nil || d.cells32 == nil {
+		t.Fatal("the encoded automaton does not decode")
+	}
+	var text []byte
+	for len(text) < 20000 {
+		if rng.IntN(3) == 0 {
+			text = append(text, factors[rng.IntN(len(factors))][0]...)
+		} else {
+			text = append(text, byte('a'+rng.IntN(26)))
+		}
+	}
+	want := naiveHits(factors, text)
+	for _, mm := range []*acMachine{m, d} {
+		hit := newBitset(len(factors))
+		mm.scan(text, hit)
+		for p := range factors {
+			if hit.has(p) != want[p] {
+				t.Fatalf("pattern %d: scan %v, want %v", p, hit.has(p), want[p])
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 //go:generate go test -run ^TestKBGenerated$ -update-kb .
 //go:generate go test -run ^TestREGenerated$ -update-re .
+//go:generate go test -run ^TestACGenerated$ -update-ac .
 
 // CheckNames are the check names a knowledge-base entry may link to
 // (docs/contracts.md's checks[].name values).

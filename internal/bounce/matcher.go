@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -280,58 +279,45 @@ func foldInto(dst []byte, s string) (_ []byte, same bool) {
 	return dst, same
 }
 
-// acMachine is an Aho-Corasick automaton over bytes with a transition
-// table on byte classes (every byte no factor contains is one class). The
-// table is filled lazily, a cell on its first use: a full table (thousands
-// of states times dozens of classes) cost tens of milliseconds at start-up,
-// paid by every `explain` of one message, while a text only ever visits a
-// few hundred states. A state gets its row of the table only when a
-// transition first leads to it, so the table holds the states texts visit,
-// in the order they were first visited: a run touches a few hundred KB
-// instead of allocating the 2.5 MB a row per state would take (which in a
-// short process was heap to fault in and to count in the collector's goal).
+// acMachine is an Aho-Corasick automaton over bytes with a full
+// transition table on byte classes (every byte no factor contains is one
+// class). It is read-only: scans share it without a lock.
 //
-// Scans run concurrently without a lock: cells are read atomically, and a
-// cell is filled, a row assigned and the table grown under mu. A grown
-// table is a new slice published atomically; a scan holding the old one
-// takes the new one when a cell leads past its end or it fills a cell.
+// The knowledge base's automaton (8,344 states × 77 classes) and the
+// prefilter's are made by go generate into data/ac_*.bin (acdata.go), and a
+// process's automaton is a view over that data, which lands in the
+// binary's read-only data: nothing is built, allocated or filled at run
+// time, and a text touches only the pages of the rows it visits. buildAC
+// makes the same automaton from factor lists; the engine calls it only
+// when the generated data is not of its factors (a stale build).
+//
+// Rows are stride cells apart (nclass rounded up to a multiple of 2^k). A
+// cell is the next state's row offset shifted right k-1 times, with bit 0
+// set when that state ends a factor: the scan is one table load per byte,
+// then a mask and a shift to the next row (no multiplication on the
+// byte-to-byte chain), and reads the output lists only where a factor
+// ends. Cells are uint16 with the smallest k that makes every offset fit
+// (k = 2 and 5 for the prefilter's and the knowledge base's), else uint32
+// with k = 1.
 type acMachine struct {
-	class  [256]uint8
-	nclass int
-	out    [][]int32 // per state: the patterns whose factor ends here (with the fail chain's)
-	fail   []int32
-	// The trie, read-only after buildAC, as flat lists (a slice per state
-	// cost thousands of allocations at start-up): a state's first child,
-	// its next sibling and the class of the edge into it.
-	firstKid, nextSib []int32
-	edgeClass         []uint8
-	// rootKid is the root's children by class (-1: none): nearly every
-	// transition a fill works out ends at the root after the fail chain,
-	// and the root has a child for most classes.
-	rootKid [256]int32
-
-	table acTable // current table; the cells are read atomically
-	mu    sync.Mutex
-	rowOf []int32 // per state: 1 + its row's offset in the table, 0 while it has none (under mu)
+	class   *[256]uint8
+	nclass  int
+	nstates int
+	stride  int
+	shift   uint     // k-1
+	cells16 []uint16 // row s*stride+c: the transition from state s on class c
+	cells32 []uint32 // the same when no k fits uint16
+	// State s's outputs, the patterns one of whose factors ends there (with
+	// its fail chain's), are outIDs[outOff[s]:outOff[s+1]].
+	outOff []uint32
+	outIDs []uint32
+	static bool // a view over generated data (loadAC)
 }
 
-// acTable is the transition table: row r (an offset, a multiple of nclass)
-// holds a cell per class (see cell), and stateOf[r/nclass] is the row's
-// state. Both only grow; a cell, once set, never changes.
-type acTable struct {
-	p atomic.Pointer[acRows]
-}
-
-type acRows struct {
-	cells   []int32
-	stateOf []int32
-}
-
+// buildAC makes the automaton over factors (pattern p's are factors[p]):
+// a trie, its fail links and outputs breadth first, then the full table.
 func buildAC(factors [][]string) *acMachine {
-	m := &acMachine{nclass: 1}
-	for i := range m.rootKid {
-		m.rootKid[i] = -1
-	}
+	m := &acMachine{class: new([256]uint8), nclass: 1}
 	size := 1
 	for _, fs := range factors {
 		for _, f := range fs {
@@ -344,141 +330,127 @@ func buildAC(factors [][]string) *acMachine {
 			}
 		}
 	}
-	m.firstKid = make([]int32, 1, size)
-	m.nextSib = make([]int32, 1, size)
-	m.edgeClass = make([]uint8, 1, size)
-	m.firstKid[0], m.nextSib[0] = -1, -1
-	m.out = make([][]int32, 1, size)
+	// The trie as flat lists: a state's first child, its next sibling and
+	// the class of the edge into it; the root's children by class.
+	firstKid := make([]int32, 1, size)
+	nextSib := make([]int32, 1, size)
+	edgeClass := make([]uint8, 1, size)
+	firstKid[0], nextSib[0] = -1, -1
+	var rootKid [256]int32
+	for i := range rootKid {
+		rootKid[i] = -1
+	}
+	child := func(s int32, c uint8) int32 {
+		if s == 0 {
+			return rootKid[c]
+		}
+		for k := firstKid[s]; k >= 0; k = nextSib[k] {
+			if edgeClass[k] == c {
+				return k
+			}
+		}
+		return -1
+	}
+	out := make([][]int32, 1, size)
 	for pi, fs := range factors {
 		for _, f := range fs {
 			s := int32(0)
 			for j := 0; j < len(f); j++ {
 				c := m.class[f[j]]
-				t := m.child(s, c)
+				t := child(s, c)
 				if t < 0 {
-					t = int32(len(m.out))
-					m.out = append(m.out, nil)
-					m.firstKid = append(m.firstKid, -1)
-					m.nextSib = append(m.nextSib, m.firstKid[s])
-					m.edgeClass = append(m.edgeClass, c)
-					m.firstKid[s] = t
+					t = int32(len(out))
+					out = append(out, nil)
+					firstKid = append(firstKid, -1)
+					nextSib = append(nextSib, firstKid[s])
+					edgeClass = append(edgeClass, c)
+					firstKid[s] = t
 					if s == 0 {
-						m.rootKid[c] = t
+						rootKid[c] = t
 					}
 				}
 				s = t
 			}
-			if !slices.Contains(m.out[s], int32(pi)) {
-				m.out[s] = append(m.out[s], int32(pi))
+			if !slices.Contains(out[s], int32(pi)) {
+				out[s] = append(out[s], int32(pi))
 			}
 		}
 	}
-	// Breadth-first: fail links and the fail chain's outputs.
-	m.fail = make([]int32, len(m.out))
-	queue := make([]int32, 0, len(m.out))
-	for k := m.firstKid[0]; k >= 0; k = m.nextSib[k] {
-		queue = append(queue, k)
-	}
+	// Breadth first: a state's row is its fail state's (already done: it is
+	// shallower) with the trie's edges over it; its outputs take the fail
+	// state's.
+	n, nc := len(out), m.nclass
+	m.nstates = n
+	next := make([]int32, n*nc)
+	fail := make([]int32, n)
+	queue := make([]int32, 1, n)
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, p := range m.out[m.fail[s]] {
-			if !slices.Contains(m.out[s], p) {
-				m.out[s] = append(m.out[s], p)
+		row := next[int(s)*nc : int(s+1)*nc]
+		if s != 0 {
+			copy(row, next[int(fail[s])*nc:int(fail[s]+1)*nc])
+			for _, p := range out[fail[s]] {
+				if !slices.Contains(out[s], p) {
+					out[s] = append(out[s], p)
+				}
 			}
 		}
-		for k := m.firstKid[s]; k >= 0; k = m.nextSib[k] {
+		for k := firstKid[s]; k >= 0; k = nextSib[k] {
+			c := edgeClass[k]
 			if s != 0 {
-				m.fail[k] = m.goTo(m.fail[s], m.edgeClass[k])
+				fail[k] = row[c] // the fail state's transition, not yet overwritten
 			}
 			queue = append(queue, k)
 		}
+		for k := firstKid[s]; k >= 0; k = nextSib[k] {
+			row[edgeClass[k]] = k
+		}
 	}
-	// The root's row is row 0; others come as texts reach their states.
-	const firstRows = 256
-	m.rowOf = make([]int32, len(m.out))
-	m.rowOf[0] = 1
-	rows := &acRows{cells: make([]int32, m.nclass, firstRows*m.nclass), stateOf: make([]int32, 1, firstRows)}
-	m.table.p.Store(rows)
+	m.outOff = make([]uint32, n+1)
+	for s, o := range out {
+		m.outOff[s+1] = m.outOff[s] + uint32(len(o))
+	}
+	m.outIDs = make([]uint32, 0, m.outOff[n])
+	for _, o := range out {
+		for _, p := range o {
+			m.outIDs = append(m.outIDs, uint32(p))
+		}
+	}
+	// The smallest k whose last row offset, shifted, fits a uint16 cell
+	// with its bit.
+	k := 1
+	for ; k <= 8; k++ {
+		stride := (nc + 1<<k - 1) &^ (1<<k - 1)
+		if ((n-1)*stride)>>(k-1)|1 <= 0xffff {
+			break
+		}
+	}
+	wide := k > 8
+	if wide {
+		k = 1
+	}
+	m.shift = uint(k - 1)
+	m.stride = (nc + 1<<k - 1) &^ (1<<k - 1)
+	cells := make([]uint32, n*m.stride)
+	for s := 0; s < n; s++ {
+		for c, t := range next[s*nc : (s+1)*nc] {
+			v := uint32(int(t)*m.stride) >> m.shift
+			if len(out[t]) > 0 {
+				v |= 1
+			}
+			cells[s*m.stride+c] = v
+		}
+	}
+	if wide {
+		m.cells32 = cells
+	} else {
+		m.cells16 = make([]uint16, len(cells))
+		for i, v := range cells {
+			m.cells16[i] = uint16(v)
+		}
+	}
 	return m
-}
-
-// child is the trie's edge from s on class c, -1 when there is none.
-func (m *acMachine) child(s int32, c uint8) int32 {
-	if s == 0 {
-		return m.rootKid[c]
-	}
-	for k := m.firstKid[s]; k >= 0; k = m.nextSib[k] {
-		if m.edgeClass[k] == c {
-			return k
-		}
-	}
-	return -1
-}
-
-// goTo is the automaton's transition computed from the trie and the fail
-// links (buildAC calls it before the table exists).
-func (m *acMachine) goTo(s int32, c uint8) int32 {
-	for {
-		if t := m.child(s, c); t >= 0 {
-			return t
-		}
-		if s == 0 {
-			return 0
-		}
-		s = m.fail[s]
-	}
-}
-
-// cell is the table's entry for a transition to the state with row offset
-// row: the offset plus one, so that 0 means "not computed yet", shifted
-// left once, with bit 0 set when the state ends a factor. A scan then
-// needs no multiplication to find the next row and reads a state's
-// outputs only at the few states that have any: the scan runs one
-// dependent load per byte.
-func (m *acMachine) cell(row, state int32) int32 {
-	v := (row + 1) << 1
-	if len(m.out[state]) > 0 {
-		v |= 1
-	}
-	return v
-}
-
-// fill computes the table's entry for row (a row offset) and class c,
-// giving the next state a row if it has none. It returns the entry and
-// the current table.
-func (m *acMachine) fill(row int32, c uint8) (int32, *acRows) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rows := m.table.p.Load()
-	if v := atomic.LoadInt32(&rows.cells[row+int32(c)]); v != 0 {
-		return v, rows // another scan filled it
-	}
-	t := m.goTo(rows.stateOf[row/int32(m.nclass)], c)
-	if m.rowOf[t] == 0 {
-		if len(rows.cells)+m.nclass > cap(rows.cells) {
-			// Grow into a new table; scans on the old one keep reading
-			// it (its cells stay right) until they take this one.
-			grown := &acRows{
-				cells:   make([]int32, len(rows.cells), 2*cap(rows.cells)),
-				stateOf: make([]int32, len(rows.stateOf), 2*cap(rows.stateOf)),
-			}
-			for i := range rows.cells {
-				grown.cells[i] = atomic.LoadInt32(&rows.cells[i])
-			}
-			copy(grown.stateOf, rows.stateOf)
-			rows = grown
-		} else {
-			rows = &acRows{cells: rows.cells, stateOf: rows.stateOf}
-		}
-		m.rowOf[t] = int32(len(rows.cells)) + 1
-		rows.cells = rows.cells[:len(rows.cells)+m.nclass]
-		rows.stateOf = append(rows.stateOf, t)
-		m.table.p.Store(rows)
-	}
-	v := m.cell(m.rowOf[t]-1, t)
-	atomic.StoreInt32(&rows.cells[row+int32(c)], v)
-	return v, rows
 }
 
 // bitset is a set of small integers (pattern or expression ids).
@@ -491,20 +463,22 @@ func (b bitset) add(i int)      { b[i>>6] |= 1 << (i & 63) }
 
 // scan adds to hit every pattern one of whose factors occurs in text.
 func (m *acMachine) scan(text []byte, hit bitset) {
-	rows := m.table.p.Load()
-	row := int32(0) // the state's row offset
+	if m.cells16 != nil {
+		scanCells(m, m.cells16, text, hit)
+	} else {
+		scanCells(m, m.cells32, text, hit)
+	}
+}
+
+func scanCells[T uint16 | uint32](m *acMachine, cells []T, text []byte, hit bitset) {
+	class, shift := m.class, m.shift&63
+	row := 0 // the state's row offset
 	for _, b := range text {
-		c := m.class[b]
-		v := atomic.LoadInt32(&rows.cells[row+int32(c)])
-		if v == 0 {
-			v, rows = m.fill(row, c)
-		}
-		row = v>>1 - 1
-		if int(row) >= len(rows.cells) {
-			rows = m.table.p.Load() // a row added after this scan took its table
-		}
+		v := cells[row+int(class[b])]
+		row = int(v&^1) << shift
 		if v&1 != 0 {
-			for _, p := range m.out[rows.stateOf[row/int32(m.nclass)]] {
+			s := row / m.stride
+			for _, p := range m.outIDs[m.outOff[s]:m.outOff[s+1]] {
 				hit.add(int(p))
 			}
 		}
@@ -573,18 +547,35 @@ func newMatcher(ps []*pattern) (*matcher, error) {
 	}
 	var factors [][]string
 	for i, s := range an {
-		subs := s.alts
-		if subs == nil {
-			subs = []reAnalysis{s.whole}
-		}
-		for _, a := range subs {
+		for _, a := range branchesOf(s) {
 			m.branches = append(m.branches, branch{pattern: i, expr: a.expr, once: new(sync.Once), always: a.factors == nil,
 				starts: a.starts, anch: newAnchor(a.expr, a.ctx), literal: a.literal})
 			factors = append(factors, a.factors)
 		}
 	}
-	m.ac = buildAC(factors)
+	m.ac = loadAC(acKBData, factors)
 	return m, nil
+}
+
+// branchesOf is a pattern's branches: its top-level alternatives, or the
+// whole.
+func branchesOf(s reSource) []reAnalysis {
+	if s.alts == nil {
+		return []reAnalysis{s.whole}
+	}
+	return s.alts
+}
+
+// matcherFactors is the factor lists of the matcher's branches, in order:
+// what its automaton is built over.
+func matcherFactors(an []reSource) [][]string {
+	var factors [][]string
+	for _, s := range an {
+		for _, a := range branchesOf(s) {
+			factors = append(factors, a.factors)
+		}
+	}
+	return factors
 }
 
 // matcherSources analyses the patterns as the matcher runs them: case

@@ -387,7 +387,7 @@ func scan(s string) *scanned {
 // freMachine builds the automaton over every expression's factors, once.
 func freMachine() {
 	freSetup()
-	freOnce.Do(func() { freAC = buildAC(freFactors) })
+	freOnce.Do(func() { freAC = loadAC(acFreData, freFactors) })
 }
 
 // warmUp starts the engine's first-use set-up in the background, in two
