@@ -432,25 +432,28 @@ func buildAC(factors [][]string) *acMachine {
 	}
 	m.shift = uint(k - 1)
 	m.stride = (nc + 1<<k - 1) &^ (1<<k - 1)
-	cells := make([]uint32, n*m.stride)
-	for s := 0; s < n; s++ {
-		for c, t := range next[s*nc : (s+1)*nc] {
+	if wide {
+		m.cells32 = make([]uint32, n*m.stride)
+		fillCells(m, m.cells32, next, out)
+	} else {
+		m.cells16 = make([]uint16, n*m.stride)
+		fillCells(m, m.cells16, next, out)
+	}
+	return m
+}
+
+// fillCells writes the table's cells from next, the transitions by state
+// (nclass a row).
+func fillCells[T uint16 | uint32](m *acMachine, cells []T, next []int32, out [][]int32) {
+	for s := 0; s < m.nstates; s++ {
+		for c, t := range next[s*m.nclass : (s+1)*m.nclass] {
 			v := uint32(int(t)*m.stride) >> m.shift
 			if len(out[t]) > 0 {
 				v |= 1
 			}
-			cells[s*m.stride+c] = v
+			cells[s*m.stride+c] = T(v)
 		}
 	}
-	if wide {
-		m.cells32 = cells
-	} else {
-		m.cells16 = make([]uint16, len(cells))
-		for i, v := range cells {
-			m.cells16[i] = uint16(v)
-		}
-	}
-	return m
 }
 
 // bitset is a set of small integers (pattern or expression ids).
