@@ -383,10 +383,9 @@ func buildAC(factors [][]string) *acMachine {
 	m.nstates = n
 	next := make([]int32, n*nc)
 	fail := make([]int32, n)
-	queue := make([]int32, 1, n)
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
+	queue := make([]int32, 1, n) // becomes the states in breadth-first order
+	for qi := 0; qi < len(queue); qi++ {
+		s := queue[qi]
 		row := next[int(s)*nc : int(s+1)*nc]
 		if s != 0 {
 			copy(row, next[int(fail[s])*nc:int(fail[s]+1)*nc])
@@ -407,15 +406,20 @@ func buildAC(factors [][]string) *acMachine {
 			row[edgeClass[k]] = k
 		}
 	}
-	m.outOff = make([]uint32, n+1)
-	for s, o := range out {
-		m.outOff[s+1] = m.outOff[s] + uint32(len(o))
+	// The table numbers the states breadth first: the shallow states, where
+	// a scan spends nearly all its time, have neighbouring rows, so a text
+	// touches fewer pages and cache lines. id maps a trie state to its number.
+	id := make([]int32, n)
+	for i, s := range queue {
+		id[s] = int32(i)
 	}
-	m.outIDs = make([]uint32, 0, m.outOff[n])
-	for _, o := range out {
-		for _, p := range o {
+	m.outOff = make([]uint32, n+1)
+	m.outIDs = make([]uint32, 0, n)
+	for i, s := range queue {
+		for _, p := range out[s] {
 			m.outIDs = append(m.outIDs, uint32(p))
 		}
+		m.outOff[i+1] = uint32(len(m.outIDs))
 	}
 	// The smallest k whose last row offset, shifted, fits a uint16 cell
 	// with its bit.
@@ -434,24 +438,25 @@ func buildAC(factors [][]string) *acMachine {
 	m.stride = (nc + 1<<k - 1) &^ (1<<k - 1)
 	if wide {
 		m.cells32 = make([]uint32, n*m.stride)
-		fillCells(m, m.cells32, next, out)
+		fillCells(m, m.cells32, next, out, queue, id)
 	} else {
 		m.cells16 = make([]uint16, n*m.stride)
-		fillCells(m, m.cells16, next, out)
+		fillCells(m, m.cells16, next, out, queue, id)
 	}
 	return m
 }
 
-// fillCells writes the table's cells from next, the transitions by state
-// (nclass a row).
-func fillCells[T uint16 | uint32](m *acMachine, cells []T, next []int32, out [][]int32) {
-	for s := 0; s < m.nstates; s++ {
-		for c, t := range next[s*m.nclass : (s+1)*m.nclass] {
-			v := uint32(int(t)*m.stride) >> m.shift
+// fillCells writes the table's cells from next, the transitions by trie
+// state (nclass a row), in the states' breadth-first order (id numbers
+// them).
+func fillCells[T uint16 | uint32](m *acMachine, cells []T, next []int32, out [][]int32, order, id []int32) {
+	for i, s := range order {
+		for c, t := range next[int(s)*m.nclass : int(s+1)*m.nclass] {
+			v := uint32(int(id[t])*m.stride) >> m.shift
 			if len(out[t]) > 0 {
 				v |= 1
 			}
-			cells[s*m.stride+c] = T(v)
+			cells[i*m.stride+c] = T(v)
 		}
 	}
 }

@@ -384,7 +384,8 @@ func scan(s string) *scanned {
 	return r
 }
 
-// freMachine builds the automaton over every expression's factors, once.
+// freMachine sets up the automaton over every expression's factors, once:
+// the generated one when it is of these factors (loadAC).
 func freMachine() {
 	freSetup()
 	freOnce.Do(func() { freAC = loadAC(acFreData, freFactors) })
