@@ -38,7 +38,7 @@ const (
 // (both add nothing to the automaton).
 func factorHash(factors [][]string) [32]byte {
 	h := sha256.New()
-	var buf []byte
+	buf := make([]byte, 0, 8<<10)
 	buf = binary.AppendUvarint(buf, uint64(len(factors)))
 	for _, fs := range factors {
 		buf = binary.AppendUvarint(buf, uint64(len(fs)))
@@ -46,7 +46,7 @@ func factorHash(factors [][]string) [32]byte {
 			buf = binary.AppendUvarint(buf, uint64(len(f)))
 			buf = append(buf, f...)
 		}
-		if len(buf) > 4096 {
+		if len(buf) > 4<<10 {
 			h.Write(buf)
 			buf = buf[:0]
 		}
