@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -61,18 +60,8 @@ func TestACGenerated(t *testing.T) {
 		factors  [][]string
 	}{{acKBFile, acKBData, kbf}, {acFreFile, acFreData, fref}} {
 		want := renderAC(g.factors)
-		if *updateAC {
-			if err := os.WriteFile(g.file, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if !checkGenerated(t, g.file, want, *updateAC, "") {
 			continue
-		}
-		got, err := os.ReadFile(g.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s is out of date: run go generate ./internal/bounce", g.file)
 		}
 		if g.embedded != string(want) {
 			t.Fatalf("the binary embeds another %s: rebuild", g.file)

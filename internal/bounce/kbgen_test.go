@@ -133,19 +133,8 @@ func typeName(t reflect.Type) string {
 // generator writes from the YAML today, and the knowledge base built from
 // either is the same. After editing the YAML: go generate ./internal/bounce.
 func TestKBGenerated(t *testing.T) {
-	want := renderKBGen(t)
-	if *updateKB {
-		if err := os.WriteFile(kbGenFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if !checkGenerated(t, kbGenFile, renderKBGen(t), *updateKB, " with data/*.yaml") {
 		return
-	}
-	got, err := os.ReadFile(kbGenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is out of date with data/*.yaml: run go generate ./internal/bounce", kbGenFile)
 	}
 	cats, entries, patterns, replies, err := readKBYAML()
 	if err != nil {
@@ -167,4 +156,25 @@ func TestKBGenerated(t *testing.T) {
 	if _, err := buildKnowledge(cats, entries, patterns, replies); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkGenerated writes want to file when update is set (go generate) and
+// returns false; otherwise it fails the test unless file holds exactly
+// want, and returns true.
+func checkGenerated(t *testing.T, file string, want []byte, update bool, with string) bool {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(file, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is out of date%s: run go generate ./internal/bounce", file, with)
+	}
+	return true
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"go/format"
-	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -96,19 +95,8 @@ func stringsLiteral(ss []string) string {
 // time, and the engine uses them. After changing a pattern or a mustFre
 // expression: go generate ./internal/bounce.
 func TestREGenerated(t *testing.T) {
-	want := renderREGen(t)
-	if *updateRE {
-		if err := os.WriteFile(reGenFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if !checkGenerated(t, reGenFile, renderREGen(t), *updateRE, "") {
 		return
-	}
-	got, err := os.ReadFile(reGenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is out of date: run go generate ./internal/bounce", reGenFile)
 	}
 	ms, err := matcherSources(kb().patterns)
 	if err != nil {
