@@ -10,18 +10,7 @@ import (
 // messages, case-folded (the automaton is built and its table filled
 // before timing); ns/byte.
 func BenchmarkACScan(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
-	var texts [][]byte
-	n := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		folded, _ := foldInto(nil, string(raw))
-		texts = append(texts, folded)
-		n += len(folded)
-	}
+	texts, n := foldedCorpus(b, 0)
 	freMachine()
 	hit := newBitset(len(freAll))
 	for _, t := range texts {
@@ -40,18 +29,7 @@ func BenchmarkACScan(b *testing.B) {
 // larger table) over the first maxMatchText bytes of each corpus message,
 // case-folded, as the matcher scans them; ns/byte.
 func BenchmarkACScanKB(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
-	var texts [][]byte
-	n := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		folded, _ := foldInto(nil, string(raw))
-		texts = append(texts, folded[:min(len(folded), maxMatchText)])
-		n += len(texts[len(texts)-1])
-	}
+	texts, n := foldedCorpus(b, maxMatchText)
 	m := patternMatcher().ac
 	hit := newBitset(len(patternMatcher().branches))
 	b.ResetTimer()
@@ -69,16 +47,7 @@ func BenchmarkACScanKB(b *testing.B) {
 // generated automaton (generated: hashing the factors and taking a view of
 // the data) and with one built at run time (built: a stale build).
 func BenchmarkACFirstUse(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
-	var texts [][]byte
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		folded, _ := foldInto(nil, string(raw))
-		texts = append(texts, folded[:min(len(folded), maxMatchText)])
-	}
+	texts, _ := foldedCorpus(b, maxMatchText)
 	factors := matcherFactors(genMatcherSources)
 	hit := newBitset(len(factors))
 	for _, bc := range []struct {
@@ -97,4 +66,24 @@ func BenchmarkACFirstUse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// foldedCorpus is every corpus message case-folded as the matcher folds
+// text, cut to its first limit bytes (0: whole), and their total length.
+func foldedCorpus(b *testing.B, limit int) (texts [][]byte, n int) {
+	b.Helper()
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "eml", "*.eml"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		folded, _ := foldInto(nil, string(raw))
+		if limit > 0 {
+			folded = folded[:min(len(folded), limit)]
+		}
+		texts = append(texts, folded)
+		n += len(folded)
+	}
+	return texts, n
 }

@@ -1,6 +1,9 @@
 package bounce
 
-import "strings"
+import (
+	"iter"
+	"strings"
+)
 
 // findCommandASCII is findCommand written out by hand for ASCII text: the
 // command whose expression in commandRes matches leftmost (the earlier
@@ -98,13 +101,7 @@ func commandStarts(s string, at *[len(commandNames)]int) {
 		replyPhrases(s, p.word, p.cmds, set)
 	}
 	arrows(s, set)
-	for off := 0; ; {
-		k := strings.Index(s[off:], "<<<")
-		if k < 0 {
-			break
-		}
-		start := off + k
-		off = start + 1
+	for start := range occurrences(s, "<<<") {
 		if strings.HasPrefix(s[skipSpaces(s, start+3):], "rcpt") {
 			set(cmdRCPT, start)
 			break
@@ -130,13 +127,10 @@ func replyPhrases(s, word string, cmds [5]bool, set func(k, i int)) {
 		}
 	}
 	var done [5]bool
-	for from := 0; left > 0; {
-		k := strings.Index(s[from:], word)
-		if k < 0 {
+	for start := range occurrences(s, word) {
+		if left == 0 {
 			return
 		}
-		start := from + k
-		from = start + 1
 		j := start + len(word)
 		e := skipSpaces(s, j)
 		if e == j {
@@ -165,13 +159,7 @@ func replyPhrases(s, word string, cmds [5]bool, set func(k, i int)) {
 // >>>\s*RCPT, >>>\s*MAIL\s+FROM, >>>\s*EHLO and >>>\s*HELO, each at
 // its leftmost.
 func arrows(s string, set func(k, i int)) {
-	for off := 0; ; {
-		k := strings.Index(s[off:], ">>>")
-		if k < 0 {
-			return
-		}
-		start := off + k
-		off = start + 1
+	for start := range occurrences(s, ">>>") {
 		if strings.HasPrefix(s[start+3:], " data") {
 			set(cmdDATA, start)
 		}
@@ -230,13 +218,10 @@ func wordAt(s string, i int, words []string) bool {
 func literalPhrase(s string, prefixes, words []string) int {
 	best := -1
 	for _, p := range prefixes {
-		for from := 0; ; {
-			k := strings.Index(s[from:], p)
-			if k < 0 || best >= 0 && from+k >= best {
+		for start := range occurrences(s, p) {
+			if best >= 0 && start >= best {
 				break
 			}
-			start := from + k
-			from = start + 1
 			rest := s[start+len(p):]
 			found := false
 			for _, w := range words {
@@ -258,13 +243,7 @@ func literalPhrase(s string, prefixes, words []string) int {
 // the first dash of a run of three or more right before "smtp command".
 func dashesSMTPCommandData(s string) int {
 	const phrase = "smtp command"
-	for off := 0; ; {
-		k := strings.Index(s[off:], phrase)
-		if k < 0 {
-			return -1
-		}
-		at := off + k
-		off = at + 1
+	for at := range occurrences(s, phrase) {
 		d := at
 		for d > 0 && s[d-1] == '-' {
 			d--
@@ -277,19 +256,14 @@ func dashesSMTPCommandData(s string) int {
 			return d
 		}
 	}
+	return -1
 }
 
 // rcptToDoesNotLike is the leftmost start of rcpt to:.{0,80}does not like,
 // where . is any byte but a newline (the text is ASCII: a byte is a rune).
 func rcptToDoesNotLike(s string) int {
 	const head, tail = "rcpt to:", "does not like"
-	for off := 0; ; {
-		k := strings.Index(s[off:], head)
-		if k < 0 {
-			return -1
-		}
-		start := off + k
-		off = start + 1
+	for start := range occurrences(s, head) {
 		rest := s[start+len(head):]
 		if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
 			rest = rest[:nl]
@@ -301,6 +275,7 @@ func rcptToDoesNotLike(s string) int {
 			return start
 		}
 	}
+	return -1
 }
 
 // remoteSaid is remoteRes[2] written out by hand for lowered ASCII text
@@ -317,13 +292,7 @@ func rcptToDoesNotLike(s string) int {
 // that starts a word. The first bracket that works gives the leftmost
 // match: the run before a later bracket starts after this one.
 func remoteSaid(s string) (start, end int, ok bool) {
-	for off := 0; ; {
-		k := strings.IndexByte(s[off:], '[')
-		if k < 0 {
-			return 0, 0, false
-		}
-		q := off + k
-		off = q + 1
+	for q := range occurrences(s, "[") {
 		if !bracketThenVerb(s, q) {
 			continue
 		}
@@ -356,6 +325,7 @@ func remoteSaid(s string) (start, end int, ok bool) {
 			}
 		}
 	}
+	return 0, 0, false
 }
 
 // bracketThenVerb reports whether s[q:] is \[[0-9a-f.:]+\][: ]+(said|did
@@ -401,4 +371,18 @@ func asciiLowerString(s string) string {
 		}
 	}
 	return s
+}
+
+// occurrences yields the offsets of every occurrence of sub in s, in
+// order, overlapping ones included.
+func occurrences(s, sub string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for off := 0; off <= len(s); {
+			k := strings.Index(s[off:], sub)
+			if k < 0 || !yield(off+k) {
+				return
+			}
+			off += k + 1
+		}
+	}
 }
