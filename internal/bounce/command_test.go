@@ -155,3 +155,16 @@ func TestRemoteSaidAgrees(t *testing.T) {
 }
 
 func FuzzRemoteSaid(f *testing.F) { fuzzAgainst(f, remoteSaidTexts, checkRemoteSaid) }
+
+// TestCommandNames: the hand-written findCommand's commands are
+// commandRes's, in its order (a tie goes to the earlier one).
+func TestCommandNames(t *testing.T) {
+	if len(commandNames) != len(commandRes) {
+		t.Fatalf("%d command names, %d expressions", len(commandNames), len(commandRes))
+	}
+	for i, c := range commandRes {
+		if commandNames[i] != c.cmd {
+			t.Errorf("command %d: %s, expression's %s", i, commandNames[i], c.cmd)
+		}
+	}
+}
