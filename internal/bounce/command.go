@@ -3,6 +3,8 @@ package bounce
 import (
 	"iter"
 	"strings"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 )
 
 // findCommandASCII is findCommand written out by hand for ASCII text: the
@@ -21,7 +23,7 @@ func findCommandASCII(text string) (cmd string, ok bool) {
 	if !isASCII(text) {
 		return "", false
 	}
-	lower := asciiLowerString(text)
+	lower := ascii.Lower(text)
 	var at [len(commandNames)]int
 	commandStarts(lower, &at)
 	best := -1
@@ -187,9 +189,7 @@ func isSpaceRE(c byte) bool {
 }
 
 // isWordRE is \w: [0-9A-Za-z_].
-func isWordRE(c byte) bool {
-	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-}
+func isWordRE(c byte) bool { return c == '_' || isAlnum(c) }
 
 // skipSpaces returns the offset after the run of \s at i.
 func skipSpaces(s string, i int) int {
@@ -360,17 +360,6 @@ func allLetters(s string) bool {
 		}
 	}
 	return true
-}
-
-// asciiLowerString is s with ASCII letters lowered, s itself when it has
-// no upper-case letter.
-func asciiLowerString(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }
 
 // occurrences yields the offsets of every occurrence of sub in s, in

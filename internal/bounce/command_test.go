@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 )
 
 // commandRefRes are commandRes's expressions as plain regexps: the
@@ -127,7 +129,7 @@ func checkRemoteSaid(t *testing.T, s string) {
 		return
 	}
 	m := remoteSaidRefRe.FindStringSubmatchIndex(s)
-	start, end, ok := remoteSaid(asciiLowerString(s))
+	start, end, ok := remoteSaid(ascii.Lower(s))
 	if ok != (m != nil) || ok && (start != m[2] || end != m[3]) {
 		t.Errorf("remoteSaid(%q) = %d, %d, %v; regexp %v", s, start, end, ok, m)
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
 
@@ -399,7 +400,7 @@ func findRemoteMTA(text string) string {
 		if i == remoteSaidIndex && isASCII(text) {
 			// Written out by hand (remoteSaid): on ASCII text (?i) is
 			// ASCII case folding, so the lowered copy has the offsets.
-			if start, end, ok := remoteSaid(asciiLowerString(text)); ok {
+			if start, end, ok := remoteSaid(ascii.Lower(text)); ok {
 				return strings.TrimSuffix(text[start:end], ".")
 			}
 			continue
