@@ -21,3 +21,9 @@ func Lower(s string) string {
 	}
 	return s
 }
+
+// IsAlnum reports whether c is an ASCII letter or digit (ABNF ALPHA /
+// DIGIT).
+func IsAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

@@ -52,3 +52,12 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+func TestIsAlnum(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := strings.IndexByte("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", byte(c)) >= 0
+		if got := IsAlnum(byte(c)); got != want {
+			t.Errorf("IsAlnum(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}

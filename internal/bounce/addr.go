@@ -3,6 +3,8 @@ package bounce
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 )
 
 // An e-mail address in free text (RFC 5321 Mailbox, loosely: what bounces
@@ -27,28 +29,24 @@ var isLocalByte = func() (t [256]bool) {
 	return t
 }()
 
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
 // addrAt is the end of the domain of an address whose "@" is at at, or -1
 // when no domain starts there: a label is an alphanumeric run with inner
 // hyphens, ending in an alphanumeric; labels are joined by dots.
 func domainEnd(s string, at int) int {
 	i := at + 1
-	if i >= len(s) || !isAlnum(s[i]) {
+	if i >= len(s) || !ascii.IsAlnum(s[i]) {
 		return -1
 	}
 	for {
 		// A label from i (s[i] is alphanumeric): the longest run of
 		// alphanumerics and hyphens, back to its last alphanumeric.
 		end := i + 1
-		for j := i + 1; j < len(s) && (isAlnum(s[j]) || s[j] == '-'); j++ {
+		for j := i + 1; j < len(s) && (ascii.IsAlnum(s[j]) || s[j] == '-'); j++ {
 			if s[j] != '-' {
 				end = j + 1
 			}
 		}
-		if end+1 < len(s) && s[end] == '.' && isAlnum(s[end+1]) {
+		if end+1 < len(s) && s[end] == '.' && ascii.IsAlnum(s[end+1]) {
 			i = end + 1
 			continue
 		}
@@ -166,7 +164,7 @@ func plainDotAtom(s string) bool {
 }
 
 func isPlainAtext(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '_' || c == '+' || c == '-'
+	return ascii.IsAlnum(c) || c == '.' || c == '_' || c == '+' || c == '-'
 }
 
 // foldName appends s case-folded as (?i) compares it with ASCII: ASCII
@@ -228,7 +226,7 @@ func isHeaderLike(line string) bool {
 		return false
 	}
 	for _, b := range name[2:] {
-		if !isAlnum(b) && b != '-' {
+		if !ascii.IsAlnum(b) && b != '-' {
 			return false
 		}
 	}

@@ -189,7 +189,7 @@ func isSpaceRE(c byte) bool {
 }
 
 // isWordRE is \w: [0-9A-Za-z_].
-func isWordRE(c byte) bool { return c == '_' || isAlnum(c) }
+func isWordRE(c byte) bool { return c == '_' || ascii.IsAlnum(c) }
 
 // skipSpaces returns the offset after the run of \s at i.
 func skipSpaces(s string, i int) int {
@@ -320,7 +320,7 @@ func remoteSaid(s string) (start, end int, ok bool) {
 		// The leftmost start: a letter or digit at a word boundary,
 		// before the dot.
 		for p := r; p < dot; p++ {
-			if isAlnum(s[p]) && (p == 0 || !isWordRE(s[p-1])) {
+			if ascii.IsAlnum(s[p]) && (p == 0 || !isWordRE(s[p-1])) {
 				return p, end, true
 			}
 		}
@@ -351,7 +351,7 @@ func bracketThenVerb(s string, q int) bool {
 		strings.HasPrefix(rest, "failed") || strings.HasPrefix(rest, "responded")
 }
 
-func isNameByte(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }
+func isNameByte(c byte) bool { return ascii.IsAlnum(c) || c == '.' || c == '-' }
 
 func allLetters(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"github.com/deliverdoctor/deliverdoctor/internal/txtrecord"
 )
 
@@ -105,15 +106,11 @@ func isID(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isAlnum(s[i]) {
+		if !ascii.IsAlnum(s[i]) {
 			return false
 		}
 	}
 	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func trimWSP(s string) string { return strings.TrimLeft(s, " \t") }
@@ -307,7 +304,7 @@ func parseMXPattern(v string) (MXPattern, error) {
 		for i := 0; i < len(l); i++ {
 			c := l[i]
 			switch {
-			case isAlnum(c):
+			case ascii.IsAlnum(c):
 			case c == '-' && i > 0 && i < len(l)-1:
 			case c >= 0x80:
 				return m, errors.New("non-ASCII name: use the A-label (xn--) form")

@@ -22,6 +22,7 @@ import (
 	"iter"
 	"strings"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"github.com/deliverdoctor/deliverdoctor/internal/dnsx"
 )
 
@@ -135,11 +136,11 @@ func (k Kind) Fields(txt string) iter.Seq2[Field, error] {
 // *31(ALPHA / DIGIT / "_" / "-" / ".") (RFC 8461 3.1 sts-ext-name, also its
 // policy keys in 3.2; RFC 8460 3 tlsrpt-ext-name).
 func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 32 || !isAlnum(s[0]) {
+	if len(s) == 0 || len(s) > 32 || !ascii.IsAlnum(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
+		if c := s[i]; !ascii.IsAlnum(c) && c != '_' && c != '-' && c != '.' {
 			return false
 		}
 	}
@@ -185,10 +186,6 @@ func Evidence(name string, txts []string) []string {
 		ev = append(ev, fmt.Sprintf("%s TXT %q", name, t))
 	}
 	return ev
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func trimWSP(s string) string { return strings.TrimLeft(s, " \t") }
