@@ -135,13 +135,13 @@ func decodeAC(data string, hash [32]byte, npatterns int) *acMachine {
 	m.class = (*[256]uint8)(unsafe.Pointer(unsafe.StringData(data[60:])))
 	cells := data[acHeaderLen : acHeaderLen+cellsLen]
 	if w == 2 {
-		m.cells16 = view16(cells[:nstates*stride*2])
+		m.cells16 = view[uint16](cells[:nstates*stride*2])
 	} else {
-		m.cells32 = view32(cells)
+		m.cells32 = view[uint32](cells)
 	}
 	rest := data[acHeaderLen+cellsLen:]
-	m.outOff = view32(rest[:4*(nstates+1)])
-	m.outIDs = view32(rest[4*(nstates+1):])
+	m.outOff = view[uint32](rest[:4*(nstates+1)])
+	m.outIDs = view[uint32](rest[4*(nstates+1):])
 	return m
 }
 
@@ -151,37 +151,25 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// view16 is s read as little-endian uint16s: s's own bytes when the
-// machine is little-endian and s aligned, else a copy.
-func view16(s string) []uint16 {
-	n := len(s) / 2
+// view is s read as little-endian uint16s or uint32s: s's own bytes when
+// the machine is little-endian and s aligned, else a copy.
+func view[T uint16 | uint32](s string) []T {
+	w := int(unsafe.Sizeof(T(0)))
+	n := len(s) / w
 	if n == 0 {
-		return []uint16{}
+		return []T{}
 	}
 	p := unsafe.StringData(s)
-	if littleEndian && uintptr(unsafe.Pointer(p))%2 == 0 {
-		return unsafe.Slice((*uint16)(unsafe.Pointer(p)), n)
+	if littleEndian && uintptr(unsafe.Pointer(p))%uintptr(w) == 0 {
+		return unsafe.Slice((*T)(unsafe.Pointer(p)), n)
 	}
-	out := make([]uint16, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = uint16(s[2*i]) | uint16(s[2*i+1])<<8
-	}
-	return out
-}
-
-// view32 is view16 for uint32s.
-func view32(s string) []uint32 {
-	n := len(s) / 4
-	if n == 0 {
-		return []uint32{}
-	}
-	p := unsafe.StringData(s)
-	if littleEndian && uintptr(unsafe.Pointer(p))%4 == 0 {
-		return unsafe.Slice((*uint32)(unsafe.Pointer(p)), n)
-	}
-	out := make([]uint32, n)
-	for i := range out {
-		out[i] = binary.LittleEndian.Uint32([]byte(s[4*i : 4*i+4]))
+		var v T
+		for k := w - 1; k >= 0; k-- {
+			v = v<<8 | T(s[w*i+k])
+		}
+		out[i] = v
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"encoding/binary"
 	"flag"
 	"os"
 	"path/filepath"
@@ -199,4 +200,31 @@ func FuzzACStatic(f *testing.F) {
 		acAgree(t, folded, true)
 		acAgree(t, text, false)
 	})
+}
+
+// TestView: view reads little-endian values from aligned data in place
+// and from misaligned data (the copying path) alike.
+func TestView(t *testing.T) {
+	raw := make([]byte, 1+4*5)
+	for i := range raw {
+		raw[i] = byte(i*37 + 11)
+	}
+	s := string(raw)
+	for off := 0; off < 4; off++ {
+		d := s[off : off+16]
+		v16, v32 := view[uint16](d), view[uint32](d)
+		for i := range v16 {
+			if want := binary.LittleEndian.Uint16([]byte(d[2*i:])); v16[i] != want {
+				t.Errorf("offset %d: view[uint16][%d] = %#x, want %#x", off, i, v16[i], want)
+			}
+		}
+		for i := range v32 {
+			if want := binary.LittleEndian.Uint32([]byte(d[4*i:])); v32[i] != want {
+				t.Errorf("offset %d: view[uint32][%d] = %#x, want %#x", off, i, v32[i], want)
+			}
+		}
+		if len(v16) != 8 || len(v32) != 4 {
+			t.Errorf("offset %d: %d and %d values", off, len(v16), len(v32))
+		}
+	}
 }
