@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/deliverdoctor/deliverdoctor/internal/thp"
 )
 
 // Item is one message of a batch, parsed: Bounce, or Err when the message
@@ -86,7 +88,7 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 			return add(slot{in: in})
 		}, func(path string) error {
 			return add(slot{path: path})
-		})
+		}, expectInput())
 		if err == nil {
 			err = flush()
 		}
@@ -129,6 +131,39 @@ func ParseAll(paths []string, stdin io.Reader, max int64, workers int, fn func(I
 		return fnErr
 	}
 	return err
+}
+
+// A batch of hundreds of messages, or megabytes of input, fills the heap
+// past its first collection several times over (a message allocates about
+// 18 KB), so its heap is served from transparent huge pages where the
+// system allows it (package thp): on a virtual machine a 4 KB page fault
+// costs about 12 µs, a fifth of a 1,380-message batch's CPU time. That is
+// decided as soon as the walk knows the input is that large, before the
+// workers have touched much of the heap; once per process. A smaller
+// batch (one message) does not pay the forced collection it costs.
+const (
+	hugeHeapFiles = 256
+	hugeHeapInput = 2 << 20
+	hugeHeapBytes = 16 << 20
+)
+
+var (
+	hugeHeapOnce sync.Once
+	// reserveHugeHeap is thp.Reserve (a variable for the tests).
+	reserveHugeHeap = func() { _ = thp.Reserve(hugeHeapBytes) }
+)
+
+// expectInput is ParseAll's walk's expect: it asks for the huge-page heap
+// once the input seen coming crosses either size.
+func expectInput() func(files int, bytes int64) {
+	files, bytes := 0, int64(0)
+	return func(f int, b int64) {
+		files += f
+		bytes += b
+		if files >= hugeHeapFiles || bytes >= hugeHeapInput {
+			hugeHeapOnce.Do(reserveHugeHeap)
+		}
+	}
 }
 
 // Chunk sizes: enough messages that a hand-off is rare, few enough bytes

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -199,5 +201,56 @@ func TestParseAllDirectory(t *testing.T) {
 	})
 	if err != stop || n != 43 {
 		t.Errorf("stop at the streamed file: %v after %d items, want stop after 43", err, n)
+	}
+}
+
+// The heap is put on huge pages (thp.Reserve) once a batch is known to be
+// large, and only then: a directory of hugeHeapFiles messages, a file of
+// hugeHeapInput bytes, or that much read from stdin, but not one message
+// or a small directory.
+func TestParseAllHugeHeap(t *testing.T) {
+	old := reserveHugeHeap
+	t.Cleanup(func() { reserveHugeHeap, hugeHeapOnce = old, sync.Once{} })
+	msg := "From: MAILER-DAEMON@x.example\nSubject: failure\n\n<u@example.org>: 550 5.1.1 User unknown\n"
+	dir := func(n int) string {
+		d := t.TempDir()
+		for i := range n {
+			if err := writeFile(fmt.Sprintf("%s/%04d.eml", d, i), msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	big := filepath.Join(t.TempDir(), "big.mbox")
+	mbox := strings.Repeat("From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n"+msg+strings.Repeat("filler text\n", 400)+"\n", hugeHeapInput/4800+1)
+	if err := writeFile(big, mbox); err != nil {
+		t.Fatal(err)
+	}
+	one := filepath.Join(t.TempDir(), "one.eml")
+	if err := writeFile(one, msg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		stdin string
+		want  int
+	}{
+		{"one message", []string{one}, "", 0},
+		{"a small directory", []string{dir(10)}, "", 0},
+		{"a large directory", []string{dir(hugeHeapFiles)}, "", 1},
+		{"a large mbox", []string{big}, "", 1},
+		{"a large mbox on stdin", []string{"-"}, mbox, 1},
+		{"a small mbox on stdin", []string{"-"}, mbox[:len(mbox)/8], 0},
+	} {
+		calls := 0
+		reserveHugeHeap, hugeHeapOnce = func() { calls++ }, sync.Once{}
+		err := ParseAll(tc.paths, strings.NewReader(tc.stdin), DefaultMaxSize, 2, func(Item) error { return nil })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if calls != tc.want {
+			t.Errorf("%s: the heap was put on huge pages %d times, want %d", tc.name, calls, tc.want)
+		}
 	}
 }

@@ -35,15 +35,25 @@ type Input struct {
 // read as far as the limit (Input.Truncated). fn is called for every message in order; an error from fn stops
 // the walk.
 func ReadPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error) error {
-	return walkPaths(paths, stdin, max, fn, func(path string) error { return readFile(path, max, fn) })
+	return walkPaths(paths, stdin, max, fn, func(path string) error { return readFile(path, max, fn) }, nil)
 }
 
 // walkPaths is ReadPaths with the files found in directories handed to
-// member instead of being read (ParseAll's workers read them).
-func walkPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error, member func(path string) error) error {
+// member instead of being read (ParseAll's workers read them). expect, when
+// not nil, learns how much input is coming as soon as the walk knows it: a
+// directory's number of files when it is listed, a file's size before it
+// is read, and each message's size as it is read from stdin.
+func walkPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error, member func(path string) error, expect func(files int, bytes int64)) error {
+	if expect == nil {
+		expect = func(int, int64) {}
+	}
 	for _, p := range paths {
 		if p == "-" {
-			if err := readStream("-", stdin, max, fn); err != nil {
+			err := readStream("-", stdin, max, func(in Input) error {
+				expect(0, int64(len(in.Data)))
+				return fn(in)
+			})
+			if err != nil {
 				return err
 			}
 			continue
@@ -53,6 +63,7 @@ func walkPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error,
 			return err
 		}
 		if !st.IsDir() {
+			expect(1, st.Size())
 			if err := readFile(p, max, fn); err != nil {
 				return err
 			}
@@ -62,6 +73,7 @@ func walkPaths(paths []string, stdin io.Reader, max int64, fn func(Input) error,
 		if err != nil {
 			return err
 		}
+		expect(len(files), 0)
 		for _, f := range files {
 			if err := member(f); err != nil {
 				return err

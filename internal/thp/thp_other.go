@@ -1,0 +1,5 @@
+//go:build !(linux && amd64)
+
+package thp
+
+func reserve(int) error { return errUnsupported }
