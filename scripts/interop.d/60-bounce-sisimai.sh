@@ -91,7 +91,7 @@ script=$$
   pkill -TERM -P "$script"
 ) &
 watchdog=$!
-trap 'kill "$watchdog" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$watchdog" 2>/dev/null || true; rm -rf "$work"' EXIT
 for round in 1 2 3 4 5; do
   times >"$work/c0"; t0=$EPOCHREALTIME
   "$DD" bounces "$speed" --format jsonl >/dev/null
