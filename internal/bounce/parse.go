@@ -177,30 +177,41 @@ type walkState struct {
 }
 
 func parseMessage(raw []byte) *Bounce {
-	b := &Bounce{Failures: []Failure{}}
-	// An mbox "From " separator line before the header.
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			raw = raw[i+1:]
-		}
-	}
+	raw = skipFromLine(raw)
 	top, ct, st, err := walkMessage(raw)
-	hdr := &top
-	if err != nil {
-		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
-	}
-	b.Subject = headerText(hdr, "Subject")
-	b.Date = hdr.Get("Date")
-	mt := ct.mt
 	if strings.EqualFold(ct.reportType, "feedback-report") {
 		st.feedback = true
 	}
+	return bounceFromWalk(raw, &top, ct.mt, st, err)
+}
+
+// skipFromLine drops an mbox "From " separator line before the header.
+func skipFromLine(raw []byte) []byte {
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			return raw[i+1:]
+		}
+	}
+	return raw
+}
+
+// bounceFromWalk builds the Bounce of raw from what the MIME walk found:
+// its top header hdr, content type mt and state st, and walkErr, the
+// header's error (then read leniently). When the MIME structure hid the
+// text (a broken part header, a missing closing boundary), the whole body
+// is read again as text. The equivalence test's reference walk ends the
+// same way.
+func bounceFromWalk(raw []byte, hdr *mimeHeader, mt string, st *walkState, walkErr error) *Bounce {
+	b := &Bounce{Failures: []Failure{}}
+	if walkErr != nil {
+		b.note("the message header is malformed (%v); read it leniently", oneLine(walkErr))
+	}
+	b.Subject = headerText(hdr, "Subject")
+	b.Date = hdr.Get("Date")
 	b.Notes = append(b.Notes, st.notes...)
 	b.Truncated = st.truncated
 	buildBounce(b, hdr, mt, st)
-	if b.Kind == KindUnknown && err == nil {
-		// The MIME structure hid the text (a broken part header, a missing
-		// closing boundary): read the whole body as text.
+	if b.Kind == KindUnknown && walkErr == nil {
 		_, body := lenientSplit(raw)
 		st2 := &walkState{orig: st.orig, hasOrig: st.hasOrig, dsns: st.dsns}
 		st2.addText(string(body))

@@ -76,39 +76,14 @@ func refWalkMessage(raw []byte) (mimeHeader, contentType, *walkState, error) {
 }
 
 func refParseMessage(raw []byte) *Bounce {
-	b := &Bounce{Failures: []Failure{}}
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			raw = raw[i+1:]
-		}
-	}
+	raw = skipFromLine(raw)
 	top, _, st, err := refWalkMessage(raw)
-	hdr := &top
-	if err != nil {
-		b.note("the message header is malformed (%v); read it leniently", oneLine(err))
-	}
-	b.Subject = headerText(hdr, "Subject")
-	b.Date = hdr.Get("Date")
 	mh := message.Header{Header: toTextproto(top)}
 	mt, params, _ := mh.ContentType()
 	if strings.EqualFold(params["report-type"], "feedback-report") {
 		st.feedback = true
 	}
-	b.Notes = append(b.Notes, st.notes...)
-	b.Truncated = st.truncated
-	buildBounce(b, hdr, mt, st)
-	if b.Kind == KindUnknown && err == nil {
-		_, body := lenientSplit(raw)
-		st2 := &walkState{orig: st.orig, hasOrig: st.hasOrig, dsns: st.dsns}
-		st2.addText(string(body))
-		b2 := &Bounce{Subject: b.Subject, Date: b.Date, Failures: []Failure{}}
-		buildBounce(b2, hdr, mt, st2)
-		if b2.Kind != KindUnknown {
-			b2.note("the MIME structure is broken; the body was read as plain text")
-			*b = *b2
-		}
-	}
-	return b
+	return bounceFromWalk(raw, &top, mt, st, err)
 }
 
 // toTextproto builds a go-message header with the fields of h in the same
