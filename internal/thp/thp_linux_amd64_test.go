@@ -22,10 +22,10 @@ func TestReserveMarksHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	if end-start < 4<<20 {
-		t.Fatalf("marked [%#x, %#x): under 4 MB of an 8 MB block", start, end)
+		t.Fatalf("marked [%#x, %#x): under 4 MB, for an 8 MB block", start, end)
 	}
-	// The block's last whole huge page is in the heap and marked; and the
-	// heap serves new allocations from there once the block is freed.
+	// The block's last whole huge page is in a mapping that carries the
+	// mark (whether the heap then reuses those pages is the runtime's).
 	flags := vmFlags(t, end-1)
 	if !strings.Contains(" "+flags+" ", " hg ") {
 		t.Errorf("the mapping of %#x has VmFlags %q, without hg", end-1, flags)
