@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"github.com/deliverdoctor/deliverdoctor/internal/findings"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -206,7 +207,7 @@ func Parse(s string) *Address {
 	if n := len(QuoteLocal(a.Local)); n > MaxLocal {
 		a.add("local-too-long", findings.SeverityFail, "RFC 5321 4.5.3.1.1", "the local part is %d octets; the limit is %d", n, MaxLocal)
 	}
-	if !isASCII(a.Local) {
+	if !ascii.Only(a.Local) {
 		a.UTF8 = true
 		a.add("smtputf8", findings.SeverityWarn, "RFC 6531 3.3",
 			"the local part has non-ASCII characters: only servers that offer SMTPUTF8 accept it; others refuse it (553 5.6.7) and many senders cannot send to it")
@@ -317,20 +318,20 @@ func (a *Address) parseDomain(d string) {
 		a.fail("domain-invalid", "RFC 5321 4.1.2", "the domain %q ends with a dot", d)
 		return
 	}
-	ascii := strings.ToLower(d)
-	if !isASCII(d) {
+	aname := strings.ToLower(d)
+	if !ascii.Only(d) {
 		conv, err := idnaProfile.ToASCII(d)
 		if err != nil {
 			a.fail("domain-invalid", "RFC 5891 5", "the domain %q is not a valid internationalised name: %s", d, strings.TrimPrefix(err.Error(), "idna: "))
 			return
 		}
-		ascii = strings.ToLower(conv)
+		aname = strings.ToLower(conv)
 	}
-	if len(ascii) > MaxDomain {
-		a.fail("domain-too-long", "RFC 5321 4.5.3.1.2", "the domain is %d octets; the limit is %d", len(ascii), MaxDomain)
+	if len(aname) > MaxDomain {
+		a.fail("domain-too-long", "RFC 5321 4.5.3.1.2", "the domain is %d octets; the limit is %d", len(aname), MaxDomain)
 		return
 	}
-	labels := strings.Split(ascii, ".")
+	labels := strings.Split(aname, ".")
 	for _, l := range labels {
 		switch {
 		case l == "":
@@ -359,10 +360,10 @@ func (a *Address) parseDomain(d string) {
 		a.fail("domain-invalid", "RFC 3696 2", "the top-level label %q is all digits (an IP address needs brackets: [192.0.2.1])", labels[len(labels)-1])
 		return
 	}
-	a.Domain = ascii
-	if uni, err := idnaProfile.ToUnicode(ascii); err == nil && uni != ascii {
+	a.Domain = aname
+	if uni, err := idnaProfile.ToUnicode(aname); err == nil && uni != aname {
 		a.DomainUnicode = uni
-		a.add("idn", findings.SeverityInfo, "RFC 5890", "internationalised domain %s, sent as %s", uni, ascii)
+		a.add("idn", findings.SeverityInfo, "RFC 5890", "internationalised domain %s, sent as %s", uni, aname)
 	}
 }
 
@@ -395,13 +396,4 @@ func (a *Address) parseLiteral(d string) {
 	a.Domain = d
 	a.add("address-literal", findings.SeverityWarn, "RFC 5321 4.1.3",
 		"the domain is an IP address literal: valid, but most providers refuse such addresses, and it has no MX")
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

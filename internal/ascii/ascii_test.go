@@ -38,19 +38,10 @@ func FuzzLower(f *testing.F) {
 				t.Fatalf("Lower(%q)[%d] = %q, want %q", s, i, g, c)
 			}
 		}
-		if isASCII(s) && got != strings.ToLower(s) {
+		if Only(s) && got != strings.ToLower(s) {
 			t.Fatalf("Lower(%q) = %q, strings.ToLower gives %q", s, got, strings.ToLower(s))
 		}
 	})
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 func TestIsAlnum(t *testing.T) {
@@ -58,6 +49,24 @@ func TestIsAlnum(t *testing.T) {
 		want := strings.IndexByte("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", byte(c)) >= 0
 		if got := IsAlnum(byte(c)); got != want {
 			t.Errorf("IsAlnum(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}
+
+func TestOnly(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", true},
+		{"example.com", true},
+		{"\x00\x7f", true},
+		{"bücher.example", false},
+		{"a\x80", false},
+		{"\xff", false},
+	} {
+		if got := Only(tc.in); got != tc.want {
+			t.Errorf("Only(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 // the anchored search ran the backtracker at every one of them in a
 // notice: about a tenth of a message's parse.
 func findCommandASCII(text string) (cmd string, ok bool) {
-	if !isASCII(text) {
+	if !ascii.Only(text) {
 		return "", false
 	}
 	lower := ascii.Lower(text)

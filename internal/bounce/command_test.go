@@ -76,8 +76,8 @@ func checkFindCommand(t *testing.T, s string) (hand bool) {
 		t.Errorf("findCommand(%q) = %q, regexps %q", s, got, want)
 	}
 	got, ok := findCommandASCII(s)
-	if ok != isASCII(s) {
-		t.Errorf("findCommandASCII(%q): ok %v for ASCII %v", s, ok, isASCII(s))
+	if ok != ascii.Only(s) {
+		t.Errorf("findCommandASCII(%q): ok %v for ASCII %v", s, ok, ascii.Only(s))
 	}
 	if ok && got != want {
 		t.Errorf("findCommandASCII(%q) = %q, regexps %q", s, got, want)
@@ -125,7 +125,7 @@ var remoteSaidTexts = []string{
 
 func checkRemoteSaid(t *testing.T, s string) {
 	t.Helper()
-	if !isASCII(s) {
+	if !ascii.Only(s) {
 		return
 	}
 	m := remoteSaidRefRe.FindStringSubmatchIndex(s)
@@ -146,7 +146,7 @@ func TestRemoteSaidAgrees(t *testing.T) {
 	}
 	for _, s := range texts {
 		checkRemoteSaid(t, s)
-		if isASCII(s) && remoteSaidRefRe.MatchString(s) {
+		if ascii.Only(s) && remoteSaidRefRe.MatchString(s) {
 			found++
 		}
 	}

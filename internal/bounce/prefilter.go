@@ -402,15 +402,6 @@ func warmUp() {
 	go freMachine()
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // findAt is the leftmost match of f in s, as FindStringSubmatchIndex
 // gives it (with submatches when sub), found at the candidate starts; ok
 // is false when that way does not apply (then the caller runs the plain

@@ -31,7 +31,7 @@ func splitOriginal(text string) (notice, original string) {
 		}
 		line := text[ls:le]
 		var found, keep bool
-		if isASCII(line) {
+		if ascii.Only(line) {
 			found, keep = markerAt(line)
 		} else if loc := originalMarker.Regexp().FindStringIndex(line); loc != nil {
 			// Every part of the marker stays within a line.
@@ -397,7 +397,7 @@ var remoteRes = []*fre{
 // findRemoteMTA finds the receiving server named in a prose bounce.
 func findRemoteMTA(text string) string {
 	for i, re := range remoteRes {
-		if i == remoteSaidIndex && isASCII(text) {
+		if i == remoteSaidIndex && ascii.Only(text) {
 			// Written out by hand (remoteSaid): on ASCII text (?i) is
 			// ASCII case folding, so the lowered copy has the offsets.
 			if start, end, ok := remoteSaid(ascii.Lower(text)); ok {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"golang.org/x/net/idna"
 )
 
@@ -150,18 +151,18 @@ func parseDomain(in, s string) (Target, error) {
 	if strings.Contains(s, "..") || strings.HasPrefix(s, ".") {
 		return bad("has an empty label")
 	}
-	ascii := strings.ToLower(s)
-	if !isASCII(s) {
+	aname := strings.ToLower(s)
+	if !ascii.Only(s) {
 		a, err := profile.ToASCII(s)
 		if err != nil {
 			return bad(idnaReason(err))
 		}
-		ascii = strings.ToLower(a)
+		aname = strings.ToLower(a)
 	}
-	if len(ascii) > 253 {
+	if len(aname) > 253 {
 		return bad("longer than 253 characters")
 	}
-	labels := strings.Split(ascii, ".")
+	labels := strings.Split(aname, ".")
 	if len(labels) < 2 {
 		return bad("it has one label; give a full domain such as example.com")
 	}
@@ -186,8 +187,8 @@ func parseDomain(in, s string) (Target, error) {
 	if strings.Trim(tld, "0123456789") == "" {
 		return bad("the last label is all digits (an incomplete IP address?)")
 	}
-	t := Target{Input: in, Kind: KindDomain, Name: ascii}
-	if uni, err := profile.ToUnicode(ascii); err == nil && uni != ascii {
+	t := Target{Input: in, Kind: KindDomain, Name: aname}
+	if uni, err := profile.ToUnicode(aname); err == nil && uni != aname {
 		t.Unicode = uni
 	}
 	return t, nil
@@ -197,13 +198,4 @@ func idnaReason(err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "idna: ")
 	return "invalid internationalised name (" + msg + ")"
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deliverdoctor/deliverdoctor/internal/ascii"
 	"github.com/deliverdoctor/deliverdoctor/internal/ctxconn"
 	"github.com/deliverdoctor/deliverdoctor/internal/sanitize"
 )
@@ -372,9 +373,9 @@ func (s *session) startTLS() bool {
 // resets it.
 func (s *session) transaction() {
 	res := s.res
-	utf8 := !isASCII(s.opts.MailFrom)
+	utf8 := !ascii.Only(s.opts.MailFrom)
 	for _, r := range s.opts.Recipients {
-		utf8 = utf8 || !isASCII(r)
+		utf8 = utf8 || !ascii.Only(r)
 	}
 	param := ""
 	if utf8 {
@@ -553,7 +554,7 @@ func (s *session) heloName() string {
 // the host name when it is fully qualified, else the address literal of
 // local (RFC 5321 4.1.4, 4.1.3).
 func DefaultHELO(local net.Addr) string {
-	if h, err := os.Hostname(); err == nil && strings.Contains(strings.Trim(h, "."), ".") && validArg(h) == nil && isASCII(h) && !strings.ContainsAny(h, " []") {
+	if h, err := os.Hostname(); err == nil && strings.Contains(strings.Trim(h, "."), ".") && validArg(h) == nil && ascii.Only(h) && !strings.ContainsAny(h, " []") {
 		return strings.TrimSuffix(h, ".")
 	}
 	if ta, ok := local.(*net.TCPAddr); ok {
@@ -600,13 +601,4 @@ func validArg(s string) error {
 		return errors.New("contains CR, LF or NUL")
 	}
 	return nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
